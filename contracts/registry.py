@@ -1,0 +1,63 @@
+"""The topic registry: every topic, who owns it, and which events travel on it.
+
+Consumers look event classes up here by CloudEvents type; the JSON Schemas and the AsyncAPI
+document are generated from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from contracts import catalog, orders
+from contracts.base import Event
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    owner: str
+    description: str
+    key: str
+    events: tuple[type[Event], ...] = field(default=())
+    partitions: int = 4
+
+
+TOPICS: tuple[Topic, ...] = (
+    Topic(
+        catalog.PROGRAMS_TOPIC,
+        "catalog",
+        "VBP programs and their policy profiles",
+        "program_id",
+        (catalog.ProgramPublished,),
+    ),
+    Topic(
+        catalog.LISTINGS_TOPIC,
+        "catalog",
+        "Listings (挂网) of products and their prices",
+        "listing_id",
+        (catalog.ProductListed,),
+    ),
+    Topic(orders.AGREEMENTS_TOPIC, "orders", "Agreement volumes per institution and year",
+          "agreement_id"),
+    Topic(orders.ORDERS_TOPIC, "orders", "Purchase orders and their lifecycle", "order_id"),
+    Topic("vbp.supply.assignments.v1", "supply", "Distributor assignments", "assignment_id"),
+    Topic("vbp.supply.deliveries.v1", "supply", "Routing, shipment and delivery", "order_id"),
+    Topic("vbp.payments.prepayments.v1", "payments", "Prepayment ledger", "program_id"),
+    Topic("vbp.payments.settlements.v1", "payments", "Settlements due, paid, overdue",
+          "settlement_id"),
+    Topic("vbp.monitoring.credit.v1", "monitoring", "Credit records, ratings and measures",
+          "enterprise_id"),
+    Topic("vbp.monitoring.reports.v1", "monitoring", "Monthly monitoring reports", "report_id"),
+)
+
+TOPIC_BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}
+EVENT_TYPES: dict[str, type[Event]] = {e.TYPE: e for t in TOPICS for e in t.events}
+
+
+def event_class(ce_type: str) -> type[Event]:
+    """The event class of a CloudEvents type; KeyError when unknown."""
+    return EVENT_TYPES[ce_type]
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}.dlt"
