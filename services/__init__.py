@@ -1,0 +1,1 @@
+"""The five services of the VBP execution platform and what they run on."""

@@ -1,0 +1,1 @@
+"""Catalog: programs, winning products, listings and their prices (R-PRG-*, R-CAT-*)."""

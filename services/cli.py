@@ -1,0 +1,164 @@
+"""The ``vbp`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from services.launcher import SERVICES
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        f"services.{args.service}.app:create_app", factory=True, host=args.host,
+        port=args.port or SERVICES[args.service], log_config=None, access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from services.runtime.auth import mint_token
+    from services.runtime.settings import Settings
+
+    print(mint_token(Settings().jwt_secret, role=args.role, org=args.org, subject=args.subject,
+                     ttl_s=args.ttl))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from services.runtime.db import make_engine
+    from services.runtime.migrate import upgrade
+    from services.runtime.settings import Settings
+
+    spec = importlib.import_module(f"services.{args.service}.app").SPEC
+    settings = Settings.for_service(args.service)
+
+    async def run() -> None:
+        engine = make_engine(settings.database_url)
+        try:
+            await upgrade(engine, spec.migrations)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print(f"{args.service}: migrated {settings.database_url}")
+    return 0
+
+
+def _dlt_replay(args: argparse.Namespace) -> int:
+    from services.runtime.deadletters import replay_dead_letters
+    from services.runtime.settings import Settings
+
+    n = asyncio.run(replay_dead_letters(Settings().kafka_bootstrap_servers, args.topic))
+    print(f"replayed {n} dead letters to {args.topic}")
+    return 0
+
+
+def _contracts(args: argparse.Namespace) -> int:
+    from contracts import schemagen
+
+    return schemagen.main(["--check"] if args.action == "check" else [])
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Start a local Kafka broker (unless KAFKA_BOOTSTRAP_SERVERS is set) and all services."""
+    from services import launcher
+    from services.devstack.kafka import KafkaBroker, ensure_jars
+
+    broker = None
+    env: dict[str, str] = {}
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        print("Kafka: fetching the broker's jars (first run only) and starting it…", flush=True)
+        broker = KafkaBroker(ensure_jars(), REPO_ROOT / ".cache" / "kafka" / "data",
+                             port=args.kafka_port)
+        broker.start()
+        bootstrap = broker.bootstrap_servers
+        env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+    env.setdefault("VBP_DATA_DIR", str(REPO_ROOT / "var"))
+    procs: list[launcher.ServiceProcess] = []
+    stop = False
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        for name, port in SERVICES.items():
+            procs.append(launcher.start_service(name, port, env, REPO_ROOT / "var" / "logs"))
+        launcher.wait_ready(procs)
+        print(f"\nVBP platform is up (Kafka at {bootstrap}):\n")
+        for p in procs:
+            print(f"  {p.name:<11} {p.url}   docs {p.url}/docs   metrics {p.url}/metrics")
+        print(f"\n  logs in {REPO_ROOT / 'var' / 'logs'}; a token: vbp token --role regulator "
+              "--org BUREAU\n  Ctrl-C stops everything.", flush=True)
+        while not stop and all(p.process.poll() is None for p in procs):
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping…", flush=True)
+        launcher.stop_services(procs)
+        if broker is not None:
+            broker.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vbp", description="VBP execution platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="start Kafka and all five services")
+    p.add_argument("--kafka-port", type=int, default=9092)
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("serve", help="run one service")
+    p.add_argument("service", choices=sorted(SERVICES))
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("token", help="mint a local bearer token")
+    p.add_argument("--role", required=True,
+                   choices=["regulator", "operator", "institution", "enterprise", "distributor"])
+    p.add_argument("--org", required=True)
+    p.add_argument("--subject")
+    p.add_argument("--ttl", type=int, default=12 * 3600)
+    p.set_defaults(func=_token)
+
+    p = sub.add_parser("migrate", help="bring a service's database to the newest revision")
+    p.add_argument("service", choices=sorted(SERVICES))
+    p.set_defaults(func=_migrate)
+
+    p = sub.add_parser("dlt", help="dead letters")
+    dlt = p.add_subparsers(dest="action", required=True)
+    r = dlt.add_parser("replay", help="send a topic's dead letters back to it")
+    r.add_argument("topic")
+    r.set_defaults(func=_dlt_replay)
+
+    p = sub.add_parser("contracts", help="JSON Schemas and AsyncAPI")
+    p.add_argument("action", choices=["generate", "check"])
+    p.set_defaults(func=_contracts)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

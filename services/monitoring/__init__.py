@@ -1,0 +1,1 @@
+"""Monitoring: credit ratings, monthly monitoring, dashboards (R-CRD-*, R-MON-*). App shell."""

@@ -1,0 +1,1 @@
+"""Orders: agreement volumes, renewals, purchase orders, acceptance, pacing (R-AGR-*)."""

@@ -1,0 +1,27 @@
+"""Orders wiring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from contracts.orders import AGREEMENTS_TOPIC, ORDERS_TOPIC
+from services.orders import api, handlers, store
+from services.runtime.app import ServiceSpec
+from services.runtime.app import create_app as build
+from services.runtime.settings import Settings
+
+SPEC = ServiceSpec(
+    name="orders",
+    title="VBP orders: agreements, purchase orders, acceptance, pacing",
+    metadata=store.metadata,
+    migrations=Path(__file__).parent / "migrations",
+    routers=[api.router],
+    consumers=handlers.CONSUMERS,
+    publishes=[AGREEMENTS_TOPIC, ORDERS_TOPIC],
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return build(SPEC, settings)

@@ -1,0 +1,1 @@
+"""Payments: prepayments, offsets, settlements (R-PAY-*). App shell for now."""

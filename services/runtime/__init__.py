@@ -1,0 +1,1 @@
+"""What every service runs on: app factory, settings, clock, auth, database, outbox, consumer."""

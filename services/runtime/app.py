@@ -1,0 +1,259 @@
+"""The app factory every service is built with.
+
+``create_app(spec, settings)`` returns a FastAPI app whose lifespan migrates the database,
+starts the Kafka producer, the outbox relay and the service's consumers, and on shutdown stops
+the consumers (finishing the record in hand and committing its offset), drains the relay and
+closes everything. Nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from services.runtime import logs, metrics, problems
+from services.runtime.auth import TokenVerifier
+from services.runtime.clock import Clock, SystemClock
+from services.runtime.consumer import ConsumerSpec, EventConsumer
+from services.runtime.db import UnitOfWork, make_engine
+from services.runtime.kafka import ensure_topics, make_producer, start_with_retry
+from services.runtime.migrate import upgrade
+from services.runtime.outbox import OutboxRelay
+from services.runtime.problems import Problem
+from services.runtime.settings import Settings
+from services.runtime.tracing import child_of, request_id_var, traceparent_var
+
+log = logging.getLogger("vbp.app")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What makes a service: its name, tables, migrations, routes, consumers and topics."""
+
+    name: str
+    metadata: MetaData
+    migrations: Path
+    routers: Sequence[APIRouter] = ()
+    consumers: Sequence[ConsumerSpec] = ()
+    publishes: Sequence[str] = ()
+    title: str = ""
+    version: str = "0.1.0"
+    extra_state: Callable[[Runtime], dict[str, Any]] | None = None
+
+
+@dataclass
+class Runtime:
+    """The wired dependencies of a running service (``app.state.runtime``)."""
+
+    spec: ServiceSpec
+    settings: Settings
+    clock: Clock
+    verifier: TokenVerifier
+    engine: AsyncEngine | None = None
+    producer: AIOKafkaProducer | None = None
+    relay: OutboxRelay | None = None
+    consumers: list[EventConsumer] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return f"/vbp/{self.spec.name}"
+
+    def uow(self) -> UnitOfWork:
+        assert self.engine is not None
+        return UnitOfWork(
+            self.engine, clock=self.clock, source=self.source,
+            on_commit=self.relay.wake if self.relay else None,
+        )
+
+    async def start(self) -> None:
+        s = self.settings
+        self.engine = make_engine(s.database_url)
+        await upgrade(self.engine, self.spec.migrations)
+        topics = sorted(set(self.spec.publishes) | {t for c in self.spec.consumers
+                                                     for t in c.topics})
+        await ensure_topics(s.kafka_bootstrap_servers, topics, partitions=s.kafka_partitions)
+        self.producer = make_producer(s.kafka_bootstrap_servers, f"vbp-{self.spec.name}")
+        await start_with_retry(self.producer, what=f"{self.spec.name} producer")
+        self.relay = OutboxRelay(
+            self.engine, self.producer, service=self.spec.name, clock=self.clock,
+            batch_size=s.relay_batch_size, interval=s.relay_interval_s,
+        )
+        self.relay.start()
+        for consumer_spec in self.spec.consumers:
+            consumer = EventConsumer(
+                consumer_spec, service=self.spec.name, engine=self.engine, clock=self.clock,
+                bootstrap_servers=s.kafka_bootstrap_servers, dlt_producer=self.producer,
+                on_commit=self.relay.wake, max_retries=s.consumer_max_retries,
+                backoff=s.consumer_backoff_s,
+            )
+            await consumer.start()
+            self.consumers.append(consumer)
+        if self.spec.extra_state is not None:
+            self.state.update(self.spec.extra_state(self))
+
+    async def stop(self) -> None:
+        for consumer in self.consumers:
+            await consumer.stop()
+        self.consumers.clear()
+        if self.relay is not None:
+            await self.relay.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+        if self.engine is not None:
+            await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            assert self.engine is not None
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), 3)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {exc.__class__.__name__}"
+        try:
+            assert self.producer is not None
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 3)
+            checks["kafka"] = "ok"
+        except Exception as exc:
+            checks["kafka"] = f"unavailable: {exc.__class__.__name__}"
+        return checks
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_uow(runtime: RuntimeDep) -> UnitOfWork:
+    return runtime.uow()
+
+
+def get_clock(runtime: RuntimeDep) -> Clock:
+    return runtime.clock
+
+
+def get_engine(runtime: RuntimeDep) -> AsyncEngine:
+    assert runtime.engine is not None
+    return runtime.engine
+
+
+UoW = Annotated[UnitOfWork, Depends(get_uow)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+Engine = Annotated[AsyncEngine, Depends(get_engine)]
+
+
+class _RequestContext(BaseHTTPMiddleware):
+    """Request id, trace context, body-size cap and RED metrics for every request."""
+
+    def __init__(self, app: Any, service: str, max_body: int) -> None:
+        super().__init__(app)
+        self._service = service
+        self._max_body = max_body
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        traceparent = child_of(request.headers.get("traceparent"))
+        rid_token = request_id_var.set(request_id)
+        tp_token = traceparent_var.set(traceparent)
+        started = time.perf_counter()
+        try:
+            length = request.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) > self._max_body:
+                response: Response = problems.problem_response(
+                    Problem(413, "body-too-large", "Request body too large",
+                            f"at most {self._max_body} bytes"), request)
+            else:
+                response = await call_next(request)
+        finally:
+            request_id_var.reset(rid_token)
+            traceparent_var.reset(tp_token)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.HTTP_REQUESTS.labels(self._service, request.method, path,
+                                     str(response.status_code)).inc()
+        metrics.HTTP_DURATION.labels(self._service, request.method, path).observe(
+            time.perf_counter() - started)
+        response.headers["X-Request-ID"] = request_id
+        response.headers["traceparent"] = traceparent
+        return response
+
+
+def create_app(
+    spec: ServiceSpec,
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    configure_logging: bool = True,
+) -> FastAPI:
+    settings = settings or Settings.for_service(spec.name)
+    runtime = Runtime(
+        spec=spec, settings=settings, clock=clock or SystemClock(),
+        verifier=TokenVerifier(settings.jwt_secret, settings.jwks_url, settings.jwt_audience),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if configure_logging:
+            logs.configure(spec.name, settings.log_level)
+        await runtime.start()
+        log.info("%s started", spec.name)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            log.info("%s stopped", spec.name)
+
+    app = FastAPI(title=spec.title or f"VBP {spec.name}", version=spec.version,
+                  lifespan=lifespan)
+    app.state.runtime = runtime
+    problems.install(app)
+    app.add_middleware(_RequestContext, service=spec.name, max_body=settings.max_body_bytes)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive", "service": spec.name}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(rt: RuntimeDep) -> Response:
+        checks = await rt.readiness()
+        ready = all(v == "ok" for v in checks.values())
+        if ready:
+            return _json({"status": "ready", "checks": checks}, 200)
+        return problems.problem_response(
+            Problem(503, "not-ready", "Service not ready", checks=checks))
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+def _json(body: dict[str, Any], status: int) -> Response:
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(body, status_code=status)
+
+
+Starter = Callable[[], Awaitable[None]]

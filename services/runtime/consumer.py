@@ -1,0 +1,253 @@
+"""Idempotent event consumers (the inbox side of the outbox).
+
+For every record: read the CloudEvent, look up its handler, and in ONE database transaction
+record ``(consumer, event id)`` in ``processed_events`` and apply the handler; a duplicate is
+skipped. Offsets are committed explicitly, after that transaction, and only for partitions
+still assigned (aiokafka rebalances in the background). A record that cannot be read goes to
+``<topic>.dlt`` at once; one whose handler keeps failing goes there after retries with
+backoff. Either way the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from pydantic import ValidationError
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contracts.base import CloudEvent, Event
+from contracts.registry import dead_letter_topic, event_class
+from services.runtime import metrics
+from services.runtime.clock import Clock
+from services.runtime.db import UnitOfWork, processed_events
+from services.runtime.envelope import EnvelopeError, decode
+from services.runtime.tracing import child_of, traceparent_var
+
+log = logging.getLogger("vbp.consumer")
+
+Handler = Callable[[UnitOfWork, Any, CloudEvent], Awaitable[None]]
+"""An event handler: applies one event inside the unit of work (it may record new events)."""
+Routes = Mapping[type[Event], Handler]
+Fault = Callable[[TopicPartition, int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """What a service consumes: a consumer group name, and the routing table."""
+
+    name: str
+    routes: Routes
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted({cls.TOPIC for cls in self.routes})
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        *,
+        service: str,
+        engine: AsyncEngine,
+        clock: Clock,
+        bootstrap_servers: str,
+        dlt_producer: AIOKafkaProducer,
+        on_commit: Callable[[], None] | None = None,
+        max_retries: int = 4,
+        backoff: float = 0.2,
+        group_id: str | None = None,
+    ) -> None:
+        self.spec = spec
+        self._service = service
+        self._engine = engine
+        self._clock = clock
+        self._bootstrap = bootstrap_servers
+        self._dlt = dlt_producer
+        self._on_commit = on_commit
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self.group_id = group_id or f"{service}.{spec.name}"
+        self._routes = {cls.TYPE: (cls, handler) for cls, handler in spec.routes.items()}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._positions: dict[TopicPartition, int] = {}
+        self.before_offset_commit: Fault | None = None
+        """Test hook: runs after the database commit, before the offset commit."""
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *self.spec.topics,
+            bootstrap_servers=self._bootstrap,
+            group_id=self.group_id,
+            client_id=f"{self.group_id}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=500,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+        )
+        delay = 0.2
+        for _attempt in range(60):
+            try:
+                await self._consumer.start()
+                break
+            except KafkaError as exc:
+                log.warning("consumer %s: broker not reachable yet (%s)", self.group_id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 3.0)
+        else:
+            raise RuntimeError(f"consumer {self.group_id} could not reach Kafka")
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.group_id}")
+
+    async def stop(self) -> None:
+        """Finish the record in hand, commit what was processed, leave the group."""
+        self._stopping.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, 30)
+            except TimeoutError:
+                self._task.cancel()
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        consumer = self._consumer
+        while not self._stopping.is_set():
+            try:
+                batches = await consumer.getmany(timeout_ms=300, max_records=500)
+            except KafkaError as exc:
+                log.warning("consumer %s: fetch failed (%s), retrying", self.group_id, exc)
+                await asyncio.sleep(0.5)
+                continue
+            for tp, records in batches.items():
+                done = None
+                for record in records:
+                    if self._stopping.is_set():
+                        break
+                    await self._handle(record)
+                    done = record.offset
+                if done is not None:
+                    await self._commit(consumer, tp, done + 1)
+            self._observe_lag(consumer)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        if self.before_offset_commit is not None:
+            await self.before_offset_commit(tp, offset)
+        if tp not in consumer.assignment():
+            return  # revoked meanwhile: the new owner re-reads it and skips what we applied
+        try:
+            await consumer.commit({tp: offset})
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+            log.warning("consumer %s: offset commit for %s failed (%s)", self.group_id, tp, exc)
+
+    def _observe_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None or tp not in self._positions:
+                continue
+            metrics.CONSUMER_LAG.labels(
+                self._service, self.spec.name, tp.topic, str(tp.partition)
+            ).set(max(high - self._positions[tp], 0))
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        topic = record.topic
+        labels = (self._service, self.spec.name, topic)
+        self._positions[TopicPartition(topic, record.partition)] = record.offset + 1
+        try:
+            ce = decode(record.value, record.headers)
+            route = self._routes.get(ce.type)
+            if route is None:
+                metrics.CONSUMER_EVENTS.labels(*labels, "ignored").inc()
+                return
+            cls, handler = route
+            event = cls.model_validate(ce.data)
+        except (EnvelopeError, ValidationError) as exc:
+            await self._dead_letter(record, f"unreadable: {exc}", attempts=0)
+            return
+        started = time.perf_counter()
+        for attempt in range(1, self._max_retries + 2):
+            try:
+                applied = await self._apply(handler, event, ce, topic)
+                outcome = "processed" if applied else "duplicate"
+                metrics.CONSUMER_EVENTS.labels(*labels, outcome).inc()
+                metrics.CONSUMER_DURATION.labels(*labels).observe(time.perf_counter() - started)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if attempt > self._max_retries:
+                    log.exception("event %s failed %d times, dead-lettering", ce.id, attempt)
+                    await self._dead_letter(record, repr(exc), attempts=attempt)
+                    return
+                metrics.CONSUMER_EVENTS.labels(*labels, "retried").inc()
+                delay = min(self._backoff * 2 ** (attempt - 1), 10.0)
+                log.warning("event %s failed (attempt %d): %s", ce.id, attempt, exc)
+                await asyncio.sleep(delay)
+
+    async def _apply(self, handler: Handler, event: Event, ce: CloudEvent, topic: str) -> bool:
+        token = traceparent_var.set(child_of(ce.traceparent))
+        try:
+            async with UnitOfWork(
+                self._engine, clock=self._clock, source=f"/vbp/{self._service}",
+                on_commit=self._on_commit,
+            ) as uow:
+                seen = await uow.conn.scalar(
+                    select(processed_events.c.event_id).where(
+                        processed_events.c.consumer == self.spec.name,
+                        processed_events.c.event_id == ce.id,
+                    )
+                )
+                if seen is not None:
+                    return False
+                await uow.conn.execute(
+                    insert(processed_events).values(
+                        consumer=self.spec.name, event_id=ce.id, topic=topic,
+                        processed_at=self._clock.now(),
+                    )
+                )
+                await handler(uow, event, ce)
+                await uow.commit()
+                return True
+        finally:
+            traceparent_var.reset(token)
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], error: str, *, attempts: int
+    ) -> None:
+        headers = list(record.headers) + [
+            ("dlt_error", error[:2000].encode()),
+            ("dlt_original_topic", record.topic.encode()),
+            ("dlt_original_partition", str(record.partition).encode()),
+            ("dlt_original_offset", str(record.offset).encode()),
+            ("dlt_consumer", self.group_id.encode()),
+            ("dlt_attempts", str(attempts).encode()),
+        ]
+        while True:
+            try:
+                await self._dlt.send_and_wait(
+                    dead_letter_topic(record.topic), value=record.value, key=record.key,
+                    headers=headers,
+                )
+                break
+            except KafkaError as exc:  # keep the record rather than lose it
+                log.warning("dead-lettering failed (%s), retrying", exc)
+                await asyncio.sleep(1.0)
+        metrics.DEAD_LETTERS.labels(self._service, record.topic).inc()
+        metrics.CONSUMER_EVENTS.labels(
+            self._service, self.spec.name, record.topic, "dead_lettered"
+        ).inc()
+        log.error("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset,
+                  error)

@@ -1,0 +1,257 @@
+"""Database: engines, column types (money as integer fen, aware UTC timestamps), the tables
+every service has (outbox, processed events, idempotency keys), and the unit of work."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    event,
+    insert,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from contracts.base import CloudEvent, Event
+from contracts.money import from_fen, to_fen
+from services.runtime.clock import Clock
+from services.runtime.tracing import child_of, traceparent_var
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> MetaData:
+    return MetaData(naming_convention=NAMING)
+
+
+class Fen(TypeDecorator[Decimal]):
+    """Money: ``Decimal`` yuan in code, integer fen (BIGINT) in the database."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        return None if value is None else to_fen(value)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else from_fen(value)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware instants, stored in UTC; naive datetimes are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: instants must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite keeps no offset: what we stored was UTC
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+# The tables every service database has (created by each service's first migration through
+# services.runtime.migrations_v1).
+runtime_metadata = new_metadata()
+
+outbox = Table(
+    "outbox",
+    runtime_metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("topic", String(200), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("ce_type", String(200), nullable=False),
+    Column("ce_source", String(200), nullable=False),
+    Column("ce_time", UTCDateTime(), nullable=False),
+    Column("traceparent", String(64)),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("published_at", UTCDateTime()),
+)
+Index(
+    "ix_outbox_unpublished",
+    outbox.c.id,
+    postgresql_where=outbox.c.published_at.is_(None),
+    sqlite_where=outbox.c.published_at.is_(None),
+)
+
+processed_events = Table(
+    "processed_events",
+    runtime_metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("event_id", String(64), primary_key=True),
+    Column("topic", String(200), nullable=False),
+    Column("processed_at", UTCDateTime(), nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    runtime_metadata,
+    Column("principal", String(200), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("route", String(300), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine. SQLite gets WAL and a busy timeout so the relay and requests coexist."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def is_postgres(conn_or_engine: AsyncConnection | AsyncEngine) -> bool:
+    return conn_or_engine.dialect.name == "postgresql"
+
+
+class UnitOfWork:
+    """One database transaction, and the events it records, written to the outbox in it.
+
+    ``record`` collects events; ``commit`` writes them to the outbox after the state changes
+    (so they follow the row locks of the aggregates they touch, and ids of one aggregate's
+    events are handed out in commit order), commits, and wakes the relay.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        clock: Clock,
+        source: str,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self.clock = clock
+        self.source = source
+        self._on_commit = on_commit
+        self._events: list[tuple[str, CloudEvent]] = []
+        self._conn: AsyncConnection | None = None
+        self.committed = False
+
+    @property
+    def conn(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("unit of work not entered")
+        return self._conn
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._conn = await self._engine.connect()
+        await self._conn.begin()
+        self._events = []
+        self.committed = False
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if not self.committed and conn.in_transaction():
+                await conn.rollback()
+        finally:
+            await asyncio.shield(conn.close())
+
+    def record(self, event: Event, *, time: datetime | None = None) -> CloudEvent:
+        envelope = CloudEvent.of(
+            event,
+            source=self.source,
+            time=time or self.clock.now(),
+            traceparent=child_of(traceparent_var.get()),
+        )
+        self._events.append((event.TOPIC, envelope))
+        return envelope
+
+    @property
+    def pending(self) -> list[CloudEvent]:
+        return [ce for _, ce in self._events]
+
+    async def flush_events(self) -> None:
+        if not self._events:
+            return
+        now = self.clock.now()
+        await self.conn.execute(
+            insert(outbox),
+            [
+                {
+                    "event_id": ce.id,
+                    "topic": topic,
+                    "key": ce.subject,
+                    "ce_type": ce.type,
+                    "ce_source": ce.source,
+                    "ce_time": ce.time,
+                    "traceparent": ce.traceparent,
+                    "payload": json.dumps(ce.data, ensure_ascii=False, separators=(",", ":")),
+                    "created_at": now,
+                }
+                for topic, ce in self._events
+            ],
+        )
+        self._events = []
+
+    async def commit(self) -> None:
+        had_events = bool(self._events)
+        await self.flush_events()
+        await self.conn.commit()
+        self.committed = True
+        if had_events and self._on_commit is not None:
+            self._on_commit()
+
+    async def rollback(self) -> None:
+        self._events = []
+        await self.conn.rollback()
+

@@ -1,0 +1,47 @@
+"""Prometheus metrics every service exposes on ``/metrics`` (base units, ``_total`` counters,
+no unbounded labels such as order or hospital ids)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "vbp_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
+HTTP_DURATION = Histogram(
+    "vbp_http_request_duration_seconds",
+    "HTTP request duration",
+    ["service", "method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CONSUMER_EVENTS = Counter(
+    "vbp_consumer_events_total",
+    "Events seen by a consumer, by outcome (processed, duplicate, ignored, retried, dead_lettered)",
+    ["service", "consumer", "topic", "outcome"],
+)
+CONSUMER_DURATION = Histogram(
+    "vbp_consumer_handle_duration_seconds",
+    "Time to apply one event",
+    ["service", "consumer", "topic"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+)
+CONSUMER_LAG = Gauge(
+    "vbp_consumer_lag_messages",
+    "Messages behind the partition's high watermark",
+    ["service", "consumer", "topic", "partition"],
+)
+DEAD_LETTERS = Counter(
+    "vbp_dead_letters_total", "Events sent to a dead-letter topic", ["service", "topic"]
+)
+OUTBOX_BACKLOG = Gauge("vbp_outbox_backlog_events", "Unpublished outbox events", ["service"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "vbp_outbox_oldest_unpublished_age_seconds",
+    "Age of the oldest unpublished outbox event",
+    ["service"],
+)
+OUTBOX_PUBLISHED = Counter(
+    "vbp_outbox_published_total", "Outbox events published to Kafka", ["service", "topic"]
+)
+OUTBOX_FAILURES = Counter(
+    "vbp_outbox_publish_failures_total", "Failed relay publishing rounds", ["service"]
+)

@@ -1,0 +1,155 @@
+"""The outbox relay: publishes committed outbox rows to Kafka, then marks them published.
+
+- Rows are read by ``published_at IS NULL`` in id order, never by a high-water mark, so a row
+  whose id was handed out before a concurrent transaction committed (PostgreSQL sequences) is
+  picked up on a later round instead of being skipped.
+- One relay per database publishes at a time (a PostgreSQL advisory lock), so per-key order
+  is the id order; the producer is idempotent.
+- A crash after sending and before marking means the rows are sent again: consumers skip the
+  duplicates by event id (at-least-once on the wire, exactly-once in effect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.runtime import metrics
+from services.runtime.clock import Clock
+from services.runtime.db import is_postgres, outbox
+from services.runtime.envelope import to_headers
+
+log = logging.getLogger("vbp.outbox")
+RELAY_LOCK = 0x5B_0B_0C_01  # advisory lock id for "the relay of this database"
+
+Fault = Callable[[list[int]], Awaitable[None]]
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        *,
+        service: str,
+        clock: Clock,
+        batch_size: int = 500,
+        interval: float = 0.2,
+    ) -> None:
+        self._engine = engine
+        self._producer = producer
+        self._service = service
+        self._clock = clock
+        self._batch_size = batch_size
+        self._interval = interval
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.after_send: Fault | None = None
+        """Test hook: runs after the batch reached Kafka and before it is marked published."""
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{self._service}-outbox-relay")
+
+    async def stop(self, drain_timeout: float = 5.0) -> None:
+        """Stop after one last attempt to publish what is committed."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, drain_timeout)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        backoff = self._interval
+        while True:
+            try:
+                published = await self.publish_batch()
+                backoff = self._interval
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                metrics.OUTBOX_FAILURES.labels(self._service).inc()
+                log.warning("outbox relay round failed, will retry: %s", exc)
+                published = 0
+                backoff = min(backoff * 2, 5.0)
+                if self._stopping:
+                    return
+            if self._stopping and published == 0:
+                return
+            if published == self._batch_size:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), backoff)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def publish_batch(self) -> int:
+        """Publish one batch of committed, unpublished rows; returns how many."""
+        async with self._engine.begin() as conn:
+            if is_postgres(conn):
+                got = await conn.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK)))
+                if not got:
+                    return 0
+            rows = (
+                await conn.execute(
+                    select(outbox)
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.id)
+                    .limit(self._batch_size)
+                )
+            ).all()
+            await self._observe_backlog(conn, rows[0].created_at if rows else None)
+            if not rows:
+                return 0
+            futures = []
+            for row in rows:
+                headers = to_headers(
+                    id=row.event_id, source=row.ce_source, type=row.ce_type, time=row.ce_time,
+                    subject=row.key, traceparent=row.traceparent,
+                )
+                futures.append(
+                    await self._producer.send(
+                        row.topic, value=row.payload.encode(), key=row.key.encode(),
+                        headers=headers,
+                    )
+                )
+            await asyncio.gather(*futures)
+            ids = [row.id for row in rows]
+            if self.after_send is not None:
+                await self.after_send(ids)
+            await conn.execute(
+                update(outbox).where(outbox.c.id.in_(ids)).values(published_at=self._clock.now())
+            )
+        for row in rows:
+            metrics.OUTBOX_PUBLISHED.labels(self._service, row.topic).inc()
+        return len(rows)
+
+    async def _observe_backlog(self, conn: AsyncConnection, oldest: datetime | None) -> None:
+        backlog = await conn.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        )
+        metrics.OUTBOX_BACKLOG.labels(self._service).set(backlog or 0)
+        age = (self._clock.now() - oldest).total_seconds() if oldest else 0.0
+        metrics.OUTBOX_OLDEST_AGE.labels(self._service).set(max(age, 0.0))
+
+
+async def unpublished_count(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        n = await conn.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        )
+    return int(n or 0)
+

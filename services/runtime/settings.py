@@ -1,0 +1,50 @@
+"""Settings from the environment (``VBP_…``). Nothing connects at import time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "vbp-local-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """What a service needs to run. Per-service database URL: ``VBP_<SERVICE>_DATABASE_URL``."""
+
+    model_config = SettingsConfigDict(env_prefix="VBP_", extra="ignore")
+
+    service: str = "service"
+    database_url: str = ""
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "VBP_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    environment: str = "development"
+    jwt_secret: str = DEV_JWT_SECRET
+    jwks_url: str | None = None
+    jwt_audience: str | None = None
+    log_level: str = "INFO"
+    data_dir: Path = Path("var")
+    relay_interval_s: float = 0.2
+    relay_batch_size: int = 500
+    consumer_max_retries: int = 4
+    consumer_backoff_s: float = 0.2
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_page_size: int = 500
+    kafka_partitions: int = 4
+
+    @classmethod
+    def for_service(cls, service: str, **overrides: object) -> Settings:
+        """Settings of one service; its database URL from ``VBP_<SERVICE>_DATABASE_URL``,
+        defaulting to an embedded SQLite file under ``VBP_DATA_DIR``."""
+        settings = cls(service=service, **overrides)  # type: ignore[arg-type]
+        if not settings.database_url:
+            url = os.environ.get(f"VBP_{service.upper()}_DATABASE_URL", "")
+            if not url:
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+                url = f"sqlite+aiosqlite:///{settings.data_dir / (service + '.db')}"
+            settings = settings.model_copy(update={"database_url": url})
+        return settings

@@ -1,0 +1,1 @@
+"""Supply: distributors, assignments, routing, delivery, violation list (R-SUP-*)."""
