@@ -84,7 +84,15 @@ class EventConsumer:
         self.before_offset_commit: Fault | None = None
         """Test hook: runs after the database commit, before the offset commit."""
 
+    @property
+    def crashed(self) -> BaseException | None:
+        """The exception that ended the consume loop, if it ended by one."""
+        if self._task is None or not self._task.done() or self._task.cancelled():
+            return None
+        return self._task.exception()
+
     async def start(self) -> None:
+        self._stopping.clear()
         self._consumer = AIOKafkaConsumer(
             *self.spec.topics,
             bootstrap_servers=self._bootstrap,
@@ -118,6 +126,9 @@ class EventConsumer:
                 await asyncio.wait_for(self._task, 30)
             except TimeoutError:
                 self._task.cancel()
+            except Exception:
+                log.exception("consumer %s had crashed", self.group_id)
+            self._task = None
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
