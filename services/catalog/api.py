@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from contracts.catalog import ProgramIn, ProgramOut, WinningProductsIn
+from contracts.catalog import ListingOut, ProgramIn, ProgramOut, WinningProductsIn
 from services.catalog import handlers, store
 from services.catalog.importing import TableRejected, WinningRow, validate
 from services.runtime.app import Engine, UoW
@@ -61,3 +61,17 @@ async def import_winning_products(
     return await idem.run(
         uow, caller.actor, lambda u: handlers.import_winning(u, program_id, rows, caller)
     )
+
+
+def enterprise_scope(caller: Principal) -> str | None:
+    """Enterprises see only their own products; everyone else sees every listing."""
+    return caller.org if caller.role == "enterprise" else None
+
+
+@router.get("/listings/{listing_id}", response_model=ListingOut)
+async def get_listing(listing_id: str, caller: AnyRole, engine: Engine) -> ListingOut:
+    async with engine.connect() as conn:
+        row = await store.get_listing(conn, listing_id, enterprise_id=enterprise_scope(caller))
+    if row is None:
+        raise not_found("listing", listing_id)
+    return ListingOut.model_validate(row._asdict())

@@ -67,3 +67,13 @@ async def listings_by_id(conn: AsyncConnection, ids: Sequence[str]) -> dict[str,
         return {}
     rows = (await conn.execute(select(listings).where(listings.c.listing_id.in_(ids)))).all()
     return {row.listing_id: row for row in rows}
+
+
+async def get_listing(
+    conn: AsyncConnection, listing_id: str, *, enterprise_id: str | None = None
+) -> Row[Any] | None:
+    """A listing; with ``enterprise_id``, only if it is that enterprise's."""
+    query = select(listings).where(listings.c.listing_id == listing_id)
+    if enterprise_id is not None:
+        query = query.where(listings.c.enterprise_id == enterprise_id)
+    return (await conn.execute(query)).first()

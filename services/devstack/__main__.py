@@ -1,0 +1,126 @@
+"""Command line for shell scripts: local Kafka and PostgreSQL for dev and tests.
+
+python -m services.devstack kafka-jars                 # fetch the broker jars, print their dir
+python -m services.devstack postgres-install           # apt-get install postgresql if missing
+python -m services.devstack kafka --data-dir DIR [--port N]      # broker in the foreground
+python -m services.devstack postgres --data-dir DIR [--port N]   # PostgreSQL in the foreground
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from services.devstack.kafka import DEFAULT_CACHE_DIR, KafkaBroker, ensure_jars
+from services.devstack.postgres import PostgresCluster, ensure_installed
+
+
+def _interrupt_on_signals() -> None:
+    """Make SIGTERM behave like Ctrl-C, so ``finally`` blocks stop what we started.
+
+    SIGINT gets Python's handler back too: a shell starting us with ``&`` leaves it ignored.
+    """
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _serve(name: str, start: Callable[[], str], running: Callable[[], bool], log: Path) -> int:
+    """Start, print where to connect, then block until SIGINT/SIGTERM or the process dies."""
+    try:
+        print(start(), flush=True)
+        while running():
+            time.sleep(1.0)
+        print(f"{name} exited unexpectedly; see {log}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+def _cmd_kafka_jars(args: argparse.Namespace) -> int:
+    print(ensure_jars(args.cache_dir))
+    return 0
+
+
+def _cmd_postgres_install(_args: argparse.Namespace) -> int:
+    print(ensure_installed())
+    return 0
+
+
+def _cmd_kafka(args: argparse.Namespace) -> int:
+    jars = ensure_jars(args.cache_dir)
+    broker = KafkaBroker(jars, args.data_dir.resolve(), args.port)
+
+    def start() -> str:
+        broker.start(timeout=args.timeout)
+        return broker.bootstrap_servers
+
+    try:
+        return _serve("Kafka broker", start, broker.is_running, broker.broker_log)
+    finally:
+        broker.stop()
+
+
+def _cmd_postgres(args: argparse.Namespace) -> int:
+    cluster = PostgresCluster(args.data_dir.resolve(), args.port)
+
+    def start() -> str:
+        cluster.start(timeout=args.timeout)
+        return cluster.dsn("postgres")
+
+    try:
+        return _serve("PostgreSQL", start, cluster.is_running, cluster.log_file)
+    finally:
+        cluster.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.devstack",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    jars = sub.add_parser("kafka-jars", help="download the Kafka broker jars (if missing)")
+    jars.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
+    jars.set_defaults(func=_cmd_kafka_jars)
+
+    install = sub.add_parser("postgres-install", help="install Debian's postgresql (if missing)")
+    install.set_defaults(func=_cmd_postgres_install)
+
+    kafka = sub.add_parser("kafka", help="run a single-node broker until SIGINT/SIGTERM")
+    kafka.add_argument("--data-dir", type=Path, required=True)
+    kafka.add_argument("--port", type=int, default=None)
+    kafka.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
+    kafka.add_argument("--timeout", type=float, default=90)
+    kafka.set_defaults(func=_cmd_kafka)
+
+    pg = sub.add_parser("postgres", help="run a PostgreSQL cluster until SIGINT/SIGTERM")
+    pg.add_argument("--data-dir", type=Path, required=True)
+    pg.add_argument("--port", type=int, default=None)
+    pg.add_argument("--timeout", type=float, default=60)
+    pg.set_defaults(func=_cmd_postgres)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _interrupt_on_signals()
+    try:
+        return int(args.func(args))
+    except RuntimeError as exc:  # DevstackError / PostgresError: a readable message, no trace
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
