@@ -6,10 +6,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.monitoring import store
 from services.runtime.app import ServiceSpec
 from services.runtime.app import create_app as build
 from services.runtime.settings import Settings
-from services.monitoring import store
 
 SPEC = ServiceSpec(
     name="monitoring",

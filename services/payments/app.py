@@ -6,10 +6,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.payments import store
 from services.runtime.app import ServiceSpec
 from services.runtime.app import create_app as build
 from services.runtime.settings import Settings
-from services.payments import store
 
 SPEC = ServiceSpec(
     name="payments",

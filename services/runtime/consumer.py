@@ -24,7 +24,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.base import CloudEvent, Event
-from contracts.registry import dead_letter_topic, event_class
+from contracts.registry import dead_letter_topic
 from services.runtime import metrics
 from services.runtime.clock import Clock
 from services.runtime.db import UnitOfWork, processed_events

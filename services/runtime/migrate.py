@@ -46,7 +46,7 @@ def run_env(*metadata: MetaData) -> None:
     if connection is not None:
         _migrate(connection, target)
         return
-    raise RuntimeError("run migrations with `vbp migrate SERVICE` (services.runtime.migrate.upgrade)")
+    raise RuntimeError("run migrations with `vbp migrate SERVICE`")
 
 
 def _migrate(connection: Connection, target: list[MetaData]) -> None:

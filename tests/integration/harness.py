@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.base import CloudEvent, Event
 from services.runtime.clock import SystemClock
 from services.runtime.consumer import ConsumerSpec, EventConsumer
-from services.runtime.db import UnitOfWork, make_engine, new_metadata, runtime_metadata
-from services.runtime.kafka import ensure_topics, make_producer
+from services.runtime.db import UnitOfWork, new_metadata
+from services.runtime.kafka import make_producer
 from services.runtime.outbox import OutboxRelay
 
 test_metadata = new_metadata()

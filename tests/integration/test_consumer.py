@@ -12,7 +12,6 @@ from contracts.registry import dead_letter_topic
 from services.runtime.db import UnitOfWork
 from services.runtime.deadletters import replay_dead_letters
 from services.runtime.kafka import ensure_topics
-
 from tests.integration.harness import Harness, Pinged, apply_ping
 
 pytestmark = pytest.mark.integration

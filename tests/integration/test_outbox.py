@@ -7,7 +7,6 @@ from sqlalchemy import func, select
 
 from services.runtime.db import outbox
 from services.runtime.outbox import unpublished_count
-
 from tests.integration.harness import Harness
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,8 @@ from services.runtime.envelope import EnvelopeError, decode, encode
 
 def program() -> ProgramPublished:
     return ProgramPublished(
-        program_id="CQ-STENT-2023", category="冠脉支架", region="重庆", notice_no="渝医保办〔2023〕3号",
+        program_id="CQ-STENT-2023", category="冠脉支架", region="重庆",
+        notice_no="渝医保办〔2023〕3号",
         organiser="national", execution_start=datetime(2023, 1, 30, 16, tzinfo=UTC),
         cycle_years=3, published_by="regulator:BUREAU/u1",
     )

@@ -1,0 +1,13 @@
+.PHONY: run test lint bench contracts
+
+run:            ## start Kafka and the five services (Ctrl-C stops everything)
+	scripts/run.sh
+
+test:           ## set everything up, then lint, type-check and run every test
+	scripts/test.sh
+
+lint:
+	scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/mypy
+
+contracts:      ## regenerate JSON Schemas and the AsyncAPI document
+	scripts/bootstrap.sh && .venv/bin/python -m contracts.schemagen

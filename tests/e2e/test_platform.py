@@ -1,0 +1,118 @@
+"""End to end: every service as its own process, on the real Kafka broker and PostgreSQL.
+
+A regulator publishes the Chongqing stent program and its 14 winning products to catalog; the
+listings appear in orders' read model. Then the broker is stopped for 10 seconds: the services
+keep taking requests, reconnect by themselves when it is back, and the outbox drains.
+"""
+
+from __future__ import annotations
+
+import csv
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services import launcher
+from services.devstack.kafka import KafkaBroker, free_loopback_port
+from services.devstack.postgres import PostgresCluster
+from services.runtime.auth import mint_token
+from tests.conftest import SHARED
+
+pytestmark = pytest.mark.e2e
+SECRET = "e2e-test-secret-0123456789abcdef0123"
+REGULATOR = {"Authorization": "Bearer " + mint_token(SECRET, role="regulator", org="BUREAU")}
+HOSPITAL = {"Authorization": "Bearer " + mint_token(SECRET, role="institution", org="H0001")}
+
+
+@pytest.fixture(scope="module")
+def platform(kafka: KafkaBroker, postgres: PostgresCluster) -> Iterator[dict[str, str]]:
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "VBP_JWT_SECRET": SECRET,
+           "VBP_RELAY_INTERVAL_S": "0.1"}
+    for name in launcher.SERVICES:
+        db = f"e2e_{name}_{int(time.time())}"
+        env[f"VBP_{name.upper()}_DATABASE_URL"] = postgres.create_database(db)
+    logs = Path(tempfile.mkdtemp(prefix="vbp-e2e-logs-"))
+    procs = [launcher.start_service(name, free_loopback_port(), env, logs)
+             for name in launcher.SERVICES]
+    try:
+        launcher.wait_ready(procs, timeout=120)
+        yield {p.name: p.url for p in procs}
+    finally:
+        launcher.stop_services(procs)
+        for p in procs:  # graceful: uvicorn re-raises the SIGTERM after its shutdown
+            log = p.log.read_text(errors="replace")
+            assert p.process.returncode in (0, -signal.SIGTERM), log[-3000:]
+            assert f'"message": "{p.name} stopped"' in log, log[-3000:]
+
+
+def program(program_id: str) -> dict[str, Any]:
+    return {"program_id": program_id, "category": "冠脉支架", "region": "重庆",
+            "notice_no": "渝医保办〔2023〕3号", "organiser": "national",
+            "execution_start": "2023-01-31T00:00:00+08:00", "cycle_years": 3}
+
+
+def winning_rows() -> list[dict[str, Any]]:
+    with (SHARED / "data" / "chongqing-stents-2023-winning.csv").open(encoding="utf-8") as f:
+        return [{**row, "seq": int(row["seq"])} for row in csv.DictReader(f)]
+
+
+def wait_for_listings(orders: str, program_id: str, n: int, timeout: float = 60) -> list[Any]:
+    deadline = time.monotonic() + timeout
+    items: list[Any] = []
+    while time.monotonic() < deadline:
+        r = httpx.get(f"{orders}/v1/listings", params={"program_id": program_id, "limit": 100},
+                      headers=HOSPITAL)
+        assert r.status_code == 200, r.text
+        items = r.json()["items"]
+        if len(items) >= n:
+            return items
+        time.sleep(0.2)
+    return items
+
+
+def publish(catalog: str, program_id: str) -> None:
+    r = httpx.post(f"{catalog}/v1/programs", json=program(program_id), headers=REGULATOR)
+    assert r.status_code == 201, r.text
+    r = httpx.post(f"{catalog}/v1/programs/{program_id}/winning-products",
+                   json={"rows": winning_rows()}, headers=REGULATOR, timeout=30)
+    assert r.status_code == 201, r.text
+    assert r.json()["imported"] == 14
+
+
+def test_winning_products_published_in_catalog_appear_in_orders(
+        platform: dict[str, str]) -> None:
+    publish(platform["catalog"], "CQ-STENT-2023")
+    items = wait_for_listings(platform["orders"], "CQ-STENT-2023", 14)
+    assert len(items) == 14
+    prices = sorted(item["listing_price"] for item in items)
+    assert prices[0] == "730.00" and prices[-1] == "848.00"
+    medtronic = next(i for i in items if i["registration_no"] == "国械注进20163130682")
+    assert medtronic["enterprise_name"] == "美敦力（上海）管理有限公司"
+    assert medtronic["listing_price"] == "806.00"
+    metrics = httpx.get(f"{platform['orders']}/metrics").text
+    assert 'vbp_consumer_events_total{consumer="catalog-listings"' in metrics
+
+
+def test_broker_down_for_10_seconds_nothing_is_lost(
+        platform: dict[str, str], kafka: KafkaBroker) -> None:
+    kafka.stop()
+    try:
+        time.sleep(2)
+        publish(platform["catalog"], "CQ-STENT-OUTAGE")  # accepted: it only needs the database
+        ready = httpx.get(f"{platform['catalog']}/readyz", timeout=10)
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["kafka"].startswith("unavailable")
+        time.sleep(8)
+    finally:
+        kafka.start()
+    items = wait_for_listings(platform["orders"], "CQ-STENT-OUTAGE", 14, timeout=90)
+    assert len(items) == 14
+    assert httpx.get(f"{platform['catalog']}/readyz").status_code == 200
+    # nothing applied twice: the earlier program's listings are still exactly 14
+    assert len(wait_for_listings(platform["orders"], "CQ-STENT-2023", 14)) == 14
