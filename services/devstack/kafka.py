@@ -251,7 +251,7 @@ class KafkaBroker:
             return
         cmd = [
             *self._java_base(), "-Xmx256m", "kafka.tools.StorageTool", "format",
-            "-t", self._cluster_id(), "-c", str(self.properties_file),
+            f"--cluster-id={self._cluster_id()}", f"--config={self.properties_file}",
         ]  # fmt: skip
         result = subprocess.run(cmd, capture_output=True, text=True, cwd=self.data_dir)
         if result.returncode != 0:

@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from services.devstack.kafka import DEFAULT_CACHE_DIR, KafkaBroker, ensure_jars, jars_ready
+from services.devstack.kafka import (
+    DEFAULT_CACHE_DIR,
+    KafkaBroker,
+    ensure_jars,
+    jars_ready,
+    new_cluster_id,
+)
 from services.devstack.postgres import PostgresCluster
 
 TOPIC = "devstack-check"
@@ -126,3 +132,18 @@ def test_postgres_cluster(pg_dir: Path) -> None:
     finally:
         cluster.stop()
     assert not cluster.is_running()
+
+
+def test_cluster_ids_starting_with_a_dash_are_passed_safely() -> None:
+    """A random cluster id may start with '-', which the storage tool would read as a flag."""
+    data = Path(tempfile.mkdtemp(prefix="vbp-kafka-dash-"))
+    try:
+        (data / "cluster.id").write_text("-" + new_cluster_id()[1:] + "\n")
+        broker = KafkaBroker(ensure_jars(), data)
+        broker.start()
+        try:
+            assert broker.is_running()
+        finally:
+            broker.stop()
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
