@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import ClassVar, Literal
+from datetime import date, datetime
+from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.base import Event
 from contracts.money import Money
+from contracts.profiles import PolicyProfile
 
 PROGRAMS_TOPIC = "vbp.catalog.programs.v1"
 LISTINGS_TOPIC = "vbp.catalog.listings.v1"
 
 Organiser = Literal["national", "alliance", "provincial"]
+Coverage = Literal["full", "capped"]
+ListingStatus = Literal["listed", "suspended"]
+PriceSource = Literal["platform", "self_reported", "filing"]
+
+
+class FieldChange(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    old: str
+    new: str
 
 
 class ProgramPublished(Event):
@@ -30,7 +41,25 @@ class ProgramPublished(Event):
     procurement_doc_no: str | None = None
     execution_start: AwareDatetime
     cycle_years: int = Field(ge=1, le=10)
+    profile: PolicyProfile | None = None
     published_by: str
+
+    def key(self) -> str:
+        return self.program_id
+
+
+class ProgramProfileChanged(Event):
+    """A new version of a program's policy profile (never an edit in place)."""
+
+    TYPE: ClassVar[str] = "vbp.catalog.program.profile-changed.v1"
+    TOPIC: ClassVar[str] = PROGRAMS_TOPIC
+
+    program_id: str
+    version: int
+    profile: PolicyProfile
+    reason: str
+    changed_by: str
+    changed_at: AwareDatetime
 
     def key(self) -> str:
         return self.program_id
@@ -56,6 +85,96 @@ class ProductListed(Event):
     winning: bool = True
     listed_at: AwareDatetime
     listed_by: str
+    payment_standard: Money | None = None
+    coverage: Coverage | None = None
+    national_lowest: Money | None = None
+    version: int = 1
+
+    def key(self) -> str:
+        return self.listing_id
+
+
+class ListingPriceChanged(Event):
+    """A listing's price changed: a non-winning product lowered to a new national lowest price
+    (R-CAT-6, 同步调整), or a corrected winning price. Who, when and why are in the event."""
+
+    TYPE: ClassVar[str] = "vbp.catalog.listing.price-changed.v1"
+    TOPIC: ClassVar[str] = LISTINGS_TOPIC
+
+    listing_id: str
+    program_id: str
+    registration_no: str
+    old_price: Money
+    new_price: Money
+    national_lowest: Money | None = None
+    payment_standard: Money | None = None
+    reason: str
+    changed_by: str
+    changed_at: AwareDatetime
+    version: int
+
+    def key(self) -> str:
+        return self.listing_id
+
+
+class WinningProductCorrected(Event):
+    """A corrected notice table changed a listed winning product (never silently, R-CAT-1):
+    the fields that changed, old and new, as a new version of the listing."""
+
+    TYPE: ClassVar[str] = "vbp.catalog.listing.corrected.v1"
+    TOPIC: ClassVar[str] = LISTINGS_TOPIC
+
+    listing_id: str
+    program_id: str
+    registration_no: str
+    changes: dict[str, FieldChange]
+    listing_price: Money
+    product_name: str
+    enterprise_id: str
+    enterprise_name: str
+    registrant: str
+    reason: str
+    corrected_by: str
+    corrected_at: AwareDatetime
+    version: int
+
+    def key(self) -> str:
+        return self.listing_id
+
+
+class ListingSuspended(Event):
+    """Institutions cannot order a suspended listing (R-CAT-8)."""
+
+    TYPE: ClassVar[str] = "vbp.catalog.listing.suspended.v1"
+    TOPIC: ClassVar[str] = LISTINGS_TOPIC
+
+    listing_id: str
+    program_id: str
+    enterprise_id: str
+    reason: str
+    measure_id: str | None = None
+    suspended_by: str
+    suspended_at: AwareDatetime
+    version: int
+
+    def key(self) -> str:
+        return self.listing_id
+
+
+class ListingReinstated(Event):
+    """A suspension was lifted (credit repair or measure expiry, R-CRD-4)."""
+
+    TYPE: ClassVar[str] = "vbp.catalog.listing.reinstated.v1"
+    TOPIC: ClassVar[str] = LISTINGS_TOPIC
+
+    listing_id: str
+    program_id: str
+    enterprise_id: str
+    reason: str
+    measure_id: str | None = None
+    reinstated_by: str
+    reinstated_at: AwareDatetime
+    version: int
 
     def key(self) -> str:
         return self.listing_id
@@ -77,10 +196,73 @@ class ProgramIn(BaseModel):
     procurement_doc_no: str | None = Field(default=None, max_length=100)
     execution_start: AwareDatetime
     cycle_years: int = Field(ge=1, le=10)
+    preset: str | None = Field(
+        default=None, description="name of a shipped policy profile preset, if no 'profile'"
+    )
+    profile: PolicyProfile | None = None
 
 
-class ProgramOut(ProgramIn):
+class ProgramOut(BaseModel):
+    program_id: str
+    category: str
+    region: str
+    notice_no: str
+    organiser: Organiser
+    procurement_doc_no: str | None
+    execution_start: datetime
+    cycle_years: int
+    profile: PolicyProfile
+    profile_version: int
+    published_by: str
     published_at: datetime
+
+
+class ProfileChangeIn(BaseModel):
+    """Body of ``POST /v1/programs/{program_id}/profile``: a new profile version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: PolicyProfile
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class NonWinningListingIn(BaseModel):
+    """Body of ``POST /v1/listings``: an enterprise lists a non-winning product (R-CAT-6)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    program_id: str = Field(min_length=1, max_length=64)
+    registration_no: str = Field(pattern=r"^国械注[准进许]\d{11}$")
+    product_name: str = Field(min_length=1, max_length=200)
+    enterprise_name: str = Field(min_length=1, max_length=200)
+    registrant: str = Field(min_length=1, max_length=200)
+    price: Money = Field(description="requested listing price; capped at the national lowest")
+
+
+class PriceObservationIn(BaseModel):
+    """Body of ``POST /v1/price-observations`` (operators feed these in, R-CAT-6)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    registration_no: str = Field(pattern=r"^国械注[准进许]\d{11}$")
+    platform: str = Field(min_length=1, max_length=200)
+    price: Money
+    observed_on: date
+    source_type: PriceSource
+
+
+class PriceObservationOut(PriceObservationIn):
+    recorded_by: str
+    recorded_at: datetime
+
+
+class HistoryEntry(BaseModel):
+    version: int
+    change: str
+    detail: dict[str, Any] | list[Any] | str
+    actor: str
+    reason: str
+    at: datetime
 
 
 class WinningProductIn(BaseModel):
@@ -116,13 +298,24 @@ class ListingOut(BaseModel):
     enterprise_name: str
     registrant: str
     listing_price: Money
+    payment_standard: Money | None = None
+    coverage: Coverage | None = None
+    national_lowest: Money | None = None
     winning: bool
-    status: Literal["listed", "suspended"] = "listed"
+    status: ListingStatus = "listed"
+    suspended_reason: str | None = None
+    version: int = 1
     listed_at: datetime
+
+
+class ListingsPage(BaseModel):
+    items: list[ListingOut]
+    next_cursor: str | None = None
 
 
 class ImportResult(BaseModel):
     program_id: str
     imported: int
+    corrected: int = 0
     unchanged: int
     listing_ids: list[str]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from contracts import catalog, orders
+from contracts import catalog, monitoring, orders
 from contracts.base import Event
 
 
@@ -28,14 +28,20 @@ TOPICS: tuple[Topic, ...] = (
         "catalog",
         "VBP programs and their policy profiles",
         "program_id",
-        (catalog.ProgramPublished,),
+        (catalog.ProgramPublished, catalog.ProgramProfileChanged),
     ),
     Topic(
         catalog.LISTINGS_TOPIC,
         "catalog",
         "Listings (挂网) of products and their prices",
         "listing_id",
-        (catalog.ProductListed,),
+        (
+            catalog.ProductListed,
+            catalog.ListingPriceChanged,
+            catalog.WinningProductCorrected,
+            catalog.ListingSuspended,
+            catalog.ListingReinstated,
+        ),
     ),
     Topic(orders.AGREEMENTS_TOPIC, "orders", "Agreement volumes per institution and year",
           "agreement_id"),
@@ -45,9 +51,14 @@ TOPICS: tuple[Topic, ...] = (
     Topic("vbp.payments.prepayments.v1", "payments", "Prepayment ledger", "program_id"),
     Topic("vbp.payments.settlements.v1", "payments", "Settlements due, paid, overdue",
           "settlement_id"),
-    Topic("vbp.monitoring.credit.v1", "monitoring", "Credit records, ratings and measures",
-          "enterprise_id"),
-    Topic("vbp.monitoring.reports.v1", "monitoring", "Monthly monitoring reports", "report_id"),
+    Topic(
+        monitoring.CREDIT_TOPIC,
+        "monitoring",
+        "Credit records, ratings and measures",
+        "subject_id",
+        (monitoring.CreditMeasureApplied, monitoring.CreditMeasureLifted),
+    ),
+    Topic(monitoring.REPORTS_TOPIC, "monitoring", "Monthly monitoring reports", "report_id"),
 )
 
 TOPIC_BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from contracts.catalog import ProductListed
 from services.catalog.importing import WinningRow, enterprise_key
@@ -77,3 +78,88 @@ def list_winning(program: Program, row: WinningRow, *, now: datetime, actor: str
         listed_at=now,
         listed_by=actor,
     )
+
+
+def corrections(current: ListedProduct, new: ListedProduct) -> dict[str, tuple[str, str]]:
+    """What a corrected table changes in a listed winning product: field → (old, new).
+
+    Names are compared on the normalised enterprise key, so a re-publication that only
+    changes bracket width or spacing is not a change."""
+    changes: dict[str, tuple[str, str]] = {}
+    for name in ("product_name", "registrant", "product_price", "service_price",
+                 "listing_price"):
+        old, value = getattr(current, name), getattr(new, name)
+        if old != value:
+            changes[name] = (_shown(old), _shown(value))
+    if enterprise_key(current.enterprise_name) != enterprise_key(new.enterprise_name):
+        changes["enterprise_name"] = (current.enterprise_name, new.enterprise_name)
+    return changes
+
+
+def _shown(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, Decimal) else str(value)
+
+
+@dataclass(frozen=True)
+class ListingRef:
+    """What deciding a credit measure's reach needs to know of a listing."""
+
+    listing_id: str
+    enterprise_id: str
+    registration_no: str
+    region: str
+
+
+def measure_reach(
+    *, subject_id: str, region: str, scope: str, registration_nos: frozenset[str],
+    listings: list[ListingRef],
+) -> list[str]:
+    """R-CAT-8 / R-CRD-3: the listings a suspending credit measure suspends.
+
+    ``involved``: the enterprise's listings of the products involved, in the region;
+    ``all_in_region``: all its listings in the region; ``all_everywhere``: all its listings
+    (the top level also suspends the products involved in every region; with no products
+    named that is everything)."""
+    reached = []
+    for ref in listings:
+        if ref.enterprise_id != subject_id:
+            continue
+        in_region = ref.region == region
+        involved = ref.registration_no in registration_nos
+        if (scope == "involved" and in_region and involved) or (
+            scope == "all_in_region" and in_region
+        ) or (scope == "all_everywhere" and (in_region or involved or not registration_nos)):
+            reached.append(ref.listing_id)
+    return sorted(reached)
+
+
+def list_non_winning(
+    program: Program, product: NonWinningProduct, *, price: Decimal,
+    national_lowest: Decimal | None, now: datetime, actor: str,
+) -> ProductListed:
+    """R-CAT-6: a non-winning product of the category, listed at no more than the national
+    lowest price; its payment standard is kept as it was (R-CAT-7), so none is set here."""
+    return ProductListed(
+        listing_id=listing_id(program.program_id, product.registration_no),
+        program_id=program.program_id,
+        category=program.category,
+        registration_no=product.registration_no,
+        product_name=product.product_name,
+        enterprise_id=enterprise_id(product.enterprise_name),
+        enterprise_name=product.enterprise_name,
+        registrant=product.registrant,
+        product_price=price,
+        service_price=Decimal("0.00"),
+        listing_price=price,
+        winning=False,
+        national_lowest=national_lowest,
+        listed_at=now,
+        listed_by=actor,
+    )
+
+
+class NonWinningProduct(Protocol):
+    registration_no: str
+    product_name: str
+    enterprise_name: str
+    registrant: str

@@ -110,6 +110,9 @@ class TableRejected(Exception):
         more = f" (and {len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
         super().__init__(f"table rejected, {len(self.errors)} problem(s): {shown}{more}")
 
+    def __reduce__(self) -> tuple[type[TableRejected], tuple[list[RowError]]]:
+        return (type(self), (self.errors,))
+
 
 # --------------------------------------------------------------------------------------------
 # normalisation
@@ -619,6 +622,7 @@ def parse_xlsx(data: bytes, *, max_rows: int = MAX_ROWS) -> list[WinningRow]:
 _ROW_START = re.compile(r"([0-9]{1,9}) *\t")
 _ROW_SEQ = re.compile(r"([0-9]{1,9}) *(?:\t|$)")
 _SEQ_ALONE = re.compile(r"[0-9]{1,9}")
+_GLUED_SEQ = re.compile(r"([0-9]{1,9})(?![0-9.,])")
 _MAX_LINES_PER_ROW = 20
 _EDGE_SPACES = " \u3000\u00a0\r\n\f\v"
 
@@ -703,20 +707,28 @@ def _find_header(lines: Sequence[str]) -> tuple[int, int, list[str]]:
 def parse_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> list[WinningRow]:
     """The attachment table from the notice's full text, or from just the table's text.
 
-    The table starts at the first line beginning with 序号 and ends at the first line that is
-    not part of it (``抄送：...``, the end of the text). Inside it:
+    The table starts at the first line beginning with 序号 (the header; columns are found by
+    name, so their order may vary) and ends at the first line that is not part of it
+    (``抄送：...``, another 序号 header, the end of the text). Inside it:
 
-    * blank lines are skipped, and so is the header repeated at a page break;
-    * a line starting with a number and a tab starts a row;
-    * when a row has fewer cells than the header, the next line carries on the row: its
-      first fragment continues the row's last cell (joined by a space, later removed between
-      Chinese characters) and its other fragments are the next cells. If the row ends up
-      exactly as many cells short as it has line breaks, the breaks were cell boundaries;
+    * blank lines are skipped, and so is the header repeated after a page break;
+    * a line starting with a number and a tab starts a row, and so does the row's 序号 alone
+      on its line;
+    * while a row has fewer cells than the header, the next line carries it on: the line's
+      first fragment continues the row's last cell (joined by a space, which normalisation
+      later removes between Chinese characters) and its other fragments are the next cells.
+      A line starting with the next 序号 starts the next row instead. If a row ends up exactly
+      as many cells short as it has line breaks, its breaks were cell boundaries;
     * after a complete row, a line starting with a tab continues the row column by column
       (fragment *i* is appended to cell *i*);
-    * after a complete row, a line without tabs ends the table, unless the table goes on
-      after it with the next row: then the line is reported as unreadable, so a table is
-      never cut short silently.
+    * after a complete row, a line without tabs ends the table, unless a row numbered
+      higher follows it: then the line is reported (a stray line, e.g. a page number);
+    * the last row may have taken in text after the table (when its own last line lacked
+      cells): trailing untabbed lines are dropped if that makes the row whole;
+    * anything after the end that still looks like a row of the table is reported, so a
+      misread end never silently drops rows.
+
+    Anything that cannot be resolved is a :class:`RowError`; nothing is guessed silently.
     """
     lines = text.splitlines()
     body, _, header_cells = _find_header(lines)
@@ -754,10 +766,11 @@ def parse_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> list[WinningRow
         assembler.add_text([cells[i] for i in indexes])
         return ended_at
 
-    def next_tabbed(start: int) -> int | None:
-        """Index of the next line holding a tab, or None."""
+    def next_rowish(start: int) -> int | None:
+        """Index of the next line holding a tab, a 序号 alone, or a header; or None."""
         for j in range(start, len(lines)):
-            if "\t" in lines[j] or lines[j].strip(_EDGE_SPACES).startswith("序号"):
+            stripped = lines[j].strip(_EDGE_SPACES)
+            if "\t" in stripped or stripped.startswith("序号") or _SEQ_ALONE.fullmatch(stripped):
                 return j
         return None
 
@@ -786,7 +799,10 @@ def parse_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> list[WinningRow
             last_seq = max(last_seq, current.seq or 0)
             continue
         if len(_trim(current.cells, width)) < width:
-            seq = int(match[1]) if match else None
+            seq = int(match[1]) if match else (int(line) if alone else None)
+            if seq is None and current.seq is not None:
+                glued = _GLUED_SEQ.match(line)  # "12药物..." : the next 序号 lost its tab
+                seq = int(glued[1]) if glued else None
             if seq is not None and current.seq is not None and seq == current.seq + 1:
                 finish(current)
                 current = _Record(line_no, line)
@@ -820,11 +836,9 @@ def parse_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> list[WinningRow
             last_seq = max(last_seq, current.seq or 0)
             continue
         # a line without tabs after a complete row: the end, or a stray line inside the table?
-        following = next_tabbed(index)
+        following = next_rowish(index)
         resume = (
-            _ROW_START.match(lines[following].strip(_EDGE_SPACES))
-            if following is not None
-            else None
+            _ROW_SEQ.match(lines[following].strip(_EDGE_SPACES)) if following is not None else None
         )
         if resume is None or int(resume[1]) <= last_seq:
             ended_at = index - 1
@@ -847,26 +861,46 @@ def parse_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> list[WinningRow
         if dropped_at is not None:
             ended_at = dropped_at
     if ended_at is not None and last_seq:
-        _check_table_really_ended(lines, ended_at, last_seq, assembler)
+        _check_table_really_ended(lines, ended_at, last_seq, width, assembler)
     return assembler.finish()
 
 
 def _check_table_really_ended(
-    lines: Sequence[str], ended_at: int, last_seq: int, assembler: _Assembler
+    lines: Sequence[str], ended_at: int, last_seq: int, width: int, assembler: _Assembler
 ) -> None:
-    """A row-like line numbered above ``last_seq`` after the table's end: the end was misread."""
+    """Rows of this table after its end mean the end was misread: report, never truncate.
+
+    Up to the next table (a 序号 line), a line counts as a row of this table when it starts
+    with a 序号 above ``last_seq`` and has tabs, has nearly the header's number of tabs, or is
+    a 序号 above ``last_seq`` alone on its line with a tabbed line after it.
+    """
     for index in range(ended_at + 1, len(lines)):
         line = lines[index].strip(_EDGE_SPACES)
         if line.startswith("序号"):
             return  # another table
-        match = _ROW_START.match(line)
-        if match and int(match[1]) > last_seq and line.count("\t") >= 2:
+        match = _ROW_SEQ.match(line)
+        tabs = line.count("\t")
+        rowish = tabs >= max(width - 2, 2) or (
+            match is not None
+            and int(match[1]) > last_seq
+            and (tabs >= 2 or _tabbed_next(lines, index))
+        )
+        if rowish:
             assembler.errors.append(
                 RowError(
                     last_seq,
                     None,
                     f"line {ended_at + 1} {_shown(lines[ended_at].strip())} ended the table "
-                    f"after row {last_seq}, but row {match[1]} follows on line {index + 1}",
+                    f"after row {last_seq}, but line {index + 1} {_shown(line)} looks like "
+                    "a row of it",
                 )
             )
             return
+
+
+def _tabbed_next(lines: Sequence[str], index: int) -> bool:
+    """Whether the next non-blank line after ``index`` has at least two tabs."""
+    for j in range(index + 1, len(lines)):
+        if lines[j].strip():
+            return lines[j].count("\t") >= 2
+    return False

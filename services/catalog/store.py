@@ -8,16 +8,21 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
+    Index,
     Integer,
     Row,
     String,
     Table,
+    Text,
     UniqueConstraint,
+    func,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.runtime.db import Fen, UTCDateTime, new_metadata
+from services.runtime.db import BigId, Fen, UTCDateTime, new_metadata
 
 metadata = new_metadata()
 
@@ -32,48 +37,189 @@ programs = Table(
     Column("procurement_doc_no", String(100)),
     Column("execution_start", UTCDateTime(), nullable=False),
     Column("cycle_years", Integer, nullable=False),
+    Column("profile", Text, nullable=False),
+    Column("profile_version", Integer, nullable=False),
     Column("published_by", String(200), nullable=False),
     Column("published_at", UTCDateTime(), nullable=False),
+)
+
+program_profiles = Table(  # every version of every program's policy profile
+    "program_profiles",
+    metadata,
+    Column("program_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("profile", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("changed_by", String(200), nullable=False),
+    Column("changed_at", UTCDateTime(), nullable=False),
 )
 
 listings = Table(
     "listings",
     metadata,
     Column("listing_id", String(64), primary_key=True),
-    Column("program_id", String(64), nullable=False, index=True),
+    Column("program_id", String(64), nullable=False),
     Column("category", String(100), nullable=False),
     Column("registration_no", String(40), nullable=False),
     Column("product_name", String(200), nullable=False),
-    Column("enterprise_id", String(64), nullable=False, index=True),
+    Column("enterprise_id", String(64), nullable=False),
     Column("enterprise_name", String(200), nullable=False),
     Column("registrant", String(200), nullable=False),
     Column("product_price", Fen(), nullable=False),
     Column("service_price", Fen(), nullable=False),
     Column("listing_price", Fen(), nullable=False),
+    Column("payment_standard", Fen()),
+    Column("coverage", String(10)),
+    Column("national_lowest", Fen()),
     Column("winning", Boolean, nullable=False),
     Column("status", String(20), nullable=False),
+    Column("suspended_reason", Text),
+    Column("version", Integer, nullable=False),
     Column("listed_at", UTCDateTime(), nullable=False),
     Column("listed_by", String(200), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("program_id", "registration_no"),
 )
+Index("ix_listings_program_id_listing_id", listings.c.program_id, listings.c.listing_id)
+Index("ix_listings_enterprise_id", listings.c.enterprise_id)
+Index("ix_listings_registration_no", listings.c.registration_no)
+
+listing_history = Table(  # every change of a listing: who, when, why (R-AGR-9 style audit)
+    "listing_history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("listing_id", String(64), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("change", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+
+price_observations = Table(
+    "price_observations",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("registration_no", String(40), nullable=False, index=True),
+    Column("platform", String(200), nullable=False),
+    Column("price", Fen(), nullable=False),
+    Column("observed_on", Date, nullable=False),
+    Column("source_type", String(20), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+)
+
+suspensions = Table(  # a listing is suspended while it has at least one row here (R-CAT-8)
+    "suspensions",
+    metadata,
+    Column("listing_id", String(64), primary_key=True),
+    Column("measure_id", String(100), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("since", UTCDateTime(), nullable=False),
+)
+Index("ix_suspensions_measure_id", suspensions.c.measure_id)
 
 
-async def get_program(conn: AsyncConnection, program_id: str) -> Row[Any] | None:
-    return (await conn.execute(select(programs).where(programs.c.program_id == program_id))).first()
+async def get_program(
+    conn: AsyncConnection, program_id: str, *, for_update: bool = False
+) -> Row[Any] | None:
+    query = select(programs).where(programs.c.program_id == program_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
 
 
-async def listings_by_id(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Row[Any]]:
+async def list_programs(conn: AsyncConnection) -> list[Row[Any]]:
+    return list((await conn.execute(select(programs).order_by(programs.c.program_id))).all())
+
+
+async def listings_by_id(
+    conn: AsyncConnection, ids: Sequence[str], *, for_update: bool = False
+) -> dict[str, Row[Any]]:
     if not ids:
         return {}
-    rows = (await conn.execute(select(listings).where(listings.c.listing_id.in_(ids)))).all()
-    return {row.listing_id: row for row in rows}
+    found: dict[str, Row[Any]] = {}
+    for start in range(0, len(ids), 5000):  # bounded IN lists
+        query = select(listings).where(listings.c.listing_id.in_(ids[start:start + 5000]))
+        if for_update:
+            query = query.with_for_update()
+        for row in (await conn.execute(query)).all():
+            found[row.listing_id] = row
+    return found
 
 
 async def get_listing(
-    conn: AsyncConnection, listing_id: str, *, enterprise_id: str | None = None
+    conn: AsyncConnection, listing_id: str, *, enterprise_id: str | None = None,
+    for_update: bool = False,
 ) -> Row[Any] | None:
     """A listing; with ``enterprise_id``, only if it is that enterprise's."""
     query = select(listings).where(listings.c.listing_id == listing_id)
     if enterprise_id is not None:
         query = query.where(listings.c.enterprise_id == enterprise_id)
+    if for_update:
+        query = query.with_for_update()
     return (await conn.execute(query)).first()
+
+
+async def search_listings(
+    conn: AsyncConnection,
+    *,
+    program_id: str | None = None,
+    category: str | None = None,
+    enterprise_id: str | None = None,
+    registration_no: str | None = None,
+    name: str | None = None,
+    status: str | None = None,
+    winning: bool | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> list[Row[Any]]:
+    """Listings in a stable order (by id), keyset-paginated, filtered."""
+    query = select(listings).order_by(listings.c.listing_id).limit(limit)
+    filters = {
+        listings.c.program_id: program_id, listings.c.category: category,
+        listings.c.enterprise_id: enterprise_id, listings.c.registration_no: registration_no,
+        listings.c.status: status, listings.c.winning: winning,
+    }
+    for column, value in filters.items():
+        if value is not None:
+            query = query.where(column == value)
+    if name:
+        pattern = f"%{_escape_like(name)}%"
+        query = query.where(or_(listings.c.product_name.like(pattern, escape="\\"),
+                                listings.c.enterprise_name.like(pattern, escape="\\")))
+    if after:
+        query = query.where(listings.c.listing_id > after)
+    return list((await conn.execute(query)).all())
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def history(conn: AsyncConnection, listing_id: str) -> list[Row[Any]]:
+    query = (select(listing_history).where(listing_history.c.listing_id == listing_id)
+             .order_by(listing_history.c.id))
+    return list((await conn.execute(query)).all())
+
+
+async def observations(conn: AsyncConnection, registration_no: str) -> list[Row[Any]]:
+    query = (select(price_observations)
+             .where(price_observations.c.registration_no == registration_no)
+             .order_by(price_observations.c.observed_on, price_observations.c.id))
+    return list((await conn.execute(query)).all())
+
+
+async def listings_of(conn: AsyncConnection, *, registration_no: str,
+                      winning: bool | None = None) -> list[Row[Any]]:
+    query = select(listings).where(listings.c.registration_no == registration_no)
+    if winning is not None:
+        query = query.where(listings.c.winning == winning)
+    return list((await conn.execute(query.order_by(listings.c.listing_id))).all())
+
+
+async def count_listings(conn: AsyncConnection, program_id: str) -> int:
+    n = await conn.scalar(select(func.count()).select_from(listings)
+                          .where(listings.c.program_id == program_id))
+    return int(n or 0)

@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from contracts.catalog import ListingOut
-from contracts.orders import ListingPage
+from contracts.catalog import ListingOut, ListingsPage
 from services.orders import store
 from services.runtime.app import Engine
 from services.runtime.auth import ROLES, Principal, authorize
@@ -16,7 +15,7 @@ router = APIRouter(prefix="/v1", tags=["orders"])
 AnyRole = Annotated[Principal, Depends(authorize(*ROLES))]  # type: ignore[arg-type]
 
 
-@router.get("/listings", response_model=ListingPage)
+@router.get("/listings", response_model=ListingsPage)
 async def list_listings(
     caller: AnyRole,
     engine: Engine,
@@ -24,7 +23,7 @@ async def list_listings(
     enterprise_id: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> ListingPage:
+) -> ListingsPage:
     """Listed products that may be ordered (the orders service's read model of the catalog)."""
     async with engine.connect() as conn:
         rows = await store.search_listings(
@@ -33,4 +32,4 @@ async def list_listings(
         )
     items = [ListingOut.model_validate(row._asdict()) for row in rows[:limit]]
     next_cursor = items[-1].listing_id if len(rows) > limit else None
-    return ListingPage(items=items, next_cursor=next_cursor)
+    return ListingsPage(items=items, next_cursor=next_cursor)

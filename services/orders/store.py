@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Row, String, Table, select
+from sqlalchemy import Boolean, Column, Integer, Row, String, Table, Text, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.runtime.db import Fen, UTCDateTime, new_metadata
@@ -23,8 +23,13 @@ listings = Table(
     Column("enterprise_name", String(200), nullable=False),
     Column("registrant", String(200), nullable=False),
     Column("listing_price", Fen(), nullable=False),
+    Column("payment_standard", Fen()),
+    Column("coverage", String(10)),
+    Column("national_lowest", Fen()),
     Column("winning", Boolean, nullable=False),
     Column("status", String(20), nullable=False),
+    Column("suspended_reason", Text),
+    Column("version", Integer, nullable=False),
     Column("listed_at", UTCDateTime(), nullable=False),
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -69,17 +70,21 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc, request)
 
 
+def validation_problem(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> Problem:
+    """422 naming every invalid field (from pydantic / FastAPI validation errors)."""
+    fields = [
+        {"field": _field((*prefix, *err.get("loc", ()))), "message": err.get("msg", "invalid")}
+        for err in errors
+    ]
+    names = ", ".join(e["field"] for e in fields[:5])
+    return Problem(
+        422, "validation", "Request is not valid", f"invalid fields: {names}", errors=fields
+    )
+
+
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": _field(err.get("loc", ())), "message": err.get("msg", "invalid")}
-        for err in exc.errors()
-    ]
-    names = ", ".join(e["field"] for e in errors[:5])
-    problem = Problem(
-        422, "validation", "Request is not valid", f"invalid fields: {names}", errors=errors
-    )
-    return problem_response(problem, request)
+    return problem_response(validation_problem(exc.errors()), request)
 
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:

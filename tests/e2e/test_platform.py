@@ -54,7 +54,8 @@ def platform(kafka: KafkaBroker, postgres: PostgresCluster) -> Iterator[dict[str
 def program(program_id: str) -> dict[str, Any]:
     return {"program_id": program_id, "category": "冠脉支架", "region": "重庆",
             "notice_no": "渝医保办〔2023〕3号", "organiser": "national",
-            "execution_start": "2023-01-31T00:00:00+08:00", "cycle_years": 3}
+            "execution_start": "2023-01-31T00:00:00+08:00", "cycle_years": 3,
+            "preset": "chongqing-stents-2023"}
 
 
 def winning_rows() -> list[dict[str, Any]]:

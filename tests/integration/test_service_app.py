@@ -20,6 +20,7 @@ PROGRAM = {
     "program_id": "CQ-STENT-2023", "category": "冠脉支架", "region": "重庆",
     "notice_no": "渝医保办〔2023〕3号", "organiser": "national",
     "execution_start": "2023-01-31T00:00:00+08:00", "cycle_years": 3,
+    "preset": "chongqing-stents-2023",
 }
 ROW = {
     "seq": 1, "product_name": "冠脉雷帕霉素洗脱钴基合金支架系统",
@@ -126,6 +127,7 @@ async def test_import_is_all_or_nothing_and_reimport_is_a_no_op(
     assert (again.json()["imported"], again.json()["unchanged"]) == (0, 1)
     changed = await post(client, path, {"rows": [{**ROW, "product_name": "改名"}]})
     assert changed.status_code == 409
+    assert changed.json()["type"] == "urn:vbp:problem:corrections-need-confirmation"
 
 
 async def test_enterprise_sees_own_listing_and_not_anothers(client: httpx.AsyncClient) -> None:

@@ -582,3 +582,45 @@ def test_synthetic_table_imports_to_its_rows() -> None:
     assert any(" " in line.split("\t")[1] for line in table.splitlines()[1:] if line)
     assert synthetic_table(50, seed=1) == synthetic_table(50, seed=1)
     assert synthetic_table(50, seed=1) != synthetic_table(50, seed=2)
+
+
+ROW_9 = (
+    "9\t钴铬合金生物可降解涂层雷帕霉素洗脱冠脉支架系统\t国械注准 20223130495\t"
+    "山东吉威医疗制品有限公司\t山东吉威医疗制品有限公司\t795\t50\t845"
+)
+
+
+def test_r_cat_1_seq_alone_on_its_line_starts_the_row() -> None:
+    assert parse_notice_text(table_with_row_9(ROW_9.replace("\t", "\n", 1))) == expected_8_to_10()
+
+
+def test_r_cat_1_last_row_wrapped_at_a_cell_boundary_before_the_notice_goes_on() -> None:
+    text = "\n".join(
+        [HEADER, ROW_8, ROW_9, ROW_10.replace("\t846", "\n846"), "", "抄送：市卫生健康委。"]
+        + ["重庆市医疗保障局办公室", "", "2023年1月18日印发"]
+    )
+    assert parse_notice_text(text) == expected_8_to_10()
+
+
+def test_r_cat_1_rows_after_a_misread_end_of_table_are_reported() -> None:
+    row_9_without_seq = ROW_9.removeprefix("9")
+    text = "\n".join([HEADER, ROW_8, "- 2 -", row_9_without_seq, ROW_10])
+    [error] = rejected_notice(text)
+    assert (error.row, error.field) == (8, None)
+    assert error.reason.startswith("line 3 '- 2 -' ended the table after row 8, but line 4 ")
+
+
+def test_r_cat_1_next_seq_glued_to_its_name_is_not_swallowed_by_a_short_row() -> None:
+    text = "\n".join([HEADER, ROW_8, "9\t钴铬合金生物可降解涂层", ROW_10.replace("\t", "", 1)])
+    errors = rejected_notice(text)
+    assert errors[0] == RowError(9, None, "line 3: expected 8 tab-separated cells, found 2")
+    assert {e.row for e in errors[1:]} == {3}  # the glued row, by position: 序号 unreadable
+
+
+def test_table_rejected_keeps_its_errors_through_pickle() -> None:
+    import pickle
+
+    error = TableRejected([RowError(3, "seq", "x"), RowError(0, None, "y")])
+    copy = pickle.loads(pickle.dumps(error))
+    assert copy.errors == error.errors
+    assert str(copy) == str(error)
