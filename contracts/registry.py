@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from contracts import catalog, monitoring, orders
+from contracts import catalog, monitoring, orders, supply
 from contracts.base import Event
 
 
@@ -43,11 +43,41 @@ TOPICS: tuple[Topic, ...] = (
             catalog.ListingReinstated,
         ),
     ),
-    Topic(orders.AGREEMENTS_TOPIC, "orders", "Agreement volumes per institution and year",
-          "agreement_id"),
-    Topic(orders.ORDERS_TOPIC, "orders", "Purchase orders and their lifecycle", "order_id"),
-    Topic("vbp.supply.assignments.v1", "supply", "Distributor assignments", "assignment_id"),
-    Topic("vbp.supply.deliveries.v1", "supply", "Routing, shipment and delivery", "order_id"),
+    Topic(
+        orders.AGREEMENTS_TOPIC,
+        "orders",
+        "Agreement volumes, renewals and pacing per institution and year",
+        "agreement_id",
+        (orders.AgreementRecorded, orders.RenewalDecided, orders.PacingWarningRaised),
+    ),
+    Topic(
+        orders.ORDERS_TOPIC,
+        "orders",
+        "Purchase orders and their lifecycle",
+        "order_id",
+        (orders.OrderPlaced, orders.OrderCancelled, orders.OrderAccepted, orders.OrderRejected),
+    ),
+    Topic(
+        supply.ASSIGNMENTS_TOPIC,
+        "supply",
+        "Distributors, assignments and the violation list",
+        "assignment_id",
+        (
+            supply.DistributorRegistered,
+            supply.AssignmentRecorded,
+            supply.AssignmentRevoked,
+            supply.DistributorBarred,
+            supply.DistributorReinstated,
+        ),
+    ),
+    Topic(
+        supply.DELIVERIES_TOPIC,
+        "supply",
+        "Routing, supply risks, shipment and delivery",
+        "order_id",
+        (supply.OrderRouted, supply.SupplyRiskOpened, supply.OrderShipped,
+         supply.OrderDelivered),
+    ),
     Topic("vbp.payments.prepayments.v1", "payments", "Prepayment ledger", "program_id"),
     Topic("vbp.payments.settlements.v1", "payments", "Settlements due, paid, overdue",
           "settlement_id"),
