@@ -252,8 +252,22 @@ class PriceObservationIn(BaseModel):
 
 
 class PriceObservationOut(PriceObservationIn):
+    model_config = ConfigDict(extra="ignore")
+
     recorded_by: str
     recorded_at: datetime
+
+
+class NonWinningListed(BaseModel):
+    listing_id: str
+    listing_price: Money
+    national_lowest: Money | None
+
+
+class ObservationRecorded(BaseModel):
+    registration_no: str
+    national_lowest: Money | None
+    lowered_listings: list[str]
 
 
 class HistoryEntry(BaseModel):

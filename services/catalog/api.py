@@ -13,7 +13,9 @@ from contracts.catalog import (
     HistoryEntry,
     ListingOut,
     ListingsPage,
+    NonWinningListed,
     NonWinningListingIn,
+    ObservationRecorded,
     PriceObservationIn,
     PriceObservationOut,
     ProfileChangeIn,
@@ -194,7 +196,7 @@ async def listing_history(listing_id: str, caller: AnyRole, engine: Engine) -> l
                          actor=r.actor, reason=r.reason, at=r.at) for r in rows]
 
 
-@router.post("/listings", status_code=201)
+@router.post("/listings", status_code=201, response_model=NonWinningListed)
 async def list_non_winning(body: NonWinningListingIn, caller: Lister, uow: UoW,
                            idem: Idempotency) -> JSONResponse:
     """List a non-winning product of the category at no more than the national lowest price."""
@@ -205,7 +207,7 @@ async def list_non_winning(body: NonWinningListingIn, caller: Lister, uow: UoW,
 # --- price observations ------------------------------------------------------------------------
 
 
-@router.post("/price-observations", status_code=201)
+@router.post("/price-observations", status_code=201, response_model=ObservationRecorded)
 async def record_observation(body: PriceObservationIn, caller: Overseer, uow: UoW,
                              idem: Idempotency) -> JSONResponse:
     """A price seen on a provincial platform (or a self-reported / filing price, which does not

@@ -20,7 +20,9 @@ from contracts.catalog import (
     ListingPriceChanged,
     ListingReinstated,
     ListingSuspended,
+    NonWinningListed,
     NonWinningListingIn,
+    ObservationRecorded,
     PriceObservationIn,
     ProgramIn,
     ProgramOut,
@@ -208,7 +210,7 @@ async def _lowest(uow: UnitOfWork, registration_no: str) -> Decimal | None:
 
 
 async def list_non_winning(uow: UnitOfWork, cmd: NonWinningListingIn,
-                           caller: Principal) -> dict[str, Any]:
+                           caller: Principal) -> NonWinningListed:
     """ListNonWinningProduct: an enterprise lists a product of the category that did not win,
     at no more than the national lowest price."""
     program = await store.get_program(uow.conn, cmd.program_id)
@@ -241,11 +243,11 @@ async def list_non_winning(uow: UnitOfWork, cmd: NonWinningListingIn,
     await _history(uow, [(lid, 1, "listed", event.model_dump(mode="json"))], caller.actor,
                    "non-winning product listed")
     uow.record(event)
-    return {"listing_id": lid, "listing_price": price, "national_lowest": lowest}
+    return NonWinningListed(listing_id=lid, listing_price=price, national_lowest=lowest)
 
 
 async def record_observation(uow: UnitOfWork, obs: PriceObservationIn,
-                             caller: Principal) -> dict[str, Any]:
+                             caller: Principal) -> ObservationRecorded:
     """RecordPriceObservation; a new lower national lowest price lowers the listing price of
     every non-winning listing of that product (同步调整)."""
     now = uow.clock.now()
@@ -278,8 +280,8 @@ async def record_observation(uow: UnitOfWork, obs: PriceObservationIn,
                        caller.actor, reason)
         uow.record(event)
         lowered.append(row.listing_id)
-    return {"registration_no": obs.registration_no, "national_lowest": lowest,
-            "lowered_listings": lowered}
+    return ObservationRecorded(registration_no=obs.registration_no, national_lowest=lowest,
+                               lowered_listings=lowered)
 
 
 # --- credit measures (R-CAT-8, R-CRD-3, R-CRD-4) ------------------------------------------------

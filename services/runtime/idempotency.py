@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -44,7 +45,8 @@ class IdempotentRequest:
             replay = await self._stored(uow, principal)
             if replay is not None:
                 return replay
-            body = jsonable_encoder(await action(uow))
+            # Decimals stay exact (never floats); models serialise money as "848.00"
+            body = jsonable_encoder(await action(uow), custom_encoder={Decimal: str})
             if self.key is not None:
                 await uow.conn.execute(
                     insert(idempotency_keys).values(

@@ -3,18 +3,14 @@ details, Idempotency-Key, migrations at start."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from services.catalog.app import create_app
-from services.runtime.auth import mint_token
-from services.runtime.settings import Settings
+from tests.integration.apps import bearer
 
 pytestmark = pytest.mark.integration
-SECRET = "integration-test-secret-0123456789abcdef"
 
 PROGRAM = {
     "program_id": "CQ-STENT-2023", "category": "冠脉支架", "region": "重庆",
@@ -31,24 +27,7 @@ ROW = {
 }
 
 
-def bearer(role: str, org: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(SECRET, role=role, org=org)}"}
-
-
 REGULATOR = bearer("regulator", "BUREAU")
-
-
-@pytest.fixture
-async def client(database_url: str, bootstrap: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings.for_service(
-        "catalog", database_url=database_url, kafka_bootstrap_servers=bootstrap,
-        jwt_secret=SECRET,
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://catalog") as c:
-            yield c
 
 
 async def post(client: httpx.AsyncClient, path: str, body: Any, key: str | None = None,
