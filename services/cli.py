@@ -65,6 +65,43 @@ def _dlt_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+CONTENT_TYPES = {
+    ".txt": "text/plain; charset=utf-8",
+    ".tsv": "text/tab-separated-values; charset=utf-8",
+    ".csv": "text/csv; charset=utf-8",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".json": "application/json",
+}
+
+
+def _import_winning(args: argparse.Namespace) -> int:
+    """The same import as ``POST /v1/programs/{id}/winning-products``, from a file."""
+    import json
+
+    import httpx
+
+    from services.runtime.auth import mint_token
+    from services.runtime.settings import Settings
+
+    path = Path(args.file)
+    content_type = CONTENT_TYPES.get(path.suffix.lower())
+    if content_type is None:
+        print(f"unknown file type {path.suffix!r}; use one of {', '.join(CONTENT_TYPES)}",
+              file=sys.stderr)
+        return 2
+    token = args.token or os.environ.get("VBP_TOKEN") or mint_token(
+        Settings().jwt_secret, role="regulator", org=args.org, subject="vbp-cli")
+    params = {"corrections_reason": args.corrections_reason} if args.corrections_reason else {}
+    response = httpx.post(
+        f"{args.url.rstrip('/')}/v1/programs/{args.program}/winning-products",
+        content=path.read_bytes(), params=params, timeout=120,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type,
+                 "Idempotency-Key": f"cli-{path.name}-{path.stat().st_mtime_ns}"},
+    )
+    print(json.dumps(response.json(), ensure_ascii=False, indent=2))
+    return 0 if response.is_success else 1
+
+
 def _contracts(args: argparse.Namespace) -> int:
     from contracts import schemagen
 
@@ -147,6 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
     r = dlt.add_parser("replay", help="send a topic's dead letters back to it")
     r.add_argument("topic")
     r.set_defaults(func=_dlt_replay)
+
+    p = sub.add_parser("import", help="bulk imports")
+    imp = p.add_subparsers(dest="what", required=True)
+    w = imp.add_parser("winning", help="the notice's winning products table (.txt/.csv/.xlsx)")
+    w.add_argument("--program", required=True)
+    w.add_argument("--url", default=f"http://127.0.0.1:{SERVICES['catalog']}")
+    w.add_argument("--token", help="bearer token (default: $VBP_TOKEN or a local one)")
+    w.add_argument("--org", default="BUREAU", help="regulator org for a local token")
+    w.add_argument("--corrections-reason", help="apply changes to listed products, why")
+    w.add_argument("file")
+    w.set_defaults(func=_import_winning)
 
     p = sub.add_parser("contracts", help="JSON Schemas and AsyncAPI")
     p.add_argument("action", choices=["generate", "check"])

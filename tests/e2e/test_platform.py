@@ -7,22 +7,30 @@ keep taking requests, reconnect by themselves when it is back, and the outbox dr
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import os
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from contracts.monitoring import CreditMeasureApplied
 from services import launcher
+from services.catalog.domain import enterprise_id
 from services.devstack.kafka import KafkaBroker, free_loopback_port
 from services.devstack.postgres import PostgresCluster
 from services.runtime.auth import mint_token
 from tests.conftest import SHARED
+from tests.integration.apps import publish as publish_events
 
 pytestmark = pytest.mark.e2e
 SECRET = "e2e-test-secret-0123456789abcdef0123"
@@ -52,7 +60,7 @@ def platform(kafka: KafkaBroker, postgres: PostgresCluster) -> Iterator[dict[str
 
 
 def program(program_id: str) -> dict[str, Any]:
-    return {"program_id": program_id, "category": "冠脉支架", "region": "重庆",
+    return {"program_id": program_id, "category": "冠脉支架", "region": "重庆市",
             "notice_no": "渝医保办〔2023〕3号", "organiser": "national",
             "execution_start": "2023-01-31T00:00:00+08:00", "cycle_years": 3,
             "preset": "chongqing-stents-2023"}
@@ -88,7 +96,19 @@ def publish(catalog: str, program_id: str) -> None:
 
 def test_winning_products_published_in_catalog_appear_in_orders(
         platform: dict[str, str]) -> None:
-    publish(platform["catalog"], "CQ-STENT-2023")
+    """The notice's own text, imported with the command line, reaches orders' read model."""
+    r = httpx.post(f"{platform['catalog']}/v1/programs", json=program("CQ-STENT-2023"),
+                   headers=REGULATOR)
+    assert r.status_code == 201, r.text
+    seed = SHARED / "seeds" / "000_7fa77ec0ebae0095.txt"
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "import", "winning", "--program",
+         "CQ-STENT-2023", "--url", platform["catalog"], str(seed)],
+        capture_output=True, text=True, env={**os.environ, "VBP_JWT_SECRET": SECRET},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"imported": 14' in done.stdout
     items = wait_for_listings(platform["orders"], "CQ-STENT-2023", 14)
     assert len(items) == 14
     prices = sorted(item["listing_price"] for item in items)
@@ -98,6 +118,27 @@ def test_winning_products_published_in_catalog_appear_in_orders(
     assert medtronic["listing_price"] == "806.00"
     metrics = httpx.get(f"{platform['orders']}/metrics").text
     assert 'vbp_consumer_events_total{consumer="catalog-listings"' in metrics
+
+
+def test_a_credit_measure_suspends_the_listing_everywhere(
+        platform: dict[str, str], kafka: KafkaBroker) -> None:
+    """monitoring's measure → catalog suspends the listing → orders sees it suspended."""
+    measure = CreditMeasureApplied(
+        measure_id="M-E2E-1", subject_id=enterprise_id("美敦力（上海）管理有限公司"),
+        subject_kind="enterprise", region="重庆市", level="严重",
+        measure="suspend_listing_involved", registration_nos=["国械注进20163130682"],
+        effective_from=datetime.now(UTC), reason="late delivery", decided_by="BUREAU")
+    asyncio.run(publish_events(kafka.bootstrap_servers, measure))
+    deadline = time.monotonic() + 60
+    status = None
+    while time.monotonic() < deadline:
+        items = wait_for_listings(platform["orders"], "CQ-STENT-2023", 14)
+        status = next(i["status"] for i in items
+                      if i["registration_no"] == "国械注进20163130682")
+        if status == "suspended":
+            break
+        time.sleep(0.3)
+    assert status == "suspended"
 
 
 def test_broker_down_for_10_seconds_nothing_is_lost(
