@@ -6,7 +6,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from contracts.catalog import (
@@ -160,19 +160,20 @@ async def search_listings(
     = None,
     status: Annotated[str | None, Query(pattern="^(listed|suspended)$")] = None,
     winning: bool | None = None, cursor: str | None = None, limit: Limit = 50,
-) -> ListingsPage:
+) -> Response:
     """Listed products, in a stable order (by id), paginated with ``next_cursor``."""
     scope = enterprise_scope(caller)
     if scope is not None and enterprise_id not in (None, scope):
-        return ListingsPage(items=[])
+        return Response(ListingsPage(items=[]).model_dump_json(), media_type="application/json")
     async with engine.connect() as conn:
         rows = await store.search_listings(
             conn, program_id=program_id, category=category,
             enterprise_id=scope or enterprise_id, registration_no=registration_no, name=q,
             status=status, winning=winning, after=cursor, limit=limit + 1)
     items = [ListingOut.model_validate(row._asdict()) for row in rows[:limit]]
-    return ListingsPage(items=items,
+    page = ListingsPage(items=items,
                         next_cursor=items[-1].listing_id if len(rows) > limit else None)
+    return Response(page.model_dump_json(), media_type="application/json")  # hot path
 
 
 @router.get("/listings/{listing_id}", response_model=ListingOut)

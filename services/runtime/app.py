@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +20,11 @@ from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.runtime import logs, metrics, problems
 from services.runtime.auth import TokenVerifier
@@ -135,7 +136,9 @@ class Runtime:
         return checks
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies are ``async def``: a plain ``def`` would make FastAPI hop to a worker thread
+# for each of them on every request.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -143,15 +146,15 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_uow(runtime: RuntimeDep) -> UnitOfWork:
+async def get_uow(runtime: RuntimeDep) -> UnitOfWork:
     return runtime.uow()
 
 
-def get_clock(runtime: RuntimeDep) -> Clock:
+async def get_clock(runtime: RuntimeDep) -> Clock:
     return runtime.clock
 
 
-def get_engine(runtime: RuntimeDep) -> AsyncEngine:
+async def get_engine(runtime: RuntimeDep) -> AsyncEngine:
     assert runtime.engine is not None
     return runtime.engine
 
@@ -161,40 +164,69 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 Engine = Annotated[AsyncEngine, Depends(get_engine)]
 
 
-class _RequestContext(BaseHTTPMiddleware):
-    """Request id, trace context, body-size cap and RED metrics for every request."""
+class _BodyTooLarge(Exception):
+    pass
 
-    def __init__(self, app: Any, service: str, max_body: int) -> None:
-        super().__init__(app)
+
+class _RequestContext:
+    """Pure ASGI middleware: request id, trace context, body-size cap (also for bodies sent
+    without Content-Length) and RED metrics for every request."""
+
+    def __init__(self, app: ASGIApp, service: str, max_body: int) -> None:
+        self._app = app
         self._service = service
         self._max_body = max_body
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        traceparent = child_of(request.headers.get("traceparent"))
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        traceparent = child_of(headers.get("traceparent"))
         rid_token = request_id_var.set(request_id)
         tp_token = traceparent_var.set(traceparent)
         started = time.perf_counter()
+        status = 500
+        received = 0
+
+        async def capped_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self._max_body:
+                    raise _BodyTooLarge
+            return message
+
+        async def tagged_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []),
+                                      (b"x-request-id", request_id.encode()),
+                                      (b"traceparent", traceparent.encode())]
+            await send(message)
+
         try:
-            length = request.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > self._max_body:
-                response: Response = problems.problem_response(
-                    Problem(413, "body-too-large", "Request body too large",
-                            f"at most {self._max_body} bytes"), request)
-            else:
-                response = await call_next(request)
+            length = headers.get("content-length", "")
+            if length.isdigit() and int(length) > self._max_body:
+                raise _BodyTooLarge
+            await self._app(scope, capped_receive, tagged_send)
+        except _BodyTooLarge:
+            response = problems.problem_response(Problem(
+                413, "body-too-large", "Request body too large",
+                f"at most {self._max_body} bytes"))
+            await response(scope, receive, tagged_send)
         finally:
             request_id_var.reset(rid_token)
             traceparent_var.reset(tp_token)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.HTTP_REQUESTS.labels(self._service, request.method, path,
-                                     str(response.status_code)).inc()
-        metrics.HTTP_DURATION.labels(self._service, request.method, path).observe(
-            time.perf_counter() - started)
-        response.headers["X-Request-ID"] = request_id
-        response.headers["traceparent"] = traceparent
-        return response
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.HTTP_REQUESTS.labels(self._service, scope["method"], path,
+                                         str(status)).inc()
+            metrics.HTTP_DURATION.labels(self._service, scope["method"], path).observe(
+                time.perf_counter() - started)
 
 
 def create_app(
@@ -237,7 +269,7 @@ def create_app(
         checks = await rt.readiness()
         ready = all(v == "ok" for v in checks.values())
         if ready:
-            return _json({"status": "ready", "checks": checks}, 200)
+            return JSONResponse({"status": "ready", "checks": checks})
         return problems.problem_response(
             Problem(503, "not-ready", "Service not ready", checks=checks))
 
@@ -249,11 +281,3 @@ def create_app(
         app.include_router(router)
     return app
 
-
-def _json(body: dict[str, Any], status: int) -> Response:
-    from fastapi.responses import JSONResponse
-
-    return JSONResponse(body, status_code=status)
-
-
-Starter = Callable[[], Awaitable[None]]

@@ -1,0 +1,124 @@
+"""What the benchmarks share: throwaway infrastructure, a service process, an open-loop load
+generator, and percentiles. Everything listens on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from services import launcher
+from services.devstack.kafka import KafkaBroker, ensure_jars, free_loopback_port
+from services.devstack.postgres import PostgresCluster
+
+SECRET = "bench-secret-0123456789abcdef0123456789"
+
+
+@dataclass
+class Infra:
+    bootstrap: str
+    postgres: PostgresCluster
+    root: Path
+
+
+@contextmanager
+def infrastructure() -> Iterator[Infra]:
+    """A throwaway Kafka broker and PostgreSQL cluster, removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="vbp-bench-"))
+    os.chmod(root, 0o755)
+    broker = KafkaBroker(ensure_jars(), root / "kafka")
+    pg = PostgresCluster(root / "pg")
+    broker.start()
+    pg.start()
+    try:
+        yield Infra(broker.bootstrap_servers, pg, root)
+    finally:
+        broker.stop()
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def service(name: str, infra: Infra, **env: str) -> Iterator[str]:
+    """One service as its own process on PostgreSQL; yields its URL."""
+    url = infra.postgres.create_database(f"bench_{name}")
+    proc = launcher.start_service(
+        name, free_loopback_port(),
+        {"KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap, "VBP_JWT_SECRET": SECRET,
+         f"VBP_{name.upper()}_DATABASE_URL": url, "VBP_LOG_LEVEL": "WARNING", **env},
+        infra.root / "logs")
+    try:
+        launcher.wait_ready([proc], timeout=120)
+        yield proc.url
+    finally:
+        launcher.stop_services([proc])
+
+
+@dataclass
+class LoadResult:
+    sent: int
+    errors: int
+    duration_s: float
+    latencies_ms: list[float]
+
+    def report(self, title: str) -> str:
+        lat = sorted(self.latencies_ms)
+        return (f"{title}: {self.sent} requests in {self.duration_s:.1f} s "
+                f"({self.sent / self.duration_s:.0f}/s), errors {self.errors}, latency ms "
+                f"p50 {pct(lat, 50):.1f}  p95 {pct(lat, 95):.1f}  p99 {pct(lat, 99):.1f}  "
+                f"max {lat[-1]:.1f}  mean {statistics.fmean(lat):.1f}")
+
+
+def pct(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = max(0, min(len(sorted_values) - 1, round(p / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[k]
+
+
+async def open_loop(
+    rate: float, duration_s: float,
+    request: Callable[[aiohttp.ClientSession, int], Awaitable[bool]],
+    *, connections: int = 64,
+) -> LoadResult:
+    """Fire requests at a fixed arrival rate (not waiting for answers), measuring each from its
+    scheduled start, so a slow server shows as latency rather than as a lower rate.
+    aiohttp: light enough on the client side not to be what is measured."""
+    latencies: list[float] = []
+    errors = 0
+    total = int(rate * duration_s)
+    connector = aiohttp.TCPConnector(limit=connections)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            scheduled = start + i / rate
+            await asyncio.sleep(max(0.0, scheduled - loop.time()))
+            try:
+                ok = await request(session, i)
+            except (aiohttp.ClientError, TimeoutError):
+                ok = False
+            latencies.append((loop.time() - scheduled) * 1000)
+            if not ok:
+                errors += 1
+
+        await asyncio.gather(*(one(i) for i in range(total)))
+        elapsed = loop.time() - start
+    return LoadResult(total, errors, elapsed, latencies)
+
+
+def timed() -> Callable[[], float]:
+    started = time.perf_counter()
+    return lambda: time.perf_counter() - started
