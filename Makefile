@@ -11,3 +11,6 @@ lint:
 
 contracts:      ## regenerate JSON Schemas and the AsyncAPI document
 	scripts/bootstrap.sh && .venv/bin/python -m contracts.schemagen
+
+bench:          ## benchmarks: print figures (start their own broker and PostgreSQL)
+	scripts/bootstrap.sh && .venv/bin/python bench/catalog.py
