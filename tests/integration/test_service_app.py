@@ -121,3 +121,50 @@ async def test_enterprise_sees_own_listing_and_not_anothers(client: httpx.AsyncC
     assert r.status_code == 404
     hospital = bearer("institution", "H0001")
     assert (await client.get(f"/v1/listings/{listing_id}", headers=hospital)).status_code == 200
+
+
+async def test_the_embedded_sqlite_default_works_the_same(tmp_path: Any, bootstrap: str) -> None:
+    """`make run` uses SQLite files: migrations, money as fen, aware timestamps, the outbox."""
+    from services.catalog.app import create_app
+    from tests.integration.apps import running
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}"
+    async with running(create_app, "catalog", url, bootstrap) as client:
+        assert (await post(client, "/v1/programs", PROGRAM)).status_code == 201
+        r = await post(client, "/v1/programs/CQ-STENT-2023/winning-products", {"rows": [ROW]})
+        assert r.status_code == 201, r.text
+        listing = (await client.get(f"/v1/listings/{r.json()['listing_ids'][0]}",
+                                    headers=REGULATOR)).json()
+        assert (listing["listing_price"], listing["product_name"]) == (
+            "730.00", ROW["product_name"])
+        assert listing["listed_at"].endswith("Z")
+        program = (await client.get("/v1/programs/CQ-STENT-2023", headers=REGULATOR)).json()
+        assert program["execution_start"] == "2023-01-30T16:00:00Z"
+
+
+async def test_money_and_time_columns_round_trip_exactly(database_url: str) -> None:
+    from datetime import datetime
+    from decimal import Decimal
+
+    from sqlalchemy import Column, Integer, MetaData, Table, insert, select
+
+    from services.runtime.db import Fen, UTCDateTime, make_engine
+
+    meta = MetaData()
+    t = Table("money_t", meta, Column("id", Integer, primary_key=True), Column("m", Fen()),
+              Column("at", UTCDateTime()))
+    for url in (database_url, "sqlite+aiosqlite://"):
+        engine = make_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(meta.create_all)
+            shanghai = datetime.fromisoformat("2023-03-31T08:00:00+08:00")
+            await conn.execute(insert(t).values(id=1, m=Decimal("848.01"), at=shanghai))
+            row = (await conn.execute(select(t))).one()
+            raw = await conn.exec_driver_sql("SELECT m FROM money_t")
+            assert raw.scalar() == 84801  # integer fen in the database
+            assert row.m == Decimal("848.01")
+            assert row.at == shanghai and row.at.utcoffset() is not None
+            with pytest.raises(Exception, match="naive"):
+                await conn.execute(insert(t).values(id=2, m=Decimal("1"),
+                                                    at=datetime(2023, 1, 1)))
+        await engine.dispose()
