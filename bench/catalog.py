@@ -106,8 +106,12 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--workers", type=int, default=1, help="catalog HTTP processes")
+    parser.add_argument("--relay-batch", type=int, default=500, help="outbox rows per round")
     args = parser.parse_args()
-    with infrastructure() as infra, service("catalog", infra) as url:
+    with infrastructure() as infra, \
+            service("catalog", infra, VBP_WORKERS=str(args.workers),
+                    VBP_RELAY_BATCH_SIZE=str(args.relay_batch)) as url:
         asyncio.run(import_table(url, infra.bootstrap, args.rows))
         asyncio.run(search_load(url, args.rate, args.seconds, args.rows))
     return 0

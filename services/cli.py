@@ -22,7 +22,7 @@ def _serve(args: argparse.Namespace) -> int:
     uvicorn.run(
         f"services.{args.service}.app:create_app", factory=True, host=args.host,
         port=args.port or SERVICES[args.service], log_config=None, access_log=False,
-        timeout_graceful_shutdown=20,
+        timeout_graceful_shutdown=20, workers=args.workers,
     )
     return 0
 
@@ -165,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("service", choices=sorted(SERVICES))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, default=int(os.environ.get("VBP_WORKERS", "1")),
+                   help="processes serving HTTP (each also runs a relay and consumers)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("token", help="mint a local bearer token")
