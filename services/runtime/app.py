@@ -100,7 +100,7 @@ class Runtime:
                 consumer_spec, service=self.spec.name, engine=self.engine, clock=self.clock,
                 bootstrap_servers=s.kafka_bootstrap_servers, dlt_producer=self.producer,
                 on_commit=self.relay.wake, max_retries=s.consumer_max_retries,
-                backoff=s.consumer_backoff_s,
+                backoff=s.consumer_backoff_s, batch_size=s.consumer_batch_size,
             )
             await consumer.start()
             self.consumers.append(consumer)

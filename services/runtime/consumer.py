@@ -1,8 +1,10 @@
 """Idempotent event consumers (the inbox side of the outbox).
 
-For every record: read the CloudEvent, look up its handler, and in ONE database transaction
-record ``(consumer, event id)`` in ``processed_events`` and apply the handler; a duplicate is
-skipped. Offsets are committed explicitly, after that transaction, and only for partitions
+For every record: read the CloudEvent, look up its handler, and in the same database
+transaction record ``(consumer, event id)`` in ``processed_events`` and apply the handler; a
+duplicate is skipped. Records of one partition are applied in chunks (one transaction per
+chunk, ``VBP_CONSUMER_BATCH_SIZE``); a chunk that fails is re-applied record by record, so one
+bad event cannot hold the others back. Offsets are committed explicitly, after that transaction, and only for partitions
 still assigned (aiokafka rebalances in the background). A record that cannot be read goes to
 ``<topic>.dlt`` at once; one whose handler keeps failing goes there after retries with
 backoff. Either way the partition moves on.
@@ -40,6 +42,14 @@ Fault = Callable[[TopicPartition, int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class _Item:
+    record: ConsumerRecord[bytes, bytes]
+    handler: Handler
+    event: Event
+    ce: CloudEvent
+
+
+@dataclass(frozen=True)
 class ConsumerSpec:
     """What a service consumes: a consumer group name, and the routing table."""
 
@@ -65,6 +75,7 @@ class EventConsumer:
         max_retries: int = 4,
         backoff: float = 0.2,
         group_id: str | None = None,
+        batch_size: int = 100,
     ) -> None:
         self.spec = spec
         self._service = service
@@ -74,6 +85,7 @@ class EventConsumer:
         self._dlt = dlt_producer
         self._on_commit = on_commit
         self._max_retries = max_retries
+        self._batch_size = max(1, batch_size)
         self._backoff = backoff
         self.group_id = group_id or f"{service}.{spec.name}"
         self._routes = {cls.TYPE: (cls, handler) for cls, handler in spec.routes.items()}
@@ -144,14 +156,12 @@ class EventConsumer:
                 await asyncio.sleep(0.5)
                 continue
             for tp, records in batches.items():
-                done = None
-                for record in records:
+                for start in range(0, len(records), self._batch_size):
                     if self._stopping.is_set():
                         break
-                    await self._handle(record)
-                    done = record.offset
-                if done is not None:
-                    await self._commit(consumer, tp, done + 1)
+                    chunk = records[start:start + self._batch_size]
+                    await self._handle_chunk(chunk)
+                    await self._commit(consumer, tp, chunk[-1].offset + 1)
             self._observe_lag(consumer)
 
     async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
@@ -173,25 +183,52 @@ class EventConsumer:
                 self._service, self.spec.name, tp.topic, str(tp.partition)
             ).set(max(high - self._positions[tp], 0))
 
-    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        topic = record.topic
-        labels = (self._service, self.spec.name, topic)
-        self._positions[TopicPartition(topic, record.partition)] = record.offset + 1
-        try:
-            ce = decode(record.value, record.headers)
-            route = self._routes.get(ce.type)
-            if route is None:
-                metrics.CONSUMER_EVENTS.labels(*labels, "ignored").inc()
+    async def _handle_chunk(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Apply a chunk of one partition's records in one transaction (each still recorded in
+        processed_events, so each takes effect once); if that fails, record by record, with
+        retries and dead letters."""
+        readable: list[_Item] = []
+        for record in records:
+            self._positions[TopicPartition(record.topic, record.partition)] = record.offset + 1
+            try:
+                ce = decode(record.value, record.headers)
+                route = self._routes.get(ce.type)
+                if route is None:
+                    metrics.CONSUMER_EVENTS.labels(
+                        self._service, self.spec.name, record.topic, "ignored").inc()
+                    continue
+                cls, handler = route
+                readable.append(_Item(record, handler, cls.model_validate(ce.data), ce))
+            except (EnvelopeError, ValidationError) as exc:
+                await self._dead_letter(record, f"unreadable: {exc}", attempts=0)
+        if len(readable) > 1:
+            started = time.perf_counter()
+            try:
+                applied = await self._apply_many(readable)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer %s: chunk of %d failed (%s); applying one by one",
+                            self.group_id, len(readable), exc)
+            else:
+                topic = readable[0].record.topic
+                labels = (self._service, self.spec.name, topic)
+                metrics.CONSUMER_EVENTS.labels(*labels, "processed").inc(applied)
+                metrics.CONSUMER_EVENTS.labels(*labels, "duplicate").inc(len(readable) - applied)
+                per_event = (time.perf_counter() - started) / len(readable)
+                for _ in readable:
+                    metrics.CONSUMER_DURATION.labels(*labels).observe(per_event)
                 return
-            cls, handler = route
-            event = cls.model_validate(ce.data)
-        except (EnvelopeError, ValidationError) as exc:
-            await self._dead_letter(record, f"unreadable: {exc}", attempts=0)
-            return
+        for item in readable:
+            await self._handle(item)
+
+    async def _handle(self, item: _Item) -> None:
+        record, ce = item.record, item.ce
+        labels = (self._service, self.spec.name, record.topic)
         started = time.perf_counter()
         for attempt in range(1, self._max_retries + 2):
             try:
-                applied = await self._apply(handler, event, ce, topic)
+                applied = await self._apply_many([item])
                 outcome = "processed" if applied else "duplicate"
                 metrics.CONSUMER_EVENTS.labels(*labels, outcome).inc()
                 metrics.CONSUMER_DURATION.labels(*labels).observe(time.perf_counter() - started)
@@ -208,32 +245,39 @@ class EventConsumer:
                 log.warning("event %s failed (attempt %d): %s", ce.id, attempt, exc)
                 await asyncio.sleep(delay)
 
-    async def _apply(self, handler: Handler, event: Event, ce: CloudEvent, topic: str) -> bool:
-        token = traceparent_var.set(child_of(ce.traceparent))
-        try:
-            async with UnitOfWork(
-                self._engine, clock=self._clock, source=f"/vbp/{self._service}",
-                on_commit=self._on_commit,
-            ) as uow:
-                seen = await uow.conn.scalar(
-                    select(processed_events.c.event_id).where(
-                        processed_events.c.consumer == self.spec.name,
-                        processed_events.c.event_id == ce.id,
-                    )
+    async def _apply_many(self, items: list[_Item]) -> int:
+        """Apply events in one transaction, skipping those already processed; returns how
+        many were applied."""
+        async with UnitOfWork(
+            self._engine, clock=self._clock, source=f"/vbp/{self._service}",
+            on_commit=self._on_commit,
+        ) as uow:
+            ids = [item.ce.id for item in items]
+            seen = set((await uow.conn.execute(
+                select(processed_events.c.event_id).where(
+                    processed_events.c.consumer == self.spec.name,
+                    processed_events.c.event_id.in_(ids),
                 )
-                if seen is not None:
-                    return False
+            )).scalars())
+            applied = 0
+            for item in items:
+                if item.ce.id in seen:
+                    continue
+                seen.add(item.ce.id)
                 await uow.conn.execute(
                     insert(processed_events).values(
-                        consumer=self.spec.name, event_id=ce.id, topic=topic,
+                        consumer=self.spec.name, event_id=item.ce.id, topic=item.record.topic,
                         processed_at=self._clock.now(),
                     )
                 )
-                await handler(uow, event, ce)
-                await uow.commit()
-                return True
-        finally:
-            traceparent_var.reset(token)
+                token = traceparent_var.set(child_of(item.ce.traceparent))
+                try:
+                    await item.handler(uow, item.event, item.ce)
+                finally:
+                    traceparent_var.reset(token)
+                applied += 1
+            await uow.commit()
+            return applied
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], error: str, *, attempts: int

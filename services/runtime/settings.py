@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     relay_batch_size: int = 500
     consumer_max_retries: int = 4
     consumer_backoff_s: float = 0.2
+    consumer_batch_size: int = 100
     max_body_bytes: int = 16 * 1024 * 1024
     max_page_size: int = 500
     kafka_partitions: int = 4
