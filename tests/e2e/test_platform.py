@@ -117,7 +117,8 @@ def test_winning_products_published_in_catalog_appear_in_orders(
     assert medtronic["enterprise_name"] == "美敦力（上海）管理有限公司"
     assert medtronic["listing_price"] == "806.00"
     metrics = httpx.get(f"{platform['orders']}/metrics").text
-    assert 'vbp_consumer_events_total{consumer="catalog-listings"' in metrics
+    assert any(line.startswith("vbp_consumer_events_total{") and 'outcome="processed"' in line
+               and 'topic="vbp.catalog.listings.v1"' in line for line in metrics.splitlines())
 
 
 def test_a_credit_measure_suspends_the_listing_everywhere(
