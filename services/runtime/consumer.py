@@ -5,9 +5,9 @@ transaction record ``(consumer, event id)`` in ``processed_events`` and apply th
 duplicate is skipped. Records of one partition are applied in chunks (one transaction per
 chunk, ``VBP_CONSUMER_BATCH_SIZE``); a chunk that fails is re-applied record by record, so one
 bad event cannot hold the others back. Offsets are committed explicitly, after that
-transaction, and only for partitions still assigned (aiokafka rebalances in the background). A record that cannot be read goes to
-``<topic>.dlt`` at once; one whose handler keeps failing goes there after retries with
-backoff. Either way the partition moves on.
+transaction, and only for partitions still assigned (aiokafka rebalances in the background).
+A record that cannot be read goes to ``<topic>.dlt`` at once; one whose handler keeps failing
+goes there after retries with backoff. Either way the partition moves on.
 """
 
 from __future__ import annotations
