@@ -1,4 +1,4 @@
-"""Supply wiring (shell: its behaviour is issue #5)."""
+"""Supply wiring."""
 
 from __future__ import annotations
 
@@ -6,19 +6,23 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from contracts.supply import ASSIGNMENTS_TOPIC, DELIVERIES_TOPIC
 from services.runtime.app import ServiceSpec
 from services.runtime.app import create_app as build
+from services.runtime.clock import Clock
 from services.runtime.settings import Settings
-from services.supply import store
+from services.supply import api, handlers, store
 
 SPEC = ServiceSpec(
     name="supply",
     title="VBP supply: distributors, assignments, routing, delivery",
     metadata=store.metadata,
     migrations=Path(__file__).parent / "migrations",
-    publishes=["vbp.supply.assignments.v1", "vbp.supply.deliveries.v1"],
+    routers=[api.router],
+    consumers=handlers.CONSUMERS,
+    publishes=[ASSIGNMENTS_TOPIC, DELIVERIES_TOPIC],
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    return build(SPEC, settings)
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    return build(SPEC, settings, clock=clock)

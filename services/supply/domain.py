@@ -256,19 +256,25 @@ def resolve_assignment(
     _aware(at, "at")
     own: list[Assignment] = []
     regional: list[Assignment] = []
-    for a in assignments:
+    for a in assignments:  # cheap comparisons first: this runs for every order re-routed
         if a.enterprise_id != enterprise_id or a.registration_no != registration_no:
+            continue
+        if a.scope == Scope.INSTITUTION:
+            if institution_id is None or a.institution_id != institution_id:
+                continue
+            level = own
+        elif a.scope == Scope.REGION:
+            if region is None or a.region != region:
+                continue
+            level = regional
+        else:
             continue
         if not is_in_force(a, at):
             continue
         distributor = distributors.get(a.distributor_id)
         if distributor is None or not is_qualified(distributor, at):
             continue
-        if a.scope == Scope.INSTITUTION and institution_id is not None:
-            if a.institution_id == institution_id:
-                own.append(a)
-        elif a.scope == Scope.REGION and region is not None and a.region == region:
-            regional.append(a)
+        level.append(a)
     return _newest(own) or _newest(regional)
 
 
@@ -604,9 +610,30 @@ def delivery_stats(
     for key in sorted(groups):
         spans = sorted(groups[key])
         n = len(spans)
-        rank = (9 * n + 9) // 10  # ceil(0.9 n) in integers
-        stats[key] = DeliveryStats(key[0], key[1], n, sum(spans, Fraction(0)) / n, spans[rank - 1])
+        stats[key] = DeliveryStats(key[0], key[1], n, sum(spans, Fraction(0)) / n,
+                                   spans[p90_rank(n) - 1])
     return stats
+
+
+def p90_rank(n: int) -> int:
+    """The nearest-rank 90th percentile of ``n`` sorted values is the ⌈0.9 n⌉-th (1-based)."""
+    if n <= 0:
+        raise ValueError("no values")
+    return (9 * n + 9) // 10  # ceil(0.9 n) in integers
+
+
+def stats_from_totals(
+    distributor_id: str, enterprise_id: str, count: int, total_us: int, p90_us: int
+) -> DeliveryStats:
+    """R-SUP-3 from aggregates computed elsewhere (in the database, over any number of
+    orders): the count, the sum of the delivery times and the ``p90_rank``-th smallest one,
+    in microseconds. Same result as ``delivery_stats`` over the same records."""
+    if count <= 0:
+        raise ValueError("no delivered orders")
+    return DeliveryStats(
+        distributor_id, enterprise_id, count,
+        hours(timedelta(microseconds=total_us)) / count, hours(timedelta(microseconds=p90_us)),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -703,6 +730,9 @@ def bar_distributor(
         revoke(a, at) for a in pool if a.distributor_id == distributor_id and is_live(a, at)
     )
     remaining = BarOutcome(bar, revoked).apply_to(pool)
+    by_product: dict[tuple[str, str], list[Assignment]] = {}
+    for a in remaining:  # each order or gap only ever looks at its own product's
+        by_product.setdefault((a.enterprise_id, a.registration_no), []).append(a)
     others = dict(distributors)
     if distributor_id in others:
         others[distributor_id] = apply_bar(others[distributor_id], bar)
@@ -720,7 +750,8 @@ def bar_distributor(
             kept.append(state.order.order_id)
             continue
         taken_back.append(state.order.order_id)
-        decision = route(state.order, remaining, others, at)
+        product = (state.order.enterprise_id, state.order.registration_no)
+        decision = route(state.order, by_product.get(product, ()), others, at)
         reroutes.append(Reroute(state.order.order_id, decision))
         enterprise = gaps.setdefault(state.order.enterprise_id, set())
         if isinstance(decision, SupplyRisk):
@@ -731,7 +762,7 @@ def bar_distributor(
     for a in revoked:
         check_at = max(at, a.valid_from)
         covered = resolve_assignment(
-            remaining,
+            by_product.get((a.enterprise_id, a.registration_no), ()),
             enterprise_id=a.enterprise_id,
             registration_no=a.registration_no,
             institution_id=a.institution_id if a.scope == Scope.INSTITUTION else None,

@@ -1,5 +1,467 @@
-"""supply tables (only the runtime tables so far)."""
+"""Supply tables and queries.
 
-from services.runtime.db import new_metadata
+Concurrency (PostgreSQL): every HTTP command that changes where an order goes holds the
+*routing lock* in shared mode; barring, lifting and the pending-order sweep hold it
+exclusively, so a bar sees a still picture of the distributor's orders and assignments. The
+event handlers (which may share one transaction with many events) do not take it: routing
+reads its candidate distributors ``FOR KEY SHARE`` and a cancellation its order's distributor,
+which a bar's ``FOR UPDATE`` of the barred distributor excludes (see ``routing_candidates``).
+Routing an order with no assignment and recording an assignment also take a per (enterprise,
+product) lock, so an order left pending and an assignment recorded at the same moment always
+meet. SQLite serialises writers anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    Row,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.runtime.db import BigId, UTCDateTime, is_postgres, new_metadata
+from services.supply import domain
 
 metadata = new_metadata()
+
+distributors = Table(
+    "distributors",
+    metadata,
+    Column("distributor_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("qualified", Boolean, nullable=False),
+    Column("barred_from", UTCDateTime()),
+    Column("barred_until", UTCDateTime()),
+    Column("registered_by", String(200), nullable=False),
+    Column("registered_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+bars = Table(  # the violation list (违规名单): one row per listing of a distributor
+    "bars",
+    metadata,
+    Column("bar_id", String(64), primary_key=True),
+    Column("distributor_id", String(64), nullable=False, index=True),
+    Column("reason", Text, nullable=False),
+    Column("barred_from", UTCDateTime(), nullable=False),
+    Column("barred_until", UTCDateTime(), nullable=False),
+    Column("measure_id", String(100), unique=True),
+    Column("barred_by", String(200), nullable=False),
+    Column("lifted_at", UTCDateTime()),
+    Column("lifted_by", String(200)),
+    Column("lift_reason", Text),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("assignment_id", String(64), primary_key=True),
+    Column("enterprise_id", String(64), nullable=False),
+    Column("registration_no", String(40), nullable=False),
+    Column("distributor_id", String(64), nullable=False, index=True),
+    Column("scope", String(12), nullable=False),
+    Column("institution_id", String(64)),
+    Column("region", String(100)),
+    Column("valid_from", UTCDateTime(), nullable=False),
+    Column("valid_until", UTCDateTime()),
+    Column("revoked_at", UTCDateTime()),
+    Column("revoked_by", String(200)),
+    Column("revoke_reason", Text),
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+Index("ix_assignments_enterprise_id_registration_no", assignments.c.enterprise_id,
+      assignments.c.registration_no)
+
+orders = Table(  # supply's view of purchase orders (built from OrderPlaced) and their routing
+    "orders",
+    metadata,
+    Column("order_id", String(64), primary_key=True),
+    Column("program_id", String(64), nullable=False),
+    Column("institution_id", String(64), nullable=False, index=True),
+    Column("region", String(100), nullable=False),
+    Column("enterprise_id", String(64), nullable=False),
+    Column("registration_no", String(40), nullable=False),
+    Column("units", Integer, nullable=False),
+    Column("placed_at", UTCDateTime(), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("distributor_id", String(64)),
+    Column("assignment_id", String(64)),
+    Column("routed_at", UTCDateTime()),
+    Column("shipped_units", Integer, nullable=False, server_default="0"),
+    Column("delivered_units", Integer, nullable=False, server_default="0"),
+    Column("delivered_at", UTCDateTime()),
+    Column("delivery_us", BigInteger, comment="placed → fully delivered, microseconds"),
+    Column("cancelled_at", UTCDateTime()),
+)
+Index("ix_orders_distributor_id_status", orders.c.distributor_id, orders.c.status)
+Index("ix_orders_enterprise_id_status", orders.c.enterprise_id, orders.c.status)
+Index("ix_orders_pending", orders.c.enterprise_id, orders.c.registration_no,
+      postgresql_where=orders.c.status == "pending", sqlite_where=orders.c.status == "pending")
+
+movements = Table(  # shipments and deliveries, as distributors recorded them (R-SUP-3)
+    "movements",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", String(64), nullable=False, index=True),
+    Column("kind", String(10), nullable=False),
+    Column("units", Integer, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("distributor_id", String(64), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+)
+
+supply_risks = Table(  # an order nobody may distribute (R-SUP-4), open until it is routed
+    "supply_risks",
+    metadata,
+    Column("risk_id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", String(64), nullable=False, index=True),
+    Column("enterprise_id", String(64), nullable=False, index=True),
+    Column("registration_no", String(40), nullable=False),
+    Column("institution_id", String(64), nullable=False, index=True),
+    Column("reason", String(40), nullable=False),
+    Column("taken_back_from", String(64)),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime()),
+    Column("resolution", String(20)),
+)
+
+contingencies = Table(  # R-SUP-4: an enterprise that lost a distributor to a bar
+    "contingencies",
+    metadata,
+    Column("contingency_id", String(64), primary_key=True),
+    Column("bar_id", String(64), nullable=False, index=True),
+    Column("enterprise_id", String(64), nullable=False, index=True),
+    Column("distributor_id", String(64), nullable=False),
+    Column("registration_nos", Text, nullable=False, comment="JSON list of products affected"),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime()),
+    Column("closed_by", String(64), comment="the assignment that closed it"),
+)
+
+contingency_gaps = Table(  # where no valid assignment covers supply after the bar
+    "contingency_gaps",
+    metadata,
+    Column("contingency_id", String(64), primary_key=True),
+    Column("registration_no", String(40), primary_key=True),
+    Column("scope", String(12), primary_key=True),
+    Column("place", String(100), primary_key=True),
+    Column("region", String(100), comment="the institution's region, when known"),
+    Column("closed_at", UTCDateTime()),
+    Column("closed_by", String(64)),
+)
+
+accounts = Table(  # R-SUP-2: institutions' accounts for distributors
+    "accounts",
+    metadata,
+    Column("institution_id", String(64), primary_key=True),
+    Column("distributor_id", String(64), primary_key=True, index=True),
+    Column("status", String(12), nullable=False),
+    Column("requested_at", UTCDateTime()),
+    Column("opened_at", UTCDateTime()),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+products = Table(  # read model of catalog listings: which enterprise a product belongs to
+    "products",
+    metadata,
+    Column("listing_id", String(64), primary_key=True),
+    Column("registration_no", String(40), nullable=False, index=True),
+    Column("enterprise_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+history = Table(  # every change of a distributor, assignment, bar or account: who, when, why
+    "history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("subject_kind", String(20), nullable=False),
+    Column("subject_id", String(64), nullable=False),
+    Column("change", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+Index("ix_history_subject_kind_subject_id", history.c.subject_kind, history.c.subject_id)
+
+OPEN_STATUSES = ("routed", "shipped")
+"""Orders with a distributor and not yet fully delivered."""
+
+# --- locks -------------------------------------------------------------------------------------
+
+ROUTING_LOCK = 0x5B_0B_0C_51
+
+
+async def routing_lock(conn: AsyncConnection, *, exclusive: bool = False) -> None:
+    """Shared by everything that changes where orders go; exclusive for bars and sweeps."""
+    if not is_postgres(conn):
+        return
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await conn.execute(text(f"SELECT {fn}(:k)"), {"k": ROUTING_LOCK})
+
+
+def _product_key(enterprise_id: str, registration_no: str) -> int:
+    digest = hashlib.blake2b(f"{enterprise_id}\x1f{registration_no}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+async def product_lock(conn: AsyncConnection, enterprise_id: str, registration_no: str) -> None:
+    """Serialises 'order left pending' against 'assignment recorded' for one product."""
+    if is_postgres(conn):
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                           {"k": _product_key(enterprise_id, registration_no)})
+
+
+# --- domain values from rows ---------------------------------------------------------------------
+
+
+def to_distributor(row: Any) -> domain.Distributor:
+    return domain.Distributor(row.distributor_id, row.name, row.qualified,
+                              barred_until=row.barred_until, barred_from=row.barred_from)
+
+
+def to_assignment(row: Any) -> domain.Assignment:
+    return domain.Assignment(
+        assignment_id=row.assignment_id, enterprise_id=row.enterprise_id,
+        registration_no=row.registration_no, distributor_id=row.distributor_id,
+        scope=domain.Scope(row.scope), institution_id=row.institution_id, region=row.region,
+        valid_from=row.valid_from, valid_until=row.valid_until, revoked_at=row.revoked_at)
+
+
+def to_order(row: Any) -> domain.OrderToRoute:
+    return domain.OrderToRoute(row.order_id, row.enterprise_id, row.registration_no,
+                               row.institution_id, row.region, row.units, row.placed_at)
+
+
+# --- queries --------------------------------------------------------------------------------------
+
+_A_COLS = [assignments.c[n] for n in (
+    "assignment_id", "enterprise_id", "registration_no", "distributor_id", "scope",
+    "institution_id", "region", "valid_from", "valid_until", "revoked_at")]
+_D_COLS = [distributors.c[n] for n in (
+    "distributor_id", "name", "qualified", "barred_from", "barred_until")]
+
+
+async def routing_candidates(
+    conn: AsyncConnection, enterprise_id: str, registration_no: str, institution_id: str,
+    region: str,
+) -> tuple[list[domain.Assignment], dict[str, domain.Distributor]]:
+    """The assignments that could route an order of this product to this institution, and
+    their distributors, in one round trip.
+
+    On PostgreSQL the distributor rows are read ``FOR KEY SHARE``: a bar holds its
+    distributor ``FOR UPDATE`` while it takes orders back, so routing waits for it and then
+    reads the distributor barred; a bar that starts later waits for this transaction and then
+    sees the order it routed. That is the whole of the routing hot path's locking.
+    """
+    query = (
+        select(*_A_COLS, distributors.c.name, distributors.c.qualified,
+               distributors.c.barred_from.label("d_from"),
+               distributors.c.barred_until.label("d_until"))
+        .select_from(assignments.join(
+            distributors, distributors.c.distributor_id == assignments.c.distributor_id))
+        .where(assignments.c.enterprise_id == enterprise_id,
+               assignments.c.registration_no == registration_no,
+               or_(and_(assignments.c.scope == "institution",
+                        assignments.c.institution_id == institution_id),
+                   and_(assignments.c.scope == "region", assignments.c.region == region)))
+        .with_for_update(read=True, key_share=True, of=distributors)
+    )
+    found: list[domain.Assignment] = []
+    dist: dict[str, domain.Distributor] = {}
+    for row in (await conn.execute(query)).all():
+        found.append(to_assignment(row))
+        dist[row.distributor_id] = domain.Distributor(
+            row.distributor_id, row.name, row.qualified, barred_until=row.d_until,
+            barred_from=row.d_from)
+    return found, dist
+
+
+async def assignments_where(conn: AsyncConnection, *conditions: Any) -> list[domain.Assignment]:
+    rows = (await conn.execute(select(*_A_COLS).where(*conditions))).all()
+    return [to_assignment(r) for r in rows]
+
+
+async def assignments_of_products(
+    conn: AsyncConnection, keys: Iterable[tuple[str, str]]
+) -> list[domain.Assignment]:
+    """Every assignment of the given (enterprise, product) pairs."""
+    by_enterprise: dict[str, set[str]] = {}
+    for enterprise_id, registration_no in keys:
+        by_enterprise.setdefault(enterprise_id, set()).add(registration_no)
+    found: list[domain.Assignment] = []
+    for enterprise_id, nos in sorted(by_enterprise.items()):
+        found += await assignments_where(
+            conn, assignments.c.enterprise_id == enterprise_id,
+            assignments.c.registration_no.in_(sorted(nos)))
+    return found
+
+
+async def distributors_by_id(
+    conn: AsyncConnection, ids: Iterable[str], *, key_share: bool = False
+) -> dict[str, domain.Distributor]:
+    """Distributors by id; ``key_share``: held against a bar until the transaction ends."""
+    wanted = sorted(set(ids))
+    found: dict[str, domain.Distributor] = {}
+    for start in range(0, len(wanted), 5000):
+        query = select(*_D_COLS).where(
+            distributors.c.distributor_id.in_(wanted[start:start + 5000]))
+        if key_share:
+            query = query.with_for_update(read=True, key_share=True)
+        for row in (await conn.execute(query)).all():
+            found[row.distributor_id] = to_distributor(row)
+    return found
+
+
+async def get_distributor(conn: AsyncConnection, distributor_id: str,
+                          *, for_update: bool = False) -> Row[Any] | None:
+    query = select(distributors).where(distributors.c.distributor_id == distributor_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
+
+
+async def list_distributors(conn: AsyncConnection, *, after: str | None, limit: int,
+                            q: str | None = None) -> list[Row[Any]]:
+    query = select(distributors).order_by(distributors.c.distributor_id).limit(limit)
+    if after:
+        query = query.where(distributors.c.distributor_id > after)
+    if q:
+        query = query.where(distributors.c.name.contains(q, autoescape=True))
+    return list((await conn.execute(query)).all())
+
+
+async def get_assignment(conn: AsyncConnection, assignment_id: str,
+                         *, for_update: bool = False) -> Row[Any] | None:
+    query = select(assignments).where(assignments.c.assignment_id == assignment_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
+
+
+async def search_assignments(
+    conn: AsyncConnection, *, filters: dict[str, str | None], after: str | None, limit: int,
+) -> list[Row[Any]]:
+    query = select(assignments).order_by(assignments.c.assignment_id).limit(limit)
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(assignments.c[name] == value)
+    if after:
+        query = query.where(assignments.c.assignment_id > after)
+    return list((await conn.execute(query)).all())
+
+
+async def get_order(conn: AsyncConnection, order_id: str, *, for_update: bool = False
+                    ) -> Row[Any] | None:
+    query = select(orders).where(orders.c.order_id == order_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
+
+
+async def search_orders(conn: AsyncConnection, *, filters: dict[str, str | None],
+                        after: str | None, limit: int) -> list[Row[Any]]:
+    query = select(orders).order_by(orders.c.order_id).limit(limit)
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(orders.c[name] == value)
+    if after:
+        query = query.where(orders.c.order_id > after)
+    return list((await conn.execute(query)).all())
+
+
+async def movements_of(conn: AsyncConnection,
+                       order_ids: Sequence[str]) -> dict[str, list[Row[Any]]]:
+    found: dict[str, list[Row[Any]]] = {}
+    for start in range(0, len(order_ids), 5000):
+        query = (select(movements).where(movements.c.order_id.in_(order_ids[start:start + 5000]))
+                 .order_by(movements.c.id))
+        for row in (await conn.execute(query)).all():
+            found.setdefault(row.order_id, []).append(row)
+    return found
+
+
+async def pending_orders(conn: AsyncConnection, enterprise_id: str, registration_no: str,
+                         *, institution_id: str | None = None,
+                         region: str | None = None) -> list[Row[Any]]:
+    query = (select(orders)
+             .where(orders.c.status == "pending", orders.c.enterprise_id == enterprise_id,
+                    orders.c.registration_no == registration_no)
+             .order_by(orders.c.placed_at, orders.c.order_id))
+    if institution_id is not None:
+        query = query.where(orders.c.institution_id == institution_id)
+    if region is not None:
+        query = query.where(orders.c.region == region)
+    return list((await conn.execute(query)).all())
+
+
+async def institution_regions(conn: AsyncConnection,
+                              institution_ids: Iterable[str] | None = None) -> dict[str, str]:
+    """Institution → region, as the orders placed say (their latest order's region)."""
+    query = (select(orders.c.institution_id, orders.c.region, func.max(orders.c.placed_at))
+             .group_by(orders.c.institution_id, orders.c.region))
+    if institution_ids is not None:
+        wanted = sorted(set(institution_ids))
+        if not wanted:
+            return {}
+        query = query.where(orders.c.institution_id.in_(wanted))
+    latest: dict[str, tuple[datetime, str]] = {}
+    for inst, region, at in (await conn.execute(query)).all():
+        if inst not in latest or at > latest[inst][0]:
+            latest[inst] = (at, region)
+    return {inst: region for inst, (_, region) in latest.items()}
+
+
+async def delivery_stats(conn: AsyncConnection, *, distributor_id: str | None,
+                         enterprise_id: str | None, since: datetime | None,
+                         until: datetime | None, offset: int, limit: int) -> list[Row[Any]]:
+    """Per (distributor, enterprise): count, total and the nearest-rank 90th percentile of
+    delivery times in microseconds, computed in the database (rank ⌈0.9 n⌉ as in
+    ``domain.delivery_stats``)."""
+    conds = [orders.c.status == "delivered", orders.c.delivery_us.is_not(None)]
+    if distributor_id is not None:
+        conds.append(orders.c.distributor_id == distributor_id)
+    if enterprise_id is not None:
+        conds.append(orders.c.enterprise_id == enterprise_id)
+    if since is not None:
+        conds.append(orders.c.delivered_at >= since)
+    if until is not None:
+        conds.append(orders.c.delivered_at < until)
+    part = (orders.c.distributor_id, orders.c.enterprise_id)
+    ranked = (
+        select(orders.c.distributor_id, orders.c.enterprise_id, orders.c.delivery_us,
+               func.row_number().over(partition_by=part, order_by=orders.c.delivery_us)
+               .label("rn"),
+               func.count().over(partition_by=part).label("n"),
+               func.sum(orders.c.delivery_us).over(partition_by=part).label("total"))
+        .where(*conds).subquery()
+    )
+    query = (
+        select(ranked.c.distributor_id, ranked.c.enterprise_id, ranked.c.n, ranked.c.total,
+               ranked.c.delivery_us.label("p90"))
+        .where(ranked.c.rn == (9 * ranked.c.n + 9) // 10)
+        .order_by(ranked.c.distributor_id, ranked.c.enterprise_id)
+        .offset(offset).limit(limit)
+    )
+    return list((await conn.execute(query)).all())
