@@ -259,23 +259,23 @@ class EventConsumer:
                     processed_events.c.event_id.in_(ids),
                 )
             )).scalars())
-            applied = 0
+            fresh: list[_Item] = []
             for item in items:
-                if item.ce.id in seen:
-                    continue
-                seen.add(item.ce.id)
-                await uow.conn.execute(
-                    insert(processed_events).values(
-                        consumer=self.spec.name, event_id=item.ce.id, topic=item.record.topic,
-                        processed_at=self._clock.now(),
-                    )
-                )
+                if item.ce.id not in seen:
+                    seen.add(item.ce.id)
+                    fresh.append(item)
+            if fresh:
+                now = self._clock.now()
+                await uow.conn.execute(insert(processed_events), [
+                    {"consumer": self.spec.name, "event_id": item.ce.id,
+                     "topic": item.record.topic, "processed_at": now} for item in fresh])
+            for item in fresh:
                 token = traceparent_var.set(child_of(item.ce.traceparent))
                 try:
                     await item.handler(uow, item.event, item.ce)
                 finally:
                     traceparent_var.reset(token)
-                applied += 1
+            applied = len(fresh)
             await uow.commit()
             return applied
 

@@ -41,6 +41,7 @@ class OutboxRelay:
         clock: Clock,
         batch_size: int = 500,
         interval: float = 0.2,
+        gather_s: float = 0.005,
     ) -> None:
         self._engine = engine
         self._producer = producer
@@ -48,6 +49,7 @@ class OutboxRelay:
         self._clock = clock
         self._batch_size = batch_size
         self._interval = interval
+        self._gather_s = gather_s
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -92,6 +94,8 @@ class OutboxRelay:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), backoff)
+                # woken by a commit: let the commits of the next moment join this round
+                await asyncio.sleep(self._gather_s)
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,8 @@ from tests.conftest import SHARED
 from tests.integration.apps import publish as publish_events
 
 pytestmark = pytest.mark.e2e
+RUN = uuid.uuid4().hex[:6]  # topics outlive a test run: ids of this run are its own
+CQ, OUTAGE = f"CQ-STENT-2023-{RUN}", f"CQ-STENT-OUTAGE-{RUN}"
 SECRET = "e2e-test-secret-0123456789abcdef0123"
 REGULATOR = {"Authorization": "Bearer " + mint_token(SECRET, role="regulator", org="BUREAU")}
 HOSPITAL = {"Authorization": "Bearer " + mint_token(SECRET, role="institution", org="H0001")}
@@ -97,19 +100,19 @@ def publish(catalog: str, program_id: str) -> None:
 def test_winning_products_published_in_catalog_appear_in_orders(
         platform: dict[str, str]) -> None:
     """The notice's own text, imported with the command line, reaches orders' read model."""
-    r = httpx.post(f"{platform['catalog']}/v1/programs", json=program("CQ-STENT-2023"),
+    r = httpx.post(f"{platform['catalog']}/v1/programs", json=program(CQ),
                    headers=REGULATOR)
     assert r.status_code == 201, r.text
     seed = SHARED / "seeds" / "000_7fa77ec0ebae0095.txt"
     done = subprocess.run(
         [sys.executable, "-m", "services.cli", "import", "winning", "--program",
-         "CQ-STENT-2023", "--url", platform["catalog"], str(seed)],
+         CQ, "--url", platform["catalog"], str(seed)],
         capture_output=True, text=True, env={**os.environ, "VBP_JWT_SECRET": SECRET},
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert '"imported": 14' in done.stdout
-    items = wait_for_listings(platform["orders"], "CQ-STENT-2023", 14)
+    items = wait_for_listings(platform["orders"], CQ, 14)
     assert len(items) == 14
     prices = sorted(item["listing_price"] for item in items)
     assert prices[0] == "730.00" and prices[-1] == "848.00"
@@ -125,7 +128,7 @@ def test_a_credit_measure_suspends_the_listing_everywhere(
         platform: dict[str, str], kafka: KafkaBroker) -> None:
     """monitoring's measure → catalog suspends the listing → orders sees it suspended."""
     measure = CreditMeasureApplied(
-        measure_id="M-E2E-1", subject_id=enterprise_id("美敦力（上海）管理有限公司"),
+        measure_id=f"M-{CQ}", subject_id=enterprise_id("美敦力（上海）管理有限公司"),
         subject_kind="enterprise", region="重庆市", level="严重",
         measure="suspend_listing_involved", registration_nos=["国械注进20163130682"],
         effective_from=datetime.now(UTC), reason="late delivery", decided_by="BUREAU")
@@ -133,7 +136,7 @@ def test_a_credit_measure_suspends_the_listing_everywhere(
     deadline = time.monotonic() + 60
     status = None
     while time.monotonic() < deadline:
-        items = wait_for_listings(platform["orders"], "CQ-STENT-2023", 14)
+        items = wait_for_listings(platform["orders"], CQ, 14)
         status = next(i["status"] for i in items
                       if i["registration_no"] == "国械注进20163130682")
         if status == "suspended":
@@ -147,15 +150,15 @@ def test_broker_down_for_10_seconds_nothing_is_lost(
     kafka.stop()
     try:
         time.sleep(2)
-        publish(platform["catalog"], "CQ-STENT-OUTAGE")  # accepted: it only needs the database
+        publish(platform["catalog"], OUTAGE)  # accepted: it only needs the database
         ready = httpx.get(f"{platform['catalog']}/readyz", timeout=10)
         assert ready.status_code == 503
         assert ready.json()["checks"]["kafka"].startswith("unavailable")
         time.sleep(8)
     finally:
         kafka.start()
-    items = wait_for_listings(platform["orders"], "CQ-STENT-OUTAGE", 14, timeout=90)
+    items = wait_for_listings(platform["orders"], OUTAGE, 14, timeout=90)
     assert len(items) == 14
     assert httpx.get(f"{platform['catalog']}/readyz").status_code == 200
     # nothing applied twice: the earlier program's listings are still exactly 14
-    assert len(wait_for_listings(platform["orders"], "CQ-STENT-2023", 14)) == 14
+    assert len(wait_for_listings(platform["orders"], CQ, 14)) == 14
