@@ -10,56 +10,28 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from contracts.monitoring import CreditMeasureApplied
-from services import launcher
 from services.catalog.domain import enterprise_id
-from services.devstack.kafka import KafkaBroker, free_loopback_port
-from services.devstack.postgres import PostgresCluster
-from services.runtime.auth import mint_token
+from services.devstack.kafka import KafkaBroker
 from tests.conftest import SHARED
+from tests.e2e.conftest import SECRET, bearer
 from tests.integration.apps import publish as publish_events
 
 pytestmark = pytest.mark.e2e
 RUN = uuid.uuid4().hex[:6]  # topics outlive a test run: ids of this run are its own
 CQ, OUTAGE = f"CQ-STENT-2023-{RUN}", f"CQ-STENT-OUTAGE-{RUN}"
-SECRET = "e2e-test-secret-0123456789abcdef0123"
-REGULATOR = {"Authorization": "Bearer " + mint_token(SECRET, role="regulator", org="BUREAU")}
-HOSPITAL = {"Authorization": "Bearer " + mint_token(SECRET, role="institution", org="H0001")}
-
-
-@pytest.fixture(scope="module")
-def platform(kafka: KafkaBroker, postgres: PostgresCluster) -> Iterator[dict[str, str]]:
-    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "VBP_JWT_SECRET": SECRET,
-           "VBP_RELAY_INTERVAL_S": "0.1"}
-    for name in launcher.SERVICES:
-        db = f"e2e_{name}_{int(time.time())}"
-        env[f"VBP_{name.upper()}_DATABASE_URL"] = postgres.create_database(db)
-    logs = Path(tempfile.mkdtemp(prefix="vbp-e2e-logs-"))
-    procs = [launcher.start_service(name, free_loopback_port(), env, logs)
-             for name in launcher.SERVICES]
-    try:
-        launcher.wait_ready(procs, timeout=120)
-        yield {p.name: p.url for p in procs}
-    finally:
-        launcher.stop_services(procs)
-        for p in procs:  # graceful: uvicorn re-raises the SIGTERM after its shutdown
-            log = p.log.read_text(errors="replace")
-            assert p.process.returncode in (0, -signal.SIGTERM), log[-3000:]
-            assert f'"message": "{p.name} stopped"' in log, log[-3000:]
+REGULATOR = bearer("regulator", "BUREAU")
+HOSPITAL = bearer("institution", "H0001")
 
 
 def program(program_id: str) -> dict[str, Any]:

@@ -1,0 +1,46 @@
+"""The platform for end-to-end tests: every service as its own process, on the session's
+Kafka broker and PostgreSQL (one database per service)."""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services import launcher
+from services.devstack.kafka import KafkaBroker, free_loopback_port
+from services.devstack.postgres import PostgresCluster
+from services.runtime.auth import mint_token
+
+SECRET = "e2e-test-secret-0123456789abcdef0123"
+
+
+def bearer(role: str, org: str) -> dict[str, str]:
+    return {"Authorization": "Bearer " + mint_token(SECRET, role=role, org=org)}
+
+
+@pytest.fixture(scope="session")
+def platform(kafka: KafkaBroker, postgres: PostgresCluster) -> Iterator[dict[str, str]]:
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "VBP_JWT_SECRET": SECRET,
+           "VBP_RELAY_INTERVAL_S": "0.1"}
+    for name in launcher.SERVICES:
+        db = f"e2e_{name}_{int(time.time())}"
+        env[f"VBP_{name.upper()}_DATABASE_URL"] = postgres.create_database(db)
+    logs = Path(tempfile.mkdtemp(prefix="vbp-e2e-logs-"))
+    procs = [launcher.start_service(name, free_loopback_port(), env, logs)
+             for name in launcher.SERVICES]
+    try:
+        launcher.wait_ready(procs, timeout=120)
+        yield {p.name: p.url for p in procs}
+    finally:
+        launcher.stop_services(procs)
+        for p in procs:  # graceful: uvicorn re-raises the SIGTERM after its shutdown
+            log = p.log.read_text(errors="replace")
+            assert p.process.returncode in (0, -signal.SIGTERM), log[-3000:]
+            assert f'"message": "{p.name} stopped"' in log, log[-3000:]
+
+
