@@ -71,8 +71,21 @@ class TokenVerifier:
         self._secret = secret
         self._audience = audience
         self._jwks = jwt.PyJWKClient(jwks_url) if jwks_url else None
+        self._cache: dict[str, tuple[Principal, float]] = {}
 
     def verify(self, token: str) -> Principal:
+        """The token's principal; a verified token is remembered until it expires (bounded)."""
+        now = time.time()
+        cached = self._cache.get(token)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        principal, expires = self._verify(token)
+        if len(self._cache) >= 10_000:
+            self._cache.clear()
+        self._cache[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             if self._jwks is not None:
                 key = self._jwks.get_signing_key_from_jwt(token).key
@@ -87,7 +100,9 @@ class TokenVerifier:
         if role not in ROLES or not isinstance(org, str) or not org or not isinstance(sub, str):
             raise Problem(401, "unauthorized", "Invalid bearer token",
                           "token needs a known 'role', an 'org' and a 'sub'")
-        return Principal(subject=sub, role=role, org=org)
+        expires = claims.get("exp")
+        until = float(expires) if isinstance(expires, int | float) else time.time() + 60
+        return Principal(subject=sub, role=role, org=org), until
 
 
 _bearer = HTTPBearer(auto_error=False)
