@@ -10,11 +10,12 @@ from contracts.orders import AGREEMENTS_TOPIC, ORDERS_TOPIC
 from services.orders import api, handlers, store
 from services.runtime.app import ServiceSpec
 from services.runtime.app import create_app as build
+from services.runtime.clock import Clock
 from services.runtime.settings import Settings
 
 SPEC = ServiceSpec(
     name="orders",
-    title="VBP orders: agreements, purchase orders, acceptance, pacing",
+    title="VBP orders: agreements, renewals, purchase orders, acceptance, pacing",
     metadata=store.metadata,
     migrations=Path(__file__).parent / "migrations",
     routers=[api.router],
@@ -23,5 +24,6 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    return build(SPEC, settings)
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The orders app; ``clock`` for tests and simulations (default: the system clock)."""
+    return build(SPEC, settings, clock=clock)

@@ -13,15 +13,18 @@ program's profile can be passed as they are.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, localcontext
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Literal, Protocol
 
@@ -134,6 +137,80 @@ def agreement_year_of(instant: datetime, execution_start: datetime, cycle_years:
         if year.contains(instant):
             return year.index
     return None
+
+
+@dataclass(frozen=True)
+class AgreementMonth:
+    """One month of an agreement year (R-AGR-6 pacing): ``month`` 1..12 of agreement year
+    ``year``; ``start`` inclusive, ``end`` exclusive, Asia/Shanghai.
+
+    Months are counted from the execution start by calendar months
+    (:func:`~services.runtime.clock.add_months`, day clamped), so a start on 2023-01-31 gives
+    [01-31, 02-28), [02-28, 03-31), … Each month starts in a different calendar month, so
+    ``calendar_month`` (the first day of the Shanghai month ``start`` falls in) names it.
+    """
+
+    year: int
+    month: int
+    start: datetime
+    end: datetime
+
+    @property
+    def calendar_month(self) -> date:
+        return date(self.start.year, self.start.month, 1)
+
+
+@lru_cache(maxsize=64)
+def _month_bounds(execution_start: datetime, cycle_years: int) -> tuple[datetime, ...]:
+    """The 12 × cycle + 1 month bounds of a cycle (Shanghai), computed once per program."""
+    start = local(execution_start)
+    return tuple(add_months(start, k) for k in range(12 * cycle_years + 1))
+
+
+def agreement_month(
+    instant: datetime, execution_start: datetime, cycle_years: int
+) -> AgreementMonth | None:
+    """R-PRG-2 / R-AGR-6: the agreement year and month holding ``instant``; ``None`` outside
+    the cycle (before the execution start, or from the cycle's end on)."""
+    if isinstance(cycle_years, bool) or not isinstance(cycle_years, int) \
+            or not 1 <= cycle_years <= MAX_CYCLE_YEARS:
+        agreement_years(execution_start, cycle_years)  # raises the same error
+    bounds = _month_bounds(execution_start, cycle_years)
+    k = bisect_right(bounds, instant) - 1
+    if not 0 <= k < len(bounds) - 1:
+        return None
+    return AgreementMonth(year=k // 12 + 1, month=k % 12 + 1, start=bounds[k],
+                          end=bounds[k + 1])
+
+
+def agreement_months(execution_start: datetime, year: int) -> list[AgreementMonth]:
+    """The 12 months of agreement year ``year`` (1..) of a cycle starting ``execution_start``."""
+    start = local(execution_start)
+    base = 12 * (year - 1)
+    return [
+        AgreementMonth(year=year, month=m, start=add_months(start, base + m - 1),
+                       end=add_months(start, base + m))
+        for m in range(1, 13)
+    ]
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def agreement_id(program_id: str, year: int, institution_id: str, registration_no: str) -> str:
+    """An agreement's id: stable for one institution, product, program and agreement year, so
+    a re-import finds the agreement it changes (R-AGR-1, R-AGR-9)."""
+    return "A-" + _digest(program_id, year, institution_id.strip(),
+                          certificate_key(registration_no))[:24]
+
+
+def pacing_warning_id(
+    program_id: str, year: int, institution_id: str, registration_no: str, month: int
+) -> str:
+    """R-AGR-6: one pacing warning per institution, product and month: its deterministic id."""
+    return "W-" + _digest(program_id, year, institution_id, certificate_key(registration_no),
+                          month)[:24]
 
 
 # --------------------------------------------------------------------------------------------
@@ -633,6 +710,29 @@ def pacing_warnings(
                 )
             )
     return warnings
+
+
+def month_pacing_warnings(
+    annual_units: int,
+    monthly_orders: Sequence[int],
+    policy: PacingThresholds | None = None,
+    *,
+    month_closed: bool,
+) -> list[PacingWarning]:
+    """R-AGR-6: the warnings of the *last* month of ``monthly_orders`` only.
+
+    A closed month is judged fully (:func:`pacing_warnings`). While the month is still open
+    (judging an order as it is placed) only breaches that its end cannot undo count: the
+    month's units above the monthly limit, and cumulative units already further *ahead* of the
+    month-end line than the tolerance; being behind is judged when the month has ended.
+    """
+    if not monthly_orders:
+        return []
+    month = len(monthly_orders)
+    found = [w for w in pacing_warnings(annual_units, monthly_orders, policy) if w.month == month]
+    if month_closed:
+        return found
+    return [w for w in found if w.check == "monthly" or w.deviation > 0]
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,15 +1,45 @@
-"""Orders tables and queries, including its read model of the catalog's listings."""
+"""Orders tables and queries: the read models of catalog's programs and listings, the
+institution register, agreement volumes and their imports, renewals, purchase orders, pacing
+warnings, and one history table (who, when, why of every change, R-AGR-9)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Integer, Row, String, Table, Text, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    Row,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
 
-from services.runtime.db import Fen, UTCDateTime, new_metadata
+from contracts.money import to_fen
+from services.runtime.db import BigId, Fen, UTCDateTime, new_metadata
 
 metadata = new_metadata()
+
+# --- read models of the catalog ---------------------------------------------------------------
 
 listings = Table(
     "listings",
@@ -33,6 +63,239 @@ listings = Table(
     Column("listed_at", UTCDateTime(), nullable=False),
 )
 
+programs = Table(
+    "programs",
+    metadata,
+    Column("program_id", String(64), primary_key=True),
+    Column("category", String(100), nullable=False),
+    Column("region", String(100), nullable=False),
+    Column("execution_start", UTCDateTime(), nullable=False),
+    Column("cycle_years", Integer, nullable=False),
+    Column("profile", Text),  # PolicyProfile JSON; null = the program was published without one
+    Column("profile_version", Integer, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# --- institutions (R-PRG-3) -------------------------------------------------------------------
+
+institutions = Table(
+    "institutions",
+    metadata,
+    Column("institution_id", String(64), primary_key=True),
+    Column("region", String(100), nullable=False, index=True),
+    Column("institution_type", String(20), nullable=False),
+    Column("name", String(200)),
+    Column("registered_by", String(200), nullable=False),
+    Column("registered_at", UTCDateTime(), nullable=False),
+)
+
+# --- agreement volumes (R-AGR-1) --------------------------------------------------------------
+
+agreement_imports = Table(
+    "agreement_imports",
+    metadata,
+    Column("import_id", String(64), primary_key=True),
+    Column("program_id", String(64), nullable=False),
+    Column("agreement_year", Integer, nullable=False),
+    Column("content_sha256", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("recorded", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("imported_by", String(200), nullable=False),
+    Column("imported_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("program_id", "agreement_year", "content_sha256"),
+)
+
+agreements = Table(
+    "agreements",
+    metadata,
+    Column("agreement_id", String(64), primary_key=True),
+    Column("program_id", String(64), nullable=False),
+    Column("region", String(100), nullable=False),
+    Column("agreement_year", Integer, nullable=False),
+    Column("year_start", UTCDateTime(), nullable=False),
+    Column("year_end", UTCDateTime(), nullable=False),
+    Column("institution_id", String(64), nullable=False),
+    Column("institution_type", String(20), nullable=False),
+    Column("enterprise_id", String(64), nullable=False),
+    Column("registration_no", String(40), nullable=False),
+    Column("listing_id", String(64), nullable=False),
+    Column("units", Integer, nullable=False),
+    Column("winning_price", Fen(), nullable=False),
+    Column("amount", Fen(), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("import_id", String(64), nullable=False),
+)
+Index("ix_agreements_institution", agreements.c.institution_id, agreements.c.program_id,
+      agreements.c.agreement_year)
+Index("ix_agreements_program", agreements.c.program_id, agreements.c.agreement_year,
+      agreements.c.enterprise_id)
+
+# --- renewals (R-AGR-2) -----------------------------------------------------------------------
+
+renewals = Table(
+    "renewals",
+    metadata,
+    Column("renewal_id", String(64), primary_key=True),
+    Column("program_id", String(64), nullable=False),
+    Column("agreement_year", Integer, nullable=False),
+    Column("institution_id", String(64), nullable=False),
+    Column("demand", Text, nullable=False),  # JSON {enterprise_id: units}
+    Column("status", String(30), nullable=False),
+    Column("last_year_accepted_total", Integer, nullable=False),
+    Column("last_year_agreement", Text, nullable=False),  # JSON {enterprise_id: units}
+    Column("failures", Text, nullable=False),  # JSON [RenewalFailureOut]
+    Column("exception_reason", Text),
+    Column("submitted_by", String(200), nullable=False),
+    Column("submitted_at", UTCDateTime(), nullable=False),
+    Column("decided_by", String(200), nullable=False),
+    Column("decided_at", UTCDateTime(), nullable=False),
+)
+Index("ix_renewals_institution", renewals.c.institution_id, renewals.c.program_id,
+      renewals.c.agreement_year)
+
+# --- purchase orders (R-AGR-4/5/8) ------------------------------------------------------------
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", String(64), primary_key=True),
+    Column("program_id", String(64), nullable=False),
+    Column("region", String(100), nullable=False),
+    Column("agreement_year", Integer, nullable=False),
+    Column("agreement_month", Integer, nullable=False),
+    Column("institution_id", String(64), nullable=False),
+    Column("listing_id", String(64), nullable=False),
+    Column("registration_no", String(40), nullable=False),
+    Column("enterprise_id", String(64), nullable=False),
+    Column("winning", Boolean, nullable=False),
+    Column("units", Integer, nullable=False),
+    Column("unit_price", Fen(), nullable=False),
+    Column("amount", Fen(), nullable=False),
+    Column("order_class", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("distributor_id", String(64)),
+    Column("shipped_units", Integer),
+    Column("delivered_units", Integer),
+    Column("accepted_units", Integer),
+    Column("accepted_amount", Fen()),
+    Column("accepted_at", UTCDateTime()),
+    Column("accepted_year", Integer),
+    Column("reason", Text),
+    Column("supply_risk", Text),
+    Column("placed_by", String(200), nullable=False),
+    Column("placed_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("version", Integer, nullable=False),
+)
+Index("ix_orders_placing", orders.c.program_id, orders.c.institution_id,
+      orders.c.registration_no, orders.c.agreement_year)
+Index("ix_orders_accepted", orders.c.program_id, orders.c.accepted_year,
+      orders.c.institution_id)
+Index("ix_orders_institution", orders.c.institution_id, orders.c.order_id)
+Index("ix_orders_enterprise", orders.c.enterprise_id, orders.c.order_id)
+
+# --- pacing (R-AGR-6) -------------------------------------------------------------------------
+
+pacing_warnings = Table(
+    "pacing_warnings",
+    metadata,
+    Column("warning_id", String(64), primary_key=True),
+    Column("program_id", String(64), nullable=False),
+    Column("agreement_year", Integer, nullable=False),
+    Column("institution_id", String(64), nullable=False),
+    Column("registration_no", String(40), nullable=False),
+    Column("agreement_month", Integer, nullable=False),
+    Column("month", Date, nullable=False),
+    Column("month_start", UTCDateTime(), nullable=False),
+    Column("month_end", UTCDateTime(), nullable=False),
+    Column("checks", String(40), nullable=False),  # comma-separated
+    Column("annual_units", Integer, nullable=False),
+    Column("ordered_units", Integer, nullable=False),
+    Column("cumulative_units", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raised_by", String(200), nullable=False),
+    Column("raised_at", UTCDateTime(), nullable=False),
+)
+Index("ix_pacing_warnings_institution", pacing_warnings.c.institution_id,
+      pacing_warnings.c.warning_id)
+Index("ix_pacing_warnings_program", pacing_warnings.c.program_id,
+      pacing_warnings.c.agreement_year)
+
+# --- history (R-AGR-9) ------------------------------------------------------------------------
+
+history = Table(
+    "history",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),  # order | agreement | renewal
+    Column("aggregate_id", String(64), nullable=False),
+    Column("change", String(40), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON object
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+Index("ix_history_aggregate", history.c.aggregate_id, history.c.seq)
+
+
+
+def history_row(kind: str, aggregate_id: str, change: str, detail: dict[str, Any], actor: str,
+                reason: str, at: datetime) -> dict[str, Any]:
+    return {"kind": kind, "aggregate_id": aggregate_id, "change": change,
+            "detail": json.dumps(detail, ensure_ascii=False, default=str,
+                                 separators=(",", ":")),
+            "actor": actor, "reason": reason, "at": at}
+
+
+async def add_history(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(history), list(rows))
+
+
+async def history_of(conn: AsyncConnection, aggregate_id: str) -> list[Row[Any]]:
+    query = select(history).where(history.c.aggregate_id == aggregate_id).order_by(history.c.seq)
+    return list((await conn.execute(query)).all())
+
+
+async def bulk_insert(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]],
+                      *, chunk: int = 5_000) -> None:
+    """Insert many rows in the connection's transaction: PostgreSQL's COPY (an order of
+    magnitude faster than INSERTs for an agreement import of 200,000 rows), INSERTs
+    elsewhere. Money and instants are converted as their column types would."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        for i in range(0, len(rows), chunk):
+            await conn.execute(insert(table), list(rows[i:i + chunk]))
+        return
+    names = [c.name for c in table.c if c.name in rows[0]]
+    money = [i for i, n in enumerate(names) if isinstance(table.c[n].type, Fen)]
+    records = []
+    for row in rows:
+        record = [row[n] for n in names]
+        for i in money:
+            if record[i] is not None:
+                record[i] = to_fen(record[i])
+        records.append(record)
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection  # asyncpg: aware datetimes go in as timestamptz
+    await driver.copy_records_to_table(table.name, records=records, columns=names)
+
+
+def insert_ignoring_duplicates(conn: AsyncConnection, table: Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING for PostgreSQL and SQLite."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+# --- listings ---------------------------------------------------------------------------------
+
 
 async def search_listings(
     conn: AsyncConnection,
@@ -51,3 +314,197 @@ async def search_listings(
     if after:
         query = query.where(listings.c.listing_id > after)
     return list((await conn.execute(query)).all())
+
+
+async def winning_listings(conn: AsyncConnection, program_id: str) -> list[Row[Any]]:
+    query = select(listings.c.listing_id, listings.c.registration_no, listings.c.enterprise_id,
+                   listings.c.listing_price).where(listings.c.program_id == program_id,
+                                                   listings.c.winning.is_(True))
+    return list((await conn.execute(query)).all())
+
+
+# --- programs ---------------------------------------------------------------------------------
+
+
+async def get_program(conn: AsyncConnection, program_id: str, *,
+                      for_update: bool = False) -> Row[Any] | None:
+    query = select(programs).where(programs.c.program_id == program_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
+
+
+async def list_programs(conn: AsyncConnection) -> list[Row[Any]]:
+    return list((await conn.execute(select(programs).order_by(programs.c.program_id))).all())
+
+
+# --- institutions -----------------------------------------------------------------------------
+
+
+async def region_register(conn: AsyncConnection, region: str) -> dict[str, str] | None:
+    """The registered institutions of a region (id → type); None when none are registered,
+    i.e. the region's institutions are not known to the platform."""
+    rows = (await conn.execute(
+        select(institutions.c.institution_id, institutions.c.institution_type)
+        .where(institutions.c.region == region))).all()
+    return {r.institution_id: r.institution_type for r in rows} or None
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+
+def _order_context() -> Select[Any]:
+    """Everything placing an order needs, in one round trip (parameters ``listing_id`` and
+    ``institution_id``): the listing; its program; whether the program's region has an
+    institution register and the caller's region in it; the institution's agreement volume
+    for the product per agreement year, with the last month a pacing warning was raised for
+    it; and, per agreement year with a volume, per agreement
+    month, the units it ordered (not cancelled) and the units committed against the agreement
+    (accepted units of closed orders, ordered units of open ones, nothing of cancelled or
+    rejected ones). One row per (agreement year, month with orders), or one row of nulls."""
+    listing = bindparam("listing_id", type_=String)
+    institution = bindparam("institution_id", type_=String)
+    inst_region = (select(institutions.c.region)
+                   .where(institutions.c.institution_id == institution)
+                   .scalar_subquery())
+    region_known = exists().where(institutions.c.region == programs.c.region)
+    status = orders.c.status
+    committed = case(  # no IN (…): an expanding parameter is rendered on every execution
+        (or_(status == "accepted", status == "partially_accepted"), orders.c.accepted_units),
+        (or_(status == "cancelled", status == "rejected"), literal(0)),
+        else_=orders.c.units,
+    )
+    ordered = case((status == "cancelled", literal(0)), else_=orders.c.units)
+    of_listing = select(listings.c.program_id, listings.c.registration_no).where(
+        listings.c.listing_id == listing).subquery()
+    stats = (
+        select(orders.c.agreement_year, orders.c.agreement_month,
+               func.sum(ordered).label("ordered"), func.sum(committed).label("committed"))
+        .where(orders.c.program_id == select(of_listing.c.program_id).scalar_subquery(),
+               orders.c.institution_id == institution,
+               orders.c.registration_no == select(of_listing.c.registration_no)
+               .scalar_subquery())
+        .group_by(orders.c.agreement_year, orders.c.agreement_month)
+        .subquery("stats")
+    )
+    warned = (select(func.max(pacing_warnings.c.agreement_month))
+              .where(pacing_warnings.c.program_id == listings.c.program_id,
+                     pacing_warnings.c.agreement_year == agreements.c.agreement_year,
+                     pacing_warnings.c.institution_id == institution,
+                     pacing_warnings.c.registration_no == listings.c.registration_no)
+              .scalar_subquery())
+    joined = (
+        listings.outerjoin(programs, programs.c.program_id == listings.c.program_id)
+        .outerjoin(agreements, and_(agreements.c.program_id == listings.c.program_id,
+                                    agreements.c.institution_id == institution,
+                                    agreements.c.registration_no == listings.c.registration_no))
+        .outerjoin(stats, stats.c.agreement_year == agreements.c.agreement_year)
+    )
+    return (
+        select(listings, programs.c.region, programs.c.execution_start, programs.c.cycle_years,
+               programs.c.profile, programs.c.profile_version,
+               programs.c.program_id.label("program_known"),
+               inst_region.label("institution_region"), region_known.label("region_known"),
+               agreements.c.agreement_year.label("agreement_year"),
+               agreements.c.units.label("agreement_units"),
+               stats.c.agreement_month.label("month"), stats.c.ordered, stats.c.committed,
+               warned.label("last_warned_month"))
+        .select_from(joined)
+        .where(listings.c.listing_id == listing)
+    )
+
+
+ORDER_CONTEXT = _order_context()
+"""Built once: constructing the statement costs more than running it."""
+
+
+def _insert_order_with_history() -> Any:
+    """INSERT the order and its first history row in one statement (PostgreSQL: a data-modifying
+    CTE). Parameters: the order's columns prefixed ``o_``, and ``h_detail``, ``h_actor``,
+    ``h_at``."""
+    new = (insert(orders).values({c.name: bindparam(f"o_{c.name}", type_=c.type)
+                                  for c in orders.c})
+           .returning(orders.c.order_id).cte("new_order"))
+    return (insert(history).values(
+        kind="order", aggregate_id=bindparam("o_order_id", type_=String), change="placed",
+        detail=bindparam("h_detail", type_=Text), actor=bindparam("h_actor", type_=String),
+        reason="order placed", at=bindparam("h_at", type_=UTCDateTime()))
+        .add_cte(new))
+
+
+INSERT_ORDER_WITH_HISTORY = _insert_order_with_history()
+
+
+async def insert_order(conn: AsyncConnection, values: dict[str, Any], detail: dict[str, Any],
+                       actor: str, at: datetime) -> None:
+    """The new order and its 'placed' history row: one round trip on PostgreSQL."""
+    row = {c.name: values.get(c.name) for c in orders.c}
+    if conn.dialect.name == "postgresql":
+        text = history_row("order", "", "", detail, actor, "", at)["detail"]
+        await conn.execute(INSERT_ORDER_WITH_HISTORY, {
+            **{f"o_{k}": v for k, v in row.items()}, "h_detail": text, "h_actor": actor,
+            "h_at": at})
+        return
+    await conn.execute(insert(orders).values(row))
+    await add_history(conn, [history_row("order", values["order_id"], "placed", detail, actor,
+                                         "order placed", at)])
+
+
+async def get_order(conn: AsyncConnection, order_id: str, *, for_update: bool = False
+                    ) -> Row[Any] | None:
+    query = select(orders).where(orders.c.order_id == order_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
+
+
+def accepted_sum(program_id: Any, year: Any, institution_id: Any,
+                 registration_no: Any) -> Any:
+    """Correlated: winning-product units accepted by an institution in an agreement year."""
+    return (select(func.coalesce(func.sum(orders.c.accepted_units), 0))
+            .where(orders.c.program_id == program_id, orders.c.accepted_year == year,
+                   orders.c.institution_id == institution_id,
+                   orders.c.registration_no == registration_no,
+                   orders.c.winning.is_(True), orders.c.accepted_units.is_not(None))
+            .scalar_subquery())
+
+
+async def accepted_by_product(conn: AsyncConnection, *, program_id: str, agreement_year: int,
+                              institution_id: str | None, region: str | None = None
+                              ) -> list[Row[Any]]:
+    """Accepted units per (institution, product, enterprise, winning) in an agreement year."""
+    query = (
+        select(orders.c.institution_id, orders.c.registration_no, orders.c.enterprise_id,
+               orders.c.winning, func.sum(orders.c.accepted_units).label("accepted"))
+        .where(orders.c.program_id == program_id, orders.c.accepted_year == agreement_year,
+               orders.c.accepted_units.is_not(None))
+        .group_by(orders.c.institution_id, orders.c.registration_no, orders.c.enterprise_id,
+                  orders.c.winning)
+    )
+    if institution_id is not None:
+        query = query.where(orders.c.institution_id == institution_id)
+    if region is not None:
+        query = query.where(orders.c.region == region)
+    return list((await conn.execute(query)).all())
+
+
+async def agreement_units_by_product(conn: AsyncConnection, *, program_id: str,
+                                     agreement_year: int, institution_id: str | None,
+                                     region: str | None = None) -> list[Row[Any]]:
+    query = (
+        select(agreements.c.institution_id, agreements.c.registration_no,
+               agreements.c.enterprise_id, agreements.c.units)
+        .where(agreements.c.program_id == program_id,
+               agreements.c.agreement_year == agreement_year)
+    )
+    if institution_id is not None:
+        query = query.where(agreements.c.institution_id == institution_id)
+    if region is not None:
+        query = query.where(agreements.c.region == region)
+    return list((await conn.execute(query)).all())
+
+
+def agreements_with_progress() -> Select[Any]:
+    accepted = accepted_sum(agreements.c.program_id, agreements.c.agreement_year,
+                            agreements.c.institution_id, agreements.c.registration_no)
+    return select(agreements, accepted.label("accepted_units"))

@@ -1,0 +1,526 @@
+"""Orders benchmark: a 200,000-row agreement import, and placing orders at a fixed rate through
+HTTP with the ``OrderPlaced`` events timed on Kafka.
+
+    .venv/bin/python bench/orders.py [--rows 200000] [--rate 300[,…]] [--duration 30]
+                                     [--xlsx] [--fsync] [--workers 1] [--no-vacuum]
+                                     [--profile FILE]
+
+Starts its own throwaway Kafka broker and PostgreSQL (services.devstack, as the tests do) on
+127.0.0.1, runs the orders service as its own process (``vbp serve orders``: uvicorn, one
+worker, its real lifespan with migrations, outbox relay and consumers) and feeds it catalog's
+events (a program whose profile monitors pacing, the 14 Chongqing stent listings) through the
+broker. Then:
+
+1. agreement import: ``POST /v1/programs/{id}/agreements`` with a CSV of ``--rows`` rows (one
+   transaction: parse, validate, agreements, history, outbox), timed at the client; then the
+   time until every ``AgreementRecorded`` is on Kafka; then the same file again (a no-op).
+   ``--xlsx`` also imports the same rows as XLSX (year 2).
+2. orders: an open-loop generator (aiohttp, its own process: this one) fires
+   ``POST /v1/orders`` at ``--rate`` per second for ``--duration`` seconds, each from one of
+   2,000 institutions with its own token and a fresh Idempotency-Key, at the listing price;
+   latency is measured from each request's *scheduled* start (so a slow server shows as
+   latency, not as a lower rate). A Kafka consumer reads the orders topic meanwhile; for each
+   order, the time from the HTTP response to the ``OrderPlaced`` record reaching the consumer
+   is measured (and to the record's producer timestamp). Several rates (``--rate 100,200,300``)
+   run one after the other. Between the imports and the orders, ``VACUUM ANALYZE`` (what
+   autovacuum soon does after a bulk load; ``--no-vacuum`` skips it). For each rate, the CPU
+   time used per order by the service, PostgreSQL, Kafka and the load generator is printed
+   (from /proc), to show where the machine's capacity goes.
+
+PostgreSQL runs as in the tests (fsync off) unless ``--fsync``. ``--workers N`` runs uvicorn
+with N worker processes. Everything is printed; nothing is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiohttp
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from contracts.catalog import ProductListed, ProgramPublished
+from contracts.orders import AGREEMENTS_TOPIC, ORDERS_TOPIC
+from contracts.profiles import PacingPolicy
+from services import launcher
+from services.catalog.domain import enterprise_id, listing_id
+from services.catalog.presets import PRESETS
+from services.devstack.kafka import KafkaBroker, ensure_jars, free_loopback_port
+from services.devstack.postgres import PostgresCluster
+from services.runtime.auth import mint_token
+from services.runtime.clock import SHANGHAI
+from services.runtime.envelope import encode
+from services.runtime.kafka import ensure_topics, make_producer
+
+SECRET = "bench-secret-0123456789abcdef0123456789"
+ROOT = Path(__file__).resolve().parents[1]
+WINNING = ROOT.parent / "shared" / "data" / "chongqing-stents-2023-winning.csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+def summary(values: list[float], unit: str = "ms") -> str:
+    if not values:
+        return "no values"
+    return (f"p50 {pct(values, 50):.1f}  p95 {pct(values, 95):.1f}  p99 {pct(values, 99):.1f}  "
+            f"max {max(values):.1f}  mean {statistics.fmean(values):.1f} {unit}")
+
+
+def bearer(role: str, org: str) -> dict[str, str]:
+    return {"Authorization": "Bearer " + mint_token(SECRET, role=role, org=org, ttl_s=6 * 3600)}
+
+
+# --- setup ------------------------------------------------------------------------------------
+
+
+async def seed_program(bootstrap: str, url: str) -> tuple[str, list[dict[str, Any]]]:
+    """The program and its 14 listings, as catalog would publish them."""
+    program_id = "BENCH-CQ"
+    rows = list(csv.DictReader(WINNING.open(encoding="utf-8")))
+    profile = PRESETS["chongqing-stents-2023"].model_copy(
+        update={"pacing": PacingPolicy(enabled=True)})
+    start = (datetime.now(SHANGHAI) - timedelta(days=40)).replace(hour=0, minute=0, second=0,
+                                                                   microsecond=0)
+    events: list[Any] = [ProgramPublished(
+        program_id=program_id, category="冠脉支架", region="重庆市", notice_no="bench",
+        organiser="national", execution_start=start, cycle_years=3, profile=profile,
+        published_by="bench")]
+    for r in rows:
+        price = Decimal(r["product_price"]) + Decimal(r["service_price"])
+        events.append(ProductListed(
+            listing_id=listing_id(program_id, r["registration_no"]), program_id=program_id,
+            category="冠脉支架", registration_no=r["registration_no"],
+            product_name=r["product_name"], enterprise_id=enterprise_id(r["declaring_enterprise"]),
+            enterprise_name=r["declaring_enterprise"], registrant=r["registrant"],
+            product_price=Decimal(r["product_price"]), service_price=Decimal(r["service_price"]),
+            listing_price=price, listed_at=datetime.now(UTC), listed_by="bench"))
+    from contracts.base import CloudEvent
+
+    await ensure_topics(bootstrap, sorted({e.TOPIC for e in events}))
+    producer = make_producer(bootstrap, "bench")
+    await producer.start()
+    try:
+        for e in events:
+            key, value, headers = encode(CloudEvent.of(e, source="/vbp/catalog",
+                                                       time=datetime.now(UTC)))
+            await producer.send_and_wait(e.TOPIC, value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+    async with httpx.AsyncClient(base_url=url, headers=bearer("regulator", "BUREAU")) as c:
+        for _ in range(600):
+            items = (await c.get("/v1/listings", params={"program_id": program_id})).json()
+            if len(items["items"]) == len(rows):
+                return program_id, items["items"]
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the listings did not reach the orders service")
+
+
+def agreement_rows(listings: list[dict[str, Any]], n: int) -> list[list[Any]]:
+    rng = random.Random(7)
+    per = -(-n // len(listings))
+    out: list[list[Any]] = []
+    for i in range(per):
+        for item in listings:
+            out.append([f"H{i:06d}", "public", item["enterprise_id"], item["registration_no"],
+                        rng.randint(12, 600)])
+    return out[:n]
+
+
+def as_csv(rows: list[list[Any]]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["institution_id", "institution_type", "enterprise_id", "registration_no",
+                     "units"])
+    writer.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def as_xlsx(rows: list[list[Any]]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(["institution_id", "institution_type", "enterprise_id", "registration_no",
+                  "units"])
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+async def count_on_kafka(bootstrap: str, topic: str, ce_type: str, expect: int,
+                         timeout: float) -> tuple[int, float]:
+    """Read ``topic`` from the start until ``expect`` events of the type are seen."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", max_poll_records=5000)
+    await consumer.start()
+    seen = 0
+    wanted = ce_type.encode()
+    deadline = time.monotonic() + timeout
+    try:
+        while seen < expect and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batch.values():
+                for r in records:
+                    if dict(r.headers).get("ce_type") == wanted:
+                        seen += 1
+    finally:
+        await consumer.stop()
+    return seen, time.time()
+
+
+async def bench_import(bootstrap: str, url: str, program_id: str,
+                       listings: list[dict[str, Any]], n: int, xlsx: bool) -> None:
+    rows = agreement_rows(listings, n)
+    body = as_csv(rows)
+    headers = {**bearer("regulator", "BUREAU"), "Content-Type": "text/csv"}
+    async with httpx.AsyncClient(base_url=url, timeout=600) as c:
+        started = time.time()
+        t0 = time.perf_counter()
+        r = await c.post(f"/v1/programs/{program_id}/agreements", content=body,
+                         params={"agreement_year": 1}, headers=headers)
+        took = time.perf_counter() - t0
+        assert r.status_code == 201, r.text[:2000]
+        result = r.json()
+        print(f"agreement import (CSV, {len(body) / 1e6:.1f} MB, {n} rows): {took:.1f} s "
+              f"= {n / took:,.0f} rows/s, recorded {result['recorded']}", flush=True)
+        seen, at = await count_on_kafka(bootstrap, AGREEMENTS_TOPIC,
+                                        "vbp.orders.agreement.recorded.v1", n, timeout=600)
+        print(f"  all {seen} AgreementRecorded on Kafka {at - started:.1f} s after the request "
+              f"started ({at - started - took:.1f} s after the response)", flush=True)
+        t0 = time.perf_counter()
+        again = await c.post(f"/v1/programs/{program_id}/agreements", content=body,
+                             params={"agreement_year": 1}, headers=headers)
+        assert again.status_code == 201 and again.json()["replayed"], again.text[:500]
+        print(f"  the same file again: {time.perf_counter() - t0:.2f} s, a no-op "
+              f"(replayed={again.json()['replayed']})", flush=True)
+        if xlsx:
+            t0 = time.perf_counter()
+            data = await asyncio.to_thread(as_xlsx, rows)
+            built = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            r = await c.post(f"/v1/programs/{program_id}/agreements", content=data,
+                             params={"agreement_year": 2},
+                             headers={**headers, "Content-Type": XLSX})
+            took = time.perf_counter() - t0
+            assert r.status_code == 201, r.text[:2000]
+            print(f"agreement import (XLSX, {len(data) / 1e6:.1f} MB, {n} rows, year 2): "
+                  f"{took:.1f} s = {n / took:,.0f} rows/s (building the file took "
+                  f"{built:.1f} s, not counted)", flush=True)
+            seen, at = await count_on_kafka(bootstrap, AGREEMENTS_TOPIC,
+                                            "vbp.orders.agreement.recorded.v1", 2 * n,
+                                            timeout=900)
+            print(f"  all {seen} AgreementRecorded on Kafka (the outbox drained before the "
+                  "orders run)", flush=True)
+
+
+# --- orders under load ------------------------------------------------------------------------
+
+
+class Watcher:
+    """Reads OrderPlaced records as they reach Kafka: order id → (receive time, producer
+    timestamp)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.seen: dict[str, tuple[float, float]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
+                                          fetch_max_wait_ms=20)
+        await self._consumer.start()
+        parts = self._consumer.partitions_for_topic(ORDERS_TOPIC) or set()
+        tps = [TopicPartition(ORDERS_TOPIC, p) for p in parts]
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_end(*tps)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        wanted = b"vbp.orders.order.placed.v1"
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=100)
+            now = time.time()
+            for records in batch.values():
+                for r in records:
+                    if dict(r.headers).get("ce_type") == wanted:
+                        self.seen[json.loads(r.value)["order_id"]] = (now, r.timestamp / 1000)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Pids:
+    server: int
+    postgres: int
+    kafka: int
+
+
+def cpu_seconds(pids: Pids) -> dict[str, float]:
+    """CPU time (user + system) so far of: the orders service, PostgreSQL, the Kafka broker
+    (each a process tree), this load generator, and everything else on the machine."""
+    parents: dict[int, int] = {}
+    usage: dict[int, tuple[str, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2:].split()
+        parents[int(entry)] = int(fields[1])
+        # utime + stime, and cutime + cstime: a PostgreSQL backend that exited is counted in
+        # the postmaster from then on
+        usage[int(entry)] = (comm, sum(int(f) for f in fields[11:15]) / TICK)
+
+    roots = {pids.server: "orders service", pids.postgres: "postgres", pids.kafka: "kafka",
+             os.getpid(): "load generator"}
+
+    def group(pid: int) -> str:
+        while pid > 1:
+            if pid in roots:
+                return roots[pid]
+            pid = parents.get(pid, 1)
+        return "other"
+
+    out = dict.fromkeys([*roots.values(), "other"], 0.0)
+    for pid, (_comm, seconds) in usage.items():
+        out[group(pid)] += seconds
+    return out
+
+
+def postmaster_pid(pg: PostgresCluster) -> int:
+    return int((pg.pgdata / "postmaster.pid").read_text().split()[0])
+
+
+async def vacuum(dsn: str) -> None:
+    """VACUUM ANALYZE after the bulk load, as autovacuum soon would: the outbox's partial index
+    of unpublished rows otherwise still holds the 200,000 published ones."""
+    import asyncpg
+
+    t0 = time.perf_counter()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    print(f"VACUUM ANALYZE after the imports: {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+async def bench_orders(bootstrap: str, url: str, program_id: str,
+                       listings: list[dict[str, Any]], rate: float, duration: float,
+                       pids: Pids, warm: bool = True) -> None:
+    institutions = [f"H{i:06d}" for i in range(2000)]
+    tokens = {h: bearer("institution", h)["Authorization"] for h in institutions}
+    rng = random.Random(11)
+    watcher = Watcher(bootstrap)
+    await watcher.start()
+    latencies: list[float] = []
+    responded: dict[str, float] = {}
+    errors: dict[str, int] = {}
+    connector = aiohttp.TCPConnector(limit=256)
+
+    async def fire(session: aiohttp.ClientSession, n: int, rate: float,
+                   record: bool) -> float:
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.05
+
+        async def one(i: int) -> None:
+            scheduled = start + i / rate
+            await asyncio.sleep(max(0.0, scheduled - loop.time()))
+            inst = rng.choice(institutions)
+            item = rng.choice(listings)
+            body = {"institution_id": inst, "listing_id": item["listing_id"],
+                    "units": rng.randint(1, 5), "unit_price": item["listing_price"]}
+            try:
+                async with session.post(f"{url}/v1/orders", json=body, headers={
+                        "Authorization": tokens[inst],
+                        "Idempotency-Key": uuid.uuid4().hex}) as resp:
+                    payload = await resp.read()
+                    status = resp.status
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                return
+            done = loop.time()
+            if not record:
+                return
+            latencies.append((done - scheduled) * 1000)
+            if status == 201:
+                responded[json.loads(payload)["order_id"]] = time.time()
+            else:
+                errors[str(status)] = errors.get(str(status), 0) + 1
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+        return loop.time() - start
+
+    async with aiohttp.ClientSession(connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=30)) as session:
+        if warm:
+            await fire(session, int(rate * 3), rate / 2, record=False)  # 6 s at half rate
+            await asyncio.sleep(2)
+        total = int(rate * duration)
+        before = cpu_seconds(pids)
+        elapsed = await fire(session, total, rate, record=True)
+        after = cpu_seconds(pids)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not set(responded) <= set(watcher.seen):  # noqa: ASYNC110
+        await asyncio.sleep(0.2)
+    await watcher.stop()
+    print(f"orders: {total} POST /v1/orders at {rate:.0f}/s for {duration:.0f} s "
+          f"(done in {elapsed:.1f} s = {total / elapsed:.0f}/s), 201: {len(responded)}, "
+          f"errors: {errors or 0}", flush=True)
+    print(f"  HTTP latency from scheduled start: {summary(latencies)}", flush=True)
+    received = [(watcher.seen[o][0] - t) * 1000 for o, t in responded.items()
+                if o in watcher.seen]
+    produced = [(watcher.seen[o][1] - t) * 1000 for o, t in responded.items()
+                if o in watcher.seen]
+    missing = len(set(responded) - set(watcher.seen))
+    print(f"  OrderPlaced on Kafka after the response (consumer receive): {summary(received)}"
+          f"; missing {missing}", flush=True)
+    print(f"  (record's producer timestamp − response: {summary(produced)}; negative = the "
+          f"relay sent it before the client had read the response)", flush=True)
+    used = {k: after[k] - before[k] for k in after}
+    available = elapsed * (os.cpu_count() or 1)
+    per_order = ", ".join(f"{k} {v / total * 1000:.2f} ms" for k, v in used.items())
+    print(f"  CPU used during the run: {sum(used.values()):.1f} s of {available:.1f} s; "
+          f"per order: {per_order}", flush=True)
+
+
+def start_service(port: int, env: dict[str, str], logs: Path, profile: str | None,
+                  workers: int) -> launcher.ServiceProcess:
+    """``vbp serve orders``; or uvicorn with several workers; or under cProfile (stopped with
+    SIGINT so that the profile is written)."""
+    if profile is None and workers == 1:
+        return launcher.start_service("orders", port, env, logs)
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / "orders.log"
+    if profile is not None:
+        cmd = [sys.executable, "-m", "cProfile", "-o", str(Path(profile).resolve()), "-m",
+               "services.cli", "serve", "orders", "--port", str(port)]
+    else:
+        cmd = [sys.executable, "-m", "uvicorn", "services.orders.app:create_app", "--factory",
+               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+               "--no-access-log", "--log-level", "warning"]
+    with log.open("ab") as out:
+        process = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out,
+                                   stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+    return launcher.ServiceProcess("orders", port, process, log)
+
+
+def stop_service(proc: launcher.ServiceProcess, profile: str | None) -> None:
+    if profile is None:
+        launcher.stop_services([proc])
+        return
+    proc.process.send_signal(signal.SIGINT)
+    try:
+        proc.process.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.process.kill()
+        proc.process.wait()
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--rate", default="300",
+                        help="orders per second; several, comma-separated, run one after the "
+                        "other (e.g. 100,200,300)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--no-vacuum", action="store_true",
+                        help="skip VACUUM ANALYZE between the imports and the orders")
+    parser.add_argument("--duration", type=float, default=30)
+    parser.add_argument("--xlsx", action="store_true", help="also import the rows as XLSX")
+    parser.add_argument("--fsync", action="store_true", help="PostgreSQL with fsync on")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="run the service under cProfile, writing its stats to FILE")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="vbp-bench-orders-"))
+    os.chmod(root, 0o755)
+    broker = KafkaBroker(ensure_jars(), root / "kafka")
+    pg = PostgresCluster(root / "pg", fsync=args.fsync)
+    proc = None
+    print(f"machine: {os.cpu_count()} CPUs; Kafka, PostgreSQL (fsync "
+          f"{'on' if args.fsync else 'off'}), the orders service and this load generator "
+          "all on it", flush=True)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            for f in [pool.submit(broker.start), pool.submit(pg.start)]:
+                f.result()
+        db = pg.create_database("bench_orders")
+        env = {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers, "VBP_JWT_SECRET": SECRET,
+               "VBP_ORDERS_DATABASE_URL": db, "VBP_LOG_LEVEL": "WARNING"}
+        proc = start_service(free_loopback_port(), env, root / "logs", args.profile,
+                             args.workers)
+        launcher.wait_ready([proc], timeout=120)
+
+        async def run() -> None:
+            assert proc is not None
+            program_id, listings = await seed_program(broker.bootstrap_servers, proc.url)
+            await bench_import(broker.bootstrap_servers, proc.url, program_id, listings,
+                               args.rows, args.xlsx)
+            if not args.no_vacuum:
+                await vacuum(pg.dsn("bench_orders"))
+            assert broker.pid is not None
+            pids = Pids(proc.process.pid, postmaster_pid(pg), broker.pid)
+            for i, rate in enumerate(float(r) for r in args.rate.split(",")):
+                await bench_orders(broker.bootstrap_servers, proc.url, program_id, listings,
+                                   rate, args.duration, pids, warm=i == 0)
+                await asyncio.sleep(3)
+
+        asyncio.run(run())
+    finally:
+        if proc is not None:
+            stop_service(proc, args.profile)
+        broker.stop()
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Reading agreement-volume files (R-AGR-1): CSV (UTF-8) or XLSX (first sheet).
+
+Columns, by header (English or the Chinese names of the national platform's export, any order,
+extra columns ignored): ``institution_id``, ``institution_type``, ``enterprise_id`` (optional:
+the product's winning enterprise is implied), ``registration_no``, ``units``. Reading never
+half-reads a file: a structural problem (no header, a missing column, too many rows) is a
+:class:`FileRejected`; the rows are then judged by ``domain.validate_agreement_rows``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from services.orders.domain import AgreementRow, RowError
+
+MAX_ROWS = 300_000
+"""An agreement import has at most this many rows (a province's institutions × products)."""
+
+HEADERS: dict[str, str] = {
+    "institution_id": "institution_id",
+    "医疗机构编码": "institution_id",
+    "机构编码": "institution_id",
+    "institution_type": "institution_type",
+    "机构类型": "institution_type",
+    "医疗机构类型": "institution_type",
+    "enterprise_id": "enterprise_id",
+    "企业编码": "enterprise_id",
+    "中选企业编码": "enterprise_id",
+    "registration_no": "registration_no",
+    "注册证编号": "registration_no",
+    "units": "units",
+    "协议采购量": "units",
+}
+REQUIRED = ("institution_id", "institution_type", "registration_no", "units")
+TYPE_ALIASES = {
+    "公立": "public", "公立医疗机构": "public",
+    "军队": "military", "军队医疗机构": "military",
+    "民营": "private", "定点民营医疗机构": "private", "社会办": "private",
+}
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMATS = {
+    "text/csv": "CSV, UTF-8, with a header row",
+    XLSX: "XLSX, first sheet, with a header row",
+}
+
+
+class FileRejected(Exception):
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(f"{len(errors)} problems")
+        self.errors = errors
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a spreadsheet's number-typed id
+    return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+def _institution_type(value: object) -> str:
+    text = _text(value)
+    return TYPE_ALIASES.get(text, text.lower())
+
+
+def _rows(grid: Iterable[Sequence[object]], max_rows: int) -> list[AgreementRow]:
+    it = iter(grid)
+    header: Sequence[object] | None = None
+    for candidate in it:
+        if any(_text(c) for c in candidate):
+            header = candidate
+            break
+    if header is None:
+        raise FileRejected([RowError(0, None, "the file is empty: no header row")])
+    columns: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        name = HEADERS.get(_text(cell).lower()) or HEADERS.get(_text(cell))
+        if name is not None and name not in columns:
+            columns[name] = index
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise FileRejected([RowError(0, None, f"the header lacks the column(s) {', '.join(missing)}"
+                                              f" (columns: {', '.join(HEADERS)})")])
+    i_inst, i_type, i_reg, i_units = (columns[c] for c in REQUIRED)
+    i_ent = columns.get("enterprise_id")
+    width = max(columns.values()) + 1
+    rows: list[AgreementRow] = []
+    for cells in it:
+        if not any(c is not None and str(c).strip() for c in cells):
+            continue  # blank lines are not rows
+        if len(rows) >= max_rows:
+            raise FileRejected([RowError(0, None, f"more than {max_rows} rows: split the file")])
+        if len(cells) < width:
+            cells = [*cells, *([None] * (width - len(cells)))]
+        units = cells[i_units]
+        rows.append(AgreementRow(
+            institution_id=_text(cells[i_inst]),
+            institution_type=_institution_type(cells[i_type]),
+            enterprise_id=_text(cells[i_ent]) or None if i_ent is not None else None,
+            registration_no=_text(cells[i_reg]),
+            units=units.strip() if isinstance(units, str) else units,
+        ))
+    return rows
+
+
+def parse_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> list[AgreementRow]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileRejected([RowError(0, None, f"the file is not UTF-8 text (bad byte at offset "
+                                              f"{exc.start})")]) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return _rows(reader, max_rows)
+    except csv.Error as exc:
+        raise FileRejected([RowError(0, None, f"the CSV cannot be read near line "
+                                              f"{reader.line_num}: {exc}")]) from None
+
+
+def parse_xlsx(data: bytes, *, max_rows: int = MAX_ROWS) -> list[AgreementRow]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a bad file
+        raise FileRejected([RowError(0, None, f"the file is not a readable XLSX workbook "
+                                              f"({type(exc).__name__})")]) from None
+    try:
+        if not workbook.worksheets:
+            raise FileRejected([RowError(0, None, "the workbook has no sheet")])
+        sheet = workbook.worksheets[0]
+        return _rows(sheet.iter_rows(values_only=True), max_rows)
+    finally:
+        workbook.close()
+
+
+def parse(content_type: str, data: bytes, *, max_rows: int = MAX_ROWS) -> list[AgreementRow]:
+    """The rows of an agreement file; ``ValueError`` for a format that is not accepted."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind in ("text/csv", "application/csv"):
+        return parse_csv(data, max_rows=max_rows)
+    if kind == XLSX:
+        return parse_xlsx(data, max_rows=max_rows)
+    raise ValueError(kind)

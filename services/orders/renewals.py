@@ -1,0 +1,196 @@
+"""Annual renewal (R-AGR-2): an institution's demand for the next agreement year, checked
+against the profile's thresholds on last year's accepted purchases (total) and agreement
+volumes (per enterprise); a refused renewal may be accepted by a regulator's exception."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from contracts.orders import RenewalDecided, RenewalFailureOut, RenewalIn, RenewalOut
+from services.orders import domain, store
+from services.orders.programs import Program, program_unknown
+from services.runtime.auth import Principal
+from services.runtime.db import UnitOfWork
+from services.runtime.problems import TYPE_PREFIX, Problem, not_found
+
+R = store.renewals
+ACCEPTED = ("accepted", "accepted_with_exception")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    demand: dict[str, int]
+    last_year_accepted_total: int
+    last_year_agreement: dict[str, int]
+    failures: list[domain.RenewalFailure]
+
+
+def demand_of(cmd: RenewalIn) -> dict[str, int]:
+    demand: dict[str, int] = {}
+    for i, line in enumerate(cmd.demand):
+        if line.enterprise_id in demand:
+            raise Problem(422, "validation", "Request is not valid",
+                          f"enterprise {line.enterprise_id!r} appears twice in the demand",
+                          errors=[{"field": f"body.demand.{i}.enterprise_id",
+                                   "message": "duplicate enterprise"}])
+        demand[line.enterprise_id] = line.units
+    return demand
+
+
+async def assess(conn: Any, program: Program, cmd: RenewalIn) -> Assessment:
+    """R-AGR-2 against last year: accepted winning-product units (the actual purchases) in
+    total, and agreement volumes per enterprise."""
+    program.year(cmd.agreement_year)
+    last = cmd.agreement_year - 1
+    O, A = store.orders, store.agreements  # noqa: E741
+    total = await conn.scalar(
+        select(func.coalesce(func.sum(O.c.accepted_units), 0))
+        .where(O.c.program_id == program.program_id, O.c.institution_id == cmd.institution_id,
+               O.c.accepted_year == last, O.c.winning.is_(True),
+               O.c.accepted_units.is_not(None)))
+    agreement: dict[str, int] = defaultdict(int)
+    for enterprise, units in (await conn.execute(
+            select(A.c.enterprise_id, func.sum(A.c.units))
+            .where(A.c.program_id == program.program_id,
+                   A.c.institution_id == cmd.institution_id, A.c.agreement_year == last)
+            .group_by(A.c.enterprise_id))).all():
+        agreement[enterprise] = int(units)
+    demand = demand_of(cmd)
+    failures = domain.check_renewal(demand, int(total or 0), agreement, program.renewal)
+    return Assessment(demand, int(total or 0), dict(agreement), failures)
+
+
+async def load_program(conn: Any, program_id: str) -> Program:
+    row = await store.get_program(conn, program_id)
+    if row is None:
+        raise program_unknown(program_id)
+    return Program.of(row)
+
+
+def _failures_out(failures: list[domain.RenewalFailure]) -> list[RenewalFailureOut]:
+    return [RenewalFailureOut(check=f.check, enterprise_id=f.enterprise_id, ratio=f.ratio,
+                              basis=f.basis, required=f.required, offered=f.offered,
+                              message=f.message) for f in failures]
+
+
+def renewal_out(row: Any) -> RenewalOut:
+    data = row._asdict()
+    for name in ("demand", "last_year_agreement", "failures"):
+        data[name] = json.loads(data[name])
+    return RenewalOut.model_validate(data)
+
+
+def refusal_body(out: RenewalOut) -> dict[str, Any]:
+    """A refused renewal as problem details (it is stored: a regulator may approve an
+    exception for it)."""
+    return {
+        "type": TYPE_PREFIX + "renewal-refused", "title": "Renewal refused",
+        "status": 422, "detail": "; ".join(f.message for f in out.failures),
+        "renewal_id": out.renewal_id, "failures": [f.model_dump(mode="json")
+                                                   for f in out.failures],
+        "renewal": out.model_dump(mode="json"),
+    }
+
+
+async def submit(uow: UnitOfWork, cmd: RenewalIn, caller: Principal,
+                 expect_accepted: bool) -> dict[str, Any]:
+    """SubmitRenewal: decide at once by the thresholds; stored and published either way."""
+    conn = uow.conn
+    program = await load_program(conn, cmd.program_id)
+    already = await conn.scalar(select(R.c.renewal_id).where(
+        R.c.program_id == cmd.program_id, R.c.agreement_year == cmd.agreement_year,
+        R.c.institution_id == cmd.institution_id, R.c.status.in_(ACCEPTED)).limit(1))
+    if already is not None:
+        raise Problem(409, "renewal-already-accepted", "Renewal already accepted",
+                      f"renewal {already} for agreement year {cmd.agreement_year} is accepted")
+    assessment = await assess(conn, program, cmd)
+    accepted = not assessment.failures
+    if accepted != expect_accepted:
+        raise Problem(409, "renewal-basis-changed", "Last year's figures changed meanwhile",
+                      "an acceptance arrived while the renewal was checked: send it again")
+    now = uow.clock.now()
+    renewal_id = f"R-{int(now.timestamp() * 1000):012x}{secrets.token_hex(5)}"
+    failures = _failures_out(assessment.failures)
+    status = "accepted" if accepted else "refused"
+    await conn.execute(insert(R).values(
+        renewal_id=renewal_id, program_id=cmd.program_id, agreement_year=cmd.agreement_year,
+        institution_id=cmd.institution_id, demand=json.dumps(assessment.demand),
+        status=status, last_year_accepted_total=assessment.last_year_accepted_total,
+        last_year_agreement=json.dumps(assessment.last_year_agreement),
+        failures=json.dumps([f.model_dump(mode="json") for f in failures],
+                            ensure_ascii=False),
+        submitted_by=caller.actor, submitted_at=now, decided_by=caller.actor, decided_at=now))
+    reason = "thresholds met" if accepted else "; ".join(f.message for f in failures)
+    await store.add_history(conn, [store.history_row(
+        "renewal", renewal_id, status, {"demand": assessment.demand,
+                                        "failures": [f.check for f in failures]},
+        caller.actor, reason, now)])
+    uow.record(RenewalDecided(
+        renewal_id=renewal_id, program_id=cmd.program_id, agreement_year=cmd.agreement_year,
+        institution_id=cmd.institution_id, accepted=accepted,
+        failures=[f.message for f in failures], decided_by=caller.actor, decided_at=now))
+    row = (await conn.execute(select(R).where(R.c.renewal_id == renewal_id))).one()
+    out = renewal_out(row)
+    return out.model_dump(mode="json") if accepted else refusal_body(out)
+
+
+async def approve_exception(uow: UnitOfWork, renewal_id: str, reason: str,
+                            caller: Principal) -> RenewalOut:
+    """ApproveRenewalException (R-AGR-2 原则上): a regulator accepts a refused renewal, with a
+    reason, if the profile allows exceptions."""
+    conn = uow.conn
+    row = (await conn.execute(select(R).where(R.c.renewal_id == renewal_id)
+                              .with_for_update())).first()
+    if row is None:
+        raise not_found("renewal", renewal_id)
+    if row.status != "refused":
+        raise Problem(409, "renewal-not-refused", "Only a refused renewal takes an exception",
+                      f"renewal {renewal_id} is {row.status}")
+    program = await load_program(conn, row.program_id)
+    failures = json.loads(row.failures)
+    if not domain.renewal_allowed(
+            [domain.RenewalFailure(**{**f, "ratio": Decimal(f["ratio"])}) for f in failures],
+            approved_exception_reason=reason,
+            exceptions_allowed=program.renewal.exceptions_allowed):
+        raise Problem(422, "exceptions-not-allowed", "The profile allows no exception",
+                      f"program {row.program_id!r}'s renewal thresholds admit no exception")
+    later = await conn.scalar(select(R.c.renewal_id).where(
+        R.c.program_id == row.program_id, R.c.agreement_year == row.agreement_year,
+        R.c.institution_id == row.institution_id, R.c.status.in_(ACCEPTED)).limit(1))
+    if later is not None:
+        raise Problem(409, "renewal-already-accepted", "Renewal already accepted",
+                      f"renewal {later} for agreement year {row.agreement_year} is accepted")
+    now = uow.clock.now()
+    await conn.execute(update(R).where(R.c.renewal_id == renewal_id).values(
+        status="accepted_with_exception", exception_reason=reason, decided_by=caller.actor,
+        decided_at=now))
+    await store.add_history(conn, [store.history_row(
+        "renewal", renewal_id, "exception_approved", {"failures": [f["check"]
+                                                                   for f in failures]},
+        caller.actor, reason, now)])
+    uow.record(RenewalDecided(
+        renewal_id=renewal_id, program_id=row.program_id, agreement_year=row.agreement_year,
+        institution_id=row.institution_id, accepted=True,
+        failures=[f["message"] for f in failures], exception_reason=reason,
+        decided_by=caller.actor, decided_at=now))
+    return renewal_out((await conn.execute(select(R).where(R.c.renewal_id == renewal_id))).one())
+
+
+async def list_renewals(conn: Any, *, institution_id: str | None, program_id: str | None,
+                        agreement_year: int | None, status: str | None, after: str | None,
+                        limit: int) -> list[RenewalOut]:
+    query = select(R).order_by(R.c.renewal_id).limit(limit)
+    for column, value in ((R.c.institution_id, institution_id), (R.c.program_id, program_id),
+                          (R.c.agreement_year, agreement_year), (R.c.status, status)):
+        if value is not None:
+            query = query.where(column == value)
+    if after:
+        query = query.where(R.c.renewal_id > after)
+    return [renewal_out(r) for r in (await conn.execute(query)).all()]
