@@ -12,5 +12,8 @@ lint:
 contracts:      ## regenerate JSON Schemas and the AsyncAPI document
 	scripts/bootstrap.sh && .venv/bin/python -m contracts.schemagen
 
-bench:          ## benchmarks: print figures (start their own broker and PostgreSQL)
-	scripts/bootstrap.sh && .venv/bin/python bench/catalog.py
+bench:          ## benchmarks: print figures (each starts its own broker and PostgreSQL)
+	scripts/bootstrap.sh
+	.venv/bin/python bench/catalog.py
+	.venv/bin/python bench/orders.py
+	.venv/bin/python bench/supply.py

@@ -50,6 +50,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._interval = interval
         self._gather_s = gather_s
+        self._next_count = 0.0
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -142,12 +143,17 @@ class OutboxRelay:
         return len(rows)
 
     async def _observe_backlog(self, conn: AsyncConnection, oldest: datetime | None) -> None:
+        """Backlog gauges; the count runs at most every couple of seconds (it is a scan)."""
+        age = (self._clock.now() - oldest).total_seconds() if oldest else 0.0
+        metrics.OUTBOX_OLDEST_AGE.labels(self._service).set(max(age, 0.0))
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._next_count:
+            return
+        self._next_count = loop.time() + 2.0
         backlog = await conn.scalar(
             select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
         )
         metrics.OUTBOX_BACKLOG.labels(self._service).set(backlog or 0)
-        age = (self._clock.now() - oldest).total_seconds() if oldest else 0.0
-        metrics.OUTBOX_OLDEST_AGE.labels(self._service).set(max(age, 0.0))
 
 
 async def unpublished_count(engine: AsyncEngine) -> int:

@@ -23,7 +23,7 @@ def bearer(role: str, org: str) -> dict[str, str]:
     return {"Authorization": "Bearer " + mint_token(SECRET, role=role, org=org)}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # gone before other tests start apps in the same groups
 def platform(kafka: KafkaBroker, postgres: PostgresCluster) -> Iterator[dict[str, str]]:
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "VBP_JWT_SECRET": SECRET,
            "VBP_RELAY_INTERVAL_S": "0.1"}
