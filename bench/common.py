@@ -17,7 +17,8 @@ from pathlib import Path
 import aiohttp
 
 from services import launcher
-from services.devstack.kafka import KafkaBroker, ensure_jars, free_loopback_port
+from services.devstack.kafka import KafkaBroker, ensure_jars
+from services.devstack.net import free_loopback_port
 from services.devstack.postgres import PostgresCluster
 
 SECRET = "bench-secret-0123456789abcdef0123456789"

@@ -67,7 +67,8 @@ from contracts.profiles import PacingPolicy
 from services import launcher
 from services.catalog.domain import enterprise_id, listing_id
 from services.catalog.presets import PRESETS
-from services.devstack.kafka import KafkaBroker, ensure_jars, free_loopback_port
+from services.devstack.kafka import KafkaBroker, ensure_jars
+from services.devstack.net import free_loopback_port
 from services.devstack.postgres import PostgresCluster
 from services.runtime.auth import mint_token
 from services.runtime.clock import SHANGHAI

@@ -13,12 +13,13 @@ import hashlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import uuid
 from pathlib import Path
 from typing import IO
+
+from services.devstack.net import free_loopback_port, port_accepts
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
@@ -41,22 +42,6 @@ class DevstackError(RuntimeError):
 
 
 # --------------------------------------------------------------------------------------- helpers
-
-
-def free_loopback_port() -> int:
-    """Ask the kernel for a currently free TCP port on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def port_accepts(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
-    """True when something accepts TCP connections on host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def tail(path: Path, lines: int = 40, start: int = 0) -> str:

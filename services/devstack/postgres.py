@@ -11,10 +11,11 @@ import atexit
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
+
+from services.devstack.net import free_loopback_port
 
 DEBIAN_PG_ROOT = Path("/usr/lib/postgresql")
 PG_OS_USER = "postgres"
@@ -24,12 +25,6 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 class PostgresError(RuntimeError):
     """PostgreSQL could not be installed, started, stopped or queried."""
-
-
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _version_key(path: Path) -> tuple[int, ...]:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from services import launcher
-from services.devstack.kafka import KafkaBroker, free_loopback_port
+from services.devstack.kafka import KafkaBroker
+from services.devstack.net import free_loopback_port
 from services.devstack.postgres import PostgresCluster
 from services.runtime.auth import mint_token
 
