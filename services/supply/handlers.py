@@ -73,6 +73,19 @@ async def _history(uow: UnitOfWork, entries: Iterable[tuple[str, str, str, Any]]
         await uow.conn.execute(insert(store.history), rows)
 
 
+_ORDER_COLUMNS = ("order_id", "program_id", "institution_id", "region", "enterprise_id",
+                  "registration_no", "units", "placed_at", "status", "distributor_id",
+                  "assignment_id", "routed_at")
+# built once per dialect: constructing the insert per event cost more than running it
+_ADD_ORDER = {
+    name: dialect.insert(store.orders)
+    .values({c: bindparam(c) for c in _ORDER_COLUMNS})
+    .on_conflict_do_nothing(index_elements=["order_id"])
+    .returning(store.orders.c.order_id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 def _insert_ignore(uow: UnitOfWork, table: Any) -> Any:
     dialect = postgresql if is_postgres(uow.conn) else sqlite
     return dialect.insert(table)
@@ -296,10 +309,9 @@ async def on_order_placed(uow: UnitOfWork, event: OrderPlaced, ce: CloudEvent) -
     if isinstance(decision, domain.Routed):
         values.update(status="routed", distributor_id=decision.distributor_id,
                       assignment_id=decision.assignment_id, routed_at=now)
-    statement = (_insert_ignore(uow, store.orders).values(**values)
-                 .on_conflict_do_nothing(index_elements=["order_id"])
-                 .returning(store.orders.c.order_id))
-    if await conn.scalar(statement) is None:
+    statement = _ADD_ORDER["postgresql" if is_postgres(conn) else "sqlite"]
+    values = {column: values.get(column) for column in _ORDER_COLUMNS}
+    if await conn.scalar(statement, values) is None:
         log.info("order %s is already known: not routed again", order.order_id)
         return
     if isinstance(decision, domain.Routed):

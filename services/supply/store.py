@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     func,
     or_,
     select,
@@ -263,6 +264,23 @@ _D_COLS = [distributors.c[n] for n in (
     "distributor_id", "name", "qualified", "barred_from", "barred_until")]
 
 
+# built once: constructing the statement per event cost more than running it
+_ROUTING_CANDIDATES = (
+    select(*_A_COLS, distributors.c.name, distributors.c.qualified,
+           distributors.c.barred_from.label("d_from"),
+           distributors.c.barred_until.label("d_until"))
+    .select_from(assignments.join(
+        distributors, distributors.c.distributor_id == assignments.c.distributor_id))
+    .where(assignments.c.enterprise_id == bindparam("enterprise_id"),
+           assignments.c.registration_no == bindparam("registration_no"),
+           or_(and_(assignments.c.scope == "institution",
+                    assignments.c.institution_id == bindparam("institution_id")),
+               and_(assignments.c.scope == "region",
+                    assignments.c.region == bindparam("region"))))
+    .with_for_update(read=True, key_share=True, of=distributors)
+)
+
+
 async def routing_candidates(
     conn: AsyncConnection, enterprise_id: str, registration_no: str, institution_id: str,
     region: str,
@@ -275,22 +293,11 @@ async def routing_candidates(
     reads the distributor barred; a bar that starts later waits for this transaction and then
     sees the order it routed. That is the whole of the routing hot path's locking.
     """
-    query = (
-        select(*_A_COLS, distributors.c.name, distributors.c.qualified,
-               distributors.c.barred_from.label("d_from"),
-               distributors.c.barred_until.label("d_until"))
-        .select_from(assignments.join(
-            distributors, distributors.c.distributor_id == assignments.c.distributor_id))
-        .where(assignments.c.enterprise_id == enterprise_id,
-               assignments.c.registration_no == registration_no,
-               or_(and_(assignments.c.scope == "institution",
-                        assignments.c.institution_id == institution_id),
-                   and_(assignments.c.scope == "region", assignments.c.region == region)))
-        .with_for_update(read=True, key_share=True, of=distributors)
-    )
     found: list[domain.Assignment] = []
     dist: dict[str, domain.Distributor] = {}
-    for row in (await conn.execute(query)).all():
+    params = {"enterprise_id": enterprise_id, "registration_no": registration_no,
+              "institution_id": institution_id, "region": region}
+    for row in (await conn.execute(_ROUTING_CANDIDATES, params)).all():
         found.append(to_assignment(row))
         dist[row.distributor_id] = domain.Distributor(
             row.distributor_id, row.name, row.qualified, barred_until=row.d_until,
