@@ -31,6 +31,7 @@ from services.runtime.app import Engine, UoW
 from services.runtime.auth import Principal, authorize
 from services.runtime.idempotency import Idempotency
 from services.runtime.problems import Problem, not_found, validation_problem
+from services.runtime.rows import as_problem_errors
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 Regulator = Annotated[Principal, Depends(authorize("regulator"))]
@@ -59,7 +60,7 @@ def table_problem(exc: TableRejected) -> Problem:
     return Problem(
         422, "table-rejected", "Table rejected, nothing imported",
         f"{len(exc.errors)} problems",
-        errors=[{"row": e.row, "field": e.field, "reason": e.reason} for e in exc.errors],
+        errors=as_problem_errors(exc.errors),
     )
 
 

@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from services.runtime.rows import RowError
+
 MAX_ROWS = 50_000
 """Tables with more data rows than this are refused, so memory stays bounded."""
 
@@ -84,19 +86,6 @@ class WinningRow:
     product_price: Decimal
     service_price: Decimal
     winning_price: Decimal
-
-
-@dataclass(frozen=True)
-class RowError:
-    """Why one row (or, with ``row == 0``, the whole table) cannot be imported.
-
-    ``row`` is the row's 序号 when readable, else its 1-based position among the data rows.
-    ``field`` is one of :data:`FIELDS`, or ``None`` when the problem is the row (or table) itself.
-    """
-
-    row: int
-    field: str | None
-    reason: str
 
 
 class TableRejected(Exception):

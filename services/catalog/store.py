@@ -16,7 +16,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    func,
     or_,
     select,
 )
@@ -218,8 +217,3 @@ async def listings_of(conn: AsyncConnection, *, registration_no: str,
         query = query.where(listings.c.winning == winning)
     return list((await conn.execute(query.order_by(listings.c.listing_id))).all())
 
-
-async def count_listings(conn: AsyncConnection, program_id: str) -> int:
-    n = await conn.scalar(select(func.count()).select_from(listings)
-                          .where(listings.c.program_id == program_id))
-    return int(n or 0)

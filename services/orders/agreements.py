@@ -26,11 +26,12 @@ from contracts.orders import (
     ProgressReport,
 )
 from services.orders import domain, store
-from services.orders.domain import AgreementRow, RowError
+from services.orders.domain import AgreementRow
 from services.orders.programs import Program, program_unknown
 from services.runtime.auth import Principal
 from services.runtime.db import UnitOfWork
 from services.runtime.problems import Problem
+from services.runtime.rows import RowError, as_problem_errors
 
 A = store.agreements
 MAX_REPORTED_ERRORS = 10_000
@@ -47,7 +48,7 @@ def rejected(errors: Sequence[RowError]) -> Problem:
         422, "agreements-rejected", "Agreement import rejected, nothing imported",
         f"{len(errors)} problems in {len({e.row for e in errors})} rows",
         error_count=len(errors), truncated=len(errors) > len(shown),
-        errors=[{"row": e.row, "field": e.field, "reason": e.reason} for e in shown],
+        errors=as_problem_errors(shown),
     )
 
 

@@ -29,6 +29,7 @@ from types import MappingProxyType
 from typing import Literal, Protocol
 
 from services.runtime.clock import add_months, local
+from services.runtime.rows import RowError
 
 CENT = Decimal("0.01")
 MAX_PRICE = Decimal(10**12)
@@ -252,19 +253,6 @@ class AgreementRow:
     enterprise_id: str | None
     registration_no: str
     units: object
-
-
-@dataclass(frozen=True)
-class RowError:
-    """Why one row of an import cannot be taken (same shape as the catalog's ``RowError``).
-
-    ``row`` is the 1-based position of the row among the data rows; ``field`` is one of
-    :data:`ROW_FIELDS`, or ``None`` when the problem is the row itself (a duplicate).
-    """
-
-    row: int
-    field: str | None
-    reason: str
 
 
 _UNITS_TEXT = re.compile(r"[+-]?[0-9]{1,12}(?:\.[0-9]{1,12})?")

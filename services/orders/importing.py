@@ -14,7 +14,8 @@ import io
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from services.orders.domain import AgreementRow, RowError
+from services.orders.domain import AgreementRow
+from services.runtime.rows import RowError
 
 MAX_ROWS = 300_000
 """An agreement import has at most this many rows (a province's institutions × products)."""
