@@ -48,9 +48,29 @@ def infrastructure() -> Iterator[Infra]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@dataclass
+class Service:
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the service and its worker processes."""
+        return tree_cpu_seconds(self.pid)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = " ".join(p.read_text() for p in Path(f"/proc/{pid}/task").glob("*/children"))
+    except OSError:  # the process has gone
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(tree_cpu_seconds(int(child)) for child in children.split())
+
+
 @contextmanager
-def service(name: str, infra: Infra, **env: str) -> Iterator[str]:
-    """One service as its own process on PostgreSQL; yields its URL."""
+def service(name: str, infra: Infra, **env: str) -> Iterator[Service]:
+    """One service as its own process on PostgreSQL."""
     url = infra.postgres.create_database(f"bench_{name}")
     proc = launcher.start_service(
         name, free_loopback_port(),
@@ -59,7 +79,7 @@ def service(name: str, infra: Infra, **env: str) -> Iterator[str]:
         infra.root / "logs")
     try:
         launcher.wait_ready([proc], timeout=120)
-        yield proc.url
+        yield Service(proc.url, proc.process.pid)
     finally:
         launcher.stop_services([proc])
 

@@ -27,8 +27,10 @@ from contracts.profiles import PolicyProfile
 from services.catalog import handlers, importing, store
 from services.catalog.importing import TableRejected, WinningRow
 from services.catalog.presets import PRESETS
+from services.runtime import jsonsql
 from services.runtime.app import Engine, UoW
 from services.runtime.auth import Principal, authorize
+from services.runtime.db import analyze
 from services.runtime.idempotency import Idempotency
 from services.runtime.problems import Problem, not_found, validation_problem
 from services.runtime.rows import as_problem_errors
@@ -141,12 +143,14 @@ async def change_profile(program_id: str, body: ProfileChangeIn, caller: Regulat
 )
 async def import_winning_products(
     program_id: str, request: Request, caller: Overseer, uow: UoW, idem: Idempotency,
-    corrections_reason: Annotated[str | None, Query(max_length=1000)] = None,
+    engine: Engine, corrections_reason: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> JSONResponse:
     """Import the notice's winning products table: all or nothing, every bad row reported."""
     rows = read_table(request.headers.get("content-type", ""), await request.body())
-    return await idem.run(uow, caller.actor, lambda u: handlers.import_winning(
+    response = await idem.run(uow, caller.actor, lambda u: handlers.import_winning(
         u, program_id, rows, caller, corrections_reason=corrections_reason))
+    await analyze(engine, store.listings)
+    return response
 
 
 # --- listings ----------------------------------------------------------------------------------
@@ -166,16 +170,13 @@ async def search_listings(
     scope = enterprise_scope(caller)
     if scope is not None and enterprise_id not in (None, scope):
         return Response(ListingsPage(items=[]).model_dump_json(), media_type="application/json")
+    query, params = store.search_listings(
+        program_id=program_id, category=category, enterprise_id=scope or enterprise_id,
+        registration_no=registration_no, name=q, status=status, winning=winning, after=cursor)
     async with engine.connect() as conn:
-        rows = await store.search_listings(
-            conn, program_id=program_id, category=category,
-            enterprise_id=scope or enterprise_id, registration_no=registration_no, name=q,
-            status=status, winning=winning, after=cursor, limit=limit + 1)
-    # hot path: rows come from our own table, so they are built without re-validation
-    items = [ListingOut.model_construct(**row._asdict()) for row in rows[:limit]]
-    page = ListingsPage.model_construct(
-        items=items, next_cursor=items[-1].listing_id if len(rows) > limit else None)
-    return Response(page.model_dump_json(warnings=False), media_type="application/json")
+        body = await jsonsql.page(conn, query, params, ListingOut, key="listing_id",
+                                  limit=limit)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/listings/{listing_id}", response_model=ListingOut)

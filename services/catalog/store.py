@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -12,10 +13,12 @@ from sqlalchemy import (
     Index,
     Integer,
     Row,
+    Select,
     String,
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     or_,
     select,
 )
@@ -80,7 +83,7 @@ listings = Table(
     UniqueConstraint("program_id", "registration_no"),
 )
 Index("ix_listings_program_id_listing_id", listings.c.program_id, listings.c.listing_id)
-Index("ix_listings_enterprise_id", listings.c.enterprise_id)
+Index("ix_listings_enterprise_id_listing_id", listings.c.enterprise_id, listings.c.listing_id)
 Index("ix_listings_registration_no", listings.c.registration_no)
 
 listing_history = Table(  # every change of a listing: who, when, why (R-AGR-9 style audit)
@@ -161,8 +164,11 @@ async def get_listing(
     return (await conn.execute(query)).first()
 
 
-async def search_listings(
-    conn: AsyncConnection,
+SEARCH_FILTERS = ("program_id", "category", "enterprise_id", "registration_no", "status",
+                  "winning")
+
+
+def search_listings(
     *,
     program_id: str | None = None,
     category: str | None = None,
@@ -172,25 +178,29 @@ async def search_listings(
     status: str | None = None,
     winning: bool | None = None,
     after: str | None = None,
-    limit: int = 100,
-) -> list[Row[Any]]:
-    """Listings in a stable order (by id), keyset-paginated, filtered."""
-    query = select(listings).order_by(listings.c.listing_id).limit(limit)
-    filters = {
-        listings.c.program_id: program_id, listings.c.category: category,
-        listings.c.enterprise_id: enterprise_id, listings.c.registration_no: registration_no,
-        listings.c.status: status, listings.c.winning: winning,
-    }
-    for column, value in filters.items():
-        if value is not None:
-            query = query.where(column == value)
-    if name:
-        pattern = f"%{_escape_like(name)}%"
+) -> tuple[Select[Any], dict[str, Any]]:
+    """Listings in a stable order (by id) after the keyset cursor ``after``, filtered: the
+    query (one per combination of filters, built once) and its parameters."""
+    given = {"program_id": program_id, "category": category, "enterprise_id": enterprise_id,
+             "registration_no": registration_no, "status": status, "winning": winning,
+             "after": after or None, "name_pattern": f"%{_escape_like(name)}%" if name else None}
+    params = {k: v for k, v in given.items() if v is not None}
+    return _search_query(frozenset(params)), params
+
+
+@lru_cache(maxsize=256)
+def _search_query(shape: frozenset[str]) -> Select[Any]:
+    query = select(listings).order_by(listings.c.listing_id)
+    for name in SEARCH_FILTERS:
+        if name in shape:
+            query = query.where(listings.c[name] == bindparam(name))
+    if "name_pattern" in shape:
+        pattern = bindparam("name_pattern", type_=String)
         query = query.where(or_(listings.c.product_name.like(pattern, escape="\\"),
                                 listings.c.enterprise_name.like(pattern, escape="\\")))
-    if after:
-        query = query.where(listings.c.listing_id > after)
-    return list((await conn.execute(query)).all())
+    if "after" in shape:
+        query = query.where(listings.c.listing_id > bindparam("after"))
+    return query
 
 
 def _escape_like(text: str) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     event,
     insert,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -152,6 +153,18 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def is_postgres(conn_or_engine: AsyncConnection | AsyncEngine) -> bool:
     return conn_or_engine.dialect.name == "postgresql"
+
+
+async def analyze(engine: AsyncEngine, *tables: Table) -> None:
+    """Refresh PostgreSQL's planner statistics after a bulk load. Autovacuum gets there within
+    a minute or so; until then queries are planned for the empty table (a sort of every row
+    where an index scan would stop after a page)."""
+    if not is_postgres(engine):
+        return
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in tables:
+            await conn.execute(text(f'ANALYZE "{table.name}"'))
 
 
 class UnitOfWork:
