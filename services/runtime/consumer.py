@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -38,27 +39,53 @@ log = logging.getLogger("vbp.consumer")
 Handler = Callable[[UnitOfWork, Any, CloudEvent], Awaitable[None]]
 """An event handler: applies one event inside the unit of work (it may record new events)."""
 Routes = Mapping[type[Event], Handler]
+BatchHandler = Callable[[UnitOfWork, Sequence[tuple[Any, CloudEvent]]], Awaitable[None]]
+"""Applies several events of one type inside the unit of work, as if one after the other in the
+order given (consecutive records of one partition, duplicates already left out). On a failure
+it is called again with one event at a time. ``traced(ce)`` gives each event's trace context
+to the events it records."""
+BatchRoutes = Mapping[type[Event], BatchHandler]
 Fault = Callable[[TopicPartition, int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class _Item:
     record: ConsumerRecord[bytes, bytes]
-    handler: Handler
+    handler: Handler | None
+    batch: BatchHandler | None
     event: Event
     ce: CloudEvent
 
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """What a service consumes: a consumer group name, and the routing table."""
+    """What a service consumes: a consumer group name, and the routing table: per event type
+    one handler, either in ``routes`` (one event at a time) or in ``batch_routes``."""
 
     name: str
     routes: Routes
+    batch_routes: BatchRoutes = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        both = set(self.routes) & set(self.batch_routes)
+        if both:
+            names = ", ".join(sorted(cls.TYPE for cls in both))
+            raise ValueError(f"consumer {self.name}: two handlers for {names}")
 
     @property
     def topics(self) -> list[str]:
-        return sorted({cls.TOPIC for cls in self.routes})
+        return sorted({cls.TOPIC for cls in (*self.routes, *self.batch_routes)})
+
+
+@contextmanager
+def traced(ce: CloudEvent) -> Iterator[None]:
+    """Within: events recorded are children of ``ce``'s trace (a batch handler wraps each
+    event's recording in it; a single handler runs within it already)."""
+    token = traceparent_var.set(child_of(ce.traceparent))
+    try:
+        yield
+    finally:
+        traceparent_var.reset(token)
 
 
 class EventConsumer:
@@ -88,7 +115,10 @@ class EventConsumer:
         self._batch_size = max(1, batch_size)
         self._backoff = backoff
         self.group_id = group_id or f"{service}.{spec.name}"
-        self._routes = {cls.TYPE: (cls, handler) for cls, handler in spec.routes.items()}
+        self._routes: dict[str, tuple[type[Event], Handler | None, BatchHandler | None]] = {
+            cls.TYPE: (cls, handler, None) for cls, handler in spec.routes.items()}
+        self._routes.update({cls.TYPE: (cls, None, handler)
+                             for cls, handler in spec.batch_routes.items()})
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -197,8 +227,8 @@ class EventConsumer:
                     metrics.CONSUMER_EVENTS.labels(
                         self._service, self.spec.name, record.topic, "ignored").inc()
                     continue
-                cls, handler = route
-                readable.append(_Item(record, handler, cls.model_validate(ce.data), ce))
+                cls, handler, batch = route
+                readable.append(_Item(record, handler, batch, cls.model_validate(ce.data), ce))
             except (EnvelopeError, ValidationError) as exc:
                 await self._dead_letter(record, f"unreadable: {exc}", attempts=0)
         if len(readable) > 1:
@@ -269,12 +299,15 @@ class EventConsumer:
                 await uow.conn.execute(insert(processed_events), [
                     {"consumer": self.spec.name, "event_id": item.ce.id,
                      "topic": item.record.topic, "processed_at": now} for item in fresh])
-            for item in fresh:
-                token = traceparent_var.set(child_of(item.ce.traceparent))
-                try:
-                    await item.handler(uow, item.event, item.ce)
-                finally:
-                    traceparent_var.reset(token)
+            for run in _runs(fresh):
+                batch = run[0].batch
+                if batch is not None:
+                    await batch(uow, [(item.event, item.ce) for item in run])
+                    continue
+                for item in run:
+                    assert item.handler is not None
+                    with traced(item.ce):
+                        await item.handler(uow, item.event, item.ce)
             applied = len(fresh)
             await uow.commit()
             return applied
@@ -306,3 +339,15 @@ class EventConsumer:
         ).inc()
         log.error("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset,
                   error)
+
+
+def _runs(items: Sequence[_Item]) -> Iterator[list[_Item]]:
+    """Consecutive items of one type with a batch handler go together; any other item alone."""
+    run: list[_Item] = []
+    for item in items:
+        if run and (item.batch is None or item.ce.type != run[0].ce.type):
+            yield run
+            run = []
+        run.append(item)
+    if run:
+        yield run

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
+from sqlalchemy import insert, select, update
 
 from contracts.base import CloudEvent
 from contracts.registry import dead_letter_topic
-from services.runtime.db import UnitOfWork
+from services.runtime.consumer import BatchHandler, ConsumerSpec, EventConsumer, Routes
+from services.runtime.db import UnitOfWork, outbox, processed_events
 from services.runtime.deadletters import replay_dead_letters
 from services.runtime.kafka import ensure_topics
-from tests.integration.harness import Harness, Pinged, apply_ping
+from tests.integration.harness import Harness, Pinged, apply_ping, effects
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +131,109 @@ async def test_failing_handler_is_retried_then_dead_lettered_then_replayed(
     rows, distinct = await harness.wait_applied(3)
     assert (rows, distinct) == (3, 3)
     assert await replay_dead_letters(harness.bootstrap, harness.topic) == 0  # nothing twice
+
+
+# --- the batch route: runs of one type applied together ------------------------------------------
+
+
+def batch_consumer(harness: Harness, batch: BatchHandler, *, routes: Routes | None = None,
+                   **kwargs: Any) -> EventConsumer:
+    spec = ConsumerSpec(name="pings", routes=routes or {}, batch_routes={harness.event: batch})
+    consumer = EventConsumer(
+        spec, service="test", engine=harness.engine, clock=harness.clock,
+        bootstrap_servers=harness.bootstrap, dlt_producer=harness.producers[0],
+        group_id=harness.group, backoff=0.05, **kwargs)
+    harness.consumers.append(consumer)
+    return consumer
+
+
+class Calls:
+    """A batch handler that inserts its events' effects in one statement, and remembers the n
+    of the events of every call."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        self.calls: list[list[int]] = []
+        self.fail_on = fail_on
+
+    async def __call__(self, uow: UnitOfWork, items: Sequence[tuple[Pinged, CloudEvent]]
+                       ) -> None:
+        self.calls.append([event.n for event, _ in items])
+        await uow.conn.execute(insert(effects), [
+            {"event_id": ce.id, "ping_id": event.ping_id, "n": event.n} for event, ce in items])
+        if self.fail_on is not None and any(event.n == self.fail_on for event, _ in items):
+            raise ValueError(f"cannot apply n={self.fail_on}")
+
+
+async def effect_rows(harness: Harness) -> list[tuple[str, int]]:
+    """(ping id, n) of every effect, in the order they were applied."""
+    async with harness.engine.connect() as conn:
+        rows = await conn.execute(select(effects.c.ping_id, effects.c.n).order_by(effects.c.seq))
+        return [(ping_id, n) for ping_id, n in rows.all()]
+
+
+async def test_batch_route_skips_duplicates_in_the_chunk_and_already_processed(
+        harness: Harness) -> None:
+    ids = await harness.record(8, keys=1)  # one key: one partition, one chunk
+    await publish_all(harness)
+    async with harness.engine.begin() as conn:  # as if a crash after sending, before marking
+        await conn.execute(update(outbox).where(outbox.c.event_id.in_(ids[2:5]))
+                           .values(published_at=None))
+        await conn.execute(insert(processed_events).values(  # n=6 was applied before
+            consumer="pings", event_id=ids[6], topic=harness.topic,
+            processed_at=harness.clock.now()))
+    await publish_all(harness)  # n=2, 3, 4 are on the topic twice
+    calls = Calls()
+    consumer = batch_consumer(harness, calls)
+    await consumer.start()
+    rows, distinct = await harness.wait_applied(7)
+    assert (rows, distinct) == (7, 7)
+    assert sorted(n for _, n in await effect_rows(harness)) == [0, 1, 2, 3, 4, 5, 7]
+    assert sorted(n for call in calls.calls for n in call) == [0, 1, 2, 3, 4, 5, 7]
+    assert max(len(call) for call in calls.calls) > 1, calls.calls  # it did go as a batch
+
+
+async def test_batch_with_a_failing_event_applies_the_others_once_and_dead_letters_it(
+        harness: Harness) -> None:
+    await harness.record(6, keys=1)
+    await publish_all(harness)
+    calls = Calls(fail_on=3)
+    consumer = batch_consumer(harness, calls, max_retries=1)
+    await consumer.start()
+    rows, distinct = await harness.wait_applied(5)
+    assert (rows, distinct) == (5, 5)  # the failed attempts were rolled back
+    assert [n for _, n in await effect_rows(harness)] == [0, 1, 2, 4, 5]
+    letters = await harness.read_topic(dead_letter_topic(harness.topic), expect=1)
+    assert len(letters) == 1
+    assert "cannot apply n=3" in dict(letters[0].headers)["dlt_error"].decode()
+    assert dict(letters[0].headers)["dlt_attempts"] == b"2"
+    assert json.loads(letters[0].value)["n"] == 3
+    assert len(calls.calls[0]) > 1, calls.calls  # the chunk as a batch first
+    alone = [call[0] for call in calls.calls if len(call) == 1]
+    assert alone.count(3) == 2, calls.calls  # then one at a time, n=3 with its retry
+
+
+async def test_batch_runs_keep_the_order_of_each_key_around_other_types(
+        harness: Harness) -> None:
+    """Pinged goes in batches, Ponged one at a time, on the same topic and keys: a batch never
+    takes a Pinged past a Ponged of its partition."""
+    ponged = type("Ponged", (harness.event,), {"TYPE": "vbp.test.ponged.v1",
+                                                "__module__": __name__})
+    total = 120
+    async with harness.uow() as uow:
+        for i in range(total):
+            cls = ponged if i % 7 in (3, 4) else harness.event
+            uow.record(cls(ping_id=f"k{i % 3}", n=i))
+        await uow.commit()
+    await publish_all(harness)
+    calls = Calls()
+    consumer = batch_consumer(harness, calls, routes={ponged: apply_ping})
+    await consumer.start()
+    rows, distinct = await harness.wait_applied(total)
+    assert (rows, distinct) == (total, total)
+    applied = await effect_rows(harness)
+    for key in ("k0", "k1", "k2"):
+        ns = [n for ping_id, n in applied if ping_id == key]
+        assert ns == sorted(ns), f"{key} out of order: {ns}"
+    batched = sorted(n for call in calls.calls for n in call)
+    assert batched == [i for i in range(total) if i % 7 not in (3, 4)]
+    assert max(len(call) for call in calls.calls) > 1, calls.calls
