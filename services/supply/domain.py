@@ -455,6 +455,22 @@ def route(
     )
 
 
+def route_each(
+    orders: Iterable[OrderToRoute],
+    assignments: Iterable[Assignment],
+    distributors: Mapping[str, Distributor],
+    at: datetime,
+) -> list[Routed | SupplyRisk]:
+    """``route`` for several orders at once (R-SUP-1, R-SUP-4), in their order: each order is
+    decided on its own, from the assignments of its own enterprise and product only, exactly
+    as ``route`` would decide it alone."""
+    by_product: dict[tuple[str, str], list[Assignment]] = {}
+    for a in assignments:
+        by_product.setdefault((a.enterprise_id, a.registration_no), []).append(a)
+    return [route(o, by_product.get((o.enterprise_id, o.registration_no), ()), distributors, at)
+            for o in orders]
+
+
 # --------------------------------------------------------------------------------------------
 # shipment and delivery (R-SUP-3)
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,7 +48,7 @@ from contracts.supply import (
     SweepOut,
 )
 from services.runtime.auth import Principal
-from services.runtime.consumer import ConsumerSpec
+from services.runtime.consumer import ConsumerSpec, traced
 from services.runtime.db import UnitOfWork, is_postgres
 from services.runtime.problems import Problem, not_found
 from services.supply import domain, store
@@ -281,53 +282,78 @@ async def revoke_assignment(uow: UnitOfWork, assignment_id: str, reason: str,
 # --- routing (R-SUP-1, R-SUP-3, R-SUP-5, R-AGR-4, R-AGR-7) ----------------------------------------
 
 
-async def on_order_placed(uow: UnitOfWork, event: OrderPlaced, ce: CloudEvent) -> None:
-    """Route a placed order to the assigned distributor, or open a supply risk and keep it
-    pending. Orders beyond the agreement volume route like any other (R-SUP-5): nothing about
-    volume or account opening is looked at. An order already known is never routed again."""
+async def on_orders_placed(uow: UnitOfWork,
+                           placed: Sequence[tuple[OrderPlaced, CloudEvent]]) -> None:
+    """Route placed orders (consecutive ``OrderPlaced`` of one partition, applied together as if
+    one after the other) to the assigned distributor, or open a supply risk and keep the order
+    pending (R-SUP-1, R-SUP-4). Orders beyond the agreement volume route like any other
+    (R-SUP-5, R-AGR-4): nothing about volume or account opening is looked at (R-SUP-2,
+    R-AGR-7). An order already known — from an earlier event, or earlier in this run — is
+    never routed again.
+
+    One query finds the candidates of every order, one statement inserts the orders; only
+    orders left without a distributor take their product's lock and are decided again."""
     conn, now = uow.conn, uow.clock.now()
-    order = domain.OrderToRoute(event.order_id, event.enterprise_id, event.registration_no,
+    firsts: dict[str, tuple[domain.OrderToRoute, OrderPlaced, CloudEvent]] = {}
+    for event, ce in placed:
+        if event.order_id in firsts:
+            log.info("order %s is already known: not routed again", event.order_id)
+            continue
+        firsts[event.order_id] = (
+            domain.OrderToRoute(event.order_id, event.enterprise_id, event.registration_no,
                                 event.institution_id, event.region, event.units,
-                                event.placed_at)
-    pool, distributors = await store.routing_candidates(
-        conn, order.enterprise_id, order.registration_no, order.institution_id, order.region)
-    decision = domain.route(order, pool, distributors, now)
-    if isinstance(decision, domain.SupplyRisk) and is_postgres(conn):
+                                event.placed_at), event, ce)
+    orders = [order for order, _, _ in firsts.values()]
+    pool, distributors = await store.routing_candidates(conn, orders)
+    decisions = dict(zip(firsts, domain.route_each(orders, pool, distributors, now),
+                         strict=True))
+    at_risk = [o for o in orders if isinstance(decisions[o.order_id], domain.SupplyRisk)]
+    if at_risk and is_postgres(conn):
         # meet any assignment being recorded right now (it holds this lock while it looks for
         # pending orders): decide again once it has committed
-        await store.product_lock(conn, order.enterprise_id, order.registration_no)
-        pool, distributors = await store.routing_candidates(
-            conn, order.enterprise_id, order.registration_no, order.institution_id,
-            order.region)
-        decision = domain.route(order, pool, distributors, now)
-    values: dict[str, Any] = {
-        "order_id": order.order_id, "program_id": event.program_id,
-        "institution_id": order.institution_id, "region": order.region,
-        "enterprise_id": order.enterprise_id, "registration_no": order.registration_no,
-        "units": order.quantity, "placed_at": order.placed_at, "status": "pending",
-    }
-    if isinstance(decision, domain.Routed):
-        values.update(status="routed", distributor_id=decision.distributor_id,
-                      assignment_id=decision.assignment_id, routed_at=now)
+        for key in sorted({(o.enterprise_id, o.registration_no) for o in at_risk}):
+            await store.product_lock(conn, *key)
+        pool, distributors = await store.routing_candidates(conn, at_risk)
+        decisions.update(zip((o.order_id for o in at_risk),
+                             domain.route_each(at_risk, pool, distributors, now), strict=True))
+    rows = []
+    for order, event, _ in firsts.values():
+        decision = decisions[order.order_id]
+        row: dict[str, Any] = {
+            "order_id": order.order_id, "program_id": event.program_id,
+            "institution_id": order.institution_id, "region": order.region,
+            "enterprise_id": order.enterprise_id, "registration_no": order.registration_no,
+            "units": order.quantity, "placed_at": order.placed_at, "status": "pending",
+            "distributor_id": None, "assignment_id": None, "routed_at": None}
+        if isinstance(decision, domain.Routed):
+            row.update(status="routed", distributor_id=decision.distributor_id,
+                       assignment_id=decision.assignment_id, routed_at=now)
+        rows.append(row)
     statement = _ADD_ORDER["postgresql" if is_postgres(conn) else "sqlite"]
-    values = {column: values.get(column) for column in _ORDER_COLUMNS}
-    if await conn.scalar(statement, values) is None:
-        log.info("order %s is already known: not routed again", order.order_id)
-        return
-    if isinstance(decision, domain.Routed):
-        uow.record(OrderRouted(
-            order_id=order.order_id, institution_id=order.institution_id,
-            enterprise_id=order.enterprise_id, distributor_id=decision.distributor_id,
-            assignment_id=decision.assignment_id, routed_at=now))
-    else:
-        await _open_risks(uow, [(order.order_id, order.institution_id, decision, None)], now)
+    added = set((await conn.execute(statement, rows)).scalars())
+    risks: list[tuple[str, str, domain.SupplyRisk, str | None]] = []
+    for order, _, ce in firsts.values():
+        decision = decisions[order.order_id]
+        if order.order_id not in added:
+            log.info("order %s is already known: not routed again", order.order_id)
+        elif isinstance(decision, domain.Routed):
+            with traced(ce):
+                uow.record(OrderRouted(
+                    order_id=order.order_id, institution_id=order.institution_id,
+                    enterprise_id=order.enterprise_id, distributor_id=decision.distributor_id,
+                    assignment_id=decision.assignment_id, routed_at=now), time=now)
+        else:
+            risks.append((order.order_id, order.institution_id, decision, None))
+    await _open_risks(uow, risks, now, traces={order.order_id: ce
+                                                 for order, _, ce in firsts.values()})
 
 
 async def _open_risks(uow: UnitOfWork,
                       risks: Sequence[tuple[str, str, domain.SupplyRisk, str | None]],
-                      now: datetime) -> None:
+                      now: datetime, *, traces: Mapping[str, CloudEvent] | None = None) -> None:
     """Record supply risks (R-SUP-4) for orders nobody may distribute now: (order id,
-    institution id, risk, distributor it was taken back from)."""
+    institution id, risk, distributor it was taken back from). ``traces``: the event each
+    order's risk follows from, by order id."""
     if not risks:
         return
     rows = [{"order_id": order_id, "enterprise_id": risk.enterprise_id,
@@ -335,11 +361,13 @@ async def _open_risks(uow: UnitOfWork,
              "reason": str(risk.reason), "taken_back_from": taken_back_from, "opened_at": now}
             for order_id, institution_id, risk, taken_back_from in risks]
     await uow.conn.execute(insert(store.supply_risks), rows)
-    for r in rows:
-        uow.record(SupplyRiskOpened(
-            order_id=r["order_id"], enterprise_id=r["enterprise_id"],
-            registration_no=r["registration_no"], institution_id=r["institution_id"],
-            reason=r["reason"], opened_at=now, taken_back_from=r["taken_back_from"]))
+    for (order_id, *_), r in zip(risks, rows, strict=True):
+        cause = traces.get(order_id) if traces else None
+        with traced(cause) if cause is not None else nullcontext():
+            uow.record(SupplyRiskOpened(
+                order_id=r["order_id"], enterprise_id=r["enterprise_id"],
+                registration_no=r["registration_no"], institution_id=r["institution_id"],
+                reason=r["reason"], opened_at=now, taken_back_from=r["taken_back_from"]))
 
 
 async def _close_risks(uow: UnitOfWork, order_ids: Sequence[str], resolution: str,
@@ -870,8 +898,9 @@ async def on_product_corrected(uow: UnitOfWork, event: WinningProductCorrected,
 
 CONSUMERS = [
     ConsumerSpec(name="orders", routes={
-        OrderPlaced: on_order_placed,
         OrderCancelled: on_order_cancelled,
+    }, batch_routes={
+        OrderPlaced: on_orders_placed,
     }),
     ConsumerSpec(name="credit-measures", routes={
         CreditMeasureApplied: on_measure_applied,

@@ -34,6 +34,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -264,45 +265,66 @@ _D_COLS = [distributors.c[n] for n in (
     "distributor_id", "name", "qualified", "barred_from", "barred_until")]
 
 
-# built once: constructing the statement per event cost more than running it
+_CANDIDATE_COLUMNS = (
+    *_A_COLS, distributors.c.name, distributors.c.qualified,
+    distributors.c.barred_from.label("d_from"), distributors.c.barred_until.label("d_until"))
+_CANDIDATE_JOIN = assignments.join(
+    distributors, distributors.c.distributor_id == assignments.c.distributor_id)
+
+# built once (constructing a statement per event cost more than running it); expanding IN
+# lists, so one cached statement whatever the number of orders; the enterprise and product
+# lists let the (enterprise, product) index narrow the search
+_A = assignments.c
 _ROUTING_CANDIDATES = (
-    select(*_A_COLS, distributors.c.name, distributors.c.qualified,
-           distributors.c.barred_from.label("d_from"),
-           distributors.c.barred_until.label("d_until"))
-    .select_from(assignments.join(
-        distributors, distributors.c.distributor_id == assignments.c.distributor_id))
-    .where(assignments.c.enterprise_id == bindparam("enterprise_id"),
-           assignments.c.registration_no == bindparam("registration_no"),
-           or_(and_(assignments.c.scope == "institution",
-                    assignments.c.institution_id == bindparam("institution_id")),
-               and_(assignments.c.scope == "region",
-                    assignments.c.region == bindparam("region"))))
+    select(*_CANDIDATE_COLUMNS)
+    .select_from(_CANDIDATE_JOIN)
+    .where(_A.enterprise_id.in_(bindparam("enterprises", expanding=True)),
+           _A.registration_no.in_(bindparam("products", expanding=True)),
+           or_(and_(_A.scope == "institution",
+                    tuple_(_A.enterprise_id, _A.registration_no, _A.institution_id)
+                    .in_(bindparam("institution_keys", expanding=True))),
+               and_(_A.scope == "region",
+                    tuple_(_A.enterprise_id, _A.registration_no, _A.region)
+                    .in_(bindparam("region_keys", expanding=True)))))
+    .order_by(distributors.c.distributor_id)  # locked in one order, whoever routes
     .with_for_update(read=True, key_share=True, of=distributors)
 )
 
 
-async def routing_candidates(
-    conn: AsyncConnection, enterprise_id: str, registration_no: str, institution_id: str,
-    region: str,
-) -> tuple[list[domain.Assignment], dict[str, domain.Distributor]]:
-    """The assignments that could route an order of this product to this institution, and
-    their distributors, in one round trip.
-
-    On PostgreSQL the distributor rows are read ``FOR KEY SHARE``: a bar holds its
-    distributor ``FOR UPDATE`` while it takes orders back, so routing waits for it and then
-    reads the distributor barred; a bar that starts later waits for this transaction and then
-    sees the order it routed. That is the whole of the routing hot path's locking.
-    """
+def _candidates(rows: Iterable[Any]) -> tuple[list[domain.Assignment],
+                                              dict[str, domain.Distributor]]:
     found: list[domain.Assignment] = []
     dist: dict[str, domain.Distributor] = {}
-    params = {"enterprise_id": enterprise_id, "registration_no": registration_no,
-              "institution_id": institution_id, "region": region}
-    for row in (await conn.execute(_ROUTING_CANDIDATES, params)).all():
+    for row in rows:
         found.append(to_assignment(row))
         dist[row.distributor_id] = domain.Distributor(
             row.distributor_id, row.name, row.qualified, barred_until=row.d_until,
             barred_from=row.d_from)
     return found, dist
+
+
+async def routing_candidates(
+    conn: AsyncConnection, orders: Sequence[domain.OrderToRoute],
+) -> tuple[list[domain.Assignment], dict[str, domain.Distributor]]:
+    """The assignments that could route these orders (each order's enterprise and product, for
+    its institution or its region), and their distributors, in one round trip.
+
+    On PostgreSQL the distributor rows are read ``FOR KEY SHARE``: a bar holds its
+    distributor ``FOR UPDATE`` while it takes orders back, so routing waits for it and then
+    reads the distributor barred; a bar that starts later waits for this transaction and then
+    sees the orders it routed. That is the whole of the routing hot path's locking.
+    """
+    if not orders:
+        return [], {}
+    params = {
+        "enterprises": sorted({o.enterprise_id for o in orders}),
+        "products": sorted({o.registration_no for o in orders}),
+        "institution_keys": sorted({(o.enterprise_id, o.registration_no, o.institution_id)
+                                    for o in orders}),
+        "region_keys": sorted({(o.enterprise_id, o.registration_no, o.region)
+                               for o in orders}),
+    }
+    return _candidates((await conn.execute(_ROUTING_CANDIDATES, params)).all())
 
 
 async def assignments_where(conn: AsyncConnection, *conditions: Any) -> list[domain.Assignment]:
