@@ -145,7 +145,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor.close()
 
         return engine
-    kwargs.setdefault("pool_size", 10)
+    # enough kept-open connections for a busy process: an overflow connection is closed when
+    # it is returned, and opening one costs PostgreSQL a fork
+    kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)

@@ -17,13 +17,34 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import insert, select
+from pydantic import BaseModel
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from services.runtime.db import UnitOfWork, idempotency_keys
 from services.runtime.problems import Problem
 
 HEADER = "Idempotency-Key"
+K = idempotency_keys.c
+LOOKUP = select(K.route, K.request_hash, K.status_code, K.response).where(
+    K.principal == bindparam("principal"), K.key == bindparam("key"))
+REMEMBER = insert(idempotency_keys)
+
+
+class EncodedJSON(JSONResponse):
+    """A JSON response whose body is already encoded text."""
+
+    def render(self, content: Any) -> bytes:
+        return content.encode() if isinstance(content, str) else super().render(content)
+
+
+def as_json(result: Any) -> str:
+    """A response body: models as their contract JSON (money "848.00"), anything else through
+    FastAPI's encoder with Decimals kept exact (never floats)."""
+    if isinstance(result, BaseModel):
+        return result.model_dump_json()
+    return json.dumps(jsonable_encoder(result, custom_encoder={Decimal: str}),
+                      ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -45,17 +66,12 @@ class IdempotentRequest:
             replay = await self._stored(uow, principal)
             if replay is not None:
                 return replay
-            # Decimals stay exact (never floats); models serialise money as "848.00"
-            body = jsonable_encoder(await action(uow), custom_encoder={Decimal: str})
+            body = as_json(await action(uow))
             if self.key is not None:
-                await uow.conn.execute(
-                    insert(idempotency_keys).values(
-                        principal=principal, key=self.key, route=self.route,
-                        request_hash=self.request_hash, status_code=status_code,
-                        response=json.dumps(body, ensure_ascii=False),
-                        created_at=uow.clock.now(),
-                    )
-                )
+                await uow.conn.execute(REMEMBER, {
+                    "principal": principal, "key": self.key, "route": self.route,
+                    "request_hash": self.request_hash, "status_code": status_code,
+                    "response": body, "created_at": uow.clock.now()})
             try:
                 await uow.commit()
             except IntegrityError:
@@ -66,18 +82,12 @@ class IdempotentRequest:
                 if replay is None:
                     raise
                 return replay
-        return JSONResponse(body, status_code=status_code)
+        return EncodedJSON(body, status_code=status_code)
 
     async def _stored(self, uow: UnitOfWork, principal: str) -> JSONResponse | None:
         if self.key is None:
             return None
-        row = (
-            await uow.conn.execute(
-                select(idempotency_keys).where(
-                    idempotency_keys.c.principal == principal, idempotency_keys.c.key == self.key
-                )
-            )
-        ).first()
+        row = (await uow.conn.execute(LOOKUP, {"principal": principal, "key": self.key})).first()
         if row is None:
             return None
         if row.request_hash != self.request_hash or row.route != self.route:
@@ -85,10 +95,8 @@ class IdempotentRequest:
                 422, "idempotency-key-reused", "Idempotency-Key reused with a different request",
                 f"key {self.key!r} was first used with another body or route",
             )
-        return JSONResponse(
-            json.loads(row.response), status_code=row.status_code,
-            headers={"Idempotent-Replayed": "true"},
-        )
+        return EncodedJSON(row.response, status_code=row.status_code,
+                           headers={"Idempotent-Replayed": "true"})
 
 
 async def idempotent_request(request: Request) -> IdempotentRequest:
