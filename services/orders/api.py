@@ -52,7 +52,7 @@ from services.orders import (
 )
 from services.orders.importing import FileRejected
 from services.orders.programs import Program, program_unknown
-from services.runtime.app import ClockDep, Engine, UoW
+from services.runtime.app import ClockDep, Engine, UoW, Writes
 from services.runtime.auth import ROLES, Principal, authorize
 from services.runtime.idempotency import Idempotency
 from services.runtime.problems import PROBLEM_JSON, Problem, not_found
@@ -335,12 +335,13 @@ async def renewal_history(renewal_id: str, caller: Viewer,
 
 
 @router.post("/orders", status_code=201, response_model=OrderOut)
-async def place_order(body: OrderIn, caller: Institution, uow: UoW,
+async def place_order(body: OrderIn, caller: Institution, writes: Writes,
                       idem: Idempotency) -> JSONResponse:
-    """A purchase order at exactly the listing price (R-CAT-5); send an Idempotency-Key."""
+    """A purchase order at exactly the listing price (R-CAT-5); send an Idempotency-Key.
+    Orders placed at the same moment share a transaction (runtime/groupcommit.py)."""
     _own(caller, body.institution_id)
-    return await idem.run(uow, caller.actor,
-                          lambda u: purchasing.place_order(u, body, caller))
+    return await writes.run(idem, caller.actor,
+                            lambda u: purchasing.place_order(u, body, caller))
 
 
 @router.get("/orders", response_model=OrdersPage)

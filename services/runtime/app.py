@@ -31,6 +31,7 @@ from services.runtime.auth import TokenVerifier
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.consumer import ConsumerSpec, EventConsumer
 from services.runtime.db import UnitOfWork, make_engine
+from services.runtime.groupcommit import GroupCommit
 from services.runtime.kafka import ensure_topics, make_producer, start_with_retry
 from services.runtime.migrate import upgrade
 from services.runtime.outbox import OutboxRelay
@@ -70,6 +71,10 @@ class Runtime:
     relay: OutboxRelay | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
+    writes: GroupCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writes = GroupCommit(self.uow, service=self.spec.name)
 
     @property
     def source(self) -> str:
@@ -112,6 +117,7 @@ class Runtime:
             self.state.update(self.spec.extra_state(self))
 
     async def stop(self) -> None:
+        await self.writes.stop()
         for consumer in self.consumers:
             await consumer.stop()
         self.consumers.clear()
@@ -163,7 +169,13 @@ async def get_engine(runtime: RuntimeDep) -> AsyncEngine:
     return runtime.reader
 
 
+async def get_writes(runtime: RuntimeDep) -> GroupCommit:
+    return runtime.writes
+
+
 UoW = Annotated[UnitOfWork, Depends(get_uow)]
+Writes = Annotated[GroupCommit, Depends(get_writes)]
+"""Idempotent writes applied together with the others queued at the same time."""
 ClockDep = Annotated[Clock, Depends(get_clock)]
 Engine = Annotated[AsyncEngine, Depends(get_engine)]
 """For routes that only read: statements autocommit. Changes go through ``UoW``."""

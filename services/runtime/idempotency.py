@@ -31,6 +31,13 @@ LOOKUP = select(K.route, K.request_hash, K.status_code, K.response).where(
 REMEMBER = insert(idempotency_keys)
 
 
+def reused(key: str | None) -> Problem:
+    return Problem(
+        422, "idempotency-key-reused", "Idempotency-Key reused with a different request",
+        f"key {key!r} was first used with another body or route",
+    )
+
+
 class EncodedJSON(JSONResponse):
     """A JSON response whose body is already encoded text."""
 
@@ -91,10 +98,7 @@ class IdempotentRequest:
         if row is None:
             return None
         if row.request_hash != self.request_hash or row.route != self.route:
-            raise Problem(
-                422, "idempotency-key-reused", "Idempotency-Key reused with a different request",
-                f"key {self.key!r} was first used with another body or route",
-            )
+            raise reused(self.key)
         return EncodedJSON(row.response, status_code=row.status_code,
                            headers={"Idempotent-Replayed": "true"})
 

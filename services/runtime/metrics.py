@@ -45,3 +45,9 @@ OUTBOX_PUBLISHED = Counter(
 OUTBOX_FAILURES = Counter(
     "vbp_outbox_publish_failures_total", "Failed relay publishing rounds", ["service"]
 )
+GROUP_COMMIT_SIZE = Histogram(
+    "vbp_group_commit_requests",
+    "Requests applied together in one transaction (runtime/groupcommit.py)",
+    ["service"],
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)

@@ -1,0 +1,179 @@
+"""Group commit: idempotent writes that arrive while a transaction is in flight share the next.
+
+On its own, one POST costs seven round trips to PostgreSQL (BEGIN, the Idempotency-Key lookup,
+the action's read and write, the outbox insert, the key insert, COMMIT), five of them
+bookkeeping. Under load requests queue up anyway; ``GroupCommit`` takes what is queued (up to
+``max_batch``) into one transaction: one BEGIN, one key lookup for all, each action in turn
+(each sees the ones before it, exactly as if they had run one after the other), one outbox
+insert, one key insert, one COMMIT. A request that finds nothing in flight goes at once, in a
+batch of one: nobody waits for company.
+
+Each request still gets its own outcome, and no outcome leaks into another's commit:
+- a stored response for its key is replayed, a key reused with another body is refused (422);
+- a second request with a key already in the batch waits for the batch and is then replayed;
+- an action that raises a ``Problem`` (a 4xx) gets it, the transaction is rolled back and the
+  batch re-run without it, so nothing half-written by a refused request is committed;
+- any other failure (a request with the same key committed by another process meanwhile, the
+  database going away) re-runs each request of the batch on its own through
+  ``IdempotentRequest.run``, which handles it as it always has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from sqlalchemy import insert, select, tuple_
+
+from services.runtime import metrics
+from services.runtime.db import UnitOfWork, idempotency_keys
+from services.runtime.idempotency import EncodedJSON, IdempotentRequest, as_json, reused
+from services.runtime.problems import Problem
+
+log = logging.getLogger("vbp.groupcommit")
+K = idempotency_keys.c
+Action = Callable[[UnitOfWork], Awaitable[Any]]
+
+
+@dataclass(eq=False)
+class _Request:
+    idem: IdempotentRequest
+    principal: str
+    action: Action
+    status_code: int
+    future: asyncio.Future[JSONResponse] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    @property
+    def key(self) -> tuple[str, str] | None:
+        return None if self.idem.key is None else (self.principal, self.idem.key)
+
+    def answer(self, response: JSONResponse) -> None:
+        if not self.future.done():  # the client may have gone: the write stands, unanswered
+            self.future.set_result(response)
+
+    def refuse(self, exc: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(exc)
+
+
+class GroupCommit:
+    def __init__(self, uow: Callable[[], UnitOfWork], *, service: str, max_batch: int = 32
+                 ) -> None:
+        self._uow = uow
+        self._service = service
+        self._max_batch = max_batch
+        self._queue: deque[_Request] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._batch: list[_Request] = []
+
+    async def run(self, idem: IdempotentRequest, principal: str, action: Action, *,
+                  status_code: int = 201) -> JSONResponse:
+        """What ``idem.run(uow, principal, action)`` does, sharing a transaction with the
+        requests queued at the same time."""
+        request = _Request(idem, principal, action, status_code)
+        self._queue.append(request)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop(), name="group-commit")
+        self._wake.set()
+        return await request.future
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for request in [*self._batch, *self._queue]:
+            request.refuse(Problem(503, "shutting-down", "Service shutting down"))
+        self._queue.clear()
+
+    async def _loop(self) -> None:
+        while True:
+            while not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+            self._batch = batch = [self._queue.popleft()
+                                   for _ in range(min(len(self._queue), self._max_batch))]
+            metrics.GROUP_COMMIT_SIZE.labels(self._service).observe(len(batch))
+            try:
+                await self._together(batch)
+            except Exception as exc:
+                if len(batch) > 1:
+                    log.info("batch of %d failed (%s); applying each on its own",
+                             len(batch), exc.__class__.__name__)
+                for request in batch:
+                    if not request.future.done():
+                        await self._alone(request)
+
+    async def _alone(self, request: _Request) -> None:
+        try:
+            request.answer(await request.idem.run(self._uow(), request.principal,
+                                                  request.action,
+                                                  status_code=request.status_code))
+        except Exception as exc:
+            request.refuse(exc)
+
+    async def _together(self, batch: list[_Request]) -> None:
+        keys: set[tuple[str, str]] = set()
+        first_of_key, again = [], []
+        for request in batch:  # a key used twice in one batch: the second replays the first
+            if request.key is not None and request.key in keys:
+                again.append(request)
+            else:
+                first_of_key.append(request)
+                if request.key is not None:
+                    keys.add(request.key)
+        pending = first_of_key
+        while pending:
+            pending = await self._attempt(pending)
+        for request in again:
+            await self._alone(request)
+
+    async def _attempt(self, pending: list[_Request]) -> list[_Request]:
+        """One transaction for ``pending``; returns who must go again (after a refusal)."""
+        uow = self._uow()
+        async with uow:
+            stored = await _stored(uow, [r.key for r in pending if r.key is not None])
+            done: list[tuple[_Request, str]] = []
+            for request in pending:
+                row = stored.get(request.key) if request.key is not None else None
+                if row is not None:
+                    if row.request_hash != request.idem.request_hash \
+                            or row.route != request.idem.route:
+                        request.refuse(reused(request.idem.key))
+                    else:
+                        request.answer(EncodedJSON(row.response, status_code=row.status_code,
+                                                   headers={"Idempotent-Replayed": "true"}))
+                    continue
+                try:
+                    body = as_json(await request.action(uow))
+                except Problem as problem:
+                    await uow.rollback()
+                    request.refuse(problem)
+                    return [r for r in pending if not r.future.done()]
+                done.append((request, body))
+            remembered = [
+                {"principal": r.principal, "key": r.idem.key, "route": r.idem.route,
+                 "request_hash": r.idem.request_hash, "status_code": r.status_code,
+                 "response": body, "created_at": uow.clock.now()}
+                for r, body in done if r.idem.key is not None]
+            if remembered:
+                await uow.conn.execute(insert(idempotency_keys), remembered)
+            await uow.commit()
+        for request, body in done:
+            request.answer(EncodedJSON(body, status_code=request.status_code))
+        return []
+
+
+async def _stored(uow: UnitOfWork, keys: list[tuple[str, str]]) -> dict[Any, Any]:
+    if not keys:
+        return {}
+    rows = (await uow.conn.execute(
+        select(K.principal, K.key, K.route, K.request_hash, K.status_code, K.response)
+        .where(tuple_(K.principal, K.key).in_(keys)))).all()
+    return {(row.principal, row.key): row for row in rows}
