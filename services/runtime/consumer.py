@@ -23,7 +23,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.base import CloudEvent, Event
@@ -46,6 +46,16 @@ it is called again with one event at a time. ``traced(ce)`` gives each event's t
 to the events it records."""
 BatchRoutes = Mapping[type[Event], BatchHandler]
 Fault = Callable[[TopicPartition, int], Awaitable[None]]
+
+# Records (consumer, event id) unless it is there already, and says which it recorded: the
+# events to apply. One index probe per event (whatever the table's statistics say), one round
+# trip per chunk; an id a concurrent transaction is recording waits for its outcome.
+_CLAIM = {
+    name: dialect.insert(processed_events)
+    .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+    .returning(processed_events.c.event_id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 @dataclass(frozen=True)
@@ -282,23 +292,14 @@ class EventConsumer:
             self._engine, clock=self._clock, source=f"/vbp/{self._service}",
             on_commit=self._on_commit,
         ) as uow:
-            ids = [item.ce.id for item in items]
-            seen = set((await uow.conn.execute(
-                select(processed_events.c.event_id).where(
-                    processed_events.c.consumer == self.spec.name,
-                    processed_events.c.event_id.in_(ids),
-                )
-            )).scalars())
-            fresh: list[_Item] = []
+            unique: dict[str, _Item] = {}
             for item in items:
-                if item.ce.id not in seen:
-                    seen.add(item.ce.id)
-                    fresh.append(item)
-            if fresh:
-                now = self._clock.now()
-                await uow.conn.execute(insert(processed_events), [
-                    {"consumer": self.spec.name, "event_id": item.ce.id,
-                     "topic": item.record.topic, "processed_at": now} for item in fresh])
+                unique.setdefault(item.ce.id, item)
+            now = self._clock.now()
+            claimed = set((await uow.conn.execute(_CLAIM[uow.conn.dialect.name], [
+                {"consumer": self.spec.name, "event_id": event_id, "topic": item.record.topic,
+                 "processed_at": now} for event_id, item in unique.items()])).scalars())
+            fresh = [item for event_id, item in unique.items() if event_id in claimed]
             for run in _runs(fresh):
                 batch = run[0].batch
                 if batch is not None:
