@@ -34,7 +34,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -271,20 +270,29 @@ _CANDIDATE_COLUMNS = (
 _CANDIDATE_JOIN = assignments.join(
     distributors, distributors.c.distributor_id == assignments.c.distributor_id)
 
-# built once (constructing a statement per event cost more than running it); expanding IN
-# lists, so one cached statement whatever the number of orders; the enterprise and product
-# lists let the (enterprise, product) index narrow the search
+# built once (constructing a statement per event cost more than running it), with expanding
+# IN lists, so one cached statement whatever the number of orders. The enterprise and product
+# lists let the (enterprise, product) index narrow the search; the exact (enterprise, product,
+# place) pairs are compared as one string each, which the database looks up in a hash rather
+# than comparing row values one by one.
 _A = assignments.c
+_SEP = "\x1f"
+
+
+def _place_key(enterprise_id: Any, registration_no: Any, place: Any) -> Any:
+    return enterprise_id + _SEP + registration_no + _SEP + place
+
+
 _ROUTING_CANDIDATES = (
     select(*_CANDIDATE_COLUMNS)
     .select_from(_CANDIDATE_JOIN)
     .where(_A.enterprise_id.in_(bindparam("enterprises", expanding=True)),
            _A.registration_no.in_(bindparam("products", expanding=True)),
            or_(and_(_A.scope == "institution",
-                    tuple_(_A.enterprise_id, _A.registration_no, _A.institution_id)
+                    _place_key(_A.enterprise_id, _A.registration_no, _A.institution_id)
                     .in_(bindparam("institution_keys", expanding=True))),
                and_(_A.scope == "region",
-                    tuple_(_A.enterprise_id, _A.registration_no, _A.region)
+                    _place_key(_A.enterprise_id, _A.registration_no, _A.region)
                     .in_(bindparam("region_keys", expanding=True)))))
     .order_by(distributors.c.distributor_id)  # locked in one order, whoever routes
     .with_for_update(read=True, key_share=True, of=distributors)
@@ -319,9 +327,9 @@ async def routing_candidates(
     params = {
         "enterprises": sorted({o.enterprise_id for o in orders}),
         "products": sorted({o.registration_no for o in orders}),
-        "institution_keys": sorted({(o.enterprise_id, o.registration_no, o.institution_id)
-                                    for o in orders}),
-        "region_keys": sorted({(o.enterprise_id, o.registration_no, o.region)
+        "institution_keys": sorted({_place_key(o.enterprise_id, o.registration_no,
+                                               o.institution_id) for o in orders}),
+        "region_keys": sorted({_place_key(o.enterprise_id, o.registration_no, o.region)
                                for o in orders}),
     }
     return _candidates((await conn.execute(_ROUTING_CANDIDATES, params)).all())
