@@ -8,8 +8,9 @@ and prints:
 
 1. routing: N ``OrderPlaced`` events are put on the orders topic first, then the service is
    started; measured from the first order routed to the last ``OrderRouted`` published on
-   Kafka (and wall clock including start-up). Then the deliveries topic is read back: one
-   ``OrderRouted`` per order, no duplicates, no missing one.
+   Kafka (and wall clock including start-up), split into first to last order routed (the
+   consumer) and last routed to last published (the relay's tail). Then the deliveries topic
+   is read back: one ``OrderRouted`` per order, no duplicates, no missing one.
 2. barring: a distributor that holds ``--bar-orders`` unshipped orders is put on the violation
    list through the HTTP API; the time until the request returns (everything re-routed or
    flagged, committed) and until every resulting event is on Kafka.
@@ -219,6 +220,7 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> di
         wall = time.perf_counter() - started
         async with engine.connect() as conn:
             first_routed = await conn.scalar(select(func.min(store.orders.c.routed_at)))
+            last_routed = await conn.scalar(select(func.max(store.orders.c.routed_at)))
             last_published = await conn.scalar(select(func.max(outbox.c.published_at)))
             routed = await conn.scalar(select(func.count()).select_from(store.orders)
                                        .where(store.orders.c.status == "routed"))
@@ -227,6 +229,9 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> di
             "wall_s_incl_startup": round(wall, 2),
             "first_routed_to_last_published_s": round(span, 2),
             "events_per_s": round(args.events / span, 1),
+            "first_to_last_routed_s": round((last_routed - first_routed).total_seconds(), 2),
+            "last_routed_to_last_published_s": round(
+                (last_published - last_routed).total_seconds(), 2),
             "orders_routed_in_db": routed,
         }
         print(f"  routing: {args.events} events in {span:.2f} s = "
