@@ -54,6 +54,7 @@ from services.orders.importing import FileRejected
 from services.orders.programs import Program, program_unknown
 from services.runtime.app import ClockDep, Engine, UoW, Writes
 from services.runtime.auth import ROLES, Principal, authorize
+from services.runtime.db import analyze
 from services.runtime.idempotency import Idempotency
 from services.runtime.problems import PROBLEM_JSON, Problem, not_found
 
@@ -162,7 +163,7 @@ async def list_institutions(caller: Overseer, engine: Engine, region: str | None
 )
 async def import_agreements(
     program_id: str, request: Request, caller: Overseer, uow: UoW, idem: Idempotency,
-    agreement_year: Annotated[int, Query(ge=1, le=50)],
+    engine: Engine, agreement_year: Annotated[int, Query(ge=1, le=50)],
     reason: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> JSONResponse:
     """Import one agreement year's volumes (R-AGR-1): CSV or XLSX, all or nothing, every bad
@@ -178,8 +179,10 @@ async def import_agreements(
                       f"Content-Type {content_type!r}; send one of: "
                       f"{', '.join(importing.FORMATS)}") from exc
     digest = agreements.content_hash(body)
-    return await idem.run(uow, caller.actor, lambda u: agreements.import_agreements(
+    response = await idem.run(uow, caller.actor, lambda u: agreements.import_agreements(
         u, program_id, agreement_year, rows, digest, caller, reason))
+    await analyze(engine, store.agreements, store.history)  # orders are planned on them
+    return response
 
 
 def _agreement_scope(caller: Principal) -> dict[str, str]:
