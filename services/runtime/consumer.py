@@ -4,8 +4,12 @@ For every record: read the CloudEvent, look up its handler, and in the same data
 transaction record ``(consumer, event id)`` in ``processed_events`` and apply the handler; a
 duplicate is skipped. Records of one partition are applied in chunks (one transaction per
 chunk, ``VBP_CONSUMER_BATCH_SIZE``); a chunk that fails is re-applied record by record, so one
-bad event cannot hold the others back. Offsets are committed explicitly, after that
-transaction, and only for partitions still assigned (aiokafka rebalances in the background).
+bad event cannot hold the others back. An event type may have a *batch handler* instead
+(``ConsumerSpec.batch_routes``): it gets each run of consecutive records of that type in the
+chunk together, in partition order, and applies them with a few statements; a record of
+another type ends the run, so every key keeps its order. Offsets are committed explicitly,
+after those transactions (once per fetch), and only for partitions still assigned (aiokafka
+rebalances in the background).
 A record that cannot be read goes to ``<topic>.dlt`` at once; one whose handler keeps failing
 goes there after retries with backoff. Either way the partition moves on.
 """
@@ -195,24 +199,34 @@ class EventConsumer:
                 log.warning("consumer %s: fetch failed (%s), retrying", self.group_id, exc)
                 await asyncio.sleep(0.5)
                 continue
+            applied: dict[TopicPartition, int] = {}
             for tp, records in batches.items():
                 for start in range(0, len(records), self._batch_size):
                     if self._stopping.is_set():
                         break
                     chunk = records[start:start + self._batch_size]
                     await self._handle_chunk(chunk)
-                    await self._commit(consumer, tp, chunk[-1].offset + 1)
+                    applied[tp] = chunk[-1].offset + 1
+            await self._commit(consumer, applied)
             self._observe_lag(consumer)
 
-    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
-        if self.before_offset_commit is not None:
-            await self.before_offset_commit(tp, offset)
-        if tp not in consumer.assignment():
-            return  # revoked meanwhile: the new owner re-reads it and skips what we applied
+    async def _commit(self, consumer: AIOKafkaConsumer, applied: dict[TopicPartition, int]
+                      ) -> None:
+        """Commit the offsets of what the fetch brought and the database has committed, in one
+        request for all partitions (a broker round trip per chunk cost a fifth of the time)."""
+        for tp, offset in applied.items():
+            if self.before_offset_commit is not None:
+                await self.before_offset_commit(tp, offset)
+        assigned = consumer.assignment()
+        # a partition revoked meanwhile: its new owner re-reads it and skips what we applied
+        offsets = {tp: offset for tp, offset in applied.items() if tp in assigned}
+        if not offsets:
+            return
         try:
-            await consumer.commit({tp: offset})
+            await consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError, KafkaError) as exc:
-            log.warning("consumer %s: offset commit for %s failed (%s)", self.group_id, tp, exc)
+            log.warning("consumer %s: offset commit for %s failed (%s)", self.group_id,
+                        sorted(offsets), exc)
 
     def _observe_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
