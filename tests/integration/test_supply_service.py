@@ -33,7 +33,9 @@ pytestmark = pytest.mark.integration
 
 REGULATOR = bearer("regulator", "BUREAU")
 OPERATOR = bearer("operator", "OPS")
-STENT = "国械注准20163132305"
+# a product of this session alone: the listings topic is shared, and another module's listing
+# of the real stent would make it another enterprise's product (R-SUP-1 refuses)
+STENT = f"国械注准2016{uuid.uuid4().int % 10**7:07d}"
 REGION = "重庆"
 
 
