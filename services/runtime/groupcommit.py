@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select, tuple_
 
 from services.runtime import metrics
 from services.runtime.db import UnitOfWork, idempotency_keys
-from services.runtime.idempotency import EncodedJSON, IdempotentRequest, as_json, reused
+from services.runtime.idempotency import REMEMBER, EncodedJSON, IdempotentRequest, as_json
 from services.runtime.problems import Problem
 
 log = logging.getLogger("vbp.groupcommit")
@@ -143,12 +143,10 @@ class GroupCommit:
             for request in pending:
                 row = stored.get(request.key) if request.key is not None else None
                 if row is not None:
-                    if row.request_hash != request.idem.request_hash \
-                            or row.route != request.idem.route:
-                        request.refuse(reused(request.idem.key))
-                    else:
-                        request.answer(EncodedJSON(row.response, status_code=row.status_code,
-                                                   headers={"Idempotent-Replayed": "true"}))
+                    try:
+                        request.answer(request.idem.replay(row))
+                    except Problem as reused:
+                        request.refuse(reused)
                     continue
                 try:
                     body = as_json(await request.action(uow))
@@ -157,13 +155,11 @@ class GroupCommit:
                     request.refuse(problem)
                     return [r for r in pending if not r.future.done()]
                 done.append((request, body))
-            remembered = [
-                {"principal": r.principal, "key": r.idem.key, "route": r.idem.route,
-                 "request_hash": r.idem.request_hash, "status_code": r.status_code,
-                 "response": body, "created_at": uow.clock.now()}
-                for r, body in done if r.idem.key is not None]
+            now = uow.clock.now()
+            remembered = [r.idem.remembered(r.principal, r.status_code, body, now)
+                          for r, body in done if r.idem.key is not None]
             if remembered:
-                await uow.conn.execute(insert(idempotency_keys), remembered)
+                await uow.conn.execute(REMEMBER, remembered)
             await uow.commit()
         for request, body in done:
             request.answer(EncodedJSON(body, status_code=request.status_code))

@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -29,13 +30,6 @@ K = idempotency_keys.c
 LOOKUP = select(K.route, K.request_hash, K.status_code, K.response).where(
     K.principal == bindparam("principal"), K.key == bindparam("key"))
 REMEMBER = insert(idempotency_keys)
-
-
-def reused(key: str | None) -> Problem:
-    return Problem(
-        422, "idempotency-key-reused", "Idempotency-Key reused with a different request",
-        f"key {key!r} was first used with another body or route",
-    )
 
 
 class EncodedJSON(JSONResponse):
@@ -75,10 +69,8 @@ class IdempotentRequest:
                 return replay
             body = as_json(await action(uow))
             if self.key is not None:
-                await uow.conn.execute(REMEMBER, {
-                    "principal": principal, "key": self.key, "route": self.route,
-                    "request_hash": self.request_hash, "status_code": status_code,
-                    "response": body, "created_at": uow.clock.now()})
+                await uow.conn.execute(
+                    REMEMBER, self.remembered(principal, status_code, body, uow.clock.now()))
             try:
                 await uow.commit()
             except IntegrityError:
@@ -95,12 +87,25 @@ class IdempotentRequest:
         if self.key is None:
             return None
         row = (await uow.conn.execute(LOOKUP, {"principal": principal, "key": self.key})).first()
-        if row is None:
-            return None
-        if row.request_hash != self.request_hash or row.route != self.route:
-            raise reused(self.key)
-        return EncodedJSON(row.response, status_code=row.status_code,
+        return None if row is None else self.replay(row)
+
+    def replay(self, stored: Any) -> JSONResponse:
+        """The stored response of this key (a row of ``idempotency_keys``); 422 if the key was
+        first used with another body or route."""
+        if stored.request_hash != self.request_hash or stored.route != self.route:
+            raise Problem(
+                422, "idempotency-key-reused", "Idempotency-Key reused with a different request",
+                f"key {self.key!r} was first used with another body or route",
+            )
+        return EncodedJSON(stored.response, status_code=stored.status_code,
                            headers={"Idempotent-Replayed": "true"})
+
+    def remembered(self, principal: str, status_code: int, body: str, at: datetime
+                   ) -> dict[str, Any]:
+        """The ``idempotency_keys`` row that remembers this request's response."""
+        return {"principal": principal, "key": self.key, "route": self.route,
+                "request_hash": self.request_hash, "status_code": status_code,
+                "response": body, "created_at": at}
 
 
 async def idempotent_request(request: Request) -> IdempotentRequest:

@@ -35,6 +35,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from services.runtime.db import Fen, is_postgres
 
+PAGE_LIMIT = "page_limit"
+
 
 def wire(column: ColumnElement[Any]) -> ColumnElement[Any]:
     """A column as the contracts put it on the wire (integer arithmetic; ``to_char`` on
@@ -74,9 +76,6 @@ async def page(
         return _body(body, getattr(items[-1], key) if len(rows) > limit else None)
     body, fetched, last = (await conn.execute(_page_statement(query, model, key), bound)).one()
     return _body(body, last if fetched > limit else None)
-
-
-PAGE_LIMIT = "page_limit"
 
 
 @lru_cache(maxsize=256)
