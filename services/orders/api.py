@@ -341,10 +341,10 @@ async def renewal_history(renewal_id: str, caller: Viewer,
 async def place_order(body: OrderIn, caller: Institution, writes: Writes,
                       idem: Idempotency) -> JSONResponse:
     """A purchase order at exactly the listing price (R-CAT-5); send an Idempotency-Key.
-    Orders placed at the same moment share a transaction (runtime/groupcommit.py)."""
+    Orders placed at the same moment share a transaction, a context query and an insert
+    (runtime/groupcommit.py)."""
     _own(caller, body.institution_id)
-    return await writes.run(idem, caller.actor,
-                            lambda u: purchasing.place_order(u, body, caller))
+    return await writes.run_batched(idem, caller.actor, purchasing.place_orders, (body, caller))
 
 
 @router.get("/orders", response_model=OrdersPage)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
@@ -51,13 +53,46 @@ def _program(ctx: Any) -> Program:
                    profile_version=ctx.profile_version)
 
 
-async def place_order(uow: UnitOfWork, cmd: OrderIn, caller: Principal) -> OrderOut:
-    """PlaceOrder: refused unless the listing is known, listed (not suspended, R-CAT-8) and the
-    price is exactly its listing price (R-CAT-5); beyond-agreement and no-agreement orders are
-    filled at the winning price (R-AGR-4), non-winning listings count apart (R-AGR-5)."""
-    conn = uow.conn
-    rows = (await conn.execute(store.ORDER_CONTEXT, {
-        "listing_id": cmd.listing_id, "institution_id": cmd.institution_id})).all()
+async def place_orders(uow: UnitOfWork, requests: Sequence[tuple[OrderIn, Principal]]
+                       ) -> list[OrderOut | Problem]:
+    """PlaceOrder for orders arriving together (group commit): each is decided as if placed
+    after the ones before it (it sees their units), with one context query and one insert for
+    all. Each gets its order or the problem refusing it; a refused order writes nothing.
+
+    Refused unless the listing is known, listed (not suspended, R-CAT-8) and the price is
+    exactly its listing price (R-CAT-5); beyond-agreement and no-agreement orders are filled
+    at the winning price (R-AGR-4), non-winning listings count apart (R-AGR-5)."""
+    contexts = await store.order_contexts(
+        uow.conn, [(cmd.listing_id, cmd.institution_id) for cmd, _ in requests])
+    earlier = _Earlier()
+    outcomes: list[OrderOut | Problem] = []
+    placed: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for (cmd, caller), rows in zip(requests, contexts, strict=True):
+        try:
+            values, detail = await _place(uow, cmd, caller, rows, earlier)
+        except Problem as refused:
+            outcomes.append(refused)
+            continue
+        placed.append((values, detail))
+        outcomes.append(order_out(_Row(values)))
+    await store.insert_orders(uow.conn, placed)
+    return outcomes
+
+
+class _Earlier:
+    """What the orders placed before in the same transaction, not yet inserted, add to the
+    context rows: units per (institution, program, product, agreement year) and month, and
+    the months warned for."""
+
+    def __init__(self) -> None:
+        self.units: dict[tuple[str, str, str, int], dict[int, int]] = defaultdict(dict)
+        self.warned: dict[tuple[str, str, str, int], int] = {}
+
+
+async def _place(uow: UnitOfWork, cmd: OrderIn, caller: Principal, rows: list[Any],
+                 earlier: _Earlier) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One order: checked, classified, its event recorded and its pacing judged; the order's
+    values and history detail (the caller inserts them)."""
     if not rows:
         raise Problem(422, "unknown-listing", "Unknown listing",
                       f"listing {cmd.listing_id!r} is not listed (R-CAT-5)",
@@ -95,6 +130,10 @@ async def place_order(uow: UnitOfWork, cmd: OrderIn, caller: Principal) -> Order
     annual = this_year[0].agreement_units if this_year else None
     per_month = {r.month: int(r.ordered) for r in this_year if r.month is not None}
     committed = sum(int(r.committed) for r in this_year if r.month is not None)
+    key = (cmd.institution_id, program.program_id, ctx.registration_no, month.year)
+    for m, units in earlier.units.get(key, {}).items():  # placed orders: ordered = committed
+        per_month[m] = per_month.get(m, 0) + units
+        committed += units
     remaining = None if annual is None else domain.remaining(committed, annual)
     order_class = domain.classify_order(cmd.units, remaining, ctx.winning)
     amount = domain.order_amount(cmd.units, ctx.listing_price)
@@ -109,25 +148,27 @@ async def place_order(uow: UnitOfWork, cmd: OrderIn, caller: Principal) -> Order
         "placed_by": caller.actor, "placed_at": now, "updated_at": now, "version": 1,
     }
     within, beyond = (domain.split_units(cmd.units, remaining) if ctx.winning else (0, 0))
-    await store.insert_order(conn, values, {
-        "status": "placed", "units": cmd.units, "unit_price": f"{ctx.listing_price:.2f}",
-        "order_class": order_class.value, "units_within_agreement": within,
-        "units_beyond_agreement": beyond}, caller.actor, now)
+    detail = {"status": "placed", "units": cmd.units, "unit_price": f"{ctx.listing_price:.2f}",
+              "order_class": order_class.value, "units_within_agreement": within,
+              "units_beyond_agreement": beyond}
     uow.record(OrderPlaced(
         order_id=order_id, program_id=program.program_id, institution_id=cmd.institution_id,
         region=program.region, listing_id=cmd.listing_id, registration_no=ctx.registration_no,
         enterprise_id=ctx.enterprise_id, units=cmd.units, unit_price=ctx.listing_price,
         amount=amount, order_class=order_class.value, placed_by=caller.actor, placed_at=now,
         agreement_year=month.year))
+    earlier_months = earlier.units[key]
+    earlier_months[month.month] = earlier_months.get(month.month, 0) + cmd.units
     policy = program.pacing
-    already_warned = bool(this_year) and this_year[0].last_warned_month == month.month
-    if policy is not None and annual and ctx.winning and not already_warned:
+    last_warned = earlier.warned.get(key, this_year[0].last_warned_month if this_year else None)
+    if policy is not None and annual and ctx.winning and last_warned != month.month:
         per_month[month.month] = per_month.get(month.month, 0) + cmd.units
-        await pacing.on_order_placed(
-            uow, program, policy, month, institution_id=cmd.institution_id,
-            registration_no=ctx.registration_no, annual_units=annual, per_month=per_month,
-            order_id=order_id)
-    return order_out(_Row(values))
+        if await pacing.on_order_placed(
+                uow, program, policy, month, institution_id=cmd.institution_id,
+                registration_no=ctx.registration_no, annual_units=annual, per_month=per_month,
+                order_id=order_id) is not None:
+            earlier.warned[key] = month.month
+    return values, detail
 
 
 class _Row:

@@ -27,8 +27,11 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
+    text,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -353,17 +356,15 @@ async def region_register(conn: AsyncConnection, region: str) -> dict[str, str] 
 # --- orders -----------------------------------------------------------------------------------
 
 
-def _order_context() -> Select[Any]:
-    """Everything placing an order needs, in one round trip (parameters ``listing_id`` and
-    ``institution_id``): the listing; its program; whether the program's region has an
-    institution register and the caller's region in it; the institution's agreement volume
-    for the product per agreement year, with the last month a pacing warning was raised for
-    it; and, per agreement year with a volume, per agreement
+def _order_context(listing: Any, institution: Any) -> Select[Any]:
+    """Everything placing an order for ``listing`` by ``institution`` (parameters, or the
+    columns of a list of requests) needs, in one round trip: the listing; its program; whether
+    the program's region has an institution register and the caller's region in it; the
+    institution's agreement volume for the product per agreement year, with the last month a
+    pacing warning was raised for it; and, per agreement year with a volume, per agreement
     month, the units it ordered (not cancelled) and the units committed against the agreement
     (accepted units of closed orders, ordered units of open ones, nothing of cancelled or
     rejected ones). One row per (agreement year, month with orders), or one row of nulls."""
-    listing = bindparam("listing_id", type_=String)
-    institution = bindparam("institution_id", type_=String)
     inst_region = (select(institutions.c.region)
                    .where(institutions.c.institution_id == institution)
                    .scalar_subquery())
@@ -414,40 +415,70 @@ def _order_context() -> Select[Any]:
     )
 
 
-ORDER_CONTEXT = _order_context()
+ORDER_CONTEXT = _order_context(bindparam("listing_id", type_=String),
+                               bindparam("institution_id", type_=String))
 """Built once: constructing the statement costs more than running it."""
 
 
-def _insert_order_with_history() -> Any:
-    """INSERT the order and its first history row in one statement (PostgreSQL: a data-modifying
-    CTE). Parameters: the order's columns prefixed ``o_``, and ``h_detail``, ``h_actor``,
-    ``h_at``."""
-    new = (insert(orders).values({c.name: bindparam(f"o_{c.name}", type_=c.type)
-                                  for c in orders.c})
-           .returning(orders.c.order_id).cte("new_order"))
-    return (insert(history).values(
-        kind="order", aggregate_id=bindparam("o_order_id", type_=String), change="placed",
-        detail=bindparam("h_detail", type_=Text), actor=bindparam("h_actor", type_=String),
-        reason="order placed", at=bindparam("h_at", type_=UTCDateTime()))
-        .add_cte(new))
+def _order_contexts() -> Select[Any]:
+    """:data:`ORDER_CONTEXT` for many orders at once (PostgreSQL): the arrays ``listing_ids``
+    and ``institution_ids`` side by side, each pair's rows tagged with its position ``n``
+    (1-based); a pair with an unknown listing has no rows."""
+    wanted = func.unnest(bindparam("listing_ids", type_=postgresql.ARRAY(String)),
+                         bindparam("institution_ids", type_=postgresql.ARRAY(String))
+                         ).table_valued("listing_id", "institution_id", with_ordinality="n"
+                                        ).render_derived(name="wanted")
+    # the lateral subquery's nested queries refer to ``wanted`` by name: as columns of the
+    # function, SQLAlchemy would add it to their FROM lists instead of correlating
+    context = _order_context(literal_column("wanted.listing_id", String),
+                             literal_column("wanted.institution_id", String)).lateral("context")
+    return select(wanted.c.n, context).select_from(wanted.join(context, true()))
 
 
-INSERT_ORDER_WITH_HISTORY = _insert_order_with_history()
+ORDER_CONTEXTS = _order_contexts()
+
+LOCK_INSTITUTIONS = text(
+    "SELECT count(pg_advisory_xact_lock(:space, k)) FROM (SELECT DISTINCT hashtext(i) AS k "
+    "FROM unnest(CAST(:institution_ids AS text[])) AS i ORDER BY k) AS keys")
+"""Serialises order placement per institution across processes (``--workers``) for the rest
+of the transaction: locks taken in one order, so two batches cannot deadlock."""
+PLACEMENT_LOCKS = 4  # the advisory-lock key space of order placement
 
 
-async def insert_order(conn: AsyncConnection, values: dict[str, Any], detail: dict[str, Any],
-                       actor: str, at: datetime) -> None:
-    """The new order and its 'placed' history row: one round trip on PostgreSQL."""
-    row = {c.name: values.get(c.name) for c in orders.c}
-    if conn.dialect.name == "postgresql":
-        text = history_row("order", "", "", detail, actor, "", at)["detail"]
-        await conn.execute(INSERT_ORDER_WITH_HISTORY, {
-            **{f"o_{k}": v for k, v in row.items()}, "h_detail": text, "h_actor": actor,
-            "h_at": at})
+async def order_contexts(conn: AsyncConnection, wanted: Sequence[tuple[str, str]]
+                         ) -> list[list[Row[Any]]]:
+    """The context rows of each (listing_id, institution_id) in ``wanted``, in its order,
+    after locking the institutions' placements (PostgreSQL; SQLite has one writer)."""
+    if conn.dialect.name != "postgresql":
+        return [list((await conn.execute(ORDER_CONTEXT, {
+            "listing_id": listing, "institution_id": institution})).all())
+            for listing, institution in wanted]
+    institutions_ = [institution for _, institution in wanted]
+    await conn.execute(LOCK_INSTITUTIONS, {"space": PLACEMENT_LOCKS,
+                                           "institution_ids": institutions_})
+    found: list[list[Row[Any]]] = [[] for _ in wanted]
+    for row in (await conn.execute(ORDER_CONTEXTS, {
+            "listing_ids": [listing for listing, _ in wanted],
+            "institution_ids": institutions_})).all():
+        found[row.n - 1].append(row)
+    return found
+
+
+async def insert_orders(conn: AsyncConnection,
+                        placed: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """New orders (their column values) with their 'placed' history rows (the detail; by
+    ``placed_by`` at ``placed_at``): two statements, each one round trip for all."""
+    if not placed:
         return
-    await conn.execute(insert(orders).values(row))
-    await add_history(conn, [history_row("order", values["order_id"], "placed", detail, actor,
-                                         "order placed", at)])
+    await conn.execute(INSERT_ORDER, [{c.name: values.get(c.name) for c in orders.c}
+                                      for values, _ in placed])
+    await add_history(conn, [history_row("order", values["order_id"], "placed", detail,
+                                         values["placed_by"], "order placed",
+                                         values["placed_at"])
+                             for values, detail in placed])
+
+
+INSERT_ORDER = insert(orders)
 
 
 async def get_order(conn: AsyncConnection, order_id: str, *, for_update: bool = False

@@ -16,6 +16,11 @@ Each request still gets its own outcome, and no outcome leaks into another's com
 - any other failure (a request with the same key committed by another process meanwhile, the
   database going away) re-runs each request of the batch on its own through
   ``IdempotentRequest.run``, which handles it as it always has.
+
+A route whose action can be applied to many requests at once (``run_batched``: one query and
+one insert for all instead of one each) gets consecutive requests of that action together; it
+answers each with its result or the ``Problem`` refusing it, and a refused item writes nothing,
+so a refusal costs the others nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -38,6 +44,9 @@ from services.runtime.problems import Problem
 log = logging.getLogger("vbp.groupcommit")
 K = idempotency_keys.c
 Action = Callable[[UnitOfWork], Awaitable[Any]]
+BatchAction = Callable[[UnitOfWork, list[Any]], Awaitable[list[Any]]]
+"""Applies many items in one unit of work: one outcome per item, in order, a result or the
+``Problem`` refusing the item (which must then have written nothing)."""
 
 
 @dataclass(eq=False)
@@ -46,6 +55,8 @@ class _Request:
     principal: str
     action: Action
     status_code: int
+    batch: BatchAction | None = None
+    item: Any = None
     future: asyncio.Future[JSONResponse] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -77,7 +88,20 @@ class GroupCommit:
                   status_code: int = 201) -> JSONResponse:
         """What ``idem.run(uow, principal, action)`` does, sharing a transaction with the
         requests queued at the same time."""
-        request = _Request(idem, principal, action, status_code)
+        return await self._enqueue(_Request(idem, principal, action, status_code))
+
+    async def run_batched(self, idem: IdempotentRequest, principal: str, batch: BatchAction,
+                          item: Any, *, status_code: int = 201) -> JSONResponse:
+        """``run`` for an action applied to ``item`` together with the other items of the same
+        ``batch`` queued with it."""
+        async def alone(uow: UnitOfWork) -> Any:
+            (outcome,) = await batch(uow, [item])
+            if isinstance(outcome, Problem):
+                raise outcome
+            return outcome
+        return await self._enqueue(_Request(idem, principal, alone, status_code, batch, item))
+
+    async def _enqueue(self, request: _Request) -> JSONResponse:
         self._queue.append(request)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._loop(), name="group-commit")
@@ -139,15 +163,29 @@ class GroupCommit:
         uow = self._uow()
         async with uow:
             stored = await _stored(uow, [r.key for r in pending if r.key is not None])
-            done: list[tuple[_Request, str]] = []
+            fresh: list[_Request] = []
             for request in pending:
                 row = stored.get(request.key) if request.key is not None else None
-                if row is not None:
-                    try:
-                        request.answer(request.idem.replay(row))
-                    except Problem as reused:
-                        request.refuse(reused)
+                if row is None:
+                    fresh.append(request)
                     continue
+                try:
+                    request.answer(request.idem.replay(row))
+                except Problem as reused:
+                    request.refuse(reused)
+            done: list[tuple[_Request, str]] = []
+            for _, run in groupby(fresh, key=lambda r: r.batch or r):
+                together = list(run)
+                batch = together[0].batch
+                if batch is not None:  # a batch action: one call, an outcome each
+                    outcomes = await batch(uow, [r.item for r in together])
+                    for request, outcome in zip(together, outcomes, strict=True):
+                        if isinstance(outcome, Problem):
+                            request.refuse(outcome)
+                        else:
+                            done.append((request, as_json(outcome)))
+                    continue
+                request = together[0]
                 try:
                     body = as_json(await request.action(uow))
                 except Problem as problem:
