@@ -2,7 +2,8 @@
 HTTP with the ``OrderPlaced`` events timed on Kafka.
 
     .venv/bin/python bench/orders.py [--rows 200000] [--rate 300[,…]] [--duration 30]
-                                     [--xlsx] [--fsync] [--workers 1] [--no-vacuum]
+                                     [--xlsx] [--fsync] [--workers 1] [--split]
+                                     [--no-vacuum]
                                      [--profile FILE]
 
 Starts its own throwaway Kafka broker and PostgreSQL (services.devstack, as the tests do) on
@@ -28,7 +29,9 @@ broker. Then:
    (from /proc), to show where the machine's capacity goes.
 
 PostgreSQL runs as in the tests (fsync off) unless ``--fsync``. ``--workers N`` runs uvicorn
-with N worker processes. Everything is printed; nothing is kept.
+with N worker processes. ``--split`` runs the service as two processes, as it can be deployed:
+HTTP only (``--role api``) and the outbox relay with the consumers (``--role worker``), woken by
+PostgreSQL NOTIFY; their CPU is printed apart. Everything is printed; nothing is kept.
 """
 
 from __future__ import annotations
@@ -294,6 +297,7 @@ class Pids:
     server: int
     postgres: int
     kafka: int
+    worker: int | None = None
 
 
 def cpu_seconds(pids: Pids) -> dict[str, float]:
@@ -317,6 +321,8 @@ def cpu_seconds(pids: Pids) -> dict[str, float]:
 
     roots = {pids.server: "orders service", pids.postgres: "postgres", pids.kafka: "kafka",
              os.getpid(): "load generator"}
+    if pids.worker is not None:
+        roots[pids.worker] = "orders worker"
 
     def group(pid: int) -> str:
         while pid > 1:
@@ -471,6 +477,9 @@ def main() -> int:
                         help="orders per second; several, comma-separated, run one after the "
                         "other (e.g. 100,200,300)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--split", action="store_true",
+                        help="the service as two processes: HTTP only (--role api) and the "
+                        "outbox relay with the consumers (--role worker)")
     parser.add_argument("--no-vacuum", action="store_true",
                         help="skip VACUUM ANALYZE between the imports and the orders")
     parser.add_argument("--duration", type=float, default=30)
@@ -484,7 +493,7 @@ def main() -> int:
     os.chmod(root, 0o755)
     broker = KafkaBroker(ensure_jars(), root / "kafka")
     pg = PostgresCluster(root / "pg", fsync=args.fsync)
-    proc = None
+    proc = worker = None
     print(f"machine: {os.cpu_count()} CPUs; Kafka, PostgreSQL (fsync "
           f"{'on' if args.fsync else 'off'}), the orders service and this load generator "
           "all on it", flush=True)
@@ -495,6 +504,11 @@ def main() -> int:
         db = pg.create_database("bench_orders")
         env = {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers, "VBP_JWT_SECRET": SECRET,
                "VBP_ORDERS_DATABASE_URL": db, "VBP_LOG_LEVEL": "WARNING"}
+        if args.split:
+            worker = launcher.start_service("orders", free_loopback_port(),
+                                            {**env, "VBP_ROLE": "worker"}, root / "worker")
+            launcher.wait_ready([worker], timeout=120)
+            env["VBP_ROLE"] = "api"
         proc = start_service(free_loopback_port(), env, root / "logs", args.profile,
                              args.workers)
         launcher.wait_ready([proc], timeout=120)
@@ -507,7 +521,8 @@ def main() -> int:
             if not args.no_vacuum:
                 await vacuum(pg.dsn("bench_orders"))
             assert broker.pid is not None
-            pids = Pids(proc.process.pid, postmaster_pid(pg), broker.pid)
+            pids = Pids(proc.process.pid, postmaster_pid(pg), broker.pid,
+                        worker.process.pid if worker is not None else None)
             for i, rate in enumerate(float(r) for r in args.rate.split(",")):
                 await bench_orders(broker.bootstrap_servers, proc.url, program_id, listings,
                                    rate, args.duration, pids, warm=i == 0)
@@ -517,6 +532,8 @@ def main() -> int:
     finally:
         if proc is not None:
             stop_service(proc, args.profile)
+        if worker is not None:
+            launcher.stop_services([worker])
         broker.stop()
         pg.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -19,6 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    if args.role is not None:  # read by the app's Settings, in every worker process
+        os.environ["VBP_ROLE"] = args.role
     uvicorn.run(
         f"services.{args.service}.app:create_app", factory=True, host=args.host,
         port=args.port or SERVICES[args.service], log_config=None, access_log=False,
@@ -166,7 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int, default=int(os.environ.get("VBP_WORKERS", "1")),
-                   help="processes serving HTTP (each also runs a relay and consumers)")
+                   help="processes serving HTTP (each also runs a relay and consumers "
+                        "unless --role api)")
+    p.add_argument("--role", choices=["all", "api", "worker"],
+                   help="all (default): HTTP, outbox relay and consumers in one process; "
+                        "api: HTTP only, with a 'worker' process of the same service relaying "
+                        "and consuming (PostgreSQL only)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("token", help="mint a local bearer token")

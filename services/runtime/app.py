@@ -30,7 +30,7 @@ from services.runtime import logs, metrics, problems
 from services.runtime.auth import TokenVerifier
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.consumer import ConsumerSpec, EventConsumer
-from services.runtime.db import UnitOfWork, make_engine
+from services.runtime.db import UnitOfWork, is_postgres, make_engine
 from services.runtime.groupcommit import GroupCommit
 from services.runtime.kafka import ensure_topics, make_producer, start_with_retry
 from services.runtime.migrate import upgrade
@@ -85,6 +85,7 @@ class Runtime:
         return UnitOfWork(
             self.engine, clock=self.clock, source=self.source,
             on_commit=self.relay.wake if self.relay else None,
+            notify=self.settings.role == "api" and is_postgres(self.engine),
         )
 
     async def start(self) -> None:
@@ -99,11 +100,14 @@ class Runtime:
         await ensure_topics(s.kafka_bootstrap_servers, topics, partitions=s.kafka_partitions)
         self.producer = make_producer(s.kafka_bootstrap_servers, f"vbp-{self.spec.name}")
         await start_with_retry(self.producer, what=f"{self.spec.name} producer")
+        if s.role == "api":  # the worker process relays and consumes
+            return
         self.relay = OutboxRelay(
             self.engine, self.producer, service=self.spec.name, clock=self.clock,
             batch_size=s.relay_batch_size, interval=s.relay_interval_s,
+            listen=s.role == "worker" and is_postgres(self.engine),
         )
-        self.relay.start()
+        await self.relay.start()
         for consumer_spec in self.spec.consumers:
             consumer = EventConsumer(
                 consumer_spec, service=self.spec.name, engine=self.engine, clock=self.clock,

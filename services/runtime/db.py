@@ -108,6 +108,10 @@ Index(
     postgresql_where=outbox.c.published_at.is_(None),
     sqlite_where=outbox.c.published_at.is_(None),
 )
+OUTBOX_CHANNEL = "vbp_outbox"
+"""PostgreSQL notification channel: a commit with outbox rows, for a relay in another process
+(``Settings.role``)."""
+NOTIFY_OUTBOX = text(f"NOTIFY {OUTBOX_CHANNEL}")
 
 processed_events = Table(
     "processed_events",
@@ -184,11 +188,13 @@ class UnitOfWork:
         clock: Clock,
         source: str,
         on_commit: Callable[[], None] | None = None,
+        notify: bool = False,
     ) -> None:
         self._engine = engine
         self.clock = clock
         self.source = source
         self._on_commit = on_commit
+        self._notify = notify
         self._events: list[tuple[str, CloudEvent]] = []
         self._conn: AsyncConnection | None = None
         self.committed = False
@@ -261,6 +267,8 @@ class UnitOfWork:
     async def commit(self) -> None:
         had_events = bool(self._events)
         await self.flush_events()
+        if had_events and self._notify:  # delivered at commit, to the relay of another process
+            await self.conn.execute(NOTIFY_OUTBOX)
         await self.conn.commit()
         self.committed = True
         if had_events and self._on_commit is not None:

@@ -7,6 +7,9 @@
   is the id order; the producer is idempotent.
 - A crash after sending and before marking means the rows are sent again: consumers skip the
   duplicates by event id (at-least-once on the wire, exactly-once in effect).
+- It runs a round when woken (a commit of its own process calls ``wake``; with ``listen``, a
+  PostgreSQL notification on ``OUTBOX_CHANNEL`` from an ``api`` process's commit does), and
+  every ``interval`` seconds anyway, so a lost wake-up only delays.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.runtime import metrics
 from services.runtime.clock import Clock
-from services.runtime.db import is_postgres, outbox
+from services.runtime.db import OUTBOX_CHANNEL, is_postgres, outbox
 from services.runtime.envelope import to_headers
 
 log = logging.getLogger("vbp.outbox")
@@ -42,6 +45,7 @@ class OutboxRelay:
         batch_size: int = 500,
         interval: float = 0.2,
         gather_s: float = 0.005,
+        listen: bool = False,
     ) -> None:
         self._engine = engine
         self._producer = producer
@@ -54,17 +58,27 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._listen = listen
+        self._listener: AsyncConnection | None = None
         self.after_send: Fault | None = None
         """Test hook: runs after the batch reached Kafka and before it is marked published."""
 
     def wake(self) -> None:
         self._wake.set()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        if self._listen:  # a connection of its own, held while the relay runs
+            self._listener = await self._engine.connect()
+            raw = await self._listener.get_raw_connection()
+            await raw.driver_connection.add_listener(  # type: ignore[union-attr]
+                OUTBOX_CHANNEL, lambda *_: self.wake())
         self._task = asyncio.create_task(self._run(), name=f"{self._service}-outbox-relay")
 
     async def stop(self, drain_timeout: float = 5.0) -> None:
         """Stop after one last attempt to publish what is committed."""
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
         self._stopping = True
         self._wake.set()
         if self._task is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     log_level: str = "INFO"
     data_dir: Path = Path("var")
+    role: Literal["all", "api", "worker"] = "all"
+    """What this process runs: ``all`` (HTTP, outbox relay and consumers), ``api`` (HTTP only;
+    its commits wake the ``worker``'s relay through PostgreSQL NOTIFY) or ``worker`` (relay and
+    consumers, HTTP for health and metrics)."""
     relay_interval_s: float = 0.2
     relay_batch_size: int = 500
     consumer_max_retries: int = 4

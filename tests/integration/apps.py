@@ -27,11 +27,12 @@ def bearer(role: str, org: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def running(
-    create_app: Callable[[Settings], FastAPI], service: str, database_url: str, bootstrap: str
+    create_app: Callable[[Settings], FastAPI], service: str, database_url: str, bootstrap: str,
+    **settings_: object,
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings.for_service(
         service, database_url=database_url, kafka_bootstrap_servers=bootstrap,
-        jwt_secret=SECRET, relay_interval_s=0.05,
+        jwt_secret=SECRET, **{"relay_interval_s": 0.05, **settings_},
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
