@@ -15,5 +15,5 @@ contracts:      ## regenerate JSON Schemas and the AsyncAPI document
 bench:          ## benchmarks: print figures (each starts its own broker and PostgreSQL)
 	scripts/bootstrap.sh
 	.venv/bin/python bench/catalog.py
-	.venv/bin/python bench/orders.py
+	.venv/bin/python bench/orders.py --split
 	.venv/bin/python bench/supply.py
