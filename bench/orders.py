@@ -28,7 +28,9 @@ broker. Then:
    time used per order by the service, PostgreSQL, Kafka and the load generator is printed
    (from /proc), to show where the machine's capacity goes.
 
-PostgreSQL runs as in the tests (fsync off) unless ``--fsync``. ``--workers N`` runs uvicorn
+The load generator's garbage collector is held off while it measures (a full collection of
+its heap would show as server latency). PostgreSQL runs as in the tests (fsync off) unless
+``--fsync``. ``--workers N`` runs uvicorn
 with N worker processes. ``--split`` runs the service as two processes, as it can be deployed:
 HTTP only (``--role api``) and the outbox relay with the consumers (``--role worker``), woken by
 PostgreSQL NOTIFY; their CPU is printed apart. Everything is printed; nothing is kept.
@@ -64,6 +66,7 @@ import aiohttp
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bench.common import collector_paused
 from contracts.catalog import ProductListed, ProgramPublished
 from contracts.orders import AGREEMENTS_TOPIC, ORDERS_TOPIC
 from contracts.profiles import PacingPolicy
@@ -408,7 +411,8 @@ async def bench_orders(bootstrap: str, url: str, program_id: str,
             await asyncio.sleep(2)
         total = int(rate * duration)
         before = cpu_seconds(pids)
-        elapsed = await fire(session, total, rate, record=True)
+        with collector_paused():
+            elapsed = await fire(session, total, rate, record=True)
         after = cpu_seconds(pids)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not set(responded) <= set(watcher.seen):  # noqa: ASYNC110
