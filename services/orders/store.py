@@ -467,18 +467,37 @@ async def order_contexts(conn: AsyncConnection, wanted: Sequence[tuple[str, str]
 async def insert_orders(conn: AsyncConnection,
                         placed: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> None:
     """New orders (their column values) with their 'placed' history rows (the detail; by
-    ``placed_by`` at ``placed_at``): two statements, each one round trip for all."""
+    ``placed_by`` at ``placed_at``): one round trip for all on PostgreSQL."""
     if not placed:
         return
-    await conn.execute(INSERT_ORDER, [{c.name: values.get(c.name) for c in orders.c}
-                                      for values, _ in placed])
-    await add_history(conn, [history_row("order", values["order_id"], "placed", detail,
-                                         values["placed_by"], "order placed",
-                                         values["placed_at"])
-                             for values, detail in placed])
+    rows = [history_row("order", values["order_id"], "placed", detail, values["placed_by"],
+                        "order placed", values["placed_at"]) for values, detail in placed]
+    if conn.dialect.name == "postgresql":
+        await conn.execute(INSERT_ORDER_WITH_HISTORY, [
+            {**{f"o_{c.name}": values.get(c.name) for c in orders.c},
+             "h_detail": row["detail"], "h_actor": row["actor"], "h_at": row["at"]}
+            for (values, _), row in zip(placed, rows, strict=True)])
+        return
+    await conn.execute(insert(orders), [{c.name: values.get(c.name) for c in orders.c}
+                                        for values, _ in placed])
+    await add_history(conn, rows)
 
 
-INSERT_ORDER = insert(orders)
+def _insert_order_with_history() -> Any:
+    """INSERT an order and its first history row in one statement (a data-modifying CTE), run
+    once per order in one executemany. Parameters: the order's columns prefixed ``o_``, and
+    ``h_detail``, ``h_actor``, ``h_at``."""
+    new = (insert(orders).values({c.name: bindparam(f"o_{c.name}", type_=c.type)
+                                  for c in orders.c})
+           .returning(orders.c.order_id).cte("new_order"))
+    return (insert(history).values(
+        kind="order", aggregate_id=bindparam("o_order_id", type_=String), change="placed",
+        detail=bindparam("h_detail", type_=Text), actor=bindparam("h_actor", type_=String),
+        reason="order placed", at=bindparam("h_at", type_=UTCDateTime()))
+        .add_cte(new))
+
+
+INSERT_ORDER_WITH_HISTORY = _insert_order_with_history()
 
 
 async def get_order(conn: AsyncConnection, order_id: str, *, for_update: bool = False
