@@ -111,7 +111,33 @@ Index(
 OUTBOX_CHANNEL = "vbp_outbox"
 """PostgreSQL notification channel: a commit with outbox rows, for a relay in another process
 (``Settings.role``)."""
-NOTIFY_OUTBOX = text(f"NOTIFY {OUTBOX_CHANNEL}")
+BOOKKEEPING = text(f"""
+WITH events AS (
+    INSERT INTO outbox (event_id, topic, key, ce_type, ce_source, ce_time, traceparent, payload,
+                        created_at)
+    SELECT * FROM json_to_recordset(CAST(:events AS json)) AS e(
+        event_id text, topic text, key text, ce_type text, ce_source text,
+        ce_time timestamptz, traceparent text, payload text, created_at timestamptz)
+    RETURNING 1
+), remembered AS (
+    INSERT INTO idempotency_keys (principal, key, route, request_hash, status_code, response,
+                                  created_at)
+    SELECT * FROM json_to_recordset(CAST(:remembered AS json)) AS r(
+        principal text, key text, route text, request_hash text, status_code integer,
+        response text, created_at timestamptz)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM remembered),
+       CASE WHEN :notify THEN pg_notify('{OUTBOX_CHANNEL}', '') END
+""")
+"""A transaction's outbox rows and idempotency keys (JSON arrays), and optionally the
+notification that wakes a relay listening in another process: one statement."""
+
+
+def _isoformat(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 processed_events = Table(
     "processed_events",
@@ -196,6 +222,7 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._notify = notify
         self._events: list[tuple[str, CloudEvent]] = []
+        self._remembered: list[dict[str, Any]] = []
         self._conn: AsyncConnection | None = None
         self.committed = False
 
@@ -209,6 +236,7 @@ class UnitOfWork:
         self._conn = await self._engine.connect()
         await self._conn.begin()
         self._events = []
+        self._remembered = []
         self.committed = False
         return self
 
@@ -241,34 +269,49 @@ class UnitOfWork:
     def pending(self) -> list[CloudEvent]:
         return [ce for _, ce in self._events]
 
+    def remember(self, rows: list[dict[str, Any]]) -> None:
+        """``idempotency_keys`` rows to insert at commit, with the outbox rows."""
+        self._remembered.extend(rows)
+
+    def _outbox_rows(self) -> list[dict[str, Any]]:
+        now = self.clock.now()
+        return [
+            {
+                "event_id": ce.id,
+                "topic": topic,
+                "key": ce.subject,
+                "ce_type": ce.type,
+                "ce_source": ce.source,
+                "ce_time": ce.time,
+                "traceparent": ce.traceparent,
+                "payload": json.dumps(ce.data, ensure_ascii=False, separators=(",", ":")),
+                "created_at": now,
+            }
+            for topic, ce in self._events
+        ]
+
     async def flush_events(self) -> None:
         if not self._events:
             return
-        now = self.clock.now()
-        await self.conn.execute(
-            insert(outbox),
-            [
-                {
-                    "event_id": ce.id,
-                    "topic": topic,
-                    "key": ce.subject,
-                    "ce_type": ce.type,
-                    "ce_source": ce.source,
-                    "ce_time": ce.time,
-                    "traceparent": ce.traceparent,
-                    "payload": json.dumps(ce.data, ensure_ascii=False, separators=(",", ":")),
-                    "created_at": now,
-                }
-                for topic, ce in self._events
-            ],
-        )
+        await self.conn.execute(insert(outbox), self._outbox_rows())
         self._events = []
 
     async def commit(self) -> None:
+        """Write the recorded events and the remembered responses, then commit. On PostgreSQL
+        that is one statement (with the wake-up of another process's relay when ``notify``),
+        however many there are: the bookkeeping of a transaction costs one round trip."""
         had_events = bool(self._events)
-        await self.flush_events()
-        if had_events and self._notify:  # delivered at commit, to the relay of another process
-            await self.conn.execute(NOTIFY_OUTBOX)
+        if is_postgres(self.conn) and (self._events or self._remembered):
+            await self.conn.execute(BOOKKEEPING, {
+                "events": json.dumps(self._outbox_rows(), default=_isoformat),
+                "remembered": json.dumps(self._remembered, default=_isoformat),
+                "notify": had_events and self._notify})
+            self._events = []
+        else:
+            await self.flush_events()
+            if self._remembered:
+                await self.conn.execute(insert(idempotency_keys), self._remembered)
+        self._remembered = []
         await self.conn.commit()
         self.committed = True
         if had_events and self._on_commit is not None:
@@ -276,5 +319,6 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._events = []
+        self._remembered = []
         await self.conn.rollback()
 

@@ -1,12 +1,12 @@
 """Group commit: idempotent writes that arrive while a transaction is in flight share the next.
 
-On its own, one POST costs seven round trips to PostgreSQL (BEGIN, the Idempotency-Key lookup,
-the action's read and write, the outbox insert, the key insert, COMMIT), five of them
-bookkeeping. Under load requests queue up anyway; ``GroupCommit`` takes what is queued (up to
-``max_batch``) into one transaction: one BEGIN, one key lookup for all, each action in turn
-(each sees the ones before it, exactly as if they had run one after the other), one outbox
-insert, one key insert, one COMMIT. A request that finds nothing in flight goes at once, in a
-batch of one: nobody waits for company.
+On its own, one POST costs at least five round trips to PostgreSQL (BEGIN, the
+Idempotency-Key lookup, the action's reads and writes, the outbox rows with the key row,
+COMMIT), three of them bookkeeping. Under load requests queue up anyway; ``GroupCommit`` takes
+what is queued (up to ``max_batch``) into one transaction: one BEGIN, one key lookup for all,
+each action in turn (each sees the ones before it, exactly as if they had run one after the
+other), one statement for all the outbox and key rows (``UnitOfWork.commit``), one COMMIT. A
+request that finds nothing in flight goes at once, in a batch of one: nobody waits for company.
 
 Each request still gets its own outcome, and no outcome leaks into another's commit:
 - a stored response for its key is replayed, a key reused with another body is refused (422);
@@ -38,7 +38,7 @@ from sqlalchemy import select, tuple_
 
 from services.runtime import metrics
 from services.runtime.db import UnitOfWork, idempotency_keys
-from services.runtime.idempotency import REMEMBER, EncodedJSON, IdempotentRequest, as_json
+from services.runtime.idempotency import EncodedJSON, IdempotentRequest, as_json
 from services.runtime.problems import Problem
 
 log = logging.getLogger("vbp.groupcommit")
@@ -196,8 +196,7 @@ class GroupCommit:
             now = uow.clock.now()
             remembered = [r.idem.remembered(r.principal, r.status_code, body, now)
                           for r, body in done if r.idem.key is not None]
-            if remembered:
-                await uow.conn.execute(REMEMBER, remembered)
+            uow.remember(remembered)
             await uow.commit()
         for request, body in done:
             request.answer(EncodedJSON(body, status_code=request.status_code))

@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from services.runtime.db import UnitOfWork, idempotency_keys
@@ -29,7 +29,6 @@ HEADER = "Idempotency-Key"
 K = idempotency_keys.c
 LOOKUP = select(K.route, K.request_hash, K.status_code, K.response).where(
     K.principal == bindparam("principal"), K.key == bindparam("key"))
-REMEMBER = insert(idempotency_keys)
 
 
 class EncodedJSON(JSONResponse):
@@ -69,8 +68,7 @@ class IdempotentRequest:
                 return replay
             body = as_json(await action(uow))
             if self.key is not None:
-                await uow.conn.execute(
-                    REMEMBER, self.remembered(principal, status_code, body, uow.clock.now()))
+                uow.remember([self.remembered(principal, status_code, body, uow.clock.now())])
             try:
                 await uow.commit()
             except IntegrityError:

@@ -126,3 +126,33 @@ async def test_a_key_twice_in_a_batch_is_applied_once_and_replayed_and_a_reused_
     await writes.stop()
     assert json.loads(later.body) == json.loads(same.body)  # type: ignore[union-attr]
     assert await rows(engine) == {"once": 1, "keyless": 1}
+
+
+async def test_a_key_committed_meanwhile_by_another_process_is_replayed_not_applied_twice(
+        engine: AsyncEngine) -> None:
+    """Two processes (two GroupCommits) with the same key, both past the key lookup before
+    either commits: the key row written at commit (with the outbox rows, one statement) makes
+    the second fail, and it then replays the first's response."""
+    both_inside = asyncio.Event()
+    inside = 0
+
+    def racing(name: str) -> Any:
+        async def write(uow: UnitOfWork) -> dict[str, Any]:
+            nonlocal inside
+            inside += 1
+            if inside == 2:
+                both_inside.set()
+            await asyncio.wait_for(both_inside.wait(), 10)
+            await uow.conn.execute(insert(things).values(name=name, units=1))
+            return {"name": name}
+        return write
+
+    first, second = writer(engine), writer(engine)
+    a, b = await asyncio.gather(
+        first.run(request("same", "b"), "hospital", racing("a")),
+        second.run(request("same", "b"), "hospital", racing("b")))
+    await first.stop()
+    await second.stop()
+    assert json.loads(a.body) == json.loads(b.body)
+    assert "true" in (a.headers.get("Idempotent-Replayed"), b.headers.get("Idempotent-Replayed"))
+    assert len(await rows(engine)) == 1
