@@ -106,6 +106,7 @@ class Runtime:
         self.relay = OutboxRelay(
             self.engine, self.producer, service=self.spec.name, clock=self.clock,
             batch_size=s.relay_batch_size, interval=s.relay_interval_s,
+            gather_s=s.relay_gather_s,
             listen=s.role == "worker" and is_postgres(self.engine),
         )
         await self.relay.start()

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     its commits wake the ``worker``'s relay through PostgreSQL NOTIFY) or ``worker`` (relay and
     consumers, HTTP for health and metrics)."""
     relay_interval_s: float = 0.2
+    relay_gather_s: float = 0.025
+    """After a wake-up, how long the relay lets further commits join its round (fewer, fuller
+    produce requests against a little delay)."""
     relay_batch_size: int = 500
     consumer_max_retries: int = 4
     consumer_backoff_s: float = 0.2
