@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import TracebackType
@@ -132,6 +132,30 @@ SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM remembered),
 """)
 """A transaction's outbox rows and idempotency keys (JSON arrays), and optionally the
 notification that wakes a relay listening in another process: one statement."""
+
+
+COPY_OVER = 1_000
+"""More outbox rows than this in one transaction (an import's events) go in with COPY."""
+
+
+async def copy_rows(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows in the connection's transaction with PostgreSQL's COPY (an order of
+    magnitude faster than INSERTs for hundreds of thousands of rows); money and instants are
+    converted as their column types would."""
+    if not rows:
+        return
+    names = [c.name for c in table.c if c.name in rows[0]]
+    money = [i for i, n in enumerate(names) if isinstance(table.c[n].type, Fen)]
+    records = []
+    for row in rows:
+        record = [row[n] for n in names]
+        for i in money:
+            if record[i] is not None:
+                record[i] = to_fen(record[i])
+        records.append(record)
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection  # asyncpg: aware datetimes go in as timestamptz
+    await driver.copy_records_to_table(table.name, records=records, columns=names)
 
 
 def _isoformat(value: object) -> str:
@@ -302,8 +326,12 @@ class UnitOfWork:
         however many there are: the bookkeeping of a transaction costs one round trip."""
         had_events = bool(self._events)
         if is_postgres(self.conn) and (self._events or self._remembered):
+            events = self._outbox_rows()
+            if len(events) > COPY_OVER:
+                await copy_rows(self.conn, outbox, events)
+                events = []
             await self.conn.execute(BOOKKEEPING, {
-                "events": json.dumps(self._outbox_rows(), default=_isoformat),
+                "events": json.dumps(events, default=_isoformat),
                 "remembered": json.dumps(self._remembered, default=_isoformat),
                 "notify": had_events and self._notify})
             self._events = []

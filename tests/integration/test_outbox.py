@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from services.runtime.db import outbox
+from services.runtime.db import COPY_OVER, outbox
 from services.runtime.outbox import unpublished_count
 from tests.integration.harness import Harness
 
@@ -94,3 +94,25 @@ async def test_per_key_order_is_kept(harness: Harness) -> None:
     assert len(by_key) == 3
     for seq in by_key.values():
         assert seq == sorted(seq)
+
+
+async def test_a_large_transaction_copies_its_events_and_they_are_published_in_order(
+        harness: Harness) -> None:
+    """More than COPY_OVER events in one commit (an import's) go in with COPY: the same rows,
+    in record order, published like any others."""
+    n = COPY_OVER + 200
+    async with harness.uow() as uow:
+        ids = [uow.record(harness.event(ping_id="k", n=i)).id for i in range(n)]
+        await uow.commit()
+    async with harness.engine.connect() as conn:
+        stored = (await conn.execute(select(outbox.c.event_id, outbox.c.ce_time,
+                                            outbox.c.payload).order_by(outbox.c.id))).all()
+    assert [r.event_id for r in stored] == ids
+    assert all(r.ce_time.tzinfo is not None for r in stored)
+    relay = await harness.relay()
+    published = 0
+    while (batch := await relay.publish_batch()) > 0:
+        published += batch
+    assert published == n
+    records = await harness.read_topic(expect=n)
+    assert [dict(r.headers)["ce_id"].decode() for r in records] == ids  # one key: one order
