@@ -30,10 +30,10 @@ broker. Then:
 
 The load generator's garbage collector is held off while it measures (a full collection of
 its heap would show as server latency). PostgreSQL runs as in the tests (fsync off) unless
-``--fsync``. ``--workers N`` runs uvicorn
-with N worker processes. ``--split`` runs the service as two processes, as it can be deployed:
-HTTP only (``--role api``) and the outbox relay with the consumers (``--role worker``), woken by
-PostgreSQL NOTIFY; their CPU is printed apart. Everything is printed; nothing is kept.
+``--fsync``. ``--workers N`` runs uvicorn with N worker processes. ``--split`` runs the service
+as two processes, as it can be deployed: HTTP only (``--role api``) and the outbox relay with
+the consumers (``--role worker``), woken by PostgreSQL NOTIFY; their CPU is printed apart.
+Everything is printed; nothing is kept.
 """
 
 from __future__ import annotations

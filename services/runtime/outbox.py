@@ -66,17 +66,23 @@ class OutboxRelay:
     def wake(self) -> None:
         self._wake.set()
 
+    def _notified(self, *_: object) -> None:
+        self.wake()
+
     async def start(self) -> None:
         if self._listen:  # a connection of its own, held while the relay runs
             self._listener = await self._engine.connect()
             raw = await self._listener.get_raw_connection()
             await raw.driver_connection.add_listener(  # type: ignore[union-attr]
-                OUTBOX_CHANNEL, lambda *_: self.wake())
+                OUTBOX_CHANNEL, self._notified)
         self._task = asyncio.create_task(self._run(), name=f"{self._service}-outbox-relay")
 
     async def stop(self, drain_timeout: float = 5.0) -> None:
         """Stop after one last attempt to publish what is committed."""
-        if self._listener is not None:
+        if self._listener is not None:  # UNLISTEN: the connection goes back to the pool
+            raw = await self._listener.get_raw_connection()
+            await raw.driver_connection.remove_listener(  # type: ignore[union-attr]
+                OUTBOX_CHANNEL, self._notified)
             await self._listener.close()
             self._listener = None
         self._stopping = True
