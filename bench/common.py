@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import math
 import os
 import shutil
 import statistics
@@ -12,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -91,6 +92,8 @@ class LoadResult:
     errors: int
     duration_s: float
     latencies_ms: list[float]
+    timeline: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds from the run's start to the request's scheduled start, its latency in ms)."""
 
     def report(self, title: str) -> str:
         lat = sorted(self.latencies_ms)
@@ -98,6 +101,20 @@ class LoadResult:
                 f"({self.sent / self.duration_s:.0f}/s), errors {self.errors}, latency ms "
                 f"p50 {pct(lat, 50):.1f}  p95 {pct(lat, 95):.1f}  p99 {pct(lat, 99):.1f}  "
                 f"max {lat[-1]:.1f}  mean {statistics.fmean(lat):.1f}")
+
+    def slow_seconds(self, over_ms: float = 50.0) -> str:
+        """Where the slow requests were: in how many of the run's seconds, and the worst of
+        those seconds (a few bursts read differently from a tail spread over the run)."""
+        slow: dict[int, list[float]] = {}
+        for at, ms in self.timeline:
+            if ms > over_ms:
+                slow.setdefault(int(at), []).append(ms)
+        if not slow:
+            return f"no request over {over_ms:.0f} ms"
+        worst = sorted(slow.items(), key=lambda kv: -len(kv[1]))[:5]
+        shown = ", ".join(f"second {sec}: {len(v)} (max {max(v):.0f} ms)" for sec, v in worst)
+        return (f"requests over {over_ms:.0f} ms: {sum(map(len, slow.values()))}, in "
+                f"{len(slow)} of the run's {math.ceil(self.duration_s)} seconds; worst: {shown}")
 
 
 def pct(sorted_values: list[float], p: float) -> float:
@@ -124,36 +141,56 @@ def collector_paused() -> Iterator[None]:
 async def open_loop(
     rate: float, duration_s: float,
     request: Callable[[aiohttp.ClientSession, int], Awaitable[bool]],
-    *, connections: int = 64,
+    *, connections: int = 64, session: aiohttp.ClientSession | None = None,
 ) -> LoadResult:
     """Fire requests at a fixed arrival rate (not waiting for answers), measuring each from its
     scheduled start, so a slow server shows as latency rather than as a lower rate.
-    aiohttp: light enough on the client side not to be what is measured."""
+    Each request is started when it is due (not all created up front: creating thousands of
+    tasks at once would itself make the first requests late). aiohttp: light enough on the
+    client side not to be what is measured; ``session`` to reuse warm connections."""
     latencies: list[float] = []
+    timeline: list[tuple[float, float]] = []
     errors = 0
     total = int(rate * duration_s)
-    connector = aiohttp.TCPConnector(limit=connections)
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+    loop = asyncio.get_running_loop()
 
-        async def one(i: int) -> None:
-            nonlocal errors
+    async def one(i: int, scheduled: float) -> None:
+        nonlocal errors
+        assert session is not None
+        try:
+            ok = await request(session, i)
+        except (aiohttp.ClientError, TimeoutError):
+            ok = False
+        ms = (loop.time() - scheduled) * 1000
+        latencies.append(ms)
+        timeline.append((scheduled - start, ms))
+        if not ok:
+            errors += 1
+
+    async def fire() -> None:
+        running: set[asyncio.Task[None]] = set()
+        for i in range(total):
             scheduled = start + i / rate
-            await asyncio.sleep(max(0.0, scheduled - loop.time()))
-            try:
-                ok = await request(session, i)
-            except (aiohttp.ClientError, TimeoutError):
-                ok = False
-            latencies.append((loop.time() - scheduled) * 1000)
-            if not ok:
-                errors += 1
+            if (delay := scheduled - loop.time()) > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(one(i, scheduled))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        await asyncio.gather(*running)
 
+    owned = session is None
+    if session is None:
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections),
+                                        timeout=aiohttp.ClientTimeout(total=30))
+    try:
         with collector_paused():
-            await asyncio.gather(*(one(i) for i in range(total)))
-        elapsed = loop.time() - start
-    return LoadResult(total, errors, elapsed, latencies)
+            start = loop.time()
+            await fire()
+            elapsed = loop.time() - start
+    finally:
+        if owned:
+            await session.close()
+    return LoadResult(total, errors, elapsed, latencies, timeline)
 
 
 def timed() -> Callable[[], float]:

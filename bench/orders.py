@@ -66,7 +66,7 @@ import aiohttp
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.common import collector_paused
+from bench.common import open_loop
 from contracts.catalog import ProductListed, ProgramPublished
 from contracts.orders import AGREEMENTS_TOPIC, ORDERS_TOPIC
 from contracts.profiles import PacingPolicy
@@ -366,54 +366,39 @@ async def bench_orders(bootstrap: str, url: str, program_id: str,
     rng = random.Random(11)
     watcher = Watcher(bootstrap)
     await watcher.start()
-    latencies: list[float] = []
     responded: dict[str, float] = {}
     errors: dict[str, int] = {}
-    connector = aiohttp.TCPConnector(limit=256)
+    record = False
 
-    async def fire(session: aiohttp.ClientSession, n: int, rate: float,
-                   record: bool) -> float:
-        loop = asyncio.get_running_loop()
-        start = loop.time() + 0.05
+    async def place(session: aiohttp.ClientSession, _: int) -> bool:
+        inst = rng.choice(institutions)
+        item = rng.choice(listings)
+        body = {"institution_id": inst, "listing_id": item["listing_id"],
+                "units": rng.randint(1, 5), "unit_price": item["listing_price"]}
+        try:
+            async with session.post(f"{url}/v1/orders", json=body, headers={
+                    "Authorization": tokens[inst], "Idempotency-Key": uuid.uuid4().hex}) as resp:
+                payload = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+            raise
+        if resp.status != 201:
+            errors[str(resp.status)] = errors.get(str(resp.status), 0) + 1
+        elif record:
+            responded[json.loads(payload)["order_id"]] = time.time()
+        return resp.status == 201
 
-        async def one(i: int) -> None:
-            scheduled = start + i / rate
-            await asyncio.sleep(max(0.0, scheduled - loop.time()))
-            inst = rng.choice(institutions)
-            item = rng.choice(listings)
-            body = {"institution_id": inst, "listing_id": item["listing_id"],
-                    "units": rng.randint(1, 5), "unit_price": item["listing_price"]}
-            try:
-                async with session.post(f"{url}/v1/orders", json=body, headers={
-                        "Authorization": tokens[inst],
-                        "Idempotency-Key": uuid.uuid4().hex}) as resp:
-                    payload = await resp.read()
-                    status = resp.status
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-                return
-            done = loop.time()
-            if not record:
-                return
-            latencies.append((done - scheduled) * 1000)
-            if status == 201:
-                responded[json.loads(payload)["order_id"]] = time.time()
-            else:
-                errors[str(status)] = errors.get(str(status), 0) + 1
-
-        await asyncio.gather(*(one(i) for i in range(n)))
-        return loop.time() - start
-
-    async with aiohttp.ClientSession(connector=connector,
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256),
                                      timeout=aiohttp.ClientTimeout(total=30)) as session:
         if warm:
-            await fire(session, int(rate * 3), rate / 2, record=False)  # 6 s at half rate
+            await open_loop(rate / 2, 6, place, session=session)
             await asyncio.sleep(2)
-        total = int(rate * duration)
+            errors.clear()
+        record = True
         before = cpu_seconds(pids)
-        with collector_paused():
-            elapsed = await fire(session, total, rate, record=True)
+        result = await open_loop(rate, duration, place, session=session)
         after = cpu_seconds(pids)
+    total, elapsed = result.sent, result.duration_s
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not set(responded) <= set(watcher.seen):  # noqa: ASYNC110
         await asyncio.sleep(0.2)
@@ -421,7 +406,8 @@ async def bench_orders(bootstrap: str, url: str, program_id: str,
     print(f"orders: {total} POST /v1/orders at {rate:.0f}/s for {duration:.0f} s "
           f"(done in {elapsed:.1f} s = {total / elapsed:.0f}/s), 201: {len(responded)}, "
           f"errors: {errors or 0}", flush=True)
-    print(f"  HTTP latency from scheduled start: {summary(latencies)}", flush=True)
+    print(f"  HTTP latency from scheduled start: {summary(result.latencies_ms)}", flush=True)
+    print(f"  {result.slow_seconds()}", flush=True)
     received = [(watcher.seen[o][0] - t) * 1000 for o, t in responded.items()
                 if o in watcher.seen]
     produced = [(watcher.seen[o][1] - t) * 1000 for o, t in responded.items()
