@@ -21,6 +21,7 @@ SPEC = ServiceSpec(
     routers=[api.router],
     consumers=handlers.CONSUMERS,
     publishes=[AGREEMENTS_TOPIC, ORDERS_TOPIC],
+    direct=api.DIRECT,
 )
 
 

@@ -32,6 +32,7 @@ from services.runtime.auth import TokenVerifier
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.consumer import ConsumerSpec, EventConsumer
 from services.runtime.db import UnitOfWork, is_postgres, make_engine
+from services.runtime.direct import DirectRoute, DirectRoutes
 from services.runtime.groupcommit import GroupCommit
 from services.runtime.kafka import ensure_topics, make_producer, start_with_retry
 from services.runtime.migrate import upgrade
@@ -56,6 +57,8 @@ class ServiceSpec:
     title: str = ""
     version: str = "0.1.0"
     extra_state: Callable[[Runtime], dict[str, Any]] | None = None
+    direct: Sequence[DirectRoute] = ()
+    """Hot endpoints also served without FastAPI's per-request machinery (runtime/direct.py)."""
 
 
 @dataclass
@@ -195,16 +198,20 @@ class _RequestContext:
     """Pure ASGI middleware: request id, trace context, body-size cap (also for bodies sent
     without Content-Length) and RED metrics for every request."""
 
-    def __init__(self, app: ASGIApp, service: str, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, service: str, max_body: int,
+                 direct: DirectRoutes) -> None:
         self._app = app
         self._service = service
         self._max_body = max_body
+        self._direct = direct
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        # the first of repeated headers, as Starlette's ``Request.headers.get`` reads them
+        headers = {k.decode("latin-1"): v.decode("latin-1")
+                   for k, v in reversed(scope["headers"])}
         request_id = headers.get("x-request-id") or uuid.uuid4().hex
         traceparent = child_of(headers.get("traceparent"))
         rid_token = request_id_var.set(request_id)
@@ -212,6 +219,7 @@ class _RequestContext:
         started = time.perf_counter()
         status = 500
         received = 0
+        direct = self._direct.match(scope)
 
         async def capped_receive() -> Message:
             nonlocal received
@@ -235,7 +243,11 @@ class _RequestContext:
             length = headers.get("content-length", "")
             if length.isdigit() and int(length) > self._max_body:
                 raise _BodyTooLarge
-            await self._app(scope, capped_receive, tagged_send)
+            if direct is not None:
+                await self._direct.serve(direct, headers, scope, capped_receive, tagged_send,
+                                         self._app)
+            else:
+                await self._app(scope, capped_receive, tagged_send)
         except _BodyTooLarge:
             response = problems.problem_response(Problem(
                 413, "body-too-large", "Request body too large",
@@ -244,8 +256,8 @@ class _RequestContext:
         finally:
             request_id_var.reset(rid_token)
             traceparent_var.reset(tp_token)
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            path = direct.path if direct is not None else getattr(scope.get("route"), "path",
+                                                                  "unmatched")
             metrics.HTTP_REQUESTS.labels(self._service, scope["method"], path,
                                          str(status)).inc()
             metrics.HTTP_DURATION.labels(self._service, scope["method"], path).observe(
@@ -285,7 +297,8 @@ def create_app(
                   lifespan=lifespan)
     app.state.runtime = runtime
     problems.install(app)
-    app.add_middleware(_RequestContext, service=spec.name, max_body=settings.max_body_bytes)
+    app.add_middleware(_RequestContext, service=spec.name, max_body=settings.max_body_bytes,
+                       direct=DirectRoutes(spec.direct, runtime.verifier, runtime.writes))
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -108,6 +108,17 @@ class TokenVerifier:
 _bearer = HTTPBearer(auto_error=False)
 
 
+def admit(verifier: TokenVerifier, token: str, allowed: frozenset[str]) -> Principal:
+    """The token's principal, who must hold one of the ``allowed`` roles (401 for a bad token,
+    403 for another role)."""
+    principal = verifier.verify(token)
+    if principal.role not in allowed:
+        raise Problem(403, "forbidden", "Not allowed for this role",
+                      f"role {principal.role!r} may not do this; allowed: "
+                      f"{', '.join(sorted(allowed))}")
+    return principal
+
+
 def authorize(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """Dependency: the caller, who must hold one of ``roles`` (401 without a valid token,
     403 with another role)."""
@@ -120,12 +131,6 @@ def authorize(*roles: Role) -> Callable[..., Awaitable[Principal]]:
         if credentials is None:
             raise Problem(401, "unauthorized", "Authentication required",
                           "send 'Authorization: Bearer <token>'")
-        verifier: TokenVerifier = request.app.state.runtime.verifier
-        principal = verifier.verify(credentials.credentials)
-        if principal.role not in allowed:
-            raise Problem(403, "forbidden", "Not allowed for this role",
-                          f"role {principal.role!r} may not do this; allowed: "
-                          f"{', '.join(sorted(allowed))}")
-        return principal
+        return admit(request.app.state.runtime.verifier, credentials.credentials, allowed)
 
     return dependency

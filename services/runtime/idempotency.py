@@ -107,13 +107,16 @@ class IdempotentRequest:
 
 
 async def idempotent_request(request: Request) -> IdempotentRequest:
-    key = request.headers.get(HEADER)
+    return idempotent(request.headers.get(HEADER), request.method, request.url.path,
+                      await request.body())
+
+
+def idempotent(key: str | None, method: str, path: str, body: bytes) -> IdempotentRequest:
+    """A request's key (400 unless 1 to 200 characters), route and body hash."""
     if key is not None and not (1 <= len(key) <= 200):
         raise Problem(400, "bad-idempotency-key", "Idempotency-Key must be 1 to 200 characters")
-    body = await request.body()
-    digest = hashlib.sha256(body).hexdigest()
-    route = f"{request.method} {request.url.path}"
-    return IdempotentRequest(key=key, route=route, request_hash=digest)
+    return IdempotentRequest(key=key, route=f"{method} {path}",
+                             request_hash=hashlib.sha256(body).hexdigest())
 
 
 Idempotency = Annotated[IdempotentRequest, Depends(idempotent_request)]

@@ -52,8 +52,10 @@ def not_found(what: str, ident: str) -> Problem:
     return Problem(404, "not-found", f"{what} not found", f"no {what} {ident!r} visible to you")
 
 
-def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
-    instance = request.url.path if request is not None else None
+def problem_response(problem: Problem, request: Request | None = None, *,
+                     instance: str | None = None) -> JSONResponse:
+    """The problem as application/problem+json; its ``instance`` is the request's path."""
+    instance = request.url.path if request is not None else instance
     headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
     return JSONResponse(
         problem.body(instance), status_code=problem.status, media_type=PROBLEM_JSON,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -598,6 +599,45 @@ async def test_idempotency_key_replays_the_first_order(app: App) -> None:
                                      headers=REGULATOR)).json()["items"]) == 1
     assert len(await events(app.bootstrap, ORDERS_TOPIC, "vbp.orders.order.placed.v1",
                             expect=1, program_id=p.program_id)) == 1
+
+
+async def test_the_direct_path_and_fastapi_answer_orders_alike(app: App) -> None:
+    """POST /v1/orders is served by runtime/direct.py when it is plain JSON with a bearer
+    token, and by FastAPI otherwise (here: a ``+json`` media type): same orders, same problems,
+    and one Idempotency-Key across both paths is one order."""
+    p = await seed(app)
+    reg = P1["registration_no"]
+    inst = p.institution(1)
+
+    async def send(body: dict[str, Any], content_type: str, key: str) -> httpx.Response:
+        return await app.client.post("/v1/orders", content=json.dumps(body), headers={
+            **hospital(inst), "Idempotency-Key": key, "Content-Type": content_type})
+
+    good = {"institution_id": inst, "listing_id": p.lid(reg), "units": 2,
+            "unit_price": "730.00"}
+    direct = await send(good, "application/json", "k-direct")
+    routed = await send(good, "application/vnd.vbp+json", "k-fastapi")
+    assert direct.status_code == routed.status_code == 201, (direct.text, routed.text)
+    varying = {"order_id", "placed_at", "updated_at"}
+    assert ({k: v for k, v in direct.json().items() if k not in varying}
+            == {k: v for k, v in routed.json().items() if k not in varying})
+    assert direct.json()["order_id"] != routed.json()["order_id"]
+    # the key first used on the direct path replays through FastAPI, and the other way round
+    again = await send(good, "application/vnd.vbp+json", "k-direct")
+    assert (again.json(), again.headers.get("idempotent-replayed")) == (direct.json(), "true")
+    again = await send(good, "application/json", "k-fastapi")
+    assert (again.json(), again.headers.get("idempotent-replayed")) == (routed.json(), "true")
+    for bad, status in (({**good, "unit_price": "730.01"}, 422),       # one fen off
+                        ({**good, "institution_id": p.institution(2)}, 403),
+                        ({**good, "units": 0}, 422)):                  # FastAPI's own refusal
+        a = await send(bad, "application/json", uuid.uuid4().hex)
+        b = await send(bad, "application/vnd.vbp+json", uuid.uuid4().hex)
+        assert a.status_code == b.status_code == status, (a.text, b.text)
+        assert a.headers["content-type"] == b.headers["content-type"] == (
+            "application/problem+json")
+        assert a.json() == b.json()
+    assert len((await app.client.get("/v1/orders", params={"program_id": p.program_id},
+                                     headers=REGULATOR)).json()["items"]) == 2
 
 
 async def test_orders_only_inside_the_cycle(app: App) -> None:
