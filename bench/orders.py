@@ -23,8 +23,9 @@ broker. Then:
    latency, not as a lower rate). A Kafka consumer reads the orders topic meanwhile; for each
    order, the time from the HTTP response to the ``OrderPlaced`` record reaching the consumer
    is measured (and to the record's producer timestamp). Several rates (``--rate 100,200,300``)
-   run one after the other. Between the imports and the orders, ``VACUUM ANALYZE`` (what
-   autovacuum soon does after a bulk load; ``--no-vacuum`` skips it). For each rate, the CPU
+   run one after the other. Between the imports and the orders, ``VACUUM ANALYZE``, a
+   ``CHECKPOINT`` and ``sync`` (what autovacuum, PostgreSQL and the kernel soon do after a bulk
+   load; ``--no-vacuum`` skips them). For each rate, the CPU
    time used per order by the service, PostgreSQL, Kafka and the load generator is printed
    (from /proc), to show where the machine's capacity goes.
 
@@ -344,18 +345,25 @@ def postmaster_pid(pg: PostgresCluster) -> int:
     return int((pg.pgdata / "postmaster.pid").read_text().split()[0])
 
 
-async def vacuum(dsn: str) -> None:
-    """VACUUM ANALYZE after the bulk load, as autovacuum soon would: the outbox's partial index
-    of unpublished rows otherwise still holds the 200,000 published ones."""
+async def settle(dsn: str) -> None:
+    """After the bulk load, what the database and the kernel do within minutes anyway, so that
+    the orders run measures placing orders rather than the import's aftermath: VACUUM ANALYZE
+    (as autovacuum soon would: the outbox's partial index of unpublished rows otherwise still
+    holds the 200,000 published ones), a CHECKPOINT, and the kernel writing the import's dirty
+    pages (some 600 MB) to disk, which it otherwise starts 30 s later, in the middle of the
+    run."""
     import asyncpg
 
     t0 = time.perf_counter()
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("VACUUM ANALYZE")
+        await conn.execute("CHECKPOINT")
     finally:
         await conn.close()
-    print(f"VACUUM ANALYZE after the imports: {time.perf_counter() - t0:.1f} s", flush=True)
+    await asyncio.to_thread(os.sync)
+    print(f"VACUUM ANALYZE, CHECKPOINT and sync after the imports: "
+          f"{time.perf_counter() - t0:.1f} s", flush=True)
 
 
 async def bench_orders(bootstrap: str, url: str, program_id: str,
@@ -471,7 +479,8 @@ def main() -> int:
                         help="the service as two processes: HTTP only (--role api) and the "
                         "outbox relay with the consumers (--role worker)")
     parser.add_argument("--no-vacuum", action="store_true",
-                        help="skip VACUUM ANALYZE between the imports and the orders")
+                        help="skip VACUUM ANALYZE, CHECKPOINT and sync between the imports "
+                        "and the orders")
     parser.add_argument("--duration", type=float, default=30)
     parser.add_argument("--xlsx", action="store_true", help="also import the rows as XLSX")
     parser.add_argument("--fsync", action="store_true", help="PostgreSQL with fsync on")
@@ -509,7 +518,7 @@ def main() -> int:
             await bench_import(broker.bootstrap_servers, proc.url, program_id, listings,
                                args.rows, args.xlsx)
             if not args.no_vacuum:
-                await vacuum(pg.dsn("bench_orders"))
+                await settle(pg.dsn("bench_orders"))
             assert broker.pid is not None
             pids = Pids(proc.process.pid, postmaster_pid(pg), broker.pid,
                         worker.process.pid if worker is not None else None)
