@@ -343,9 +343,10 @@ async def place_order(body: OrderIn, caller: Institution, writes: Writes,
                       idem: Idempotency) -> JSONResponse:
     """A purchase order at exactly the listing price (R-CAT-5); send an Idempotency-Key.
     Orders placed at the same moment share a transaction, a context query and an insert
-    (runtime/groupcommit.py)."""
+    (runtime/groupcommit.py), holding the institution's placement lock."""
     _own(caller, body.institution_id)
-    return await writes.run_batched(idem, caller.actor, purchasing.place_orders, (body, caller))
+    return await writes.run_batched(idem, caller.actor, purchasing.place_orders, (body, caller),
+                                    lock=purchasing.placement_lock(body.institution_id))
 
 
 DIRECT = [DirectRoute("/v1/orders", place_order, OrderIn, frozenset({"institution"}))]

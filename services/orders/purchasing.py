@@ -39,6 +39,13 @@ def new_order_id(uow: UnitOfWork) -> str:
     return f"O-{int(uow.clock.now().timestamp() * 1000):012x}{secrets.token_hex(6)}"
 
 
+def placement_lock(institution_id: str) -> str:
+    """The lock an institution's placements hold (GroupCommit's ``lock``): its orders are
+    decided one after the other, also across processes, so that two cannot both spend the same
+    remaining agreement volume (R-AGR-4)."""
+    return f"placement:{institution_id}"
+
+
 def order_out(row: Any) -> OrderOut:
     data = row._asdict()
     for name in ("agreement_month", "winning", "accepted_year"):
@@ -57,7 +64,8 @@ async def place_orders(uow: UnitOfWork, requests: Sequence[tuple[OrderIn, Princi
                        ) -> list[OrderOut | Problem]:
     """PlaceOrder for orders arriving together (group commit): each is decided as if placed
     after the ones before it (it sees their units), with one context query and one insert for
-    all. Each gets its order or the problem refusing it; a refused order writes nothing.
+    all. Each gets its order or the problem refusing it; a refused order writes nothing. Run
+    holding the institutions' ``placement_lock`` (``api.place_order``).
 
     Refused unless the listing is known, listed (not suspended, R-CAT-8) and the price is
     exactly its listing price (R-CAT-5); beyond-agreement and no-agreement orders are filled

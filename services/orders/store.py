@@ -30,7 +30,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -423,29 +422,18 @@ def _order_contexts() -> Select[Any]:
 
 ORDER_CONTEXTS = _order_contexts()
 
-LOCK_INSTITUTIONS = text(
-    "SELECT count(pg_advisory_xact_lock(:space, k)) FROM (SELECT DISTINCT hashtext(i) AS k "
-    "FROM unnest(CAST(:institution_ids AS text[])) AS i ORDER BY k) AS keys")
-"""Serialises order placement per institution across processes (``--workers``) for the rest
-of the transaction: locks taken in one order, so two batches cannot deadlock."""
-PLACEMENT_LOCKS = 4  # the advisory-lock key space of order placement
-
 
 async def order_contexts(conn: AsyncConnection, wanted: Sequence[tuple[str, str]]
                          ) -> list[list[Row[Any]]]:
-    """The context rows of each (listing_id, institution_id) in ``wanted``, in its order,
-    after locking the institutions' placements (PostgreSQL; SQLite has one writer)."""
+    """The context rows of each (listing_id, institution_id) in ``wanted``, in its order."""
     if conn.dialect.name != "postgresql":
         return [list((await conn.execute(ORDER_CONTEXT, {
             "listing_id": listing, "institution_id": institution})).all())
             for listing, institution in wanted]
-    institutions_ = [institution for _, institution in wanted]
-    await conn.execute(LOCK_INSTITUTIONS, {"space": PLACEMENT_LOCKS,
-                                           "institution_ids": institutions_})
     found: list[list[Row[Any]]] = [[] for _ in wanted]
     for row in (await conn.execute(ORDER_CONTEXTS, {
             "listing_ids": [listing for listing, _ in wanted],
-            "institution_ids": institutions_})).all():
+            "institution_ids": [institution for _, institution in wanted]})).all():
         found[row.n - 1].append(row)
     return found
 

@@ -203,6 +203,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # it is returned, and opening one costs PostgreSQL a fork
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
+    # the most recently returned connection first: a busy process keeps reusing a few, whose
+    # prepared statements (asyncpg prepares each statement once per connection, with a type
+    # introspection query for new array types) are already there
+    kwargs.setdefault("pool_use_lifo", True)
     kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -22,6 +23,8 @@ from services.orders.app import SPEC
 from services.runtime.auth import Principal
 from services.runtime.clock import SHANGHAI, FixedClock
 from services.runtime.db import UnitOfWork, make_engine
+from services.runtime.groupcommit import GroupCommit
+from services.runtime.idempotency import IdempotentRequest
 from services.runtime.migrate import upgrade
 from services.runtime.problems import Problem
 
@@ -103,23 +106,56 @@ async def test_a_refused_order_in_a_batch_writes_nothing_and_the_others_stand(
 
 async def test_placements_for_one_institution_in_two_processes_wait_for_each_other(
         engine: AsyncEngine) -> None:
-    """Two processes' batches (two transactions): the second waits for the first's commit and
+    """Two processes' group commits (two transactions), placing for one institution under its
+    placement lock as ``POST /v1/orders`` does: the second waits for the first's commit and
     then sees its units, so 8 + 8 against a volume of 10 is 10 within, not 16."""
-    first = uow(engine)
-    async with first:
-        await purchasing.place_orders(first, orders(8))
-        second = asyncio.create_task(_place_and_commit(engine, orders(8)))
-        await asyncio.sleep(0.5)
-        assert not second.done(), "the second placement did not wait for the first"
-        await first.commit()
-    (outcome,) = await asyncio.wait_for(second, 10)
-    assert not isinstance(outcome, Problem) and outcome.order_class == "beyond_agreement"
+    release = asyncio.Event()
+
+    async def place_and_hold(u: UnitOfWork, items: list[Any]) -> list[Any]:
+        outcomes = await purchasing.place_orders(u, items)
+        await release.wait()  # the first process's transaction stays open meanwhile
+        return outcomes
+
+    lock = purchasing.placement_lock("H1")
+    (item,) = orders(8)
+    first = asyncio.create_task(writer(engine).run_batched(
+        placement("k-1"), "institution:H1/u", place_and_hold, item, lock=lock))
+    await asyncio.sleep(0.3)
+    second = asyncio.create_task(writer(engine).run_batched(
+        placement("k-2"), "institution:H1/u", purchasing.place_orders, item, lock=lock))
+    await asyncio.sleep(0.5)
+    assert not second.done(), "the second placement did not wait for the first"
+    release.set()
+    assert json.loads(bytes((await first).body))["order_class"] == "within_agreement"
+    answer = json.loads(bytes((await asyncio.wait_for(second, 10)).body))
+    assert answer["order_class"] == "beyond_agreement"
     assert await within_units(engine) == 10
 
 
-async def _place_and_commit(engine: AsyncEngine, batch: list[tuple[OrderIn, Principal]]
-                            ) -> list[object]:
-    async with uow(engine) as u:
-        outcomes = await purchasing.place_orders(u, batch)
-        await u.commit()
-    return list(outcomes)
+async def test_another_institutions_placement_does_not_wait(engine: AsyncEngine) -> None:
+    release = asyncio.Event()
+
+    async def place_and_hold(u: UnitOfWork, items: list[Any]) -> list[Any]:
+        outcomes = await purchasing.place_orders(u, items)
+        await release.wait()
+        return outcomes
+
+    first = asyncio.create_task(writer(engine).run_batched(
+        placement("k-1"), "institution:H1/u", place_and_hold, orders(8)[0],
+        lock=purchasing.placement_lock("H1")))
+    await asyncio.sleep(0.3)
+    other = await asyncio.wait_for(writer(engine).run_batched(
+        placement("k-2"), "institution:H2/u", purchasing.place_orders,
+        orders(1, institution="H2")[0], lock=purchasing.placement_lock("H2")), 5)
+    assert json.loads(bytes(other.body))["order_class"] == "no_agreement"
+    release.set()
+    await first
+
+
+def writer(engine: AsyncEngine) -> GroupCommit:
+    """One process's group commit."""
+    return GroupCommit(lambda: uow(engine), service="test")
+
+
+def placement(key: str) -> IdempotentRequest:
+    return IdempotentRequest(key=key, route="POST /v1/orders", request_hash=key)
