@@ -403,9 +403,9 @@ async def bench_orders(bootstrap: str, url: str, program_id: str,
             await asyncio.sleep(2)
             errors.clear()
         record = True
-        before = cpu_seconds(pids)
+        before, batches_before = cpu_seconds(pids), await transactions(session, url)
         result = await open_loop(rate, duration, place, session=session)
-        after = cpu_seconds(pids)
+        after, batches_after = cpu_seconds(pids), await transactions(session, url)
     total, elapsed = result.sent, result.duration_s
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not set(responded) <= set(watcher.seen):  # noqa: ASYNC110
@@ -430,6 +430,22 @@ async def bench_orders(bootstrap: str, url: str, program_id: str,
     per_order = ", ".join(f"{k} {v / total * 1000:.2f} ms" for k, v in used.items())
     print(f"  CPU used during the run: {sum(used.values()):.1f} s of {available:.1f} s; "
           f"per order: {per_order}", flush=True)
+    count, requests = (a - b for a, b in zip(batches_after, batches_before, strict=True))
+    print(f"  group commit: {count:.0f} transactions, {requests / max(count, 1):.2f} requests "
+          "each on average", flush=True)
+
+
+async def transactions(session: aiohttp.ClientSession, url: str) -> tuple[float, float]:
+    """The service's group-commit transactions so far and the requests they applied (its
+    ``vbp_group_commit_requests`` histogram)."""
+    async with session.get(f"{url}/metrics") as resp:
+        text = await resp.text()
+    found = {"count": 0.0, "sum": 0.0}
+    for line in text.splitlines():
+        for part in found:
+            if line.startswith(f"vbp_group_commit_requests_{part}{{"):
+                found[part] += float(line.rsplit(" ", 1)[1])
+    return found["count"], found["sum"]
 
 
 def start_service(port: int, env: dict[str, str], logs: Path, profile: str | None,
