@@ -3,6 +3,7 @@ Kafka broker and PostgreSQL (one database per service)."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import tempfile
 import time
@@ -43,5 +44,6 @@ def platform(kafka: KafkaBroker, postgres: PostgresCluster) -> Iterator[dict[str
             log = p.log.read_text(errors="replace")
             assert p.process.returncode in (0, -signal.SIGTERM), log[-3000:]
             assert f'"message": "{p.name} stopped"' in log, log[-3000:]
+        shutil.rmtree(logs)  # kept when a service did not stop cleanly, to look into
 
 
