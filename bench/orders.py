@@ -67,7 +67,7 @@ import aiohttp
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.common import open_loop
+from bench.common import open_loop, pct
 from contracts.catalog import ProductListed, ProgramPublished
 from contracts.orders import AGREEMENTS_TOPIC, ORDERS_TOPIC
 from contracts.profiles import PacingPolicy
@@ -88,19 +88,13 @@ WINNING = ROOT.parent / "shared" / "data" / "chongqing-stents-2023-winning.csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[k]
-
-
 def summary(values: list[float], unit: str = "ms") -> str:
     if not values:
         return "no values"
-    return (f"p50 {pct(values, 50):.1f}  p95 {pct(values, 95):.1f}  p99 {pct(values, 99):.1f}  "
-            f"max {max(values):.1f}  mean {statistics.fmean(values):.1f} {unit}")
+    ordered = sorted(values)
+    return (f"p50 {pct(ordered, 50):.1f}  p95 {pct(ordered, 95):.1f}  "
+            f"p99 {pct(ordered, 99):.1f}  max {ordered[-1]:.1f}  "
+            f"mean {statistics.fmean(values):.1f} {unit}")
 
 
 def bearer(role: str, org: str) -> dict[str, str]:
