@@ -25,7 +25,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import SECRET, Service, infrastructure, open_loop, service, timed
+from bench.common import (
+    SECRET,
+    MachineSampler,
+    Service,
+    infrastructure,
+    open_loop,
+    service,
+    timed,
+)
 from contracts.catalog import LISTINGS_TOPIC
 from services.catalog.domain import enterprise_id
 from services.catalog.sample_tables import synthetic_rows, synthetic_table
@@ -87,6 +95,7 @@ async def search_load(svc: Service, rate: float, seconds: float, rows: int,
 
     async def request(session: aiohttp.ClientSession, i: int) -> bool:
         kind = i % 4
+        params: dict[str, str | int]
         if kind == 0:
             params = {"program_id": PROGRAM, "limit": 50}
         elif kind == 1:
@@ -102,12 +111,15 @@ async def search_load(svc: Service, rate: float, seconds: float, rows: int,
     await open_loop(rate, 3, request)  # warm-up, not reported
     for round_no in range(1, rounds + 1):
         cpu_before = svc.cpu_seconds()
-        result = await open_loop(rate, seconds, request)
+        with MachineSampler() as machine:
+            result = await open_loop(rate, seconds, request)
         cpu_ms = (svc.cpu_seconds() - cpu_before) * 1000 / result.sent
         print(result.report(f"round {round_no}: listing search at {rate:.0f}/s "
                             f"(target p99 < 25 ms)"))
         print(f"  catalog CPU per search request: {cpu_ms:.2f} ms (all its processes; one "
               f"core serves at most {1000 / cpu_ms:.0f}/s)")
+        print(f"  {result.slow_seconds(25)}")
+        print(f"  {machine.report(result, 25)}")
 
 
 def main() -> int:

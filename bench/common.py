@@ -10,6 +10,7 @@ import os
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -94,6 +95,8 @@ class LoadResult:
     latencies_ms: list[float]
     timeline: list[tuple[float, float]] = field(default_factory=list)
     """(seconds from the run's start to the request's scheduled start, its latency in ms)."""
+    started: float = 0.0
+    """When the run started, on ``time.monotonic()`` (asyncio's clock)."""
 
     def report(self, title: str) -> str:
         lat = sorted(self.latencies_ms)
@@ -190,7 +193,99 @@ async def open_loop(
     finally:
         if owned:
             await session.close()
-    return LoadResult(total, errors, elapsed, latencies, timeline)
+    return LoadResult(total, errors, elapsed, latencies, timeline, start)
+
+
+@dataclass(frozen=True)
+class CpuTimes:
+    """The machine's CPU time so far, in ticks, from /proc/stat's first line."""
+
+    busy: int
+    """user, nice, system, irq, softirq: what the machine's own processes used."""
+    iowait: int
+    steal: int
+    """Time the hypervisor gave the VM's CPUs to someone else while they had work."""
+    total: int
+
+    @classmethod
+    def parse(cls, stat: str) -> CpuTimes:
+        user, nice, system, idle, iowait, irq, softirq, steal = (
+            int(f) for f in stat.split("\n", 1)[0].split()[1:9])
+        busy = user + nice + system + irq + softirq
+        return cls(busy, iowait, steal, busy + idle + iowait + steal)
+
+    def share(self, since: CpuTimes) -> tuple[float, float, float]:
+        """(busy, steal, iowait) between ``since`` and this, each a fraction of all CPU time."""
+        total = max(self.total - since.total, 1)
+        return ((self.busy - since.busy) / total, (self.steal - since.steal) / total,
+                (self.iowait - since.iowait) / total)
+
+
+class MachineSampler:
+    """What the machine did in each second of a run, sampled from /proc/stat on a thread of its
+    own: how busy its CPUs were, how much time the hypervisor took (steal) and how much was
+    spent waiting for the disk (iowait). Told apart, a slow second that the machine was taken
+    from reads differently from one in which the services themselves were slow."""
+
+    def __init__(self, interval_s: float = 0.1) -> None:
+        self._interval = interval_s
+        self._samples: list[tuple[float, CpuTimes]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="machine-sampler", daemon=True)
+
+    def __enter__(self) -> MachineSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        stat = Path("/proc/stat")
+        while True:
+            self._samples.append((time.monotonic(), CpuTimes.parse(stat.read_text())))
+            if self._stop.wait(self._interval):
+                return
+
+    def seconds(self, start: float) -> dict[int, tuple[float, float, float]]:
+        """(busy, steal, iowait) in each whole second since ``start`` (``time.monotonic()``,
+        the clock of asyncio's loop)."""
+        return per_second(self._samples, start)
+
+    def report(self, result: LoadResult, over_ms: float = 50.0) -> str:
+        return machine_report(self.seconds(result.started), result, over_ms)
+
+
+def machine_report(seconds: dict[int, tuple[float, float, float]], result: LoadResult,
+                   over_ms: float = 50.0) -> str:
+    """The machine during the run (``seconds``: ``MachineSampler.seconds``): in its slow
+    seconds (a request over ``over_ms`` was scheduled in them) and in the others."""
+    run = {s: v for s, v in seconds.items() if s < math.ceil(result.duration_s)}
+    slow = {int(at) for at, ms in result.timeline if ms > over_ms}
+
+    def mean(which: list[tuple[float, float, float]]) -> str:
+        if not which:
+            return "none"
+        busy, steal, iowait = (statistics.fmean(v) * 100 for v in zip(*which, strict=True))
+        return f"CPU busy {busy:.0f}%, steal {steal:.1f}%, iowait {iowait:.1f}%"
+
+    worst = max((v[1] for v in run.values()), default=0.0) * 100
+    return (f"machine (/proc/stat, per second): in the slow seconds "
+            f"{mean([v for s, v in run.items() if s in slow])}; in the others "
+            f"{mean([v for s, v in run.items() if s not in slow])}; "
+            f"highest steal in one second {worst:.0f}%")
+
+
+def per_second(samples: list[tuple[float, CpuTimes]], start: float
+               ) -> dict[int, tuple[float, float, float]]:
+    """Samples (when, CPU times) as (busy, steal, iowait) shares per whole second since
+    ``start``: each second from its first sample to the first of the next."""
+    firsts: dict[int, CpuTimes] = {}
+    for when, times in samples:
+        if when >= start:
+            firsts.setdefault(int(when - start), times)
+    return {s: firsts[s + 1].share(firsts[s]) for s in sorted(firsts) if s + 1 in firsts}
 
 
 def timed() -> Callable[[], float]:

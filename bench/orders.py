@@ -67,7 +67,7 @@ import aiohttp
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.common import open_loop, pct
+from bench.common import MachineSampler, open_loop, pct
 from contracts.catalog import ProductListed, ProgramPublished
 from contracts.orders import AGREEMENTS_TOPIC, ORDERS_TOPIC
 from contracts.profiles import PacingPolicy
@@ -398,7 +398,8 @@ async def bench_orders(bootstrap: str, url: str, program_id: str,
             errors.clear()
         record = True
         before, batches_before = cpu_seconds(pids), await transactions(session, url)
-        result = await open_loop(rate, duration, place, session=session)
+        with MachineSampler() as machine:
+            result = await open_loop(rate, duration, place, session=session)
         after, batches_after = cpu_seconds(pids), await transactions(session, url)
     total, elapsed = result.sent, result.duration_s
     deadline = time.monotonic() + 30
@@ -410,6 +411,7 @@ async def bench_orders(bootstrap: str, url: str, program_id: str,
           f"errors: {errors or 0}", flush=True)
     print(f"  HTTP latency from scheduled start: {summary(result.latencies_ms)}", flush=True)
     print(f"  {result.slow_seconds()}", flush=True)
+    print(f"  {machine.report(result)}", flush=True)
     received = [(watcher.seen[o][0] - t) * 1000 for o, t in responded.items()
                 if o in watcher.seen]
     produced = [(watcher.seen[o][1] - t) * 1000 for o, t in responded.items()
