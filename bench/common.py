@@ -271,10 +271,19 @@ def machine_report(seconds: dict[int, tuple[float, float, float]], result: LoadR
         return f"CPU busy {busy:.0f}%, steal {steal:.1f}%, iowait {iowait:.1f}%"
 
     worst = max((v[1] for v in run.values()), default=0.0) * 100
+    stolen = {s for s, (_, steal, _) in run.items() if steal >= STOLEN}
+    rest = sorted(ms for at, ms in result.timeline if int(at) not in stolen)
     return (f"machine (/proc/stat, per second): in the slow seconds "
             f"{mean([v for s, v in run.items() if s in slow])}; in the others "
             f"{mean([v for s, v in run.items() if s not in slow])}; "
-            f"highest steal in one second {worst:.0f}%")
+            f"highest steal in one second {worst:.0f}%; seconds with steal over "
+            f"{STOLEN:.0%}: {len(stolen)}, p99 of the requests started in the other seconds "
+            f"{pct(rest, 99):.1f} ms ({len(rest)} requests)")
+
+
+STOLEN = 0.10
+"""A second in which the hypervisor took this share of the CPUs or more is one the machine
+was taken from (``machine_report``)."""
 
 
 def per_second(samples: list[tuple[float, CpuTimes]], start: float

@@ -38,4 +38,6 @@ def test_the_report_sets_the_slow_seconds_apart() -> None:
     report = machine_report(seconds, result)
     assert "in the slow seconds CPU busy 90%, steal 30.0%, iowait 1.0%" in report
     assert "in the others CPU busy 60%, steal 5.0%, iowait 0.0%" in report
-    assert report.endswith("highest steal in one second 30%")
+    assert "highest steal in one second 30%" in report
+    assert report.endswith("seconds with steal over 10%: 2, p99 of the requests started in the "
+                           "other seconds 10.0 ms (1 requests)")
