@@ -78,7 +78,8 @@ class Runtime:
     writes: GroupCommit = field(init=False)
 
     def __post_init__(self) -> None:
-        self.writes = GroupCommit(self.uow, service=self.spec.name)
+        self.writes = GroupCommit(self.uow, service=self.spec.name,
+                                  linger_s=self.settings.group_commit_linger_s)
 
     @property
     def source(self) -> str:

@@ -5,8 +5,10 @@ Idempotency-Key lookup, the action's reads and writes, the outbox rows with the 
 COMMIT), three of them bookkeeping. Under load requests queue up anyway; ``GroupCommit`` takes
 what is queued (up to ``max_batch``) into one transaction: one BEGIN, one key lookup for all,
 each action in turn (each sees the ones before it, exactly as if they had run one after the
-other), one statement for all the outbox and key rows (``UnitOfWork.commit``), one COMMIT. A
-request that finds nothing in flight goes at once, in a batch of one: nobody waits for company.
+other), one statement for all the outbox and key rows (``UnitOfWork.commit``), one COMMIT.
+Before a transaction starts it waits ``linger_s`` (``VBP_GROUP_COMMIT_LINGER_S``) for the
+requests arriving meanwhile, as a Kafka producer lingers: a few milliseconds more per request,
+for fewer and fuller transactions (at 300 orders/s, 3 ms halves the transactions).
 
 Each request still gets its own outcome, and no outcome leaks into another's commit:
 - a stored response for its key is replayed, a key reused with another body is refused (422);
@@ -85,9 +87,10 @@ class _Request:
 
 
 class GroupCommit:
-    def __init__(self, uow: Callable[[], UnitOfWork], *, service: str, max_batch: int = 32
-                 ) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], *, service: str, max_batch: int = 32,
+                 linger_s: float = 0.0) -> None:
         self._uow = uow
+        self._linger = linger_s
         self._service = service
         self._max_batch = max_batch
         self._queue: deque[_Request] = deque()
@@ -137,6 +140,8 @@ class GroupCommit:
             while not self._queue:
                 self._wake.clear()
                 await self._wake.wait()
+            if self._linger and len(self._queue) < self._max_batch:
+                await asyncio.sleep(self._linger)
             self._batch = batch = [self._queue.popleft()
                                    for _ in range(min(len(self._queue), self._max_batch))]
             metrics.GROUP_COMMIT_SIZE.labels(self._service).observe(len(batch))

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     """After a wake-up, how long the relay lets further commits join its round (fewer, fuller
     produce requests against a little delay)."""
     relay_batch_size: int = 500
+    group_commit_linger_s: float = 0.003
+    """How long a write waits for others to share its transaction (``GroupCommit``). At 300
+    orders/s, 3 ms halves the transactions and cuts the machine's CPU per order by a fifth, for
+    3 ms more latency (docs/architecture.md, HTTP)."""
     consumer_max_retries: int = 4
     consumer_backoff_s: float = 0.2
     consumer_batch_size: int = 100

@@ -64,9 +64,10 @@ async def rows(engine: AsyncEngine) -> dict[str, int]:
         return {r.name: r.units for r in await conn.execute(select(things))}
 
 
-def writer(engine: AsyncEngine) -> GroupCommit:
+def writer(engine: AsyncEngine, linger_s: float = 0.0) -> GroupCommit:
     clock = SystemClock()
-    return GroupCommit(lambda: UnitOfWork(engine, clock=clock, source="/test"), service="test")
+    return GroupCommit(lambda: UnitOfWork(engine, clock=clock, source="/test"), service="test",
+                       linger_s=linger_s)
 
 
 async def test_requests_queued_together_share_one_transaction_and_see_each_other(
@@ -81,6 +82,24 @@ async def test_requests_queued_together_share_one_transaction_and_see_each_other
     assert [b["total_seen"] for b in bodies] == list(range(1, 21))  # as if one after the other
     assert len(set(rec.transactions)) < 20  # batched: fewer transactions than requests
     assert await rows(engine) == {f"t{i}": 1 for i in range(20)}
+
+
+@pytest.mark.parametrize("linger_s", [0.0, 0.5])
+async def test_a_write_lingers_for_company_when_told_to(engine: AsyncEngine,
+                                                        linger_s: float) -> None:
+    """Requests a moment apart: without a linger the first goes at once, alone; with one, the
+    second shares its transaction (fewer transactions under load, at a little latency)."""
+    writes, rec = writer(engine, linger_s), Recorder()
+
+    async def later() -> Any:
+        await asyncio.sleep(0.1)
+        return await writes.run(request("k2", "b2"), "hospital", rec.action("t2", 1))
+
+    await asyncio.gather(writes.run(request("k1", "b1"), "hospital", rec.action("t1", 1)),
+                         later())
+    await writes.stop()
+    assert len(set(rec.transactions)) == (1 if linger_s else 2)
+    assert await rows(engine) == {"t1": 1, "t2": 1}
 
 
 async def test_a_refused_request_leaves_nothing_and_the_others_are_committed_once(
