@@ -108,6 +108,13 @@ Index(
     postgresql_where=outbox.c.published_at.is_(None),
     sqlite_where=outbox.c.published_at.is_(None),
 )
+Index(
+    "ix_outbox_unpublished_topic",
+    outbox.c.topic,
+    outbox.c.id,
+    postgresql_where=outbox.c.published_at.is_(None),
+    sqlite_where=outbox.c.published_at.is_(None),
+)
 OUTBOX_CHANNEL = "vbp_outbox"
 """PostgreSQL notification channel: a commit with outbox rows, for a relay in another process
 (``Settings.role``)."""

@@ -3,6 +3,11 @@
 - Rows are read by ``published_at IS NULL`` in id order, never by a high-water mark, so a row
   whose id was handed out before a concurrent transaction committed (PostgreSQL sequences) is
   picked up on a later round instead of being skipped.
+- A round takes the oldest ``batch_size`` rows *of each topic* with unpublished rows (found by
+  skipping through the ``(topic, id)`` index of unpublished rows), so a backlog on one topic (an
+  import's 200,000 events take half a minute to send) does not hold back the events of another:
+  an order placed meanwhile is on Kafka in the next round. Order is kept where it is promised,
+  per key, and a key belongs to one topic.
 - One relay per database publishes at a time (a PostgreSQL advisory lock), so per-key order
   is the id order; the producer is idempotent.
 - A crash after sending and before marking means the rows are sent again: consumers skip the
@@ -16,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Subquery
 
 from services.runtime import metrics
 from services.runtime.clock import Clock
@@ -30,6 +37,18 @@ from services.runtime.envelope import to_headers
 
 log = logging.getLogger("vbp.outbox")
 RELAY_LOCK = 0x5B_0B_0C_01  # advisory lock id for "the relay of this database"
+TOPICS = text("""
+WITH RECURSIVE pending(topic) AS (
+    SELECT min(topic) FROM outbox WHERE published_at IS NULL
+    UNION ALL
+    SELECT (SELECT min(o.topic) FROM outbox AS o
+            WHERE o.published_at IS NULL AND o.topic > pending.topic)
+    FROM pending WHERE pending.topic IS NOT NULL
+)
+SELECT topic FROM pending WHERE topic IS NOT NULL
+""")
+"""The topics with unpublished rows: one probe of ``ix_outbox_unpublished_topic`` per topic,
+however many rows are waiting (PostgreSQL and SQLite alike)."""
 
 Fault = Callable[[list[int]], Awaitable[None]]
 
@@ -60,6 +79,8 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._listen = listen
         self._listener: AsyncConnection | None = None
+        self.more = False
+        """Whether the last round left rows of some topic waiting (it took a full batch)."""
         self.after_send: Fault | None = None
         """Test hook: runs after the batch reached Kafka and before it is marked published."""
 
@@ -111,7 +132,7 @@ class OutboxRelay:
                     return
             if self._stopping and published == 0:
                 return
-            if published == self._batch_size:
+            if published and self.more:  # a topic has more waiting: go on at once
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), backoff)
@@ -128,15 +149,13 @@ class OutboxRelay:
                 got = await conn.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK)))
                 if not got:
                     return 0
-            rows = (
-                await conn.execute(
-                    select(outbox)
-                    .where(outbox.c.published_at.is_(None))
-                    .order_by(outbox.c.id)
-                    .limit(self._batch_size)
-                )
-            ).all()
+            topics = (await conn.scalars(TOPICS)).all()
+            rows = [] if not topics else sorted((await conn.execute(union_all(*(
+                select(oldest_of(topic, self._batch_size)) for topic in topics)))).all(),
+                key=lambda row: row.id)
             await self._observe_backlog(conn, rows[0].created_at if rows else None)
+            self.more = any(n == self._batch_size
+                            for n in Counter(row.topic for row in rows).values())
             if not rows:
                 return 0
             futures = []
@@ -174,6 +193,13 @@ class OutboxRelay:
             select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
         )
         metrics.OUTBOX_BACKLOG.labels(self._service).set(backlog or 0)
+
+
+def oldest_of(topic: str, limit: int) -> Subquery:
+    """The oldest ``limit`` unpublished rows of ``topic``, in id order."""
+    return (select(outbox)
+            .where(outbox.c.published_at.is_(None), outbox.c.topic == topic)
+            .order_by(outbox.c.id).limit(limit).subquery())
 
 
 async def unpublished_count(engine: AsyncEngine) -> int:

@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import func, select
 
 from services.runtime.db import COPY_OVER, outbox
-from services.runtime.outbox import unpublished_count
-from tests.integration.harness import Harness
+from services.runtime.kafka import ensure_topics
+from services.runtime.outbox import OutboxRelay, unpublished_count
+from tests.integration.harness import Harness, pinged_on
 
 pytestmark = pytest.mark.integration
 
@@ -116,3 +117,25 @@ async def test_a_large_transaction_copies_its_events_and_they_are_published_in_o
     assert published == n
     records = await harness.read_topic(expect=n)
     assert [dict(r.headers)["ce_id"].decode() for r in records] == ids  # one key: one order
+
+
+async def test_a_backlog_on_one_topic_does_not_hold_back_another(harness: Harness) -> None:
+    """An import's thousands of events wait on their topic; an order placed meanwhile goes in
+    the next round, not behind them (each round takes each topic's oldest rows)."""
+    backlog = await harness.record(120, keys=3)
+    other = f"{harness.topic}.other"
+    await ensure_topics(harness.bootstrap, [other], partitions=1)
+    async with harness.uow() as uow:
+        urgent = uow.record(pinged_on(other)(ping_id="order", n=0)).id
+        await uow.commit()
+    relay = OutboxRelay(harness.engine, harness.producers[0], service="test",
+                        clock=harness.clock, batch_size=50)
+    assert await relay.publish_batch() == 51  # 50 of the backlog, and the other topic's one
+    assert relay.more
+    (record,) = await harness.read_topic(other, expect=1)
+    assert dict(record.headers)["ce_id"].decode() == urgent
+    assert await unpublished_count(harness.engine) == 70
+    assert [await relay.publish_batch() for _ in range(3)] == [50, 20, 0]
+    assert not relay.more
+    records = await harness.read_topic(expect=120)
+    assert sorted(dict(r.headers)["ce_id"].decode() for r in records) == sorted(backlog)
