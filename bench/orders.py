@@ -216,10 +216,13 @@ async def bench_import(bootstrap: str, url: str, program_id: str,
         result = r.json()
         print(f"agreement import (CSV, {len(body) / 1e6:.1f} MB, {n} rows): {took:.1f} s "
               f"= {n / took:,.0f} rows/s, recorded {result['recorded']}", flush=True)
-        seen, at = await count_on_kafka(bootstrap, AGREEMENTS_TOPIC,
-                                        "vbp.orders.agreement.recorded.v1", n, timeout=600)
+        drained = asyncio.create_task(count_on_kafka(
+            bootstrap, AGREEMENTS_TOPIC, "vbp.orders.agreement.recorded.v1", n, timeout=600))
+        meanwhile = await orders_while_draining(bootstrap, url, listings)
+        seen, at = await drained
         print(f"  all {seen} AgreementRecorded on Kafka {at - started:.1f} s after the request "
               f"started ({at - started - took:.1f} s after the response)", flush=True)
+        print(f"  {meanwhile}", flush=True)
         t0 = time.perf_counter()
         again = await c.post(f"/v1/programs/{program_id}/agreements", content=body,
                              params={"agreement_year": 1}, headers=headers)
@@ -360,63 +363,95 @@ async def settle(dsn: str) -> None:
           f"{time.perf_counter() - t0:.1f} s", flush=True)
 
 
+class Placer:
+    """Places an order (``open_loop``'s request): one of 2,000 institutions, each with its own
+    token, a random listing at its listing price, a fresh Idempotency-Key. When ``record``,
+    the response instant of each order placed is kept, to time its ``OrderPlaced``."""
+
+    def __init__(self, url: str, listings: list[dict[str, Any]], *, seed: int = 11,
+                 record: bool = False) -> None:
+        self.url = url
+        self.listings = listings
+        self.institutions = [f"H{i:06d}" for i in range(2000)]
+        self.tokens = {h: bearer("institution", h)["Authorization"] for h in self.institutions}
+        self.rng = random.Random(seed)
+        self.record = record
+        self.responded: dict[str, float] = {}
+        self.errors: dict[str, int] = {}
+
+    async def __call__(self, session: aiohttp.ClientSession, _: int) -> bool:
+        inst = self.rng.choice(self.institutions)
+        item = self.rng.choice(self.listings)
+        body = {"institution_id": inst, "listing_id": item["listing_id"],
+                "units": self.rng.randint(1, 5), "unit_price": item["listing_price"]}
+        try:
+            async with session.post(f"{self.url}/v1/orders", json=body, headers={
+                    "Authorization": self.tokens[inst],
+                    "Idempotency-Key": uuid.uuid4().hex}) as resp:
+                payload = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.errors[type(exc).__name__] = self.errors.get(type(exc).__name__, 0) + 1
+            raise
+        if resp.status != 201:
+            self.errors[str(resp.status)] = self.errors.get(str(resp.status), 0) + 1
+        elif self.record:
+            self.responded[json.loads(payload)["order_id"]] = time.time()
+        return resp.status == 201
+
+    async def on_kafka(self, watcher: Watcher, timeout: float = 30
+                       ) -> tuple[list[float], list[float], int]:
+        """Waits (up to ``timeout``) for the recorded orders' ``OrderPlaced`` and stops the
+        watcher: ms from each response to the record's receipt, and to its producer
+        timestamp; how many are missing."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not set(self.responded) <= set(watcher.seen):  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        await watcher.stop()
+        seen = [(watcher.seen[o], t) for o, t in self.responded.items() if o in watcher.seen]
+        return ([(at[0] - t) * 1000 for at, t in seen], [(at[1] - t) * 1000 for at, t in seen],
+                len(self.responded) - len(seen))
+
+
+async def orders_while_draining(bootstrap: str, url: str, listings: list[dict[str, Any]],
+                                rate: float = 20, seconds: float = 10) -> str:
+    """Orders placed while an import's events still wait in the outbox: how long each
+    ``OrderPlaced`` takes to reach Kafka (each topic's rows go in every relay round)."""
+    watcher = Watcher(bootstrap)
+    await watcher.start()
+    placer = Placer(url, listings, seed=5, record=True)
+    await open_loop(rate, seconds, placer)
+    received, _, missing = await placer.on_kafka(watcher)
+    return (f"orders placed meanwhile ({rate:.0f}/s for {seconds:.0f} s, while the import's "
+            f"events drain): OrderPlaced on Kafka after the response {summary(received)}; "
+            f"missing {missing}, errors {placer.errors or 0}")
+
+
 async def bench_orders(bootstrap: str, url: str, program_id: str,
                        listings: list[dict[str, Any]], rate: float, duration: float,
                        pids: Pids, warm: bool = True) -> None:
-    institutions = [f"H{i:06d}" for i in range(2000)]
-    tokens = {h: bearer("institution", h)["Authorization"] for h in institutions}
-    rng = random.Random(11)
     watcher = Watcher(bootstrap)
     await watcher.start()
-    responded: dict[str, float] = {}
-    errors: dict[str, int] = {}
-    record = False
-
-    async def place(session: aiohttp.ClientSession, _: int) -> bool:
-        inst = rng.choice(institutions)
-        item = rng.choice(listings)
-        body = {"institution_id": inst, "listing_id": item["listing_id"],
-                "units": rng.randint(1, 5), "unit_price": item["listing_price"]}
-        try:
-            async with session.post(f"{url}/v1/orders", json=body, headers={
-                    "Authorization": tokens[inst], "Idempotency-Key": uuid.uuid4().hex}) as resp:
-                payload = await resp.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-            raise
-        if resp.status != 201:
-            errors[str(resp.status)] = errors.get(str(resp.status), 0) + 1
-        elif record:
-            responded[json.loads(payload)["order_id"]] = time.time()
-        return resp.status == 201
+    placer = Placer(url, listings)
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256),
                                      timeout=aiohttp.ClientTimeout(total=30)) as session:
         if warm:
-            await open_loop(rate / 2, 6, place, session=session)
+            await open_loop(rate / 2, 6, placer, session=session)
             await asyncio.sleep(2)
-            errors.clear()
-        record = True
+            placer.errors.clear()
+        placer.record = True
         before, batches_before = cpu_seconds(pids), await transactions(session, url)
         with MachineSampler() as machine:
-            result = await open_loop(rate, duration, place, session=session)
+            result = await open_loop(rate, duration, placer, session=session)
         after, batches_after = cpu_seconds(pids), await transactions(session, url)
     total, elapsed = result.sent, result.duration_s
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not set(responded) <= set(watcher.seen):  # noqa: ASYNC110
-        await asyncio.sleep(0.2)
-    await watcher.stop()
+    received, produced, missing = await placer.on_kafka(watcher)
     print(f"orders: {total} POST /v1/orders at {rate:.0f}/s for {duration:.0f} s "
-          f"(done in {elapsed:.1f} s = {total / elapsed:.0f}/s), 201: {len(responded)}, "
-          f"errors: {errors or 0}", flush=True)
+          f"(done in {elapsed:.1f} s = {total / elapsed:.0f}/s), 201: {len(placer.responded)}, "
+          f"errors: {placer.errors or 0}", flush=True)
     print(f"  HTTP latency from scheduled start: {summary(result.latencies_ms)}", flush=True)
     print(f"  {result.slow_seconds()}", flush=True)
     print(f"  {machine.report(result)}", flush=True)
-    received = [(watcher.seen[o][0] - t) * 1000 for o, t in responded.items()
-                if o in watcher.seen]
-    produced = [(watcher.seen[o][1] - t) * 1000 for o, t in responded.items()
-                if o in watcher.seen]
-    missing = len(set(responded) - set(watcher.seen))
     print(f"  OrderPlaced on Kafka after the response (consumer receive): {summary(received)}"
           f"; missing {missing}", flush=True)
     print(f"  (record's producer timestamp − response: {summary(produced)}; negative = the "
