@@ -99,25 +99,37 @@ class LoadResult:
     """When the run started, on ``time.monotonic()`` (asyncio's clock)."""
 
     def report(self, title: str) -> str:
-        lat = sorted(self.latencies_ms)
         return (f"{title}: {self.sent} requests in {self.duration_s:.1f} s "
-                f"({self.sent / self.duration_s:.0f}/s), errors {self.errors}, latency ms "
-                f"p50 {pct(lat, 50):.1f}  p95 {pct(lat, 95):.1f}  p99 {pct(lat, 99):.1f}  "
-                f"max {lat[-1]:.1f}  mean {statistics.fmean(lat):.1f}")
+                f"({self.sent / self.duration_s:.0f}/s), errors {self.errors}, latency "
+                f"{summary(self.latencies_ms)}")
 
-    def slow_seconds(self, over_ms: float = 50.0) -> str:
-        """Where the slow requests were: in how many of the run's seconds, and the worst of
-        those seconds (a few bursts read differently from a tail spread over the run)."""
+    def over(self, over_ms: float) -> dict[int, list[float]]:
+        """The latencies over ``over_ms``, by the second of the run they were started in."""
         slow: dict[int, list[float]] = {}
         for at, ms in self.timeline:
             if ms > over_ms:
                 slow.setdefault(int(at), []).append(ms)
+        return slow
+
+    def slow_seconds(self, over_ms: float = 50.0) -> str:
+        """Where the slow requests were: in how many of the run's seconds, and the worst of
+        those seconds (a few bursts read differently from a tail spread over the run)."""
+        slow = self.over(over_ms)
         if not slow:
             return f"no request over {over_ms:.0f} ms"
         worst = sorted(slow.items(), key=lambda kv: -len(kv[1]))[:5]
         shown = ", ".join(f"second {sec}: {len(v)} (max {max(v):.0f} ms)" for sec, v in worst)
         return (f"requests over {over_ms:.0f} ms: {sum(map(len, slow.values()))}, in "
                 f"{len(slow)} of the run's {math.ceil(self.duration_s)} seconds; worst: {shown}")
+
+
+def summary(values: list[float], unit: str = "ms") -> str:
+    if not values:
+        return "no values"
+    ordered = sorted(values)
+    return (f"p50 {pct(ordered, 50):.1f}  p95 {pct(ordered, 95):.1f}  "
+            f"p99 {pct(ordered, 99):.1f}  max {ordered[-1]:.1f}  "
+            f"mean {statistics.fmean(values):.1f} {unit}")
 
 
 def pct(sorted_values: list[float], p: float) -> float:
@@ -262,7 +274,7 @@ def machine_report(seconds: dict[int, tuple[float, float, float]], result: LoadR
     """The machine during the run (``seconds``: ``MachineSampler.seconds``): in its slow
     seconds (a request over ``over_ms`` was scheduled in them) and in the others."""
     run = {s: v for s, v in seconds.items() if s < math.ceil(result.duration_s)}
-    slow = {int(at) for at, ms in result.timeline if ms > over_ms}
+    slow = set(result.over(over_ms))
 
     def mean(which: list[tuple[float, float, float]]) -> str:
         if not which:

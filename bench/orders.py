@@ -14,7 +14,9 @@ broker. Then:
 
 1. agreement import: ``POST /v1/programs/{id}/agreements`` with a CSV of ``--rows`` rows (one
    transaction: parse, validate, agreements, history, outbox), timed at the client; then the
-   time until every ``AgreementRecorded`` is on Kafka; then the same file again (a no-op).
+   time until every ``AgreementRecorded`` is on Kafka, with orders placed meanwhile (20/s for
+   10 s) and the delay of their ``OrderPlaced`` while the import's events drain; then the same
+   file again (a no-op).
    ``--xlsx`` also imports the same rows as XLSX (year 2).
 2. orders: an open-loop generator (aiohttp, its own process: this one) fires
    ``POST /v1/orders`` at ``--rate`` per second for ``--duration`` seconds, each from one of
@@ -48,7 +50,6 @@ import os
 import random
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,7 +68,7 @@ import aiohttp
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.common import MachineSampler, open_loop, pct
+from bench.common import MachineSampler, open_loop, summary
 from contracts.catalog import ProductListed, ProgramPublished
 from contracts.orders import AGREEMENTS_TOPIC, ORDERS_TOPIC
 from contracts.profiles import PacingPolicy
@@ -86,15 +87,6 @@ SECRET = "bench-secret-0123456789abcdef0123456789"
 ROOT = Path(__file__).resolve().parents[1]
 WINNING = ROOT.parent / "shared" / "data" / "chongqing-stents-2023-winning.csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def summary(values: list[float], unit: str = "ms") -> str:
-    if not values:
-        return "no values"
-    ordered = sorted(values)
-    return (f"p50 {pct(ordered, 50):.1f}  p95 {pct(ordered, 95):.1f}  "
-            f"p99 {pct(ordered, 99):.1f}  max {ordered[-1]:.1f}  "
-            f"mean {statistics.fmean(values):.1f} {unit}")
 
 
 def bearer(role: str, org: str) -> dict[str, str]:

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -112,11 +113,8 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 def _bearer_token(authorization: str | None) -> str | None:
-    """The token of ``Authorization: Bearer <token>``, as FastAPI's ``HTTPBearer`` reads it."""
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
+    """The token of ``Authorization: Bearer <token>``, read as FastAPI's ``HTTPBearer`` does."""
+    scheme, token = get_authorization_scheme_param(authorization)
     return token if scheme.lower() == "bearer" and token else None
 
 
