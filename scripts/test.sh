@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs every check and test on the real components. Sets up everything it needs:
 # the Python environment, the Kafka broker's jars (Maven Central), PostgreSQL (Debian's
-# package, if missing). The tests start a throwaway broker and PostgreSQL on 127.0.0.1 and
-# remove them at the end.
+# package, if missing), helm (built with Go, if missing). The tests start a throwaway broker
+# and PostgreSQL on 127.0.0.1 and remove them at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 scripts/bootstrap.sh
 .venv/bin/python -m services.devstack kafka-jars
 .venv/bin/python -m services.devstack postgres-install
+.venv/bin/python -m services.devstack helm-install
 echo "== lint (ruff)";            .venv/bin/ruff check .
 echo "== types (mypy --strict)";  .venv/bin/mypy
 echo "== contracts up to date";   .venv/bin/python -m contracts.schemagen --check

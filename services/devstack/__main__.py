@@ -2,6 +2,7 @@
 
 python -m services.devstack kafka-jars                 # fetch the broker jars, print their dir
 python -m services.devstack postgres-install           # apt-get install postgresql if missing
+python -m services.devstack helm-install               # go install helm if missing
 python -m services.devstack kafka --data-dir DIR [--port N]      # broker in the foreground
 python -m services.devstack postgres --data-dir DIR [--port N]   # PostgreSQL in the foreground
 """
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from services.devstack.helm import ensure_helm
 from services.devstack.kafka import DEFAULT_CACHE_DIR, KafkaBroker, ensure_jars
 from services.devstack.postgres import PostgresCluster, ensure_installed
 
@@ -52,6 +54,11 @@ def _cmd_kafka_jars(args: argparse.Namespace) -> int:
 
 def _cmd_postgres_install(_args: argparse.Namespace) -> int:
     print(ensure_installed())
+    return 0
+
+
+def _cmd_helm_install(_args: argparse.Namespace) -> int:
+    print(ensure_helm())
     return 0
 
 
@@ -96,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     install = sub.add_parser("postgres-install", help="install Debian's postgresql (if missing)")
     install.set_defaults(func=_cmd_postgres_install)
+
+    helm = sub.add_parser("helm-install", help="go install helm (if missing)")
+    helm.set_defaults(func=_cmd_helm_install)
 
     kafka = sub.add_parser("kafka", help="run a single-node broker until SIGINT/SIGTERM")
     kafka.add_argument("--data-dir", type=Path, required=True)
