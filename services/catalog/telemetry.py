@@ -39,15 +39,16 @@ async def _programs(conn: AsyncConnection) -> None:
 
 
 async def _listings(conn: AsyncConnection) -> None:
-    rows = await conn.execute(
+    listed = (await conn.execute(
         select(L.c.program_id, L.c.category, L.c.status, L.c.winning, func.count())
-        .group_by(L.c.program_id, L.c.category, L.c.status, L.c.winning))
+        .group_by(L.c.program_id, L.c.category, L.c.status, L.c.winning))).all()
     LISTINGS.replace({(program, category, status, str(bool(winning)).lower()): count
-                      for program, category, status, winning, count in rows})
+                      for program, category, status, winning, count in listed})
     suspended = await conn.execute(
         select(L.c.program_id, L.c.category, func.count())
         .select_from(H.join(L, L.c.listing_id == H.c.listing_id))
         .where(H.c.change == "suspended").group_by(L.c.program_id, L.c.category))
-    counts: dict[Labels, int] = {(program, category): count
-                                 for program, category, count in suspended}
+    counts: dict[Labels, int] = {(program, category): 0  # 0 rather than no series
+                                 for program, category, *_ in listed}
+    counts.update({(program, category): count for program, category, count in suspended})
     SUSPENSIONS.replace(counts)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import BigInteger, ColumnElement, and_, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orders import store
@@ -55,6 +55,11 @@ PACING = Sampled("vbp_orders_pacing_warnings", "Pacing warnings raised (R-AGR-6)
                  ("program", "region", "check"), "counter")
 
 
+def _fen(column: ColumnElement[Decimal]) -> ColumnElement[int]:
+    """A money column as the integer fen it is stored as (not the yuan ``Fen`` reads)."""
+    return type_coerce(column, BigInteger)
+
+
 async def sample(runtime: Runtime) -> None:
     """Read every figure in one connection and publish them together."""
     assert runtime.reader is not None
@@ -68,9 +73,9 @@ async def _orders(conn: AsyncConnection) -> None:
     category = func.coalesce(L.c.category, UNKNOWN)
     rows = await conn.execute(
         select(Ord.c.program_id, Ord.c.region, category, Ord.c.status, func.count(),
-               func.coalesce(func.sum(Ord.c.amount), 0),
+               func.coalesce(func.sum(_fen(Ord.c.amount)), 0),
                func.count(Ord.c.accepted_at),
-               func.coalesce(func.sum(Ord.c.accepted_amount), 0))
+               func.coalesce(func.sum(_fen(Ord.c.accepted_amount)), 0))
         .select_from(Ord.outerjoin(L, L.c.listing_id == Ord.c.listing_id))
         .group_by(Ord.c.program_id, Ord.c.region, category, Ord.c.status))
     figures: dict[Sampled, dict[Labels, int]] = {
@@ -78,6 +83,8 @@ async def _orders(conn: AsyncConnection) -> None:
                                       CANCELLED_FEN, REJECTED, OPEN_ORDERS)}
     for program, region, cat, status, count, amount, accepted, accepted_fen in rows:
         key = (program, region, cat)
+        for metric in (CANCELLED, CANCELLED_FEN, REJECTED):  # 0 rather than no series
+            figures[metric][key] += 0
         figures[PLACED][key] += count
         figures[PLACED_FEN][key] += int(amount)
         figures[ACCEPTED][key] += accepted

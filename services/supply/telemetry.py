@@ -8,7 +8,6 @@ region), risk reason. Never an institution or an order id.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import and_, case, func, select, type_coerce
@@ -53,13 +52,14 @@ async def sample(runtime: Runtime) -> None:
     assert runtime.reader is not None
     now = runtime.clock.now()
     async with runtime.reader.connect() as conn:
-        await _routing(conn)
+        regions = await _routing(conn)
         await _deliveries(conn)
         await _risks(conn, now)
-        await _violations(conn, now)
+        await _violations(conn, now, regions)
 
 
-async def _routing(conn: AsyncConnection) -> None:
+async def _routing(conn: AsyncConnection) -> set[str]:
+    """Orders routed and waiting, per program and region; returns the regions seen."""
     rows = await conn.execute(
         select(Ord.c.program_id, Ord.c.region, func.count(Ord.c.routed_at),
                func.count().filter(and_(Ord.c.routed_at.is_(None), Ord.c.cancelled_at.is_(None))))
@@ -71,6 +71,7 @@ async def _routing(conn: AsyncConnection) -> None:
         unrouted[(program, region)] = waiting
     ROUTED.replace(routed)
     UNROUTED.replace(unrouted)
+    return {region for _, region in routed}
 
 
 async def _deliveries(conn: AsyncConnection) -> None:
@@ -113,15 +114,15 @@ async def _risks(conn: AsyncConnection, now: datetime) -> None:
                       for key, first in oldest.items()})
 
 
-async def _violations(conn: AsyncConnection, now: datetime) -> None:
+async def _violations(conn: AsyncConnection, now: datetime, regions: set[str]) -> None:
     barred = await conn.execute(
         select(B.c.distributor_id).distinct()
         .where(B.c.lifted_at.is_(None), B.c.barred_from <= now, B.c.barred_until > now))
     BARRED.replace({(distributor,): 1 for (distributor,) in barred})
-    gaps: dict[Labels, int] = defaultdict(int)
-    rows = await conn.execute(
-        select(func.coalesce(G.c.region, UNKNOWN), func.count())
-        .where(G.c.closed_at.is_(None)).group_by(func.coalesce(G.c.region, UNKNOWN)))
-    for region, count in rows:
-        gaps[(region,)] = count
+    gaps: dict[Labels, int] = {(region,): 0 for region in regions}  # 0 rather than no series
+    region = func.coalesce(G.c.region, UNKNOWN)  # one expression: PostgreSQL must see the
+    rows = await conn.execute(  # same parameter in SELECT and GROUP BY
+        select(region, func.count()).where(G.c.closed_at.is_(None)).group_by(region))
+    for place, count in rows:
+        gaps[(place,)] = count
     GAPS.replace(gaps)
