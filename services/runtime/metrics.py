@@ -183,7 +183,6 @@ TELEMETRY_ERRORS = Counter("vbp_telemetry_errors_total",
 
 Sampler = Callable[[], Awaitable[None]]
 _samplers: dict[str, Sampler] = {}
-_sampling = asyncio.Lock()
 
 
 def add_sampler(service: str, sampler: Sampler) -> None:
@@ -197,13 +196,14 @@ def remove_sampler(service: str, sampler: Sampler) -> None:
 
 
 async def sample(timeout: float = 5.0) -> None:
-    """Refresh every business metric; a slow or failing sampler keeps its last values."""
-    async with _sampling:
-        for service, sampler in list(_samplers.items()):
-            started = time.perf_counter()
-            try:
-                await asyncio.wait_for(sampler(), timeout)
-            except Exception:
-                TELEMETRY_ERRORS.labels(service).inc()
-                log.warning("business metrics of %s not sampled", service, exc_info=True)
-            TELEMETRY_DURATION.labels(service).set(time.perf_counter() - started)
+    """Refresh every business metric; a slow or failing sampler keeps its last values.
+
+    Two scrapes at once sample twice: each ``replace`` swaps a whole set of series at once."""
+    for service, sampler in list(_samplers.items()):
+        started = time.perf_counter()
+        try:
+            await asyncio.wait_for(sampler(), timeout)
+        except Exception:
+            TELEMETRY_ERRORS.labels(service).inc()
+            log.warning("business metrics of %s not sampled", service, exc_info=True)
+        TELEMETRY_DURATION.labels(service).set(time.perf_counter() - started)
