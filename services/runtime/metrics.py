@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
+from itertools import pairwise
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import (
@@ -16,7 +17,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.registry import Collector
+from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
@@ -116,15 +117,18 @@ class Sampled(Collector):
     ``kind`` is ``counter`` or ``gauge``; a counter's name is given without ``_total``."""
 
     def __init__(self, name: str, documentation: str, labels: Sequence[str],
-                 kind: str = "gauge") -> None:
+                 kind: str = "gauge", registry: CollectorRegistry = REGISTRY) -> None:
         if kind not in ("counter", "gauge"):
             raise ValueError(f"kind must be counter or gauge, not {kind!r}")
         self.name, self.documentation, self.kind = name, documentation, kind
         self.labels = tuple(labels)
         self.values: dict[Labels, float] = {}
-        REGISTRY.register(self)
+        registry.register(self)
 
     def replace(self, values: Mapping[Labels, float | int | Decimal]) -> None:
+        for key in values:
+            if len(key) != len(self.labels):
+                raise ValueError(f"{self.name}: labels {key} for {self.labels}")
         self.values = {key: float(value) for key, value in values.items()}
 
     def describe(self) -> Iterable[Metric]:
@@ -147,12 +151,12 @@ class SampledHistogram(Collector):
     at or under each bucket's upper bound, and their sum."""
 
     def __init__(self, name: str, documentation: str, labels: Sequence[str],
-                 buckets: Sequence[float]) -> None:
+                 buckets: Sequence[float], registry: CollectorRegistry = REGISTRY) -> None:
         self.name, self.documentation = name, documentation
         self.labels = tuple(labels)
         self.buckets = tuple(buckets)
         self.values: dict[Labels, tuple[list[int], float]] = {}
-        REGISTRY.register(self)
+        registry.register(self)
 
     def replace(self, values: Mapping[Labels, tuple[Sequence[int], float]]) -> None:
         """``values[labels] = (cumulative counts per bucket and +Inf last, sum)``."""
@@ -160,6 +164,8 @@ class SampledHistogram(Collector):
             if len(counts) != len(self.buckets) + 1:
                 raise ValueError(f"{self.name}{key}: {len(counts)} counts for "
                                  f"{len(self.buckets)} buckets and +Inf")
+            if any(a > b for a, b in pairwise(counts)):
+                raise ValueError(f"{self.name}{key}: counts must be cumulative: {counts}")
         self.values = {key: (list(counts), float(total))
                        for key, (counts, total) in values.items()}
 
