@@ -1,4 +1,4 @@
-.PHONY: run test lint bench contracts
+.PHONY: run test lint bench contracts dashboards prometheus
 
 run:            ## start Kafka and the five services (Ctrl-C stops everything)
 	scripts/run.sh
@@ -11,6 +11,13 @@ lint:
 
 contracts:      ## regenerate JSON Schemas and the AsyncAPI document
 	scripts/bootstrap.sh && .venv/bin/python -m contracts.schemagen
+
+dashboards:     ## regenerate the Grafana dashboards' JSON from deploy/grafana (code)
+	scripts/bootstrap.sh && .venv/bin/python -m deploy.grafana
+
+prometheus:     ## Prometheus on 127.0.0.1:9090 scraping the services `make run` started
+	scripts/bootstrap.sh && .venv/bin/python -m services.devstack prometheus-install
+	.venv/bin/python -m services.devstack prometheus --data-dir var/prometheus
 
 bench:          ## benchmarks: print figures (each starts its own broker and PostgreSQL)
 	scripts/bootstrap.sh

@@ -127,6 +127,7 @@ def _run(args: argparse.Namespace) -> int:
         env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     env.setdefault("VBP_DATA_DIR", str(REPO_ROOT / "var"))
     procs: list[launcher.ServiceProcess] = []
+    prom = None
     stop = False
 
     def on_signal(_signum: int, _frame: object) -> None:
@@ -138,9 +139,12 @@ def _run(args: argparse.Namespace) -> int:
         for name, port in SERVICES.items():
             procs.append(launcher.start_service(name, port, env, REPO_ROOT / "var" / "logs"))
         launcher.wait_ready(procs)
+        prom = launcher.start_prometheus(procs, REPO_ROOT / "var" / "prometheus")
         print(f"\nVBP platform is up (Kafka at {bootstrap}):\n")
         for p in procs:
             print(f"  {p.name:<11} {p.url}   docs {p.url}/docs   metrics {p.url}/metrics")
+        print(f"  {'prometheus':<11} {prom.url}   alerts {prom.url}/alerts" if prom else
+              "  prometheus  not installed: python -m services.devstack prometheus-install")
         print(f"\n  logs in {REPO_ROOT / 'var' / 'logs'}; a token: vbp token --role regulator "
               "--org BUREAU\n  Ctrl-C stops everything.", flush=True)
         while not stop and all(p.process.poll() is None for p in procs):
@@ -150,6 +154,8 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         print("\nstopping…", flush=True)
         launcher.stop_services(procs)
+        if prom is not None:
+            prom.stop()
         if broker is not None:
             broker.stop()
     return 0

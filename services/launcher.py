@@ -10,8 +10,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from services.devstack.prometheus import PrometheusServer
 
 SERVICES: dict[str, int] = {
     "catalog": 8101,
@@ -90,3 +94,19 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def start_prometheus(services: list[ServiceProcess], data_dir: Path,
+                     port: int = 9090) -> PrometheusServer | None:
+    """Prometheus scraping ``services`` with deploy/prometheus's rules, when it is installed
+    (``python -m services.devstack prometheus-install``); None, and nothing started, if not.
+    Its data is kept in ``data_dir`` between runs."""
+    from services.devstack import prometheus
+
+    if prometheus.find_binaries() is None:
+        return None
+    targets = [prometheus.Target(s.name, "all", f"127.0.0.1:{s.port}") for s in services]
+    config = prometheus.write_config(data_dir, targets)
+    server = prometheus.PrometheusServer(config, data_dir, port)
+    server.start()
+    return server

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from contracts.catalog import LISTINGS_TOPIC, PROGRAMS_TOPIC
-from services.catalog import api, handlers, store
+from services.catalog import api, handlers, store, telemetry
 from services.runtime.app import ServiceSpec
 from services.runtime.app import create_app as build
 from services.runtime.settings import Settings
@@ -20,6 +20,7 @@ SPEC = ServiceSpec(
     routers=[api.router],
     consumers=handlers.CONSUMERS,
     publishes=[PROGRAMS_TOPIC, LISTINGS_TOPIC],
+    telemetry=telemetry.sample,  # business metrics for operators (issue 16)
 )
 
 

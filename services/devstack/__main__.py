@@ -5,6 +5,8 @@ python -m services.devstack postgres-install           # apt-get install postgre
 python -m services.devstack helm-install               # go install helm if missing
 python -m services.devstack kafka --data-dir DIR [--port N]      # broker in the foreground
 python -m services.devstack postgres --data-dir DIR [--port N]   # PostgreSQL in the foreground
+python -m services.devstack prometheus-install         # apt-get install prometheus if missing
+python -m services.devstack prometheus --data-dir DIR [--port N]  # Prometheus scraping `make run`
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from services.devstack import prometheus
 from services.devstack.helm import ensure_helm
 from services.devstack.kafka import DEFAULT_CACHE_DIR, KafkaBroker, ensure_jars
 from services.devstack.postgres import PostgresCluster, ensure_installed
@@ -60,6 +63,26 @@ def _cmd_postgres_install(_args: argparse.Namespace) -> int:
 def _cmd_helm_install(_args: argparse.Namespace) -> int:
     print(ensure_helm())
     return 0
+
+
+def _cmd_prometheus_install(_args: argparse.Namespace) -> int:
+    print("\n".join(prometheus.ensure_installed()))
+    return 0
+
+
+def _cmd_prometheus(args: argparse.Namespace) -> int:
+    data_dir = args.data_dir.resolve()
+    config = prometheus.write_config(data_dir, prometheus.local_targets())
+    server = prometheus.PrometheusServer(config, data_dir, args.port)
+
+    def start() -> str:
+        server.start(timeout=args.timeout)
+        return server.url
+
+    try:
+        return _serve("Prometheus", start, server.is_running, server.log_file)
+    finally:
+        server.stop()
 
 
 def _cmd_kafka(args: argparse.Namespace) -> int:
@@ -106,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     helm = sub.add_parser("helm-install", help="go install helm (if missing)")
     helm.set_defaults(func=_cmd_helm_install)
+    prom_install = sub.add_parser("prometheus-install",
+                                  help="install Debian's prometheus and promtool (if missing)")
+    prom_install.set_defaults(func=_cmd_prometheus_install)
+
+    prom = sub.add_parser("prometheus", help="run Prometheus on the `make run` services until "
+                          "SIGINT/SIGTERM (deploy/prometheus config, targets on 127.0.0.1)")
+    prom.add_argument("--data-dir", type=Path, required=True)
+    prom.add_argument("--port", type=int, default=9090)
+    prom.add_argument("--timeout", type=float, default=60)
+    prom.set_defaults(func=_cmd_prometheus)
 
     kafka = sub.add_parser("kafka", help="run a single-node broker until SIGINT/SIGTERM")
     kafka.add_argument("--data-dir", type=Path, required=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from contracts.orders import AGREEMENTS_TOPIC, ORDERS_TOPIC
-from services.orders import api, handlers, store
+from services.orders import api, handlers, store, telemetry
 from services.runtime.app import ServiceSpec
 from services.runtime.app import create_app as build
 from services.runtime.clock import Clock
@@ -22,6 +22,7 @@ SPEC = ServiceSpec(
     consumers=handlers.CONSUMERS,
     publishes=[AGREEMENTS_TOPIC, ORDERS_TOPIC],
     direct=api.DIRECT,
+    telemetry=telemetry.sample,  # business metrics for operators (issue 16)
 )
 
 

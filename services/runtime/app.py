@@ -9,11 +9,12 @@ closes everything. Nothing connects at import time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,9 @@ class ServiceSpec:
     extra_state: Callable[[Runtime], dict[str, Any]] | None = None
     direct: Sequence[DirectRoute] = ()
     """Hot endpoints also served without FastAPI's per-request machinery (runtime/direct.py)."""
+    telemetry: Callable[[Runtime], Awaitable[None]] | None = None
+    """Reads the service's business metrics from its database before /metrics answers
+    (services/<name>/telemetry.py); run by the process that relays (role all or worker)."""
 
 
 @dataclass
@@ -76,6 +80,7 @@ class Runtime:
     consumers: list[EventConsumer] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
     writes: GroupCommit = field(init=False)
+    _sampler: Callable[[], Awaitable[None]] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.writes = GroupCommit(self.uow, service=self.spec.name,
@@ -96,6 +101,7 @@ class Runtime:
     async def start(self) -> None:
         s = self.settings
         self.engine = make_engine(s.database_url)
+        metrics.watch_pool(self.spec.name, self.engine)
         # reads need no transaction: each statement is its own snapshot under READ COMMITTED
         # anyway, and BEGIN/ROLLBACK would cost two round trips per request
         self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -125,8 +131,13 @@ class Runtime:
             self.consumers.append(consumer)
         if self.spec.extra_state is not None:
             self.state.update(self.spec.extra_state(self))
+        if self.spec.telemetry is not None:
+            self._sampler = functools.partial(self.spec.telemetry, self)
+            metrics.add_sampler(self.spec.name, self._sampler)
 
     async def stop(self) -> None:
+        if self._sampler is not None:
+            metrics.remove_sampler(self.spec.name, self._sampler)
         await self.writes.stop()
         for consumer in self.consumers:
             await consumer.stop()
@@ -316,6 +327,7 @@ def create_app(
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     async def metrics_endpoint() -> Response:
+        await metrics.sample()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for router in spec.routers:

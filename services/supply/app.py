@@ -11,7 +11,7 @@ from services.runtime.app import ServiceSpec
 from services.runtime.app import create_app as build
 from services.runtime.clock import Clock
 from services.runtime.settings import Settings
-from services.supply import api, handlers, store
+from services.supply import api, handlers, store, telemetry
 
 SPEC = ServiceSpec(
     name="supply",
@@ -21,6 +21,7 @@ SPEC = ServiceSpec(
     routers=[api.router],
     consumers=handlers.CONSUMERS,
     publishes=[ASSIGNMENTS_TOPIC, DELIVERIES_TOPIC],
+    telemetry=telemetry.sample,  # business metrics for operators (issue 16)
 )
 
 
