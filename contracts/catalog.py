@@ -311,6 +311,10 @@ class ListingOut(BaseModel):
     enterprise_id: str
     enterprise_name: str
     registrant: str
+    product_price: Money | None = Field(
+        default=None, description="产品价格; with service_price it makes the winning price "
+        "(R-CAT-3); null where a view does not keep the split")
+    service_price: Money | None = Field(default=None, description="伴随服务价格")
     listing_price: Money
     payment_standard: Money | None = None
     coverage: Coverage | None = None

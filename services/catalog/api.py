@@ -33,7 +33,7 @@ from services.runtime.auth import Principal, authorize
 from services.runtime.db import analyze
 from services.runtime.idempotency import Idempotency
 from services.runtime.problems import Problem, not_found, validation_problem
-from services.runtime.rows import as_problem_errors
+from services.runtime.rows import as_problem_errors, plural
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 Regulator = Annotated[Principal, Depends(authorize("regulator"))]
@@ -61,7 +61,7 @@ def enterprise_scope(caller: Principal) -> str | None:
 def table_problem(exc: TableRejected) -> Problem:
     return Problem(
         422, "table-rejected", "Table rejected, nothing imported",
-        f"{len(exc.errors)} problems",
+        plural(len(exc.errors), "problem"),
         errors=as_problem_errors(exc.errors),
     )
 

@@ -216,9 +216,12 @@ async def list_non_winning(uow: UnitOfWork, cmd: NonWinningListingIn,
     program = await store.get_program(uow.conn, cmd.program_id)
     if program is None:
         raise not_found("program", cmd.program_id)
-    if caller.role == "enterprise" and domain.enterprise_id(cmd.enterprise_name) != caller.org:
+    named = domain.enterprise_id(cmd.enterprise_name)
+    if caller.role == "enterprise" and named != caller.org:
+        you = domain.named(caller.org, await store.enterprise_name(uow.conn, caller.org))
         raise Problem(403, "not-your-enterprise", "You can only list your own products",
-                      f"'enterprise_name' {cmd.enterprise_name!r} is not enterprise {caller.org}")
+                      f"'enterprise_name' {cmd.enterprise_name!r} is enterprise "
+                      f"{domain.named(named, cmd.enterprise_name)}; you are enterprise {you}")
     lid = domain.listing_id(cmd.program_id, cmd.registration_no)
     if await store.get_listing(uow.conn, lid) is not None:
         raise Problem(409, "already-listed", "Product already listed in this program",

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from services.runtime.rows import RowError
+from services.runtime.rows import RowError, plural
 
 MAX_ROWS = 50_000
 """Tables with more data rows than this are refused, so memory stays bounded."""
@@ -97,7 +97,7 @@ class TableRejected(Exception):
             f"row {e.row}{f' {e.field}' if e.field else ''}: {e.reason}" for e in self.errors[:5]
         )
         more = f" (and {len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
-        super().__init__(f"table rejected, {len(self.errors)} problem(s): {shown}{more}")
+        super().__init__(f"table rejected, {plural(len(self.errors), 'problem')}: {shown}{more}")
 
     def __reduce__(self) -> tuple[type[TableRejected], tuple[list[RowError]]]:
         return (type(self), (self.errors,))
