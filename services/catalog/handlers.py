@@ -28,11 +28,12 @@ from contracts.catalog import (
     ProgramOut,
     ProgramProfileChanged,
     ProgramPublished,
+    SkippedLine,
     WinningProductCorrected,
 )
 from contracts.monitoring import SUSPENDING, CreditMeasureApplied, CreditMeasureLifted
 from contracts.profiles import PolicyProfile
-from services.catalog import domain, pricing, store
+from services.catalog import domain, importing, pricing, store
 from services.catalog.importing import WinningRow
 from services.catalog.presets import PRESETS
 from services.runtime.auth import Principal
@@ -106,7 +107,7 @@ async def change_profile(uow: UnitOfWork, program_id: str, profile: PolicyProfil
 
 async def import_winning(
     uow: UnitOfWork, program_id: str, rows: Sequence[WinningRow], caller: Principal,
-    *, corrections_reason: str | None = None,
+    *, corrections_reason: str | None = None, skipped: Sequence[importing.SkippedLine] = (),
 ) -> ImportResult:
     """ImportWinningProducts: all or nothing. A row already listed with the same content is
     unchanged; a different content for a listed certificate is a correction, applied only when
@@ -155,8 +156,12 @@ async def import_winning(
     for row, current, changes in changed:
         await _correct(uow, program, profile, row, current, changes, caller,
                        corrections_reason or "")
-    return ImportResult(program_id=program_id, imported=len(events), corrected=len(changed),
-                        unchanged=len(rows) - len(events) - len(changed), listing_ids=ids)
+    return ImportResult(
+        program_id=program_id, imported=len(events), corrected=len(changed),
+        unchanged=len(rows) - len(events) - len(changed), listing_ids=ids,
+        skipped=len(skipped),
+        skipped_lines=[SkippedLine(line=s.line, text=s.text, reason=s.reason)
+                       for s in skipped[:importing.MAX_SKIPPED_SHOWN]])
 
 
 async def _correct(uow: UnitOfWork, program: domain.Program, profile: PolicyProfile,
