@@ -731,3 +731,11 @@ def test_r_cat_1_csv_and_json_rows_with_a_gap_are_refused_too() -> None:
     rows = [row for row in expected_rows() if row.seq not in (1, 2)]
     assert [(e.row, e.field) for e in validate(rows)] == [(1, "seq")]
     assert validate(rows)[0].reason.startswith("序号 1-2 missing before row 3")
+
+
+def test_r_cat_1_a_page_number_then_the_header_again_does_not_cut_the_table_short() -> None:
+    """The bug of issue #12 item 6: this answered 201 with rows 1-5 and lost 6-14 silently."""
+    text, where = seed_with({5: ["— 3 —", HEADER]})
+    table = read_notice_text(text)
+    assert table.rows == expected_rows()
+    assert [s.line for s in table.skipped] == [where["5"] + 1, where["5"] + 2]
