@@ -910,6 +910,13 @@ def read_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> NoticeTable:
             continue
         if len(_trim(current.cells, width)) < width:
             seq = int(match[1]) if match else (int(line) if alone else None)
+            if match is not None and len(current.lines) == 1 and current.cells == [
+                    str(seq)] and seq == current.seq:
+                # "6" then "6<TAB>...": the number alone was the page's, not the row's
+                skipped.append(SkippedLine(current.line_nos[0], current.lines[0],
+                                           "a page number"))
+                current = _Record(line_no, line)
+                continue
             if seq is None and current.seq is not None:
                 glued = _GLUED_SEQ.match(line)  # "12药物..." : the next 序号 lost its tab
                 seq = int(glued[1]) if glued else None

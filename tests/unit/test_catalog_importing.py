@@ -739,3 +739,10 @@ def test_r_cat_1_a_page_number_then_the_header_again_does_not_cut_the_table_shor
     table = read_notice_text(text)
     assert table.rows == expected_rows()
     assert [s.line for s in table.skipped] == [where["5"] + 1, where["5"] + 2]
+
+
+def test_r_cat_1_a_page_number_equal_to_the_next_seq_is_still_a_page_number() -> None:
+    text, where = seed_with({5: ["", "6", ""]})
+    table = read_notice_text(text)
+    assert table.rows == expected_rows()
+    assert table.skipped == [SkippedLine(where["5"] + 2, "6", "a page number")]
