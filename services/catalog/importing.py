@@ -5,12 +5,14 @@ Pure domain code: the standard library, plus openpyxl for XLSX. No I/O, no frame
 Three sources give the same result, a list of :class:`WinningRow`:
 
 * :func:`parse_notice_text` -- the notice's own text (or just its table), tab separated, with
-  cells wrapped across lines by the publisher;
+  cells wrapped across lines by the publisher (:func:`read_notice_text` also gives the lines
+  it skipped inside the table: page numbers, repeated headers, closing lines);
 * :func:`parse_csv` -- UTF-8 CSV (optional BOM) with Chinese or English headers;
 * :func:`parse_xlsx` -- the first sheet of an XLSX workbook, same headers.
 
 All three are all-or-nothing (R-CAT-1): every row that cannot be read or breaks a rule is
-reported in one :class:`TableRejected`, and rows are returned only when the whole table is good.
+reported in one :class:`TableRejected`, and rows are returned only when the whole table is good
+and complete: the 序号 run 1, 2, ... N without a gap (a gap is a row left out).
 
 Row numbers in errors (:attr:`RowError.row`): the row's own 序号 when it is readable, otherwise
 the 1-based position of the row among the table's data rows (header and blank lines not
