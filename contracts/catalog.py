@@ -311,6 +311,10 @@ class ListingOut(BaseModel):
     enterprise_id: str
     enterprise_name: str
     registrant: str
+    product_price: Money | None = Field(
+        default=None, description="产品价格; with service_price it makes the winning price "
+        "(R-CAT-3); null where a view does not keep the split")
+    service_price: Money | None = Field(default=None, description="伴随服务价格")
     listing_price: Money
     payment_standard: Money | None = None
     coverage: Coverage | None = None
@@ -327,9 +331,22 @@ class ListingsPage(BaseModel):
     next_cursor: str | None = None
 
 
+class SkippedLine(BaseModel):
+    """A line of the notice's text inside the table that is not a row of it (R-CAT-1)."""
+
+    line: int = Field(description="1-based line number in the text sent")
+    text: str
+    reason: str
+
+
 class ImportResult(BaseModel):
     program_id: str
     imported: int
     corrected: int = 0
     unchanged: int
     listing_ids: list[str]
+    skipped: int = Field(default=0, description="lines inside the table that are not rows")
+    skipped_lines: list[SkippedLine] = Field(
+        default_factory=list,
+        description="those lines (page numbers, the header repeated, the notice's closing "
+        "lines), with their line numbers; the first 1000")

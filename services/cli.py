@@ -10,8 +10,12 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.launcher import SERVICES
+
+if TYPE_CHECKING:
+    import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,6 +80,52 @@ CONTENT_TYPES = {
 }
 
 
+def winning_import_key(program: str, content: bytes, content_type: str,
+                       corrections_reason: str | None = None) -> str:
+    """The ``Idempotency-Key`` of importing a winning-products table (issue #12, item 5).
+
+    It covers what the import is: the program, the file's content (sha256) and format, and the
+    corrections reason if any. The same file into another program, or corrected content after a
+    failed import, is a new request with a new key; running the identical command again replays
+    the first answer. (A refused import, 4xx, is never remembered: only a committed import is.)
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in (program, content_type, corrections_reason or ""):
+        digest.update(part.encode())
+        digest.update(b"\x1f")
+    digest.update(content)
+    return f"import-winning-{digest.hexdigest()}"
+
+
+HINTS = {
+    "idempotency-key-reused": "this Idempotency-Key was used for another request; run the "
+                              "command again with --idempotency-key set to a new value",
+    "table-rejected": "nothing was imported: correct the rows listed above in the file, then "
+                      "run the same command again",
+    "corrections-need-confirmation": "nothing was imported: to apply these changes to listed "
+                                     "products, run again with --corrections-reason \"why\"",
+    "not-found": "publish the program first (POST /v1/programs), or check --program",
+}
+
+
+async def import_winning_file(
+    client: httpx.AsyncClient, program: str, name: str, content: bytes, *, token: str,
+    corrections_reason: str | None = None, idempotency_key: str | None = None,
+) -> httpx.Response:
+    """POST a file's content to ``/v1/programs/{program}/winning-products``, its format from
+    the file ``name``'s suffix, keyed by :func:`winning_import_key`."""
+    content_type = CONTENT_TYPES[Path(name).suffix.lower()]
+    key = idempotency_key or winning_import_key(program, content, content_type,
+                                                corrections_reason)
+    params = {"corrections_reason": corrections_reason} if corrections_reason else {}
+    return await client.post(
+        f"/v1/programs/{program}/winning-products", content=content, params=params,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type,
+                 "Idempotency-Key": key})
+
+
 def _import_winning(args: argparse.Namespace) -> int:
     """The same import as ``POST /v1/programs/{id}/winning-products``, from a file."""
     import json
@@ -86,22 +136,31 @@ def _import_winning(args: argparse.Namespace) -> int:
     from services.runtime.settings import Settings
 
     path = Path(args.file)
-    content_type = CONTENT_TYPES.get(path.suffix.lower())
-    if content_type is None:
+    if path.suffix.lower() not in CONTENT_TYPES:
         print(f"unknown file type {path.suffix!r}; use one of {', '.join(CONTENT_TYPES)}",
               file=sys.stderr)
         return 2
     token = args.token or os.environ.get("VBP_TOKEN") or mint_token(
         Settings().jwt_secret, role="regulator", org=args.org, subject="vbp-cli")
-    params = {"corrections_reason": args.corrections_reason} if args.corrections_reason else {}
-    response = httpx.post(
-        f"{args.url.rstrip('/')}/v1/programs/{args.program}/winning-products",
-        content=path.read_bytes(), params=params, timeout=120,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type,
-                 "Idempotency-Key": f"cli-{path.name}-{path.stat().st_mtime_ns}"},
-    )
-    print(json.dumps(response.json(), ensure_ascii=False, indent=2))
-    return 0 if response.is_success else 1
+
+    content = path.read_bytes()
+
+    async def send() -> httpx.Response:
+        async with httpx.AsyncClient(base_url=args.url.rstrip("/"), timeout=120) as client:
+            return await import_winning_file(
+                client, args.program, path.name, content, token=token,
+                corrections_reason=args.corrections_reason,
+                idempotency_key=args.idempotency_key)
+
+    response = asyncio.run(send())
+    body = response.json()
+    print(json.dumps(body, ensure_ascii=False, indent=2))
+    if response.is_success:
+        return 0
+    kind = str(body.get("type", "")).rsplit(":", 1)[-1] if isinstance(body, dict) else ""
+    if kind in HINTS:
+        print(f"vbp: {HINTS[kind]}", file=sys.stderr)
+    return 1
 
 
 def _contracts(args: argparse.Namespace) -> int:
@@ -208,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--token", help="bearer token (default: $VBP_TOKEN or a local one)")
     w.add_argument("--org", default="BUREAU", help="regulator org for a local token")
     w.add_argument("--corrections-reason", help="apply changes to listed products, why")
+    w.add_argument("--idempotency-key",
+                   help="override the key (default: from the program, format and content)")
     w.add_argument("file")
     w.set_defaults(func=_import_winning)
 

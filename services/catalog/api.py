@@ -33,7 +33,7 @@ from services.runtime.auth import Principal, authorize
 from services.runtime.db import analyze
 from services.runtime.idempotency import Idempotency
 from services.runtime.problems import Problem, not_found, validation_problem
-from services.runtime.rows import as_problem_errors
+from services.runtime.rows import as_problem_errors, plural
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 Regulator = Annotated[Principal, Depends(authorize("regulator"))]
@@ -61,13 +61,14 @@ def enterprise_scope(caller: Principal) -> str | None:
 def table_problem(exc: TableRejected) -> Problem:
     return Problem(
         422, "table-rejected", "Table rejected, nothing imported",
-        f"{len(exc.errors)} problems",
+        plural(len(exc.errors), "problem"),
         errors=as_problem_errors(exc.errors),
     )
 
 
-def read_table(content_type: str, body: bytes) -> list[WinningRow]:
-    """The winning-products table in any of the accepted formats (R-CAT-1), all or nothing."""
+def read_table(content_type: str, body: bytes) -> importing.NoticeTable:
+    """The winning-products table in any of the accepted formats (R-CAT-1), all or nothing;
+    from the notice's text, with the lines skipped inside the table."""
     kind = content_type.split(";")[0].strip().lower()
     try:
         if kind == "application/json":
@@ -79,13 +80,13 @@ def read_table(content_type: str, body: bytes) -> list[WinningRow]:
             errors = importing.validate(rows)
             if errors:
                 raise TableRejected(errors)
-            return rows
+            return importing.NoticeTable(rows, [])
         if kind in ("text/plain", "text/tab-separated-values"):
-            return importing.parse_notice_text(body.decode("utf-8-sig"))
+            return importing.read_notice_text(body.decode("utf-8-sig"))
         if kind == "text/csv":
-            return importing.parse_csv(body)
+            return importing.NoticeTable(importing.parse_csv(body), [])
         if kind == XLSX:
-            return importing.parse_xlsx(body)
+            return importing.NoticeTable(importing.parse_xlsx(body), [])
     except UnicodeDecodeError as exc:
         raise Problem(422, "not-utf8", "Table is not UTF-8 text", str(exc)) from exc
     except TableRejected as exc:
@@ -146,9 +147,10 @@ async def import_winning_products(
     engine: Engine, corrections_reason: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> JSONResponse:
     """Import the notice's winning products table: all or nothing, every bad row reported."""
-    rows = read_table(request.headers.get("content-type", ""), await request.body())
+    table = read_table(request.headers.get("content-type", ""), await request.body())
     response = await idem.run(uow, caller.actor, lambda u: handlers.import_winning(
-        u, program_id, rows, caller, corrections_reason=corrections_reason))
+        u, program_id, table.rows, caller, corrections_reason=corrections_reason,
+        skipped=table.skipped))
     await analyze(engine, store.listings)
     return response
 

@@ -27,6 +27,12 @@ def enterprise_id(enterprise_name: str) -> str:
     return f"E-{_short_hash(enterprise_key(enterprise_name))}"
 
 
+def named(enterprise_id: str, name: str | None) -> str:
+    """An enterprise as messages show it: its name beside its opaque id, when the name is
+    known (``美敦力（上海）管理有限公司 (E-8106b3d38e7b00d8)``)."""
+    return f"{name} ({enterprise_id})" if name else enterprise_id
+
+
 @dataclass(frozen=True)
 class Program:
     program_id: str

@@ -28,11 +28,12 @@ from contracts.catalog import (
     ProgramOut,
     ProgramProfileChanged,
     ProgramPublished,
+    SkippedLine,
     WinningProductCorrected,
 )
 from contracts.monitoring import SUSPENDING, CreditMeasureApplied, CreditMeasureLifted
 from contracts.profiles import PolicyProfile
-from services.catalog import domain, pricing, store
+from services.catalog import domain, importing, pricing, store
 from services.catalog.importing import WinningRow
 from services.catalog.presets import PRESETS
 from services.runtime.auth import Principal
@@ -106,7 +107,7 @@ async def change_profile(uow: UnitOfWork, program_id: str, profile: PolicyProfil
 
 async def import_winning(
     uow: UnitOfWork, program_id: str, rows: Sequence[WinningRow], caller: Principal,
-    *, corrections_reason: str | None = None,
+    *, corrections_reason: str | None = None, skipped: Sequence[importing.SkippedLine] = (),
 ) -> ImportResult:
     """ImportWinningProducts: all or nothing. A row already listed with the same content is
     unchanged; a different content for a listed certificate is a correction, applied only when
@@ -155,8 +156,12 @@ async def import_winning(
     for row, current, changes in changed:
         await _correct(uow, program, profile, row, current, changes, caller,
                        corrections_reason or "")
-    return ImportResult(program_id=program_id, imported=len(events), corrected=len(changed),
-                        unchanged=len(rows) - len(events) - len(changed), listing_ids=ids)
+    return ImportResult(
+        program_id=program_id, imported=len(events), corrected=len(changed),
+        unchanged=len(rows) - len(events) - len(changed), listing_ids=ids,
+        skipped=len(skipped),
+        skipped_lines=[SkippedLine(line=s.line, text=s.text, reason=s.reason)
+                       for s in skipped[:importing.MAX_SKIPPED_SHOWN]])
 
 
 async def _correct(uow: UnitOfWork, program: domain.Program, profile: PolicyProfile,
@@ -216,9 +221,12 @@ async def list_non_winning(uow: UnitOfWork, cmd: NonWinningListingIn,
     program = await store.get_program(uow.conn, cmd.program_id)
     if program is None:
         raise not_found("program", cmd.program_id)
-    if caller.role == "enterprise" and domain.enterprise_id(cmd.enterprise_name) != caller.org:
+    named = domain.enterprise_id(cmd.enterprise_name)
+    if caller.role == "enterprise" and named != caller.org:
+        you = domain.named(caller.org, await store.enterprise_name(uow.conn, caller.org))
         raise Problem(403, "not-your-enterprise", "You can only list your own products",
-                      f"'enterprise_name' {cmd.enterprise_name!r} is not enterprise {caller.org}")
+                      f"'enterprise_name' {cmd.enterprise_name!r} is enterprise "
+                      f"{domain.named(named, cmd.enterprise_name)}; you are enterprise {you}")
     lid = domain.listing_id(cmd.program_id, cmd.registration_no)
     if await store.get_listing(uow.conn, lid) is not None:
         raise Problem(409, "already-listed", "Product already listed in this program",

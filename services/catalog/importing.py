@@ -5,12 +5,14 @@ Pure domain code: the standard library, plus openpyxl for XLSX. No I/O, no frame
 Three sources give the same result, a list of :class:`WinningRow`:
 
 * :func:`parse_notice_text` -- the notice's own text (or just its table), tab separated, with
-  cells wrapped across lines by the publisher;
+  cells wrapped across lines by the publisher (:func:`read_notice_text` also gives the lines
+  it skipped inside the table: page numbers, repeated headers, closing lines);
 * :func:`parse_csv` -- UTF-8 CSV (optional BOM) with Chinese or English headers;
 * :func:`parse_xlsx` -- the first sheet of an XLSX workbook, same headers.
 
 All three are all-or-nothing (R-CAT-1): every row that cannot be read or breaks a rule is
-reported in one :class:`TableRejected`, and rows are returned only when the whole table is good.
+reported in one :class:`TableRejected`, and rows are returned only when the whole table is good
+and complete: the 序号 run 1, 2, ... N without a gap (a gap is a row left out).
 
 Row numbers in errors (:attr:`RowError.row`): the row's own 序号 when it is readable, otherwise
 the 1-based position of the row among the table's data rows (header and blank lines not
@@ -36,12 +38,12 @@ import io
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from services.runtime.rows import RowError
+from services.runtime.rows import RowError, plural
 
 MAX_ROWS = 50_000
 """Tables with more data rows than this are refused, so memory stays bounded."""
@@ -97,7 +99,7 @@ class TableRejected(Exception):
             f"row {e.row}{f' {e.field}' if e.field else ''}: {e.reason}" for e in self.errors[:5]
         )
         more = f" (and {len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
-        super().__init__(f"table rejected, {len(self.errors)} problem(s): {shown}{more}")
+        super().__init__(f"table rejected, {plural(len(self.errors), 'problem')}: {shown}{more}")
 
     def __reduce__(self) -> tuple[type[TableRejected], tuple[list[RowError]]]:
         return (type(self), (self.errors,))
@@ -476,12 +478,55 @@ class _Assembler:
             )
         )
 
-    def finish(self) -> list[WinningRow]:
+    def finish(self, located: Mapping[int, int] | None = None) -> list[WinningRow]:
+        """The rows, when every one is good and none is left out; ``located`` gives the line
+        each 序号's row starts on, to say where a gap is."""
+        if not self.errors:
+            self.errors.extend(self.gaps(located or {}))
         if self.errors:
             raise TableRejected(self.errors)
         if not self.rows:
             raise TableRejected([RowError(0, None, "the table has no rows")])
         return self.rows
+
+    def gaps(self, located: Mapping[int, int]) -> list[RowError]:
+        """R-CAT-1, never half-import: the 序号 run 1, 2, ... N, so a missing one means a row
+        of the table was left out (a table from 1 to 7 and 9 to 14 lacks row 8)."""
+        seqs = sorted({row.seq for row in self.rows})
+        if not seqs or len(seqs) == seqs[-1]:
+            return []
+        present = _runs(seqs)
+        errors = []
+        previous = 0
+        for first, last in present:
+            if first > previous + 1:
+                missing = _run(previous + 1, first - 1)
+                where = (f"between row {previous} (line {located[previous]}) and row {first} "
+                         f"(line {located[first]})" if previous in located and first in located
+                         else f"before row {first} (line {located[first]})" if first in located
+                         else f"before row {first}")
+                errors.append(RowError(
+                    previous + 1, "seq",
+                    f"序号 {missing} missing {where}: the table has rows "
+                    f"{' and '.join(_run(a, b) for a, b in present)}; a row of the table is "
+                    "left out, so nothing is imported"))
+            previous = last
+        return errors
+
+
+def _runs(numbers: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted distinct numbers as runs: [1, 2, 3, 5] -> [(1, 3), (5, 5)]."""
+    runs: list[tuple[int, int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], number)
+        else:
+            runs.append((number, number))
+    return runs
+
+
+def _run(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}-{last}"
 
 
 def validate(rows: Iterable[WinningRow], *, max_rows: int = MAX_ROWS) -> list[RowError]:
@@ -507,7 +552,7 @@ def validate(rows: Iterable[WinningRow], *, max_rows: int = MAX_ROWS) -> list[Ro
             )
     except TableRejected as rejected:
         return rejected.errors
-    return assembler.errors
+    return assembler.errors or assembler.gaps({})
 
 
 # --------------------------------------------------------------------------------------------
@@ -693,14 +738,72 @@ def _find_header(lines: Sequence[str]) -> tuple[int, int, list[str]]:
     return body, start + 1, _trim(header.split("\t"), 0)
 
 
+@dataclass(frozen=True)
+class SkippedLine:
+    """A line inside the table that is not a row of it (a page number, the header repeated
+    after a page break, the notice's closing lines): skipped, and reported as skipped."""
+
+    line: int
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class NoticeTable:
+    """What :func:`read_notice_text` read: every row, and the lines it skipped between them."""
+
+    rows: list[WinningRow]
+    skipped: list[SkippedLine]
+
+
+MAX_SKIPPED_SHOWN = 1000
+"""At most this many skipped lines are listed (their number is always given)."""
+
+_PAGE_MARKER = re.compile(
+    r"[-—–－―~～_·•]+\s*[0-9]{1,4}\s*[-—–－―~～_·•]*"  # — 3 —, - 3 -, -3
+    r"|第\s*[0-9]{1,4}\s*页\s*[,，/／]?\s*(?:共\s*[0-9]{1,4}\s*页)?"  # 第 2 页 共 3 页
+    r"|共\s*[0-9]{1,4}\s*页\s*[,，/／]?\s*第\s*[0-9]{1,4}\s*页"  # 共 3 页 第 2 页
+    r"|[0-9]{1,4}\s*[/／]\s*[0-9]{1,4}"  # 2/3
+    r"|page\s*[0-9]{1,4}(?:\s*(?:of|/)\s*[0-9]{1,4})?",  # Page 2 of 3
+    re.IGNORECASE,
+)
+_DATE_LINE = re.compile(r"[0-9]{4}\s*年\s*[0-9]{1,2}\s*月")
+_ROWISH = re.compile(r"([0-9]{1,9})\s*[.、．]?\s*([^\s0-9].*)")
+_NAME_CHARACTER = re.compile(r"[A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _page_marker(line: str) -> bool:
+    """``— 3 —``, ``- 3 -``, ``第 2 页 共 3 页``, ``2/3``, ``Page 2 of 3``: a page's number."""
+    return _PAGE_MARKER.fullmatch(line.strip()) is not None
+
+
+def _broken_row_seq(line: str) -> int | None:
+    """The 序号 of a line that looks like a row of the table but cannot be read as one: a
+    sequence number followed by a product-like name (``9 钴铬合金… 国械注准 …`` without tabs,
+    ``12药物洗脱支架系统``). A date (``2023 年 1 月 16 日``) is not a row."""
+    match = _ROWISH.fullmatch(line.strip())
+    if match is None or _DATE_LINE.match(line.strip()):
+        return None
+    name = match[2]
+    if not _NAME_CHARACTER.match(name) or len(_NAME_CHARACTER.findall(name)) < 2:
+        return None
+    return int(match[1])
+
+
 def parse_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> list[WinningRow]:
+    """The rows of :func:`read_notice_text` (the lines it skipped are dropped)."""
+    return read_notice_text(text, max_rows=max_rows).rows
+
+
+def read_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> NoticeTable:
     """The attachment table from the notice's full text, or from just the table's text.
 
     The table starts at the first line beginning with 序号 (the header; columns are found by
-    name, so their order may vary) and ends at the first line that is not part of it
-    (``抄送：...``, another 序号 header, the end of the text). Inside it:
+    name, so their order may vary) and runs to another table's 序号 header or the end of the
+    text: the whole text is read, so nothing after a stray line is ever lost. Inside it:
 
-    * blank lines are skipped, and so is the header repeated after a page break;
+    * blank lines are skipped; the header repeated after a page break and page numbers
+      (``— 3 —``, ``第 2 页 共 3 页``) are skipped and listed as skipped, wherever they are;
     * a line starting with a number and a tab starts a row, and so does the row's 序号 alone
       on its line;
     * while a row has fewer cells than the header, the next line carries it on: the line's
@@ -710,12 +813,16 @@ def parse_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> list[WinningRow
       as many cells short as it has line breaks, its breaks were cell boundaries;
     * after a complete row, a line starting with a tab continues the row column by column
       (fragment *i* is appended to cell *i*);
-    * after a complete row, a line without tabs ends the table, unless a row numbered
-      higher follows it: then the line is reported (a stray line, e.g. a page number);
+    * after a complete row, a line without tabs is not part of a row: if a row of the table
+      follows it, it is skipped and listed with its line number (the notice's closing lines,
+      an issuing office and date, that a PDF's page break left between rows), unless it
+      looks like a broken row -- a 序号 and a product-like name that cannot be read as the
+      header's cells -- which refuses the table naming the line. Such lines after the last
+      row are text after the table, not listed (a broken row there with a 序号 above the
+      last one is refused: it would be a row left out);
     * the last row may have taken in text after the table (when its own last line lacked
       cells): trailing untabbed lines are dropped if that makes the row whole;
-    * anything after the end that still looks like a row of the table is reported, so a
-      misread end never silently drops rows.
+    * the 序号 must run 1, 2, ... without a gap (see :meth:`_Assembler.finish`).
 
     Anything that cannot be resolved is a :class:`RowError`; nothing is guessed silently.
     """
@@ -726,9 +833,14 @@ def parse_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> list[WinningRow
     header_key = _header_key("".join(header_cells))
     indexes = [columns[name] for name in FIELDS]
     assembler = _Assembler(max_rows)
+    skipped: list[SkippedLine] = []
+    located: dict[int, int] = {}  # 序号 -> the line its row starts on
+    pending: list[tuple[int, str]] = []  # untabbed lines after a complete row, not yet judged
 
     def finish(record: _Record, *, last: bool = False) -> int | None:
         """Add the row; for the table's last row, the index of any trailing non-table line."""
+        if record.seq is not None:
+            located.setdefault(record.seq, record.line_nos[0])
         if record.problem is not None:
             assembler.structural_error(record.cells[0], record.problem)
             return None
@@ -755,13 +867,20 @@ def parse_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> list[WinningRow
         assembler.add_text([cells[i] for i in indexes])
         return ended_at
 
-    def next_rowish(start: int) -> int | None:
-        """Index of the next line holding a tab, a 序号 alone, or a header; or None."""
-        for j in range(start, len(lines)):
-            stripped = lines[j].strip(_EDGE_SPACES)
-            if "\t" in stripped or stripped.startswith("序号") or _SEQ_ALONE.fullmatch(stripped):
-                return j
-        return None
+    def between_rows() -> None:
+        """A row follows the pending lines: each is skipped, or refused as a broken row."""
+        for line_no, line in pending:
+            seq = _broken_row_seq(line)
+            if seq is None:
+                why = "a page number" if _SEQ_ALONE.fullmatch(line) else "not a row of the table"
+                skipped.append(SkippedLine(line_no, line, why))
+            else:
+                assembler.errors.append(RowError(seq, None, _broken_row(line_no, line, width)))
+        pending.clear()
+
+    def start(line_no: int, line: str) -> _Record:
+        between_rows()
+        return _Record(line_no, line)
 
     current: _Record | None = None
     ended_at: int | None = None  # index of the line that ended the table
@@ -775,26 +894,37 @@ def parse_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> list[WinningRow
             continue
         if line.startswith("序号"):
             if _header_key(line) == header_key:
-                continue  # the header again, after a page break
+                skipped.append(SkippedLine(line_no, line, "the table's header, repeated"))
+                continue
             ended_at = index - 1
             break  # another table begins
         match = _ROW_START.match(line)
+        if match is None and _page_marker(line):
+            skipped.append(SkippedLine(line_no, line, "a page number"))
+            continue
         alone = match is None and _SEQ_ALONE.fullmatch(line) is not None  # "9", cells below
         if current is None:
             if match is None and not alone and "\t" not in line:
-                ended_at = index - 1
-                break
-            current = _Record(line_no, line)
+                pending.append((line_no, line))
+                continue
+            current = start(line_no, line)
             last_seq = max(last_seq, current.seq or 0)
             continue
         if len(_trim(current.cells, width)) < width:
             seq = int(match[1]) if match else (int(line) if alone else None)
+            if match is not None and len(current.lines) == 1 and current.cells == [
+                    str(seq)] and seq == current.seq:
+                # "6" then "6<TAB>...": the number alone was the page's, not the row's
+                skipped.append(SkippedLine(current.line_nos[0], current.lines[0],
+                                           "a page number"))
+                current = _Record(line_no, line)
+                continue
             if seq is None and current.seq is not None:
                 glued = _GLUED_SEQ.match(line)  # "12药物..." : the next 序号 lost its tab
                 seq = int(glued[1]) if glued else None
             if seq is not None and current.seq is not None and seq == current.seq + 1:
                 finish(current)
-                current = _Record(line_no, line)
+                current = start(line_no, line)
                 last_seq = max(last_seq, seq)
             elif len(current.lines) >= _MAX_LINES_PER_ROW and "\t" not in line:
                 ended_at = index - 1
@@ -804,7 +934,7 @@ def parse_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> list[WinningRow
             continue
         if match is not None or ("\t" in line and not line.startswith("\t")):
             finish(current)
-            current = _Record(line_no, line)
+            current = start(line_no, line)
             last_seq = max(last_seq, current.seq or 0)
             continue
         if line.startswith("\t"):
@@ -821,37 +951,29 @@ def parse_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> list[WinningRow
             continue
         if alone and current.seq is not None and int(line) == current.seq + 1:
             finish(current)  # the next 序号 alone on its line, the row's cells follow
-            current = _Record(line_no, line)
+            current = start(line_no, line)
             last_seq = max(last_seq, current.seq or 0)
             continue
-        # a line without tabs after a complete row: the end, or a stray line inside the table?
-        following = next_rowish(index)
-        resume = (
-            _ROW_SEQ.match(lines[following].strip(_EDGE_SPACES)) if following is not None else None
-        )
-        if resume is None or int(resume[1]) <= last_seq:
-            ended_at = index - 1
-            break
-        assert following is not None
-        row_before = current.seq if current.seq is not None else assembler.count + 1
-        finish(current)
-        current = None
-        assembler.errors.append(
-            RowError(
-                row_before,
-                None,
-                f"line {line_no} {_shown(line)} (and any lines up to line {following}) sits "
-                "inside the table but has no tabs, so it cannot be assigned to a cell",
-            )
-        )
-        index = following
+        pending.append((line_no, line))  # judged when a row follows, else text after the table
     if current is not None:
         dropped_at = finish(current, last=True)
         if dropped_at is not None:
             ended_at = dropped_at
+    for line_no, line in pending:  # after the last row: a lost row is refused, not dropped
+        seq = _broken_row_seq(line)
+        if seq is not None and seq > last_seq:
+            assembler.errors.append(RowError(seq, None, _broken_row(line_no, line, width)))
     if ended_at is not None and last_seq:
         _check_table_really_ended(lines, ended_at, last_seq, width, assembler)
-    return assembler.finish()
+    rows = assembler.finish(located)
+    return NoticeTable(rows, sorted(skipped, key=lambda s: s.line))
+
+
+def _broken_row(line_no: int, line: str, width: int) -> str:
+    return (
+        f"line {line_no} {_shown(line)} looks like a row of the table (a 序号 and a name) "
+        f"but cannot be read as one: a row has {width} tab-separated cells"
+    )
 
 
 def _check_table_really_ended(

@@ -227,3 +227,12 @@ async def listings_of(conn: AsyncConnection, *, registration_no: str,
         query = query.where(listings.c.winning == winning)
     return list((await conn.execute(query.order_by(listings.c.listing_id))).all())
 
+
+
+async def enterprise_name(conn: AsyncConnection, enterprise_id: str) -> str | None:
+    """The name an enterprise's listings give it (None if it has none yet), for messages that
+    name the enterprise beside its opaque id."""
+    query = (select(listings.c.enterprise_name).where(listings.c.enterprise_id == enterprise_id)
+             .order_by(listings.c.listing_id).limit(1))
+    name: str | None = await conn.scalar(query)
+    return name

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 
 from services.orders.domain import AgreementRow
-from services.runtime.rows import RowError
+from services.runtime.rows import RowError, plural
 
 MAX_ROWS = 300_000
 """An agreement import has at most this many rows (a province's institutions × products)."""
@@ -51,7 +51,7 @@ FORMATS = {
 
 class FileRejected(Exception):
     def __init__(self, errors: list[RowError]) -> None:
-        super().__init__(f"{len(errors)} problems")
+        super().__init__(plural(len(errors), "problem"))
         self.errors = errors
 
 

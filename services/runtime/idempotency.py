@@ -93,7 +93,8 @@ class IdempotentRequest:
         if stored.request_hash != self.request_hash or stored.route != self.route:
             raise Problem(
                 422, "idempotency-key-reused", "Idempotency-Key reused with a different request",
-                f"key {self.key!r} was first used with another body or route",
+                f"key {self.key!r} was first used with another body or route; send this "
+                "request with a new Idempotency-Key (a key replays only the identical request)",
             )
         return EncodedJSON(stored.response, status_code=stored.status_code,
                            headers={"Idempotent-Replayed": "true"})

@@ -20,3 +20,8 @@ class RowError:
 def as_problem_errors(errors: Iterable[RowError]) -> list[dict[str, Any]]:
     """The ``errors`` member of an import's problem+json: one entry per bad row and field."""
     return [{"row": e.row, "field": e.field, "reason": e.reason} for e in errors]
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 problem``, ``2 problems``: a count with its noun in the right number."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"

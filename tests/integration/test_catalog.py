@@ -335,3 +335,101 @@ async def test_profiles_are_versioned_never_edited(client: httpx.AsyncClient) ->
                           json={"profile": bad, "reason": "x"})
     assert r.status_code == 422
     assert any("total_min_ratio" in e["field"] for e in r.json()["errors"])
+
+
+# --- views: the price split and enterprises by name (issue #12, item 14) ---------------------
+
+
+async def test_listing_views_carry_the_price_split_and_the_enterprise_name(
+        client: httpx.AsyncClient) -> None:
+    pid = await publish_program(client)
+    await upload(client, pid, CSV_TEXT, "text/csv")
+    expected = {r["registration_no"]: r for r in EXPECTED}
+    items = await all_listings(client, program_id=pid)
+    assert len(items) == 14
+    for item in items:  # R-CAT-3: winning price = product price + service price, as imported
+        row = expected[item["registration_no"]]
+        assert (item["product_price"], item["service_price"], item["listing_price"]) == (
+            f"{row['product_price']}.00", f"{row['service_price']}.00",
+            f"{row['winning_price']}.00")
+        assert (item["enterprise_id"], item["enterprise_name"]) == (
+            enterprise_id(row["declaring_enterprise"]), row["declaring_enterprise"])
+    one = (await client.get(f"/v1/listings/{items[0]['listing_id']}", headers=HOSPITAL)).json()
+    assert {k: v for k, v in one.items() if k != "listed_at"} == {
+        k: v for k, v in items[0].items() if k != "listed_at"}  # (same instant, Z or +00:00)
+
+
+async def test_refusals_name_the_enterprise_beside_its_id(client: httpx.AsyncClient) -> None:
+    pid = await publish_program(client)
+    await upload(client, pid, CSV_TEXT, "text/csv")
+    r = await client.post("/v1/listings", headers=bearer("enterprise", MEDTRONIC), json={
+        "program_id": pid, "registration_no": "国械注准20183130099",
+        "product_name": "药物洗脱支架系统X", "enterprise_name": "丙医疗有限公司",
+        "registrant": "丙医疗有限公司", "price": "990.00"})
+    assert r.status_code == 403
+    detail = r.json()["detail"]
+    assert f"美敦力（上海）管理有限公司 ({MEDTRONIC})" in detail
+    assert f"丙医疗有限公司 ({enterprise_id('丙医疗有限公司')})" in detail
+
+
+async def test_one_problem_is_one_problem(client: httpx.AsyncClient) -> None:
+    pid = await publish_program(client)
+    one_bad = CSV_TEXT.replace(",779", ",779.01")
+    r = await upload(client, pid, one_bad, "text/csv")
+    assert (r.status_code, r.json()["detail"]) == (422, "1 problem")
+    two_bad = one_bad.replace(",747,48,795", ",747,48,795.01")
+    assert (await upload(client, pid, two_bad, "text/csv")).json()["detail"] == "2 problems"
+
+
+# --- the notice's text with page-break noise between rows (issue #12, item 6) -----------------
+
+
+async def test_r_cat_1_noise_between_rows_is_skipped_and_every_row_imported(
+        client: httpx.AsyncClient) -> None:
+    from tests.unit.test_catalog_importing import HEADER, PAGE_BREAK_NOISE, seed_with
+
+    pid = await publish_program(client)
+    text, where = seed_with(PAGE_BREAK_NOISE)
+    r = await upload(client, pid, text, "text/plain; charset=utf-8")
+    assert r.status_code == 201, r.text
+    result = r.json()
+    assert (result["imported"], result["skipped"]) == (14, 11)
+    skipped = {s["text"]: s for s in result["skipped_lines"]}
+    assert skipped["— 3 —"] == {"line": where["— 3 —"], "text": "— 3 —",
+                                "reason": "a page number"}
+    assert skipped[HEADER]["reason"] == "the table's header, repeated"
+    assert skipped["重庆市医疗保障局办公室"]["line"] == where["重庆市医疗保障局办公室"]
+    assert skipped["2023年1月18日印发"]["line"] == where["2023年1月18日印发"]
+    assert as_rows(await all_listings(client, program_id=pid)) == EXPECTED_ROWS
+
+
+async def test_r_cat_1_a_table_with_a_missing_seq_is_refused_naming_the_gap(
+        client: httpx.AsyncClient) -> None:
+    from tests.unit.test_catalog_importing import seed_with
+
+    pid = await publish_program(client)
+    text, where = seed_with({7: ["— 3 —"]}, drop=8)
+    r = await upload(client, pid, text, "text/plain")
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == "1 problem"
+    [error] = r.json()["errors"]
+    assert (error["row"], error["field"]) == (8, "seq")
+    assert error["reason"].startswith(
+        f"序号 8 missing between row 7 (line {where['7']}) and row 9 (line {where['9']})")
+    assert "rows 1-7 and 9-14" in error["reason"]
+    assert await all_listings(client, program_id=pid) == []
+
+
+async def test_r_cat_1_a_line_that_looks_like_a_broken_row_is_refused(
+        client: httpx.AsyncClient) -> None:
+    from tests.unit.test_catalog_importing import seed_with
+
+    pid = await publish_program(client)
+    seed_row_9 = next(line for line in SEED.splitlines() if line.startswith("9\t"))
+    text, where = seed_with({8: ["— 3 —"]}, replace={9: seed_row_9.replace("\t", " ")})
+    r = await upload(client, pid, text, "text/plain")
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["row"] == 9
+    assert error["reason"].startswith(f"line {where['9']} '9 钴铬合金")
+    assert await all_listings(client, program_id=pid) == []

@@ -14,6 +14,7 @@ from services.catalog.importing import (
     FIELDS,
     MAX_ROWS,
     RowError,
+    SkippedLine,
     TableRejected,
     WinningRow,
     enterprise_key,
@@ -21,6 +22,7 @@ from services.catalog.importing import (
     parse_csv,
     parse_notice_text,
     parse_xlsx,
+    read_notice_text,
     validate,
 )
 from services.catalog.sample_tables import synthetic_rows, synthetic_table
@@ -416,13 +418,20 @@ ROW_10 = (
 )
 
 
+def rows_1_to_7() -> list[str]:
+    """The seed's lines of rows 1 to 7, as published."""
+    return [line for line in seed_text().splitlines()
+            if line.split("\t", 1)[0] in {str(n) for n in range(1, 8)} and "\t" in line]
+
+
 def table_with_row_9(row_9: str) -> str:
-    """Rows 8-10 of the seed, row 9 written by each test, then the notice goes on."""
-    return "\n".join([HEADER, ROW_8, row_9, ROW_10, "", "抄送：市卫生健康委。"]) + "\n"
+    """Rows 1-10 of the seed, row 9 written by each test, then the notice goes on."""
+    return "\n".join(
+        [HEADER, *rows_1_to_7(), ROW_8, row_9, ROW_10, "", "抄送：市卫生健康委。"]) + "\n"
 
 
-def expected_8_to_10() -> list[WinningRow]:
-    return [row for row in expected_rows() if row.seq in (8, 9, 10)]
+def expected_1_to_10() -> list[WinningRow]:
+    return [row for row in expected_rows() if row.seq <= 10]
 
 
 def test_r_cat_1_cell_wrapped_onto_continuation_lines_mid_row() -> None:
@@ -433,7 +442,7 @@ def test_r_cat_1_cell_wrapped_onto_continuation_lines_mid_row() -> None:
         "20223130495\t山东吉威医疗制品\n"
         "有限公司\t山东吉威医疗制品 有限公司\t795\t50\t845"
     )
-    assert parse_notice_text(table_with_row_9(row_9)) == expected_8_to_10()
+    assert parse_notice_text(table_with_row_9(row_9)) == expected_1_to_10()
 
 
 def test_r_cat_1_latin_words_wrapped_onto_a_continuation_line_keep_their_space() -> None:
@@ -441,7 +450,7 @@ def test_r_cat_1_latin_words_wrapped_onto_a_continuation_line_keep_their_space()
         "9\t钴铬合金生物可降解涂层雷帕霉素洗脱冠脉支架系统\t国械注准 20223130495\t"
         "山东吉威医疗制品有限公司\tShandong JW\nMedical Systems\t795\t50\t845"
     )
-    assert parse_notice_text(text)[1].registrant == "Shandong JW Medical Systems"
+    assert parse_notice_text(text)[8].registrant == "Shandong JW Medical Systems"
 
 
 def test_r_cat_1_continuation_lines_aligned_by_column() -> None:
@@ -451,7 +460,7 @@ def test_r_cat_1_continuation_lines_aligned_by_column() -> None:
         "\t层雷帕霉素洗脱冠脉支\t\t有限公司\t有限公司\n"
         "\t架系统"
     )
-    assert parse_notice_text(table_with_row_9(row_9)) == expected_8_to_10()
+    assert parse_notice_text(table_with_row_9(row_9)) == expected_1_to_10()
 
 
 def test_r_cat_1_line_break_on_a_cell_boundary() -> None:
@@ -459,7 +468,7 @@ def test_r_cat_1_line_break_on_a_cell_boundary() -> None:
         "9\t钴铬合金生物可降解涂层雷帕霉素洗脱冠脉支架系统\n"
         "国械注准 20223130495\t山东吉威医疗制品有限公司\t山东吉威医疗制品有限公司\t795\t50\t845"
     )
-    assert parse_notice_text(table_with_row_9(row_9)) == expected_8_to_10()
+    assert parse_notice_text(table_with_row_9(row_9)) == expected_1_to_10()
 
 
 def test_r_cat_1_header_repeated_after_a_page_break_is_skipped() -> None:
@@ -469,22 +478,17 @@ def test_r_cat_1_header_repeated_after_a_page_break_is_skipped() -> None:
         + "\n9\t钴铬合金生物可降解涂层雷帕霉素洗脱冠脉支架系统\t国械注准 20223130495\t"
         "山东吉威医疗制品有限公司\t山东吉威医疗制品有限公司\t795\t50\t845"
     )
-    assert parse_notice_text(table_with_row_9(row_9)) == expected_8_to_10()
+    assert parse_notice_text(table_with_row_9(row_9)) == expected_1_to_10()
 
 
-def test_r_cat_1_stray_untabbed_line_inside_the_table_is_reported_not_a_silent_end() -> None:
+def test_r_cat_1_page_number_between_rows_is_skipped_and_listed() -> None:
     row_9 = (
         "- 3 -\n\n9\t钴铬合金生物可降解涂层雷帕霉素洗脱冠脉支架系统\t国械注准 20223130495\t"
         "山东吉威医疗制品有限公司\t山东吉威医疗制品有限公司\t795\t50\t845"
     )
-    assert rejected_notice(table_with_row_9(row_9)) == [
-        RowError(
-            8,
-            None,
-            "line 3 '- 3 -' (and any lines up to line 4) sits inside the table "
-            "but has no tabs, so it cannot be assigned to a cell",
-        )
-    ]
+    table = read_notice_text(table_with_row_9(row_9))
+    assert table.rows == expected_1_to_10()
+    assert table.skipped == [SkippedLine(10, "- 3 -", "a page number")]
 
 
 def test_r_cat_1_table_ends_at_the_first_line_that_is_not_a_row() -> None:
@@ -591,23 +595,24 @@ ROW_9 = (
 
 
 def test_r_cat_1_seq_alone_on_its_line_starts_the_row() -> None:
-    assert parse_notice_text(table_with_row_9(ROW_9.replace("\t", "\n", 1))) == expected_8_to_10()
+    assert parse_notice_text(table_with_row_9(ROW_9.replace("\t", "\n", 1))) == expected_1_to_10()
 
 
 def test_r_cat_1_last_row_wrapped_at_a_cell_boundary_before_the_notice_goes_on() -> None:
     text = "\n".join(
-        [HEADER, ROW_8, ROW_9, ROW_10.replace("\t846", "\n846"), "", "抄送：市卫生健康委。"]
+        [HEADER, *rows_1_to_7(), ROW_8, ROW_9, ROW_10.replace("\t846", "\n846"), "",
+         "抄送：市卫生健康委。"]
         + ["重庆市医疗保障局办公室", "", "2023年1月18日印发"]
     )
-    assert parse_notice_text(text) == expected_8_to_10()
+    assert parse_notice_text(text) == expected_1_to_10()
 
 
-def test_r_cat_1_rows_after_a_misread_end_of_table_are_reported() -> None:
+def test_r_cat_1_a_row_that_lost_its_seq_after_a_page_number_is_refused() -> None:
     row_9_without_seq = ROW_9.removeprefix("9")
-    text = "\n".join([HEADER, ROW_8, "- 2 -", row_9_without_seq, ROW_10])
-    [error] = rejected_notice(text)
-    assert (error.row, error.field) == (8, None)
-    assert error.reason.startswith("line 3 '- 2 -' ended the table after row 8, but line 4 ")
+    text = "\n".join([HEADER, *rows_1_to_7(), ROW_8, "- 2 -", row_9_without_seq, ROW_10])
+    errors = rejected_notice(text)
+    assert {e.row for e in errors} == {8}  # its cells were taken as row 8's, which then fails
+    assert {e.field for e in errors} >= {"registration_no", "winning_price"}
 
 
 def test_r_cat_1_next_seq_glued_to_its_name_is_not_swallowed_by_a_short_row() -> None:
@@ -624,3 +629,120 @@ def test_table_rejected_keeps_its_errors_through_pickle() -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert copy.errors == error.errors
     assert str(copy) == str(error)
+
+
+# --- lines between rows that are not rows (issue #12, item 6; R-CAT-1) -------------------------
+
+
+def seed_with(after: dict[int, list[str]], *, drop: int | None = None,
+              replace: dict[int, str] | None = None) -> tuple[str, dict[str, int]]:
+    """The seed's text with lines inserted after rows (by 序号), a row dropped or replaced;
+    and the line number of every inserted line (by its text) and of every row (by 序号)."""
+    out: list[str] = []
+    where: dict[str, int] = {}
+    for line in seed_text().splitlines():
+        seq = line.split("\t", 1)[0]
+        number = int(seq) if "\t" in line and seq.isdigit() else None
+        if number is not None and number == drop:
+            continue
+        if number is not None and replace and number in replace:
+            line = replace[number]
+        out.append(line)
+        if number is not None:
+            where[str(number)] = len(out)
+            for extra in after.get(number, []):
+                out.append(extra)
+                where.setdefault(extra, len(out))
+    return "\n".join(out) + "\n", where
+
+
+PAGE_BREAK_NOISE = {
+    3: ["", "— 3 —", ""],
+    5: ["第 2 页 共 3 页", HEADER],
+    8: ["重庆市医疗保障局办公室", "", "2023 年 1 月 16 日", "(此件公开发布)"],
+    11: ["- 4 -", "", "", "抄送：市卫生健康委，市财政局，市市场监管局，市医保监测中心。",
+         "2023年1月18日印发"],
+    12: ["27", "Page 4 of 5"],
+}
+
+
+def test_r_cat_1_noise_between_rows_is_skipped_listed_and_every_row_imported() -> None:
+    text, where = seed_with(PAGE_BREAK_NOISE)
+    table = read_notice_text(text)
+    assert table.rows == expected_rows()  # all 14
+    noise = [line for lines in PAGE_BREAK_NOISE.values() for line in lines if line]
+    assert [(s.line, s.text) for s in table.skipped] == [
+        (where[line] if line != HEADER else where["5"] + 2, line) for line in noise]
+    reasons = {s.text: s.reason for s in table.skipped}
+    assert reasons["— 3 —"] == reasons["第 2 页 共 3 页"] == reasons["27"] == "a page number"
+    assert reasons[HEADER] == "the table's header, repeated"
+    assert reasons["重庆市医疗保障局办公室"] == "not a row of the table"
+    assert reasons["2023 年 1 月 16 日"] == "not a row of the table"  # a date is not a row
+
+
+def test_r_cat_1_closing_lines_after_the_last_row_are_not_listed() -> None:
+    table = read_notice_text(seed_text())
+    assert (len(table.rows), table.skipped) == (14, [])
+
+
+def test_r_cat_1_a_missing_seq_refuses_the_table_naming_the_gap() -> None:
+    text, where = seed_with({}, drop=8)
+    assert rejected_notice(text) == [RowError(
+        8, "seq",
+        f"序号 8 missing between row 7 (line {where['7']}) and row 9 (line {where['9']}): "
+        "the table has rows 1-7 and 9-14; a row of the table is left out, so nothing is "
+        "imported")]
+
+
+def test_r_cat_1_a_missing_seq_with_noise_where_it_was_is_still_refused() -> None:
+    text, _ = seed_with({7: ["— 3 —", "重庆市医疗保障局办公室"]}, drop=8)
+    [error] = rejected_notice(text)
+    assert (error.row, error.field) == (8, "seq")
+
+
+def test_r_cat_1_a_line_that_looks_like_a_broken_row_is_refused_naming_it() -> None:
+    spaced = ROW_9.replace("\t", " ")  # the row's tabs lost: a 序号 and a name, no cells
+    text, where = seed_with({}, replace={9: spaced})
+    [error] = rejected_notice(text)
+    assert error.row == 9
+    assert error.reason.startswith(f"line {where['9']} '9 钴铬合金")
+    assert "looks like a row of the table" in error.reason
+    glued, where = seed_with({8: ["9钴铬合金生物可降解涂层雷帕霉素洗脱冠脉支架系统"]}, drop=9)
+    errors = rejected_notice(glued)
+    assert errors[0].row == 9
+    assert errors[0].reason.startswith(
+        f"line {where['9钴铬合金生物可降解涂层雷帕霉素洗脱冠脉支架系统']} ")
+
+
+def test_r_cat_1_a_broken_row_after_the_last_row_is_refused_not_dropped() -> None:
+    text, where = seed_with({14: ["", "15 冠脉支架系统 国械注准 20223131011 某公司 某公司 1 1 2"]})
+    [error] = rejected_notice(text)
+    assert error.row == 15
+    assert error.reason.startswith(f"line {where['14'] + 2} '15 冠脉支架系统")
+
+
+def test_r_cat_1_csv_and_json_rows_with_a_gap_are_refused_too() -> None:
+    lines = [line for line in WINNING_CSV.read_text(encoding="utf-8").splitlines()
+             if not line.startswith("8,")]
+    with pytest.raises(TableRejected) as info:
+        parse_csv("\n".join(lines))
+    assert [(e.row, e.field) for e in info.value.errors] == [(8, "seq")]
+    assert "the table has rows 1-7 and 9-14" in info.value.errors[0].reason
+    rows = [row for row in expected_rows() if row.seq not in (1, 2)]
+    assert [(e.row, e.field) for e in validate(rows)] == [(1, "seq")]
+    assert validate(rows)[0].reason.startswith("序号 1-2 missing before row 3")
+
+
+def test_r_cat_1_a_page_number_then_the_header_again_does_not_cut_the_table_short() -> None:
+    """The bug of issue #12 item 6: this answered 201 with rows 1-5 and lost 6-14 silently."""
+    text, where = seed_with({5: ["— 3 —", HEADER]})
+    table = read_notice_text(text)
+    assert table.rows == expected_rows()
+    assert [s.line for s in table.skipped] == [where["5"] + 1, where["5"] + 2]
+
+
+def test_r_cat_1_a_page_number_equal_to_the_next_seq_is_still_a_page_number() -> None:
+    text, where = seed_with({5: ["", "6", ""]})
+    table = read_notice_text(text)
+    assert table.rows == expected_rows()
+    assert table.skipped == [SkippedLine(where["5"] + 2, "6", "a page number")]
