@@ -56,7 +56,7 @@ from services.runtime.app import ClockDep, Engine, UoW, Writes
 from services.runtime.auth import ROLES, Principal, Role, authorize
 from services.runtime.db import analyze
 from services.runtime.direct import DirectRoute
-from services.runtime.idempotency import Idempotency
+from services.runtime.idempotency import IdempotencyRequired
 from services.runtime.problems import PROBLEM_JSON, Problem, not_found
 
 router = APIRouter(prefix="/v1", tags=["orders"])
@@ -138,7 +138,7 @@ def _str(value: object) -> str | None:
 
 @router.post("/institutions", status_code=201, response_model=InstitutionsRegistered)
 async def register_institutions(body: InstitutionsIn, caller: Overseer, uow: UoW,
-                                idem: Idempotency) -> JSONResponse:
+                                idem: IdempotencyRequired) -> JSONResponse:
     """Register a region's institutions (R-PRG-3); imports and orders of the region's programs
     then accept only them."""
     return await idem.run(uow, caller.actor,
@@ -165,7 +165,7 @@ async def list_institutions(caller: Overseer, engine: Engine, region: str | None
         for kind, what in importing.FORMATS.items()}}},
 )
 async def import_agreements(
-    program_id: str, request: Request, caller: Overseer, uow: UoW, idem: Idempotency,
+    program_id: str, request: Request, caller: Overseer, uow: UoW, idem: IdempotencyRequired,
     engine: Engine, agreement_year: Annotated[int, Query(ge=1, le=50)],
     reason: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> JSONResponse:
@@ -272,7 +272,7 @@ async def progress(
 @router.post("/renewals", status_code=201, response_model=RenewalOut,
              responses={422: {"description": "refused: every failed threshold with numbers"}})
 async def submit_renewal(body: RenewalIn, caller: Institution, uow: UoW, engine: Engine,
-                         idem: Idempotency) -> JSONResponse:
+                         idem: IdempotencyRequired) -> JSONResponse:
     """Next agreement year's demand (R-AGR-2): accepted (201), or refused (422 problem naming
     every failed check with its numbers; stored, so a regulator may approve an exception)."""
     _own(caller, body.institution_id)
@@ -290,7 +290,7 @@ async def submit_renewal(body: RenewalIn, caller: Institution, uow: UoW, engine:
 
 @router.post("/renewals/{renewal_id}/exception", status_code=201, response_model=RenewalOut)
 async def approve_exception(renewal_id: str, body: ExceptionIn, caller: Regulator, uow: UoW,
-                            idem: Idempotency) -> JSONResponse:
+                            idem: IdempotencyRequired) -> JSONResponse:
     """A regulator accepts a refused renewal as an exception, with a reason (R-AGR-2)."""
     return await idem.run(uow, caller.actor, lambda u: renewals.approve_exception(
         u, renewal_id, body.reason, caller))
@@ -342,7 +342,7 @@ async def renewal_history(renewal_id: str, caller: Viewer,
 
 @router.post("/orders", status_code=201, response_model=OrderOut)
 async def place_order(body: OrderIn, caller: Institution, writes: Writes,
-                      idem: Idempotency) -> JSONResponse:
+                      idem: IdempotencyRequired) -> JSONResponse:
     """A purchase order at exactly the listing price (R-CAT-5); send an Idempotency-Key.
     Orders placed at the same moment share a transaction, a context query and an insert
     (runtime/groupcommit.py), holding the institution's placement lock."""
@@ -393,7 +393,7 @@ async def order_history(order_id: str, caller: AnyRole,
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut)
 async def cancel_order(order_id: str, body: ReasonIn, caller: Institution, uow: UoW,
-                       idem: Idempotency) -> JSONResponse:
+                       idem: IdempotencyRequired) -> JSONResponse:
     """Cancel before shipping (R-AGR-8)."""
     return await idem.run(uow, caller.actor,
                           lambda u: purchasing.cancel(u, order_id, body.reason, caller),
@@ -402,7 +402,7 @@ async def cancel_order(order_id: str, body: ReasonIn, caller: Institution, uow: 
 
 @router.post("/orders/{order_id}/acceptance", response_model=OrderOut)
 async def accept_order(order_id: str, body: AcceptanceIn, caller: Institution, uow: UoW,
-                       idem: Idempotency) -> JSONResponse:
+                       idem: IdempotencyRequired) -> JSONResponse:
     """Accept a delivered order, fully or partly (R-AGR-8); starts the settlement clock."""
     return await idem.run(uow, caller.actor,
                           lambda u: purchasing.accept(u, order_id, body, caller),
@@ -411,7 +411,7 @@ async def accept_order(order_id: str, body: AcceptanceIn, caller: Institution, u
 
 @router.post("/orders/{order_id}/rejection", response_model=OrderOut)
 async def reject_order(order_id: str, body: ReasonIn, caller: Institution, uow: UoW,
-                       idem: Idempotency) -> JSONResponse:
+                       idem: IdempotencyRequired) -> JSONResponse:
     """Reject a delivered order, with a reason (R-AGR-8)."""
     return await idem.run(uow, caller.actor,
                           lambda u: purchasing.reject(u, order_id, body.reason, caller),

@@ -52,6 +52,7 @@ from services.runtime.consumer import ConsumerSpec, traced
 from services.runtime.db import UnitOfWork, is_postgres
 from services.runtime.problems import Problem, not_found
 from services.supply import domain, store
+from services.supply.waiting import OrderNotKnownYet
 
 log = logging.getLogger("vbp.supply")
 
@@ -489,7 +490,9 @@ async def _movement(uow: UnitOfWork, order_id: str, step: _Step, caller: Princip
                       errors=[{"field": f"body.{step.field}", "message": "in the future"}])
     await store.routing_lock(conn)
     row = await store.get_order(conn, order_id, for_update=True)
-    if row is None or row.distributor_id != caller.org:
+    if row is None:
+        raise OrderNotKnownYet(order_id)  # placed a moment ago, or never (waiting.py)
+    if row.distributor_id != caller.org:
         raise not_found("order", order_id)  # another distributor's order does not exist for it
     if row.status not in store.OPEN_STATUSES:
         raise Problem(409, "order-not-open", f"Order is {row.status}",

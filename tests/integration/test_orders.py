@@ -104,6 +104,11 @@ class Program:
         return str(self.listings[registration_no]["listing_price"])
 
 
+def keyed() -> dict[str, str]:
+    """A fresh Idempotency-Key (required on every recording POST)."""
+    return {"Idempotency-Key": uuid.uuid4().hex}
+
+
 def hospital(org: str) -> dict[str, str]:
     return bearer("institution", org)
 
@@ -174,7 +179,7 @@ async def import_agreements(app: App, program: Program, body: bytes, *, year: in
     return await app.client.post(
         f"/v1/programs/{program.program_id}/agreements", content=body,
         params={"agreement_year": year, **params},
-        headers={**REGULATOR, "Content-Type": content_type})
+        headers={**REGULATOR, "Content-Type": content_type, **keyed()})
 
 
 async def agree(app: App, program: Program, *rows: tuple[int, dict[str, str], int],
@@ -352,9 +357,9 @@ async def test_r_agr_1_xlsx_import(app: App) -> None:
 
 async def test_r_agr_1_every_bad_row_is_reported_and_nothing_is_imported(app: App) -> None:
     p = await seed(app)
-    r = await app.client.post("/v1/institutions", headers=REGULATOR, json={"institutions": [
-        {"institution_id": p.institution(n), "region": p.region, "institution_type": "public"}
-        for n in (1, 2)]})
+    r = await app.client.post("/v1/institutions", headers={**REGULATOR, **keyed()}, json={
+        "institutions": [{"institution_id": p.institution(n), "region": p.region,
+                          "institution_type": "public"} for n in (1, 2)]})
     assert r.status_code == 201, r.text
     body = agreement_csv([
         (p.institution(1), "public", E1, P1["registration_no"], 30),  # row 1 good
@@ -387,7 +392,8 @@ async def test_r_agr_1_every_bad_row_is_reported_and_nothing_is_imported(app: Ap
     r = await import_agreements(app, p, agreement_csv([]), year=4)
     assert r.status_code == 422  # the cycle has 3 agreement years (R-PRG-2)
     r = await app.client.post("/v1/programs/NO-SUCH/agreements", params={"agreement_year": 1},
-                              content=body, headers={**REGULATOR, "Content-Type": CSV_TYPE})
+                              content=body, headers={**REGULATOR, "Content-Type": CSV_TYPE,
+                                                     **keyed()})
     assert r.status_code == 404
 
 
@@ -576,8 +582,9 @@ async def test_orders_belong_to_their_institution(app: App) -> None:
     assert (await app.client.get(f"/v1/orders/{o['order_id']}",
                                  headers=bearer("enterprise", E2))).status_code == 404
     # registered regions accept only their institutions
-    r = await app.client.post("/v1/institutions", headers=REGULATOR, json={"institutions": [
-        {"institution_id": p.institution(2), "region": p.region, "institution_type": "public"}]})
+    r = await app.client.post("/v1/institutions", headers={**REGULATOR, **keyed()}, json={
+        "institutions": [{"institution_id": p.institution(2), "region": p.region,
+                          "institution_type": "public"}]})
     assert r.status_code == 201
     r = await order(app, p, 3, reg, 1)
     assert (r.status_code, r.json()["type"]) == (403,
@@ -599,6 +606,52 @@ async def test_idempotency_key_replays_the_first_order(app: App) -> None:
                                      headers=REGULATOR)).json()["items"]) == 1
     assert len(await events(app.bootstrap, ORDERS_TOPIC, "vbp.orders.order.placed.v1",
                             expect=1, program_id=p.program_id)) == 1
+
+
+async def test_every_post_that_moves_goods_or_money_requires_an_idempotency_key(
+        app: App) -> None:
+    """Item 13: one policy. Placing an order (direct path and FastAPI), its lifecycle moves,
+    renewals and their exceptions, imports and registrations: without the key, 400
+    ``idempotency-key-required`` naming the header, and nothing happens."""
+    p = await seed(app)
+    reg = P1["registration_no"]
+    inst = p.institution(1)
+    o = await placed(app, p, 1, reg, 2)
+    good = {"institution_id": inst, "listing_id": p.lid(reg), "units": 2,
+            "unit_price": p.price(reg)}
+    csv_body = agreement_csv([(inst, "public", E1, reg, 10)])
+    attempts: list[tuple[str, dict[str, str], dict[str, Any]]] = [
+        ("/v1/orders", hospital(inst), {"json": good}),  # the direct path
+        ("/v1/orders", hospital(inst), {"content": json.dumps(good), "headers": {
+            "Content-Type": "application/vnd.vbp+json"}}),  # FastAPI's
+        (f"/v1/orders/{o['order_id']}/cancel", hospital(inst), {"json": {"reason": "x"}}),
+        (f"/v1/orders/{o['order_id']}/acceptance", hospital(inst),
+         {"json": {"accepted_units": 2}}),
+        (f"/v1/orders/{o['order_id']}/rejection", hospital(inst), {"json": {"reason": "x"}}),
+        ("/v1/renewals", hospital(inst), {"json": {
+            "program_id": p.program_id, "agreement_year": 2, "institution_id": inst,
+            "demand": []}}),
+        ("/v1/renewals/R-NONE/exception", REGULATOR, {"json": {"reason": "x"}}),
+        (f"/v1/programs/{p.program_id}/agreements?agreement_year=1", REGULATOR, {
+            "content": csv_body, "headers": {"Content-Type": CSV_TYPE}}),
+        ("/v1/institutions", REGULATOR, {"json": {"institutions": [
+            {"institution_id": inst, "region": p.region, "institution_type": "public"}]}}),
+    ]
+    for path, who, kwargs in attempts:
+        headers = {**who, **kwargs.pop("headers", {})}
+        r = await app.client.post(path, headers=headers, **kwargs)
+        assert (r.status_code, r.json()["type"]) == (
+            400, "urn:vbp:problem:idempotency-key-required"), (path, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["errors"] == [{"field": "header.Idempotency-Key",
+                                       "message": "required"}]
+    assert (await get_order(app, p, 1, o["order_id"]))["status"] == "placed"
+    listed = await app.client.get("/v1/orders", params={"program_id": p.program_id},
+                                  headers=REGULATOR)
+    assert [x["order_id"] for x in listed.json()["items"]] == [o["order_id"]]
+    assert (await app.client.get("/v1/agreements", params={"program_id": p.program_id},
+                                 headers=REGULATOR)).json()["items"] == []
+    assert (await app.client.get("/v1/renewals", headers=hospital(inst))).json()["items"] == []
 
 
 async def test_the_direct_path_and_fastapi_answer_orders_alike(app: App) -> None:
