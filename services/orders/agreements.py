@@ -52,7 +52,7 @@ def rejected(errors: Sequence[RowError]) -> Problem:
     )
 
 
-def _register_errors(rows: Sequence[AgreementRow], register: dict[str, str] | None
+def register_errors(rows: Sequence[AgreementRow], register: dict[str, str] | None
                      ) -> list[RowError]:
     """R-PRG-3: a registered institution's type must be the registered one."""
     if register is None:
@@ -96,7 +96,7 @@ async def import_agreements(
     errors = domain.validate_agreement_rows(
         rows, known_products={k: r.enterprise_id for k, r in products.items()},
         region_institutions=frozenset(register) if register is not None else None)
-    errors += _register_errors(rows, register)
+    errors += register_errors(rows, register)
     if errors:
         raise rejected(errors)
 

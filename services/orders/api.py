@@ -24,6 +24,7 @@ from contracts.orders import (
     AgreementsPage,
     ExceptionIn,
     HistoryEntryOut,
+    HistoryImportResult,
     InstitutionsIn,
     InstitutionsPage,
     InstitutionsRegistered,
@@ -43,6 +44,7 @@ from contracts.orders import (
 )
 from services.orders import (
     agreements,
+    history,
     importing,
     institutions,
     pacing,
@@ -185,6 +187,38 @@ async def import_agreements(
     response = await idem.run(uow, caller.actor, lambda u: agreements.import_agreements(
         u, program_id, agreement_year, rows, digest, caller, reason))
     await analyze(engine, store.agreements, store.history)  # orders are planned on them
+    return response
+
+
+@router.post(
+    "/programs/{program_id}/history", status_code=201, response_model=HistoryImportResult,
+    openapi_extra={"requestBody": {"required": True, "content": {
+        kind: {"schema": {"type": "string", "description": what}}
+        for kind, what in importing.FORMATS.items()}}},
+)
+async def import_history(
+    program_id: str, request: Request, caller: Overseer, uow: UoW, idem: IdempotencyRequired,
+    engine: Engine, reason: Annotated[str | None, Query(max_length=1000)] = None,
+) -> JSONResponse:
+    """Onboard a program under way: earlier agreement years' volumes and each institution's
+    actual accepted purchases per product (columns ``agreement_year, institution_id,
+    institution_type, enterprise_id (optional), registration_no, agreement_units,
+    accepted_units``), CSV or XLSX, all or nothing, every bad row named; the same file again
+    is a no-op. Renewal (R-AGR-2) and progress (R-AGR-3) read them as accepted orders."""
+    body = await request.body()
+    content_type = request.headers.get("content-type", "")
+    try:
+        rows = await asyncio.to_thread(importing.parse_history, content_type, body)
+    except FileRejected as exc:
+        raise history.rejected(exc.errors) from exc
+    except ValueError as exc:
+        raise Problem(415, "unsupported-media-type", "Unsupported file format",
+                      f"Content-Type {content_type!r}; send one of: "
+                      f"{', '.join(importing.FORMATS)}") from exc
+    digest = agreements.content_hash(body)
+    response = await idem.run(uow, caller.actor, lambda u: history.import_history(
+        u, program_id, rows, digest, caller, reason))
+    await analyze(engine, store.agreements, store.historical_purchases, store.history)
     return response
 
 

@@ -310,8 +310,11 @@ def validate_agreement_rows(
     *,
     known_products: Mapping[str, str],
     region_institutions: set[str] | frozenset[str] | None = None,
+    numbers: Sequence[int] | None = None,
 ) -> list[RowError]:
     """R-AGR-1: every problem of an agreement-volume import, row by row; empty = importable.
+    ``numbers``: the rows' numbers in the file, when not 1, 2, 3 … (a history import checks
+    each year's rows apart).
 
     ``known_products`` maps the program's winning products' registration certificates to their
     declaring enterprise's id. ``region_institutions``, when given, is the set of institution
@@ -333,7 +336,7 @@ def validate_agreement_rows(
     known = {certificate_key(no): enterprise for no, enterprise in known_products.items()}
     errors: list[RowError] = []
     first_seen: dict[tuple[str, str], int] = {}
-    for number, row in enumerate(rows, start=1):
+    for number, row in zip(numbers or range(1, len(rows) + 1), rows, strict=True):
         institution = row.institution_id.strip()
         if not institution:
             errors.append(RowError(number, "institution_id", "institution id is missing"))
@@ -394,6 +397,96 @@ def validate_agreement_rows(
                 )
             else:
                 first_seen[key] = number
+    return errors
+
+
+# --------------------------------------------------------------------------------------------
+# Onboarding a program under way: earlier years' agreements and actual purchases (R-AGR-1/2/3)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One line of a history import: in one past (or current) agreement year, an institution's
+    agreement volume for a product and the units it actually accepted (the renewal basis of
+    R-AGR-2). Values are kept as read, like :class:`AgreementRow`'s units."""
+
+    agreement_year: object
+    institution_id: str
+    institution_type: str
+    enterprise_id: str | None
+    registration_no: str
+    agreement_units: object
+    accepted_units: object
+
+    def agreement_row(self) -> AgreementRow:
+        return AgreementRow(institution_id=self.institution_id,
+                            institution_type=self.institution_type,
+                            enterprise_id=self.enterprise_id,
+                            registration_no=self.registration_no, units=self.agreement_units)
+
+
+def historical_purchase_id(program_id: str, year: int, institution_id: str,
+                           registration_no: str) -> str:
+    """The id of an institution's actual purchases of a product in an agreement year: stable,
+    so a re-import finds what it changes."""
+    return "HP-" + _digest(program_id, year, institution_id.strip(),
+                           certificate_key(registration_no))[:24]
+
+
+def parse_year(value: object, years: Sequence[int]) -> int:
+    """An agreement year from an import cell, one of ``years``; ``ValueError`` says why not."""
+    try:
+        year = parse_units(value)
+    except ValueError:
+        raise ValueError(f"agreement year {value!r} is not a whole number") from None
+    if year not in years:
+        shown = f"{years[0]} to {years[-1]}" if years else "none yet"
+        raise ValueError(f"agreement year {year} is not one that has started in the program's "
+                         f"cycle ({shown})")
+    return year
+
+
+def validate_history_rows(
+    rows: Sequence[HistoryRow],
+    *,
+    years: Sequence[int],
+    known_products: Mapping[str, str],
+    region_institutions: set[str] | frozenset[str] | None = None,
+) -> list[RowError]:
+    """Every problem of a history import, row by row (numbered among all the data rows); empty
+    = importable. Each row is checked exactly as an agreement-import row
+    (:func:`validate_agreement_rows`, its ``units`` reported as ``agreement_units``), within
+    its agreement year (the same institution and product may appear once per year), and:
+
+    * ``agreement_year`` is a year of the cycle that has started (``years``): what has not
+      begun has no actual purchases;
+    * ``accepted_units`` a whole number >= 0 (:func:`parse_units`); it may exceed the agreement
+      volume (R-AGR-4).
+    """
+    errors: list[RowError] = []
+    by_year: dict[int, list[int]] = {}
+    undated: list[int] = []  # still checked for everything else
+    for number, row in enumerate(rows, start=1):
+        try:
+            by_year.setdefault(parse_year(row.agreement_year, years), []).append(number)
+        except ValueError as exc:
+            errors.append(RowError(number, "agreement_year", str(exc)))
+            undated.append(number)
+        try:
+            parse_units(row.accepted_units)
+        except ValueError as exc:
+            errors.append(RowError(number, "accepted_units",
+                                   str(exc).replace("units", "accepted units", 1)))
+    for numbers in [*by_year.values(), undated]:
+        for e in validate_agreement_rows([rows[n - 1].agreement_row() for n in numbers],
+                                         known_products=known_products,
+                                         region_institutions=region_institutions,
+                                         numbers=numbers):
+            if e.field == "units":
+                e = RowError(e.row, "agreement_units", "agreement " + e.reason)
+            errors.append(e)
+    errors.sort(key=lambda e: (e.row, e.field or ""))
     return errors
 
 

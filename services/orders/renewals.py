@@ -46,15 +46,13 @@ def demand_of(cmd: RenewalIn) -> dict[str, int]:
 
 async def assess(conn: Any, program: Program, cmd: RenewalIn) -> Assessment:
     """R-AGR-2 against last year: accepted winning-product units (the actual purchases) in
-    total, and agreement volumes per enterprise."""
+    total, and agreement volumes per enterprise; accepted orders and imported history (a
+    program onboarded under way) count alike."""
     program.year(cmd.agreement_year)
     last = cmd.agreement_year - 1
-    O, A = store.orders, store.agreements  # noqa: E741
-    total = await conn.scalar(
-        select(func.coalesce(func.sum(O.c.accepted_units), 0))
-        .where(O.c.program_id == program.program_id, O.c.institution_id == cmd.institution_id,
-               O.c.accepted_year == last, O.c.winning.is_(True),
-               O.c.accepted_units.is_not(None)))
+    A = store.agreements
+    total = await store.accepted_total(conn, program_id=program.program_id, agreement_year=last,
+                                       institution_id=cmd.institution_id)
     agreement: dict[str, int] = defaultdict(int)
     for enterprise, units in (await conn.execute(
             select(A.c.enterprise_id, func.sum(A.c.units))

@@ -896,6 +896,105 @@ async def test_r_agr_2_renewal_thresholds_on_both_sides_of_the_edges(app: App) -
                                                           "refused"]
 
 
+# === onboarding a program under way: history import (issue 12, item 18) =======================
+
+HISTORY_HEADER = ("agreement_year", "institution_id", "institution_type", "enterprise_id",
+                  "registration_no", "agreement_units", "accepted_units")
+
+
+def history_csv(rows: list[tuple[Any, ...]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(HISTORY_HEADER)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+async def import_history(app: App, p: Program, body: bytes, *, who: dict[str, str] = REGULATOR,
+                         content_type: str = CSV_TYPE) -> httpx.Response:
+    return await app.client.post(f"/v1/programs/{p.program_id}/history", content=body,
+                                 headers={**who, "Content-Type": content_type, **keyed()})
+
+
+async def test_r_agr_2_history_import_is_the_renewal_basis_with_no_live_orders(
+        app: App) -> None:
+    """A bureau adopting the platform in year 2 loads year 1: H's agreement volumes E1 100,
+    E2 100 and its actual accepted purchases E1 120, E2 80 (EXAMPLES.md). With no live order
+    at all, the year-2 renewal is then judged exactly as on live acceptances (R-AGR-2), and
+    year 1's progress reads the imported actuals (R-AGR-3)."""
+    p = await seed(app)
+    app.clock.set(datetime(2024, 1, 10, 10, tzinfo=SHANGHAI))  # late in agreement year 1
+    h, r1, r2 = p.institution(1), P1["registration_no"], P2["registration_no"]
+    # all or nothing, every bad row named
+    bad = await import_history(app, p, history_csv([
+        (1, h, "public", E1, r1, 100, 120),
+        (2, h, "public", E1, r1, 100, 5),              # year 2 has not started
+        (1, h, "public", E2, "国械注准20990000001", 1, 1),  # not a winning product
+        (1, h, "public", E2, r2, 100, "eighty"),       # accepted units not a number
+        (1, h, "public", E1, r1, 100, 3),              # row 1 again, same year
+        ("x", h, "hospital", "", r2, "-1", 0),         # three problems in one row
+    ]))
+    assert (bad.status_code, bad.json()["type"]) == (422, "urn:vbp:problem:history-rejected")
+    assert bad.headers["content-type"] == "application/problem+json"
+    named = {(e["row"], e["field"]) for e in bad.json()["errors"]}
+    assert named == {(2, "agreement_year"), (3, "registration_no"), (4, "accepted_units"),
+                     (5, None), (6, "agreement_year"), (6, "institution_type"),
+                     (6, "agreement_units")}, bad.json()["errors"]
+    assert "rows 1 and 5" in str(bad.json()["errors"])
+    assert (await app.client.get("/v1/agreements", params={"program_id": p.program_id},
+                                 headers=REGULATOR)).json()["items"] == []
+    assert (await import_history(app, p, history_csv([(1, h, "public", E1, r1, 1, 1)]),
+                                 who=hospital(h))).status_code == 403
+
+    body = history_csv([(1, h, "public", E1, r1, 100, 120), (1, h, "public", "", r2, 100, 80)])
+    r = await import_history(app, p, body)
+    assert r.status_code == 201, r.text
+    done = r.json()
+    assert (done["rows"], done["agreement_years"], done["agreements_recorded"],
+            done["purchases_recorded"], done["replayed"]) == (2, [1], 2, 2, False)
+    again = await import_history(app, p, body)  # another key, the same file: a no-op
+    assert (again.status_code, again.json()["replayed"],
+            again.json()["import_id"]) == (201, True, done["import_id"])
+    recorded = await events(app.bootstrap, AGREEMENTS_TOPIC,
+                            "vbp.orders.history.purchase-recorded.v1", expect=2,
+                            program_id=p.program_id)
+    assert sorted((e["enterprise_id"], e["accepted_units"]) for e in recorded) == sorted(
+        [(E1, 120), (E2, 80)])
+    assert len(await events(app.bootstrap, AGREEMENTS_TOPIC, "vbp.orders.agreement.recorded.v1",
+                            expect=2, program_id=p.program_id)) == 2
+    # progress and the agreements read the imported actuals as accepted orders
+    progress = (await app.client.get("/v1/progress", params={
+        "program_id": p.program_id, "agreement_year": 1}, headers=hospital(h))).json()
+    assert (progress["total"]["agreement_units"], progress["total"]["accepted_units"]) == (
+        200, 200)
+    assert {line["enterprise_id"]: line["accepted_units"]
+            for line in progress["by_enterprise"]} == {E1: 120, E2: 80}
+    mine = (await app.client.get("/v1/agreements", params={"program_id": p.program_id},
+                                 headers=hospital(h))).json()["items"]
+    assert sorted(a["accepted_units"] for a in mine) == [80, 120]
+    # the year-2 renewal, per EXAMPLES.md, with no live order at all
+    assert (await app.client.get("/v1/orders", params={"program_id": p.program_id},
+                                 headers=REGULATOR)).json()["items"] == []
+    r = await renewal(app, p, 1, 90, 99)
+    assert [(f["check"], f["basis"], f["required"], f["offered"])
+            for f in r.json()["failures"]] == [("total", 200, 190, 189)], r.text
+    r = await renewal(app, p, 1, 89, 110)
+    assert [(f["check"], f["enterprise_id"], f["basis"], f["required"], f["offered"])
+            for f in r.json()["failures"]] == [("per_enterprise", E1, 100, 90, 89)], r.text
+    r = await renewal(app, p, 1, 90, 100)
+    assert r.status_code == 201, r.text
+    assert (r.json()["status"], r.json()["last_year_accepted_total"],
+            r.json()["last_year_agreement"]) == ("accepted", 200, {E1: 100, E2: 100})
+    # a corrected file is a new version of what changed, with who, when, why
+    fixed = history_csv([(1, h, "public", E1, r1, 100, 121), (1, h, "public", E2, r2, 100, 80)])
+    r = await import_history(app, p, fixed)
+    assert (r.json()["purchases_changed"], r.json()["purchases_unchanged"],
+            r.json()["agreements_unchanged"]) == (1, 1, 2), r.text
+    progress = (await app.client.get("/v1/progress", params={
+        "program_id": p.program_id, "agreement_year": 1}, headers=REGULATOR)).json()
+    assert progress["total"]["accepted_units"] == 201
+
+
 async def test_r_agr_2_regulator_exception_with_a_reason(app: App) -> None:
     p = await seed(app)
     app.clock.set(datetime(2023, 6, 1, 10, tzinfo=SHANGHAI))
