@@ -322,6 +322,8 @@ class AgreementOut(BaseModel):
     institution_id: str
     institution_type: InstitutionType
     enterprise_id: str
+    enterprise_name: str | None = Field(
+        default=None, description="the enterprise's name, from catalog's listings")
     registration_no: str
     listing_id: str
     units: int
@@ -347,6 +349,8 @@ class ProgressLine(BaseModel):
 
     registration_no: str | None = None
     enterprise_id: str | None = None
+    enterprise_name: str | None = Field(
+        default=None, description="the enterprise's name, from catalog's listings")
     agreement_units: int
     accepted_units: int
     progress: Share | None
@@ -414,6 +418,8 @@ class RenewalIn(BaseModel):
 class RenewalFailureOut(BaseModel):
     check: Literal["total", "per_enterprise"]
     enterprise_id: str | None
+    enterprise_name: str | None = Field(
+        default=None, description="the enterprise's name, from catalog's listings")
     ratio: Share
     basis: int
     required: int
@@ -471,6 +477,8 @@ class OrderOut(BaseModel):
     listing_id: str
     registration_no: str
     enterprise_id: str
+    enterprise_name: str | None = Field(
+        default=None, description="the enterprise's name, from catalog's listings")
     units: int
     unit_price: Money
     amount: Money

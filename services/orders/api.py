@@ -102,7 +102,12 @@ async def list_listings(
     cursor: str | None = None,
     limit: Limit = 100,
 ) -> ListingsPage:
-    """Listed products that may be ordered (the orders service's read model of the catalog)."""
+    """Listed products that may be ordered (the orders service's read model of the catalog).
+    An enterprise sees only its own products, as in catalog's ``GET /v1/listings``."""
+    if caller.role == "enterprise":
+        if enterprise_id not in (None, caller.org):
+            return ListingsPage(items=[])
+        enterprise_id = caller.org
     async with engine.connect() as conn:
         rows = await store.search_listings(
             conn, program_id=program_id, enterprise_id=enterprise_id, after=cursor,
@@ -413,7 +418,8 @@ async def list_orders(
 @router.get("/orders/{order_id}", response_model=OrderOut)
 async def get_order(order_id: str, caller: AnyRole, engine: Engine) -> OrderOut:
     async with engine.connect() as conn:
-        return purchasing.order_out(await purchasing.get_visible(conn, order_id, caller))
+        return await purchasing.order_view(
+            conn, await purchasing.get_visible(conn, order_id, caller))
 
 
 @router.get("/orders/{order_id}/history", response_model=list[HistoryEntryOut])

@@ -311,10 +311,11 @@ def validate_agreement_rows(
     known_products: Mapping[str, str],
     region_institutions: set[str] | frozenset[str] | None = None,
     numbers: Sequence[int] | None = None,
+    enterprise_names: Mapping[str, str] | None = None,
 ) -> list[RowError]:
     """R-AGR-1: every problem of an agreement-volume import, row by row; empty = importable.
     ``numbers``: the rows' numbers in the file, when not 1, 2, 3 … (a history import checks
-    each year's rows apart).
+    each year's rows apart); ``enterprise_names`` (id → name) names enterprises in messages.
 
     ``known_products`` maps the program's winning products' registration certificates to their
     declaring enterprise's id. ``region_institutions``, when given, is the set of institution
@@ -376,8 +377,9 @@ def validate_agreement_rows(
                 RowError(
                     number,
                     "enterprise_id",
-                    f"product {certificate!r} is supplied by enterprise {known[certificate]!r}, "
-                    f"not {row.enterprise_id.strip()!r}",
+                    f"product {certificate!r} is supplied by enterprise "
+                    f"{enterprise_label(known[certificate], enterprise_names)}, not "
+                    f"{enterprise_label(row.enterprise_id.strip(), enterprise_names)}",
                 )
             )
         try:
@@ -453,6 +455,7 @@ def validate_history_rows(
     years: Sequence[int],
     known_products: Mapping[str, str],
     region_institutions: set[str] | frozenset[str] | None = None,
+    enterprise_names: Mapping[str, str] | None = None,
 ) -> list[RowError]:
     """Every problem of a history import, row by row (numbered among all the data rows); empty
     = importable. Each row is checked exactly as an agreement-import row
@@ -482,7 +485,7 @@ def validate_history_rows(
         for e in validate_agreement_rows([rows[n - 1].agreement_row() for n in numbers],
                                          known_products=known_products,
                                          region_institutions=region_institutions,
-                                         numbers=numbers):
+                                         numbers=numbers, enterprise_names=enterprise_names):
             if e.field == "units":
                 e = RowError(e.row, "agreement_units", "agreement " + e.reason)
             errors.append(e)
@@ -540,6 +543,13 @@ class RenewalFailure:
     message: str
 
 
+def enterprise_label(enterprise_id: str, names: Mapping[str, str] | None) -> str:
+    """An enterprise as people read it: ``E-… (上海微创医疗器械(集团)有限公司)``, or the bare id
+    when its name is not known."""
+    name = (names or {}).get(enterprise_id)
+    return f"{enterprise_id} ({name})" if name else enterprise_id
+
+
 def required_units(ratio: Decimal, basis: int) -> int:
     """The whole units a ratio of a basis requires: rounded up (190.95 needs 191)."""
     return math.ceil(ratio * basis)
@@ -550,6 +560,7 @@ def check_renewal(
     last_year_accepted_total: int,
     last_year_agreement: Mapping[str, int],
     profile: RenewalThresholds | None,
+    enterprise_names: Mapping[str, str] | None = None,
 ) -> list[RenewalFailure]:
     """R-AGR-2: the thresholds a renewal (next agreement year's demand) breaks; empty = passes.
 
@@ -560,8 +571,9 @@ def check_renewal(
       enterprise missing from ``demand`` offers 0. Enterprises new this year have no threshold.
 
     No profile, or a ``None`` ratio, means no such check. Failures come total first, then by
-    enterprise id. Whether a failing renewal may still pass with an approved exception is
-    :func:`renewal_allowed`.
+    enterprise id; a message names the enterprise by id and, when ``enterprise_names`` knows
+    it, by name (:func:`enterprise_label`). Whether a failing renewal may still pass with an
+    approved exception is :func:`renewal_allowed`.
     """
     _check_count("last_year_accepted_total", last_year_accepted_total)
     for enterprise, units in last_year_agreement.items():
@@ -607,7 +619,8 @@ def check_renewal(
                         required=required,
                         offered=offered,
                         message=(
-                            f"demand {offered} for enterprise {enterprise} is below "
+                            f"demand {offered} for enterprise "
+                            f"{enterprise_label(enterprise, enterprise_names)} is below "
                             f"{_percent(enterprise_ratio)} of last year's agreement volume "
                             f"{basis}: at least {required} needed"
                         ),

@@ -72,7 +72,8 @@ async def import_history(uow: UnitOfWork, program_id: str, rows: Sequence[Histor
     register = await store.region_register(conn, program.region)
     errors = domain.validate_history_rows(
         rows, years=years, known_products={k: r.enterprise_id for k, r in products.items()},
-        region_institutions=frozenset(register) if register is not None else None)
+        region_institutions=frozenset(register) if register is not None else None,
+        enterprise_names=await store.enterprise_names(conn, program_id=program_id))
     errors += _register_errors(rows, register)
     if errors:
         raise rejected(errors)

@@ -340,6 +340,20 @@ async def search_listings(
     return list((await conn.execute(query)).all())
 
 
+async def enterprise_names(conn: AsyncConnection, *, program_id: str | None = None,
+                           enterprise_ids: Sequence[str] | None = None) -> dict[str, str]:
+    """Enterprise id → name, from the listings read model (catalog's ``ProductListed``): of one
+    program's listings, or of the given ids."""
+    query = select(listings.c.enterprise_id, listings.c.enterprise_name).distinct()
+    if program_id is not None:
+        query = query.where(listings.c.program_id == program_id)
+    if enterprise_ids is not None:
+        if not enterprise_ids:
+            return {}
+        query = query.where(listings.c.enterprise_id.in_(sorted(set(enterprise_ids))))
+    return {r.enterprise_id: r.enterprise_name for r in (await conn.execute(query)).all()}
+
+
 async def winning_listings(conn: AsyncConnection, program_id: str) -> list[Row[Any]]:
     query = select(listings.c.listing_id, listings.c.registration_no, listings.c.enterprise_id,
                    listings.c.listing_price).where(listings.c.program_id == program_id,
@@ -604,4 +618,6 @@ async def agreement_units_by_product(conn: AsyncConnection, *, program_id: str,
 def agreements_with_progress() -> Select[Any]:
     accepted = accepted_sum(agreements.c.program_id, agreements.c.agreement_year,
                             agreements.c.institution_id, agreements.c.registration_no)
-    return select(agreements, accepted.label("accepted_units"))
+    name = (select(listings.c.enterprise_name)
+            .where(listings.c.listing_id == agreements.c.listing_id).scalar_subquery())
+    return select(agreements, accepted.label("accepted_units"), name.label("enterprise_name"))

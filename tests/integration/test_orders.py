@@ -896,6 +896,60 @@ async def test_r_agr_2_renewal_thresholds_on_both_sides_of_the_edges(app: App) -
                                                           "refused"]
 
 
+# === enterprises by name, listings scoped (issue 12, item 14) =================================
+
+
+async def test_enterprises_are_named_beside_their_ids_and_see_only_their_listings(
+        app: App) -> None:
+    """Refusals and views say the enterprise's name beside its opaque id (from catalog's
+    ``ProductListed``); an enterprise caller's ``GET /v1/listings`` is scoped to its own
+    products, as catalog's is."""
+    p = await seed(app)
+    h, r1 = p.institution(1), P1["registration_no"]
+    n1, n2 = P1["declaring_enterprise"], P2["declaring_enterprise"]
+    assert n1 != n2
+    mine = await app.client.get("/v1/listings", params={"program_id": p.program_id},
+                                headers=bearer("enterprise", E1))
+    assert {item["enterprise_id"] for item in mine.json()["items"]} == {E1}
+    assert len(mine.json()["items"]) == sum(
+        1 for r in CQ_ROWS if enterprise_id(r["declaring_enterprise"]) == E1)
+    other = await app.client.get("/v1/listings", params={
+        "program_id": p.program_id, "enterprise_id": E2}, headers=bearer("enterprise", E1))
+    assert other.json()["items"] == []
+    every = await app.client.get("/v1/listings", params={"program_id": p.program_id,
+                                                          "limit": 100}, headers=hospital(h))
+    assert len(every.json()["items"]) == len(CQ_ROWS)
+    # an agreement row naming the wrong enterprise: both named
+    r = await import_agreements(app, p, agreement_csv([(h, "public", E2, r1, 10)]))
+    assert r.status_code == 422
+    [error] = r.json()["errors"]
+    assert (error["field"], f"{E1} ({n1})" in error["reason"],
+            f"{E2} ({n2})" in error["reason"]) == ("enterprise_id", True, True), error
+    # views
+    await agree(app, p, (1, P1, 100), (1, P2, 100))
+    o = await placed(app, p, 1, r1, 2)
+    view = await get_order(app, p, 1, o["order_id"])
+    assert (view["enterprise_id"], view["enterprise_name"]) == (E1, n1)
+    listed_orders = (await app.client.get("/v1/orders", params={"program_id": p.program_id},
+                                          headers=hospital(h))).json()["items"]
+    assert [x["enterprise_name"] for x in listed_orders] == [n1]
+    agreements_seen = (await app.client.get("/v1/agreements", params={
+        "program_id": p.program_id}, headers=hospital(h))).json()["items"]
+    assert {(a["enterprise_id"], a["enterprise_name"]) for a in agreements_seen} == {
+        (E1, n1), (E2, n2)}
+    progress = (await app.client.get("/v1/progress", params={
+        "program_id": p.program_id, "agreement_year": 1}, headers=hospital(h))).json()
+    assert {(line["enterprise_id"], line["enterprise_name"])
+            for line in progress["by_enterprise"]} == {(E1, n1), (E2, n2)}
+    # a renewal refused for one enterprise names it
+    app.clock.set(datetime(2024, 1, 10, 10, tzinfo=SHANGHAI))
+    r = await renewal(app, p, 1, 0, 100)
+    assert r.status_code == 422, r.text
+    failure = next(f for f in r.json()["failures"] if f["check"] == "per_enterprise")
+    assert (failure["enterprise_id"], failure["enterprise_name"]) == (E1, n1)
+    assert f"{E1} ({n1})" in failure["message"] and f"({n1})" in r.json()["detail"]
+
+
 # === onboarding a program under way: history import (issue 12, item 18) =======================
 
 HISTORY_HEADER = ("agreement_year", "institution_id", "institution_type", "enterprise_id",
