@@ -337,6 +337,10 @@ def validate_agreement_rows(
     known = {certificate_key(no): enterprise for no, enterprise in known_products.items()}
     errors: list[RowError] = []
     first_seen: dict[tuple[str, str], int] = {}
+
+    def label(enterprise: str) -> str:
+        return enterprise_label(enterprise, enterprise_names, quoted=True)
+
     for number, row in zip(numbers or range(1, len(rows) + 1), rows, strict=True):
         institution = row.institution_id.strip()
         if not institution:
@@ -378,8 +382,7 @@ def validate_agreement_rows(
                     number,
                     "enterprise_id",
                     f"product {certificate!r} is supplied by enterprise "
-                    f"{enterprise_label(known[certificate], enterprise_names)}, not "
-                    f"{enterprise_label(row.enterprise_id.strip(), enterprise_names)}",
+                    f"{label(known[certificate])}, not {label(row.enterprise_id.strip())}",
                 )
             )
         try:
@@ -543,11 +546,13 @@ class RenewalFailure:
     message: str
 
 
-def enterprise_label(enterprise_id: str, names: Mapping[str, str] | None) -> str:
+def enterprise_label(enterprise_id: str, names: Mapping[str, str] | None, *,
+                     quoted: bool = False) -> str:
     """An enterprise as people read it: ``E-… (上海微创医疗器械(集团)有限公司)``, or the bare id
-    when its name is not known."""
+    when its name is not known (``quoted``: the id as ``'E-…'``)."""
     name = (names or {}).get(enterprise_id)
-    return f"{enterprise_id} ({name})" if name else enterprise_id
+    shown = repr(enterprise_id) if quoted else enterprise_id
+    return f"{shown} ({name})" if name else shown
 
 
 def required_units(ratio: Decimal, basis: int) -> int:

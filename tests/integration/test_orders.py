@@ -923,8 +923,8 @@ async def test_enterprises_are_named_beside_their_ids_and_see_only_their_listing
     r = await import_agreements(app, p, agreement_csv([(h, "public", E2, r1, 10)]))
     assert r.status_code == 422
     [error] = r.json()["errors"]
-    assert (error["field"], f"{E1} ({n1})" in error["reason"],
-            f"{E2} ({n2})" in error["reason"]) == ("enterprise_id", True, True), error
+    assert (error["field"], f"'{E1}' ({n1})" in error["reason"],
+            f"'{E2}' ({n2})" in error["reason"]) == ("enterprise_id", True, True), error
     # views
     await agree(app, p, (1, P1, 100), (1, P2, 100))
     o = await placed(app, p, 1, r1, 2)
