@@ -238,8 +238,10 @@ async def list_assignments(
     async with engine.connect() as conn:
         rows = await store.search_assignments(conn, filters=filters, after=cursor,
                                               limit=limit + 1)
+        names = await store.enterprise_names(conn, (r.enterprise_id for r in rows))
     now = clock.now()
-    items, nxt = _page([handlers.assignment_out(r, now) for r in rows], limit, "assignment_id")
+    items, nxt = _page([handlers.assignment_out(r, now, names) for r in rows], limit,
+                       "assignment_id")
     return AssignmentsPage(items=items, next_cursor=nxt)
 
 
@@ -258,7 +260,9 @@ async def _visible_assignment(engine: Any, caller: Principal, assignment_id: str
 async def get_assignment(assignment_id: str, caller: AnyRole, engine: Engine,
                          clock: ClockDep) -> AssignmentOut:
     row = await _visible_assignment(engine, caller, assignment_id)
-    return handlers.assignment_out(row, clock.now())
+    async with engine.connect() as conn:
+        names = await store.enterprise_names(conn, [row.enterprise_id])
+    return handlers.assignment_out(row, clock.now(), names)
 
 
 @router.get("/assignments/{assignment_id}/history", response_model=list[HistoryOut])
@@ -357,7 +361,8 @@ async def list_orders(
         filters[field] = caller.org
     async with engine.connect() as conn:
         rows = await store.search_orders(conn, filters=filters, after=cursor, limit=limit + 1)
-    items, nxt = _page([handlers.order_out(r) for r in rows], limit, "order_id")
+        names = await store.enterprise_names(conn, (r.enterprise_id for r in rows))
+    items, nxt = _page([handlers.order_out(r, names=names) for r in rows], limit, "order_id")
     return SupplyOrdersPage(items=items, next_cursor=nxt)
 
 
@@ -370,7 +375,8 @@ async def get_order(order_id: str, caller: AnyRole, engine: Engine) -> SupplyOrd
         if not caller.sees_all:
             caller.check_owns(getattr(row, _ORDER_SCOPE[caller.role]) or "", "order", order_id)
         moves = (await store.movements_of(conn, [order_id])).get(order_id, [])
-    return handlers.order_out(row, moves)
+        names = await store.enterprise_names(conn, [row.enterprise_id])
+    return handlers.order_out(row, moves, names)
 
 
 @router.post("/deliveries/{order_id}/shipments", status_code=201, response_model=SupplyOrderOut)

@@ -405,6 +405,55 @@ async def test_an_enterprise_assigns_only_its_own_products(
     await assign(supply, owner, "D-P", region=REGION, product=product)
 
 
+NAME = "上海微创医疗器械(集团)有限公司"
+
+
+async def test_enterprises_are_named_beside_their_ids(supply: httpx.AsyncClient,
+                                                     bus: Bus) -> None:
+    """Item 14: supply keeps the enterprise's name from catalog's ``ProductListed`` and says it
+    beside the id in its views and refusals (never the owner of a product that is not the
+    caller's)."""
+    from contracts.catalog import ProductListed
+
+    def listed(enterprise: str, name: str, product: str) -> ProductListed:
+        return ProductListed.model_validate({
+            "listing_id": uid("L"), "program_id": "CQ", "category": "冠脉支架",
+            "registration_no": product, "product_name": "支架", "enterprise_id": enterprise,
+            "enterprise_name": name, "registrant": name, "product_price": "680.00",
+            "service_price": "50.00", "listing_price": "730.00", "winning": True,
+            "listed_at": iso(now()), "listed_by": "regulator:B/x"})
+
+    ent, other, h1 = uid("E"), uid("E"), uid("H")
+    mine, theirs = (f"国械注准2016{uuid.uuid4().int % 10**7:07d}" for _ in range(2))
+    await bus.send(listed(ent, NAME, mine))
+    await bus.send(listed(other, "美敦力（上海）管理有限公司", theirs))
+    await register(supply, "D-N")
+
+    async def refused() -> None:
+        r = await supply.post("/v1/assignments", headers={**bearer("enterprise", ent),
+                                                          **keyed()}, json={
+            "registration_no": theirs, "distributor_id": "D-N", "scope": "region",
+            "region": REGION, "reason": "x"})
+        assert r.status_code == 422, dump(r)
+        assert f"{ent} ({NAME})" in r.json()["detail"], dump(r)
+        assert other not in r.text and "美敦力" not in r.text
+
+    await eventually(refused)
+    made = await assign(supply, ent, "D-N", institution=h1, product=mine)
+    seen = await supply.get(f"/v1/assignments/{made['assignment_id']}",
+                            headers=bearer("enterprise", ent))
+    assert seen.json()["enterprise_name"] == NAME
+    page = await supply.get(f"/v1/assignments?enterprise_id={ent}", headers=REGULATOR)
+    assert [a["enterprise_name"] for a in page.json()["items"]] == [NAME]
+    oid = uid("O")
+    await bus.send(placed(oid, enterprise=ent, institution=h1, product=mine))
+    view = await wait_status(supply, oid, "routed")
+    assert (view["enterprise_id"], view["enterprise_name"]) == (ent, NAME)
+    page = await supply.get(f"/v1/deliveries?institution_id={h1}",
+                            headers=bearer("institution", h1))
+    assert [o["enterprise_name"] for o in page.json()["items"]] == [NAME]
+
+
 async def test_expired_assignment_leaves_a_supply_risk(
         supply: httpx.AsyncClient, bus: Bus, bootstrap: str) -> None:
     ent, h1 = uid("E"), uid("H")
