@@ -19,7 +19,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, localcontext
 from enum import StrEnum
@@ -423,6 +423,7 @@ class HistoryRow:
     registration_no: str
     agreement_units: object
     accepted_units: object
+    listing_id: str | None = None
 
     def agreement_row(self) -> AgreementRow:
         return AgreementRow(institution_id=self.institution_id,
@@ -450,6 +451,31 @@ def parse_year(value: object, years: Sequence[int]) -> int:
         raise ValueError(f"agreement year {year} is not one that has started in the program's "
                          f"cycle ({shown})")
     return year
+
+
+def resolve_listings(rows: Sequence[HistoryRow], winning_listings: Mapping[str, str]
+                     ) -> tuple[list[HistoryRow], list[RowError]]:
+    """A history row may name its product by listing id instead of registration certificate:
+    the rows with the certificate filled in from ``winning_listings`` (listing id →
+    certificate), and the rows whose listing is not a winning listing of the program, or names
+    another product than their certificate."""
+    out: list[HistoryRow] = []
+    errors: list[RowError] = []
+    for number, row in enumerate(rows, start=1):
+        listing = (row.listing_id or "").strip()
+        if listing:
+            certificate = winning_listings.get(listing)
+            if certificate is None:
+                errors.append(RowError(number, "listing_id", f"listing {listing!r} is not a "
+                                                             "winning listing of this program"))
+            elif not row.registration_no:
+                row = replace(row, registration_no=certificate)
+            elif certificate_key(row.registration_no) != certificate:
+                errors.append(RowError(number, "listing_id",
+                                       f"listing {listing!r} is product {certificate!r}, not "
+                                       f"{certificate_key(row.registration_no)!r}"))
+        out.append(row)
+    return out, errors
 
 
 def validate_history_rows(

@@ -70,7 +70,8 @@ async def import_history(uow: UnitOfWork, program_id: str, rows: Sequence[Histor
     products = {domain.certificate_key(r.registration_no): r
                 for r in await store.winning_listings(conn, program_id)}
     register = await store.region_register(conn, program.region)
-    errors = domain.validate_history_rows(
+    rows, errors = domain.resolve_listings(rows, {r.listing_id: k for k, r in products.items()})
+    errors += domain.validate_history_rows(
         rows, years=years, known_products={k: r.enterprise_id for k, r in products.items()},
         region_institutions=frozenset(register) if register is not None else None,
         enterprise_names=await store.enterprise_names(conn, program_id=program_id))

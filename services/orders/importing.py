@@ -127,18 +127,27 @@ HISTORY_HEADERS: dict[str, str] = {
     "accepted_units": "accepted_units",
     "实际采购量": "accepted_units",
     "验收合格量": "accepted_units",
+    "listing_id": "listing_id",
+    "挂网编码": "listing_id",
 }
 """History import (``POST /v1/programs/{id}/history``): per agreement year, institution and
 product, the agreement volume and the units actually accepted."""
-HISTORY_REQUIRED = ("agreement_year", "institution_id", "institution_type", "registration_no",
-                    "agreement_units", "accepted_units")
+HISTORY_REQUIRED = ("agreement_year", "institution_id", "institution_type", "agreement_units",
+                    "accepted_units")
+"""And the product: ``registration_no`` or ``listing_id`` (or both, which must agree)."""
 
 
 def _history_rows(grid: Iterable[Sequence[object]], max_rows: int) -> list[HistoryRow]:
     it = iter(grid)
     columns = _columns(it, HISTORY_HEADERS, HISTORY_REQUIRED)
+    if "registration_no" not in columns and "listing_id" not in columns:
+        raise FileRejected([RowError(0, None, "the header lacks the column registration_no "
+                                              "(or listing_id) naming the product")])
     width = max(columns.values()) + 1
     i_ent = columns.get("enterprise_id")
+
+    def text(cells: Sequence[object], name: str) -> str:
+        return _text(cells[columns[name]]) if name in columns else ""
 
     def value(cells: Sequence[object], name: str) -> object:
         cell = cells[columns[name]]
@@ -157,9 +166,10 @@ def _history_rows(grid: Iterable[Sequence[object]], max_rows: int) -> list[Histo
             institution_id=_text(cells[columns["institution_id"]]),
             institution_type=_institution_type(cells[columns["institution_type"]]),
             enterprise_id=_text(cells[i_ent]) or None if i_ent is not None else None,
-            registration_no=_text(cells[columns["registration_no"]]),
+            registration_no=text(cells, "registration_no"),
             agreement_units=value(cells, "agreement_units"),
             accepted_units=value(cells, "accepted_units"),
+            listing_id=text(cells, "listing_id") or None,
         ))
     return rows
 

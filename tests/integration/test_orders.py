@@ -549,6 +549,7 @@ async def test_r_agr_4_5_beyond_and_without_agreement_at_the_winning_price(app: 
         assert r.status_code == 200, r.text
     report = await progress(app, p, hospital(p.institution(1)), agreement_year=1)
     assert report["total"] == {"registration_no": None, "enterprise_id": None,
+                               "enterprise_name": None,
                                "agreement_units": 10, "accepted_units": 12,
                                "progress": "1.2000", "remaining": 0}
     assert report["non_winning_accepted_units"] == 2
@@ -1047,6 +1048,22 @@ async def test_r_agr_2_history_import_is_the_renewal_basis_with_no_live_orders(
     progress = (await app.client.get("/v1/progress", params={
         "program_id": p.program_id, "agreement_year": 1}, headers=REGULATOR)).json()
     assert progress["total"]["accepted_units"] == 201
+    # the product may be named by its listing id (XLSX reads the same columns)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["agreement_year", "institution_id", "institution_type", "listing_id",
+                  "agreement_units", "accepted_units"])
+    sheet.append([1, p.institution(2), "public", p.lid(r1), 50, 40])
+    data = io.BytesIO()
+    book.save(data)
+    r = await import_history(app, p, data.getvalue(), content_type=XLSX_TYPE)
+    assert (r.status_code, r.json()["purchases_recorded"]) == (201, 1), r.text
+    progress = (await app.client.get("/v1/progress", params={
+        "program_id": p.program_id, "agreement_year": 1,
+        "institution_id": p.institution(2)}, headers=REGULATOR)).json()
+    assert (progress["total"]["agreement_units"], progress["total"]["accepted_units"]) == (
+        50, 40)
 
 
 async def test_r_agr_2_regulator_exception_with_a_reason(app: App) -> None:

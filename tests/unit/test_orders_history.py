@@ -49,7 +49,8 @@ def test_csv_with_chinese_headers_and_xlsx_read_alike() -> None:
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.append(list(importing.HISTORY_REQUIRED))
+    sheet.append(["agreement_year", "institution_id", "institution_type", "registration_no",
+                  "agreement_units", "accepted_units"])
     sheet.append([1, "H1", "public", "国械注准 20163132305", 100, 120])
     data = io.BytesIO()
     book.save(data)
@@ -65,3 +66,19 @@ def test_a_file_without_the_accepted_units_column_is_refused_whole() -> None:
         importing.parse_history("text/csv", b"agreement_year,institution_id,institution_type,"
                                             b"registration_no,agreement_units\n1,H1,public,x,1\n")
     assert "accepted_units" in caught.value.errors[0].reason
+
+
+def test_a_product_may_be_named_by_its_listing_id() -> None:
+    text = ("agreement_year,institution_id,institution_type,listing_id,agreement_units,"
+            "accepted_units\n1,H1,public,L-1,100,120\n1,H2,public,L-404,1,1\n")
+    rows = importing.parse_history("text/csv", text.encode())
+    resolved, errors = domain.resolve_listings(rows, {"L-1": CERT})
+    assert resolved[0].registration_no == CERT
+    assert [(e.row, e.field) for e in errors] == [(2, "listing_id")]
+    mismatch = [row(cert=OTHER)]
+    mismatch = [HistoryRow(**{**mismatch[0].__dict__, "listing_id": "L-1"})]
+    _, errors = domain.resolve_listings(mismatch, {"L-1": CERT})
+    assert [(e.row, e.field) for e in errors] == [(1, "listing_id")]
+    with pytest.raises(FileRejected):
+        importing.parse_history("text/csv", b"agreement_year,institution_id,institution_type,"
+                                            b"agreement_units,accepted_units\n1,H1,public,1,1\n")
