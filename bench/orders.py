@@ -193,6 +193,12 @@ async def count_on_kafka(bootstrap: str, topic: str, ce_type: str, expect: int,
     return seen, time.time()
 
 
+def keyed(headers: dict[str, str]) -> dict[str, str]:
+    """``headers`` with a fresh Idempotency-Key (required on every recording POST); the same
+    file again under another key is still a no-op (its content hash)."""
+    return {**headers, "Idempotency-Key": uuid.uuid4().hex}
+
+
 async def bench_import(bootstrap: str, url: str, program_id: str,
                        listings: list[dict[str, Any]], n: int, xlsx: bool) -> None:
     rows = agreement_rows(listings, n)
@@ -202,7 +208,7 @@ async def bench_import(bootstrap: str, url: str, program_id: str,
         started = time.time()
         t0 = time.perf_counter()
         r = await c.post(f"/v1/programs/{program_id}/agreements", content=body,
-                         params={"agreement_year": 1}, headers=headers)
+                         params={"agreement_year": 1}, headers=keyed(headers))
         took = time.perf_counter() - t0
         assert r.status_code == 201, r.text[:2000]
         result = r.json()
@@ -217,7 +223,7 @@ async def bench_import(bootstrap: str, url: str, program_id: str,
         print(f"  {meanwhile}", flush=True)
         t0 = time.perf_counter()
         again = await c.post(f"/v1/programs/{program_id}/agreements", content=body,
-                             params={"agreement_year": 1}, headers=headers)
+                             params={"agreement_year": 1}, headers=keyed(headers))
         assert again.status_code == 201 and again.json()["replayed"], again.text[:500]
         print(f"  the same file again: {time.perf_counter() - t0:.2f} s, a no-op "
               f"(replayed={again.json()['replayed']})", flush=True)
@@ -228,7 +234,7 @@ async def bench_import(bootstrap: str, url: str, program_id: str,
             t0 = time.perf_counter()
             r = await c.post(f"/v1/programs/{program_id}/agreements", content=data,
                              params={"agreement_year": 2},
-                             headers={**headers, "Content-Type": XLSX})
+                             headers=keyed({**headers, "Content-Type": XLSX}))
             took = time.perf_counter() - t0
             assert r.status_code == 201, r.text[:2000]
             print(f"agreement import (XLSX, {len(data) / 1e6:.1f} MB, {n} rows, year 2): "

@@ -81,9 +81,9 @@ def product(e: str, p: int) -> str:
 
 
 async def setup(client: httpx.AsyncClient) -> None:
-    regulator = headers("regulator", "BUREAU")
     for d in [f"D-{i:02d}" for i in range(DISTRIBUTORS)] + [BARRED, BACKUP]:
-        r = await client.post("/v1/distributors", headers=regulator,
+        r = await client.post("/v1/distributors",
+                              headers=headers("regulator", "BUREAU", key=True),
                               json={"distributor_id": d, "name": f"配送企业 {d}"})
         assert r.status_code == 201, r.text
 

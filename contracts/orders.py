@@ -49,6 +49,32 @@ class AgreementRecorded(Event):
         return self.agreement_id
 
 
+class HistoricalPurchaseRecorded(Event):
+    """Units an institution actually accepted of one product in one agreement year before the
+    platform ran the program (a program onboarded under way), imported by the regulator, or a
+    new version of them. They count exactly as accepted orders do: toward progress (R-AGR-3)
+    and as last year's actual purchases of a renewal (R-AGR-2)."""
+
+    TYPE: ClassVar[str] = "vbp.orders.history.purchase-recorded.v1"
+    TOPIC: ClassVar[str] = AGREEMENTS_TOPIC
+
+    purchase_id: str
+    program_id: str
+    agreement_year: int = Field(ge=1)
+    institution_id: str
+    enterprise_id: str
+    registration_no: str
+    listing_id: str
+    accepted_units: int = Field(ge=0)
+    recorded_by: str
+    recorded_at: AwareDatetime
+    reason: str
+    version: int = 1
+
+    def key(self) -> str:
+        return self.purchase_id
+
+
 class RenewalDecided(Event):
     """An institution's demand for the next agreement year was accepted or refused (R-AGR-2)."""
 
@@ -246,6 +272,27 @@ class InstitutionsRegistered(BaseModel):
     unchanged: int
 
 
+class HistoryImportResult(BaseModel):
+    """What a history import (``POST /v1/programs/{id}/history``) did: per agreement year, the
+    agreement volumes (as an agreement import would record them) and the actual purchases.
+    ``replayed`` = the same file was imported before (same content hash): nothing changed."""
+
+    import_id: str
+    program_id: str
+    rows: int
+    agreement_years: list[int]
+    agreements_recorded: int = Field(description="new agreements")
+    agreements_changed: int = Field(description="agreements whose units changed")
+    purchases_recorded: int = Field(description="new actual-purchase records")
+    purchases_changed: int = Field(description="actual purchases whose units changed")
+    agreements_unchanged: int
+    purchases_unchanged: int
+    content_sha256: str
+    replayed: bool = False
+    imported_by: str
+    imported_at: datetime
+
+
 class AgreementImportResult(BaseModel):
     """What an agreement-volume import did (R-AGR-1). ``replayed`` = the same file was imported
     before (same content hash): nothing changed."""
@@ -275,6 +322,8 @@ class AgreementOut(BaseModel):
     institution_id: str
     institution_type: InstitutionType
     enterprise_id: str
+    enterprise_name: str | None = Field(
+        default=None, description="the enterprise's name, from catalog's listings")
     registration_no: str
     listing_id: str
     units: int
@@ -300,6 +349,8 @@ class ProgressLine(BaseModel):
 
     registration_no: str | None = None
     enterprise_id: str | None = None
+    enterprise_name: str | None = Field(
+        default=None, description="the enterprise's name, from catalog's listings")
     agreement_units: int
     accepted_units: int
     progress: Share | None
@@ -367,6 +418,8 @@ class RenewalIn(BaseModel):
 class RenewalFailureOut(BaseModel):
     check: Literal["total", "per_enterprise"]
     enterprise_id: str | None
+    enterprise_name: str | None = Field(
+        default=None, description="the enterprise's name, from catalog's listings")
     ratio: Share
     basis: int
     required: int
@@ -424,6 +477,8 @@ class OrderOut(BaseModel):
     listing_id: str
     registration_no: str
     enterprise_id: str
+    enterprise_name: str | None = Field(
+        default=None, description="the enterprise's name, from catalog's listings")
     units: int
     unit_price: Money
     amount: Money

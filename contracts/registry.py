@@ -48,7 +48,8 @@ TOPICS: tuple[Topic, ...] = (
         "orders",
         "Agreement volumes, renewals and pacing per institution and year",
         "agreement_id",
-        (orders.AgreementRecorded, orders.RenewalDecided, orders.PacingWarningRaised),
+        (orders.AgreementRecorded, orders.RenewalDecided, orders.PacingWarningRaised,
+         orders.HistoricalPurchaseRecorded),
     ),
     Topic(
         orders.ORDERS_TOPIC,

@@ -238,6 +238,8 @@ class ReasonIn(_In):
 class AssignmentOut(BaseModel):
     assignment_id: str
     enterprise_id: str
+    enterprise_name: str | None = Field(
+        default=None, description="the enterprise's name, from catalog's listings")
     registration_no: str
     distributor_id: str
     scope: AssignmentScope
@@ -377,6 +379,8 @@ class SupplyOrderOut(BaseModel):
     institution_id: str
     region: str
     enterprise_id: str
+    enterprise_name: str | None = Field(
+        default=None, description="the enterprise's name, from catalog's listings")
     registration_no: str
     units: int
     placed_at: datetime

@@ -52,7 +52,7 @@ def rejected(errors: Sequence[RowError]) -> Problem:
     )
 
 
-def _register_errors(rows: Sequence[AgreementRow], register: dict[str, str] | None
+def register_errors(rows: Sequence[AgreementRow], register: dict[str, str] | None
                      ) -> list[RowError]:
     """R-PRG-3: a registered institution's type must be the registered one."""
     if register is None:
@@ -95,8 +95,9 @@ async def import_agreements(
     register = await store.region_register(conn, program.region)
     errors = domain.validate_agreement_rows(
         rows, known_products={k: r.enterprise_id for k, r in products.items()},
-        region_institutions=frozenset(register) if register is not None else None)
-    errors += _register_errors(rows, register)
+        region_institutions=frozenset(register) if register is not None else None,
+        enterprise_names=await store.enterprise_names(conn, program_id=program_id))
+    errors += register_errors(rows, register)
     if errors:
         raise rejected(errors)
 
@@ -231,7 +232,7 @@ async def get_agreement(conn: Any, agreement_id: str) -> AgreementOut | None:
     return agreement_out(row) if row is not None else None
 
 
-def _line(agreement: int, accepted: int, **key: str) -> ProgressLine:
+def _line(agreement: int, accepted: int, **key: str | None) -> ProgressLine:
     return ProgressLine(**key, agreement_units=agreement, accepted_units=accepted,
                         progress=domain.progress(accepted, agreement),
                         remaining=domain.remaining(accepted, agreement))
@@ -263,6 +264,7 @@ async def progress_report(
         else:
             non_winning += int(r.accepted)
     keys = sorted(set(agreed) | set(accepted))
+    names = await store.enterprise_names(conn, program_id=program.program_id)
     by_enterprise: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for reg, ent in keys:
         by_enterprise[ent][0] += agreed[(reg, ent)]
@@ -270,10 +272,10 @@ async def progress_report(
     return ProgressReport(
         program_id=program.program_id, agreement_year=year, institution_id=institution_id,
         enterprise_id=enterprise_id,
-        by_product=[_line(agreed[k], accepted[k], registration_no=k[0], enterprise_id=k[1])
-                    for k in keys],
-        by_enterprise=[_line(a, b, enterprise_id=e) for e, (a, b) in
-                       sorted(by_enterprise.items())],
+        by_product=[_line(agreed[k], accepted[k], registration_no=k[0], enterprise_id=k[1],
+                          enterprise_name=names.get(k[1])) for k in keys],
+        by_enterprise=[_line(a, b, enterprise_id=e, enterprise_name=names.get(e))
+                       for e, (a, b) in sorted(by_enterprise.items())],
         total=_line(sum(agreed.values()), sum(accepted.values())),
         non_winning_accepted_units=non_winning, pacing_warnings=warnings,
     )

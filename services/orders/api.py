@@ -24,6 +24,7 @@ from contracts.orders import (
     AgreementsPage,
     ExceptionIn,
     HistoryEntryOut,
+    HistoryImportResult,
     InstitutionsIn,
     InstitutionsPage,
     InstitutionsRegistered,
@@ -43,6 +44,7 @@ from contracts.orders import (
 )
 from services.orders import (
     agreements,
+    history,
     importing,
     institutions,
     pacing,
@@ -56,7 +58,7 @@ from services.runtime.app import ClockDep, Engine, UoW, Writes
 from services.runtime.auth import ROLES, Principal, Role, authorize
 from services.runtime.db import analyze
 from services.runtime.direct import DirectRoute
-from services.runtime.idempotency import Idempotency
+from services.runtime.idempotency import IdempotencyRequired
 from services.runtime.problems import PROBLEM_JSON, Problem, not_found
 
 router = APIRouter(prefix="/v1", tags=["orders"])
@@ -100,7 +102,12 @@ async def list_listings(
     cursor: str | None = None,
     limit: Limit = 100,
 ) -> ListingsPage:
-    """Listed products that may be ordered (the orders service's read model of the catalog)."""
+    """Listed products that may be ordered (the orders service's read model of the catalog).
+    An enterprise sees only its own products, as in catalog's ``GET /v1/listings``."""
+    if caller.role == "enterprise":
+        if enterprise_id not in (None, caller.org):
+            return ListingsPage(items=[])
+        enterprise_id = caller.org
     async with engine.connect() as conn:
         rows = await store.search_listings(
             conn, program_id=program_id, enterprise_id=enterprise_id, after=cursor,
@@ -138,7 +145,7 @@ def _str(value: object) -> str | None:
 
 @router.post("/institutions", status_code=201, response_model=InstitutionsRegistered)
 async def register_institutions(body: InstitutionsIn, caller: Overseer, uow: UoW,
-                                idem: Idempotency) -> JSONResponse:
+                                idem: IdempotencyRequired) -> JSONResponse:
     """Register a region's institutions (R-PRG-3); imports and orders of the region's programs
     then accept only them."""
     return await idem.run(uow, caller.actor,
@@ -165,7 +172,7 @@ async def list_institutions(caller: Overseer, engine: Engine, region: str | None
         for kind, what in importing.FORMATS.items()}}},
 )
 async def import_agreements(
-    program_id: str, request: Request, caller: Overseer, uow: UoW, idem: Idempotency,
+    program_id: str, request: Request, caller: Overseer, uow: UoW, idem: IdempotencyRequired,
     engine: Engine, agreement_year: Annotated[int, Query(ge=1, le=50)],
     reason: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> JSONResponse:
@@ -185,6 +192,38 @@ async def import_agreements(
     response = await idem.run(uow, caller.actor, lambda u: agreements.import_agreements(
         u, program_id, agreement_year, rows, digest, caller, reason))
     await analyze(engine, store.agreements, store.history)  # orders are planned on them
+    return response
+
+
+@router.post(
+    "/programs/{program_id}/history", status_code=201, response_model=HistoryImportResult,
+    openapi_extra={"requestBody": {"required": True, "content": {
+        kind: {"schema": {"type": "string", "description": what}}
+        for kind, what in importing.FORMATS.items()}}},
+)
+async def import_history(
+    program_id: str, request: Request, caller: Overseer, uow: UoW, idem: IdempotencyRequired,
+    engine: Engine, reason: Annotated[str | None, Query(max_length=1000)] = None,
+) -> JSONResponse:
+    """Onboard a program under way: earlier agreement years' volumes and each institution's
+    actual accepted purchases per product (columns ``agreement_year, institution_id,
+    institution_type, enterprise_id (optional), registration_no, agreement_units,
+    accepted_units``), CSV or XLSX, all or nothing, every bad row named; the same file again
+    is a no-op. Renewal (R-AGR-2) and progress (R-AGR-3) read them as accepted orders."""
+    body = await request.body()
+    content_type = request.headers.get("content-type", "")
+    try:
+        rows = await asyncio.to_thread(importing.parse_history, content_type, body)
+    except FileRejected as exc:
+        raise history.rejected(exc.errors) from exc
+    except ValueError as exc:
+        raise Problem(415, "unsupported-media-type", "Unsupported file format",
+                      f"Content-Type {content_type!r}; send one of: "
+                      f"{', '.join(importing.FORMATS)}") from exc
+    digest = agreements.content_hash(body)
+    response = await idem.run(uow, caller.actor, lambda u: history.import_history(
+        u, program_id, rows, digest, caller, reason))
+    await analyze(engine, store.agreements, store.historical_purchases, store.history)
     return response
 
 
@@ -272,7 +311,7 @@ async def progress(
 @router.post("/renewals", status_code=201, response_model=RenewalOut,
              responses={422: {"description": "refused: every failed threshold with numbers"}})
 async def submit_renewal(body: RenewalIn, caller: Institution, uow: UoW, engine: Engine,
-                         idem: Idempotency) -> JSONResponse:
+                         idem: IdempotencyRequired) -> JSONResponse:
     """Next agreement year's demand (R-AGR-2): accepted (201), or refused (422 problem naming
     every failed check with its numbers; stored, so a regulator may approve an exception)."""
     _own(caller, body.institution_id)
@@ -290,7 +329,7 @@ async def submit_renewal(body: RenewalIn, caller: Institution, uow: UoW, engine:
 
 @router.post("/renewals/{renewal_id}/exception", status_code=201, response_model=RenewalOut)
 async def approve_exception(renewal_id: str, body: ExceptionIn, caller: Regulator, uow: UoW,
-                            idem: Idempotency) -> JSONResponse:
+                            idem: IdempotencyRequired) -> JSONResponse:
     """A regulator accepts a refused renewal as an exception, with a reason (R-AGR-2)."""
     return await idem.run(uow, caller.actor, lambda u: renewals.approve_exception(
         u, renewal_id, body.reason, caller))
@@ -342,7 +381,7 @@ async def renewal_history(renewal_id: str, caller: Viewer,
 
 @router.post("/orders", status_code=201, response_model=OrderOut)
 async def place_order(body: OrderIn, caller: Institution, writes: Writes,
-                      idem: Idempotency) -> JSONResponse:
+                      idem: IdempotencyRequired) -> JSONResponse:
     """A purchase order at exactly the listing price (R-CAT-5); send an Idempotency-Key.
     Orders placed at the same moment share a transaction, a context query and an insert
     (runtime/groupcommit.py), holding the institution's placement lock."""
@@ -379,7 +418,8 @@ async def list_orders(
 @router.get("/orders/{order_id}", response_model=OrderOut)
 async def get_order(order_id: str, caller: AnyRole, engine: Engine) -> OrderOut:
     async with engine.connect() as conn:
-        return purchasing.order_out(await purchasing.get_visible(conn, order_id, caller))
+        return await purchasing.order_view(
+            conn, await purchasing.get_visible(conn, order_id, caller))
 
 
 @router.get("/orders/{order_id}/history", response_model=list[HistoryEntryOut])
@@ -393,7 +433,7 @@ async def order_history(order_id: str, caller: AnyRole,
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut)
 async def cancel_order(order_id: str, body: ReasonIn, caller: Institution, uow: UoW,
-                       idem: Idempotency) -> JSONResponse:
+                       idem: IdempotencyRequired) -> JSONResponse:
     """Cancel before shipping (R-AGR-8)."""
     return await idem.run(uow, caller.actor,
                           lambda u: purchasing.cancel(u, order_id, body.reason, caller),
@@ -402,7 +442,7 @@ async def cancel_order(order_id: str, body: ReasonIn, caller: Institution, uow: 
 
 @router.post("/orders/{order_id}/acceptance", response_model=OrderOut)
 async def accept_order(order_id: str, body: AcceptanceIn, caller: Institution, uow: UoW,
-                       idem: Idempotency) -> JSONResponse:
+                       idem: IdempotencyRequired) -> JSONResponse:
     """Accept a delivered order, fully or partly (R-AGR-8); starts the settlement clock."""
     return await idem.run(uow, caller.actor,
                           lambda u: purchasing.accept(u, order_id, body, caller),
@@ -411,7 +451,7 @@ async def accept_order(order_id: str, body: AcceptanceIn, caller: Institution, u
 
 @router.post("/orders/{order_id}/rejection", response_model=OrderOut)
 async def reject_order(order_id: str, body: ReasonIn, caller: Institution, uow: UoW,
-                       idem: Idempotency) -> JSONResponse:
+                       idem: IdempotencyRequired) -> JSONResponse:
     """Reject a delivered order, with a reason (R-AGR-8)."""
     return await idem.run(uow, caller.actor,
                           lambda u: purchasing.reject(u, order_id, body.reason, caller),

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, localcontext
 from enum import StrEnum
@@ -310,8 +310,12 @@ def validate_agreement_rows(
     *,
     known_products: Mapping[str, str],
     region_institutions: set[str] | frozenset[str] | None = None,
+    numbers: Sequence[int] | None = None,
+    enterprise_names: Mapping[str, str] | None = None,
 ) -> list[RowError]:
     """R-AGR-1: every problem of an agreement-volume import, row by row; empty = importable.
+    ``numbers``: the rows' numbers in the file, when not 1, 2, 3 … (a history import checks
+    each year's rows apart); ``enterprise_names`` (id → name) names enterprises in messages.
 
     ``known_products`` maps the program's winning products' registration certificates to their
     declaring enterprise's id. ``region_institutions``, when given, is the set of institution
@@ -333,7 +337,11 @@ def validate_agreement_rows(
     known = {certificate_key(no): enterprise for no, enterprise in known_products.items()}
     errors: list[RowError] = []
     first_seen: dict[tuple[str, str], int] = {}
-    for number, row in enumerate(rows, start=1):
+
+    def label(enterprise: str) -> str:
+        return enterprise_label(enterprise, enterprise_names, quoted=True)
+
+    for number, row in zip(numbers or range(1, len(rows) + 1), rows, strict=True):
         institution = row.institution_id.strip()
         if not institution:
             errors.append(RowError(number, "institution_id", "institution id is missing"))
@@ -373,8 +381,8 @@ def validate_agreement_rows(
                 RowError(
                     number,
                     "enterprise_id",
-                    f"product {certificate!r} is supplied by enterprise {known[certificate]!r}, "
-                    f"not {row.enterprise_id.strip()!r}",
+                    f"product {certificate!r} is supplied by enterprise "
+                    f"{label(known[certificate])}, not {label(row.enterprise_id.strip())}",
                 )
             )
         try:
@@ -394,6 +402,123 @@ def validate_agreement_rows(
                 )
             else:
                 first_seen[key] = number
+    return errors
+
+
+# --------------------------------------------------------------------------------------------
+# Onboarding a program under way: earlier years' agreements and actual purchases (R-AGR-1/2/3)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One line of a history import: in one past (or current) agreement year, an institution's
+    agreement volume for a product and the units it actually accepted (the renewal basis of
+    R-AGR-2). Values are kept as read, like :class:`AgreementRow`'s units."""
+
+    agreement_year: object
+    institution_id: str
+    institution_type: str
+    enterprise_id: str | None
+    registration_no: str
+    agreement_units: object
+    accepted_units: object
+    listing_id: str | None = None
+
+    def agreement_row(self) -> AgreementRow:
+        return AgreementRow(institution_id=self.institution_id,
+                            institution_type=self.institution_type,
+                            enterprise_id=self.enterprise_id,
+                            registration_no=self.registration_no, units=self.agreement_units)
+
+
+def historical_purchase_id(program_id: str, year: int, institution_id: str,
+                           registration_no: str) -> str:
+    """The id of an institution's actual purchases of a product in an agreement year: stable,
+    so a re-import finds what it changes."""
+    return "HP-" + _digest(program_id, year, institution_id.strip(),
+                           certificate_key(registration_no))[:24]
+
+
+def parse_year(value: object, years: Sequence[int]) -> int:
+    """An agreement year from an import cell, one of ``years``; ``ValueError`` says why not."""
+    try:
+        year = parse_units(value)
+    except ValueError:
+        raise ValueError(f"agreement year {value!r} is not a whole number") from None
+    if year not in years:
+        shown = f"{years[0]} to {years[-1]}" if years else "none yet"
+        raise ValueError(f"agreement year {year} is not one that has started in the program's "
+                         f"cycle ({shown})")
+    return year
+
+
+def resolve_listings(rows: Sequence[HistoryRow], winning_listings: Mapping[str, str]
+                     ) -> tuple[list[HistoryRow], list[RowError]]:
+    """A history row may name its product by listing id instead of registration certificate:
+    the rows with the certificate filled in from ``winning_listings`` (listing id →
+    certificate), and the rows whose listing is not a winning listing of the program, or names
+    another product than their certificate."""
+    out: list[HistoryRow] = []
+    errors: list[RowError] = []
+    for number, row in enumerate(rows, start=1):
+        listing = (row.listing_id or "").strip()
+        if listing:
+            certificate = winning_listings.get(listing)
+            if certificate is None:
+                errors.append(RowError(number, "listing_id", f"listing {listing!r} is not a "
+                                                             "winning listing of this program"))
+            elif not row.registration_no:
+                row = replace(row, registration_no=certificate)
+            elif certificate_key(row.registration_no) != certificate:
+                errors.append(RowError(number, "listing_id",
+                                       f"listing {listing!r} is product {certificate!r}, not "
+                                       f"{certificate_key(row.registration_no)!r}"))
+        out.append(row)
+    return out, errors
+
+
+def validate_history_rows(
+    rows: Sequence[HistoryRow],
+    *,
+    years: Sequence[int],
+    known_products: Mapping[str, str],
+    region_institutions: set[str] | frozenset[str] | None = None,
+    enterprise_names: Mapping[str, str] | None = None,
+) -> list[RowError]:
+    """Every problem of a history import, row by row (numbered among all the data rows); empty
+    = importable. Each row is checked exactly as an agreement-import row
+    (:func:`validate_agreement_rows`, its ``units`` reported as ``agreement_units``), within
+    its agreement year (the same institution and product may appear once per year), and:
+
+    * ``agreement_year`` is a year of the cycle that has started (``years``): what has not
+      begun has no actual purchases;
+    * ``accepted_units`` a whole number >= 0 (:func:`parse_units`); it may exceed the agreement
+      volume (R-AGR-4).
+    """
+    errors: list[RowError] = []
+    by_year: dict[int, list[int]] = {}
+    undated: list[int] = []  # still checked for everything else
+    for number, row in enumerate(rows, start=1):
+        try:
+            by_year.setdefault(parse_year(row.agreement_year, years), []).append(number)
+        except ValueError as exc:
+            errors.append(RowError(number, "agreement_year", str(exc)))
+            undated.append(number)
+        try:
+            parse_units(row.accepted_units)
+        except ValueError as exc:
+            errors.append(RowError(number, "accepted_units",
+                                   str(exc).replace("units", "accepted units", 1)))
+    for numbers in [*by_year.values(), undated]:
+        for e in validate_agreement_rows([rows[n - 1].agreement_row() for n in numbers],
+                                         known_products=known_products,
+                                         region_institutions=region_institutions,
+                                         numbers=numbers, enterprise_names=enterprise_names):
+            if e.field == "units":
+                e = RowError(e.row, "agreement_units", "agreement " + e.reason)
+            errors.append(e)
+    errors.sort(key=lambda e: (e.row, e.field or ""))
     return errors
 
 
@@ -447,6 +572,15 @@ class RenewalFailure:
     message: str
 
 
+def enterprise_label(enterprise_id: str, names: Mapping[str, str] | None, *,
+                     quoted: bool = False) -> str:
+    """An enterprise as people read it: ``E-… (上海微创医疗器械(集团)有限公司)``, or the bare id
+    when its name is not known (``quoted``: the id as ``'E-…'``)."""
+    name = (names or {}).get(enterprise_id)
+    shown = repr(enterprise_id) if quoted else enterprise_id
+    return f"{shown} ({name})" if name else shown
+
+
 def required_units(ratio: Decimal, basis: int) -> int:
     """The whole units a ratio of a basis requires: rounded up (190.95 needs 191)."""
     return math.ceil(ratio * basis)
@@ -457,6 +591,7 @@ def check_renewal(
     last_year_accepted_total: int,
     last_year_agreement: Mapping[str, int],
     profile: RenewalThresholds | None,
+    enterprise_names: Mapping[str, str] | None = None,
 ) -> list[RenewalFailure]:
     """R-AGR-2: the thresholds a renewal (next agreement year's demand) breaks; empty = passes.
 
@@ -467,8 +602,9 @@ def check_renewal(
       enterprise missing from ``demand`` offers 0. Enterprises new this year have no threshold.
 
     No profile, or a ``None`` ratio, means no such check. Failures come total first, then by
-    enterprise id. Whether a failing renewal may still pass with an approved exception is
-    :func:`renewal_allowed`.
+    enterprise id; a message names the enterprise by id and, when ``enterprise_names`` knows
+    it, by name (:func:`enterprise_label`). Whether a failing renewal may still pass with an
+    approved exception is :func:`renewal_allowed`.
     """
     _check_count("last_year_accepted_total", last_year_accepted_total)
     for enterprise, units in last_year_agreement.items():
@@ -514,7 +650,8 @@ def check_renewal(
                         required=required,
                         offered=offered,
                         message=(
-                            f"demand {offered} for enterprise {enterprise} is below "
+                            f"demand {offered} for enterprise "
+                            f"{enterprise_label(enterprise, enterprise_names)} is below "
                             f"{_percent(enterprise_ratio)} of last year's agreement volume "
                             f"{basis}: at least {required} needed"
                         ),

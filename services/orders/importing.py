@@ -12,11 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
-from services.orders.domain import AgreementRow
+from services.orders.domain import AgreementRow, HistoryRow
 from services.runtime.rows import RowError, plural
 
+T = TypeVar("T")
 MAX_ROWS = 300_000
 """An agreement import has at most this many rows (a province's institutions × products)."""
 
@@ -68,8 +70,9 @@ def _institution_type(value: object) -> str:
     return TYPE_ALIASES.get(text, text.lower())
 
 
-def _rows(grid: Iterable[Sequence[object]], max_rows: int) -> list[AgreementRow]:
-    it = iter(grid)
+def _columns(it: Iterator[Sequence[object]], headers: dict[str, str],
+             required: Sequence[str]) -> dict[str, int]:
+    """The header row's columns (name → index), read from ``it`` (left at the first data row)."""
     header: Sequence[object] | None = None
     for candidate in it:
         if any(_text(c) for c in candidate):
@@ -79,13 +82,19 @@ def _rows(grid: Iterable[Sequence[object]], max_rows: int) -> list[AgreementRow]
         raise FileRejected([RowError(0, None, "the file is empty: no header row")])
     columns: dict[str, int] = {}
     for index, cell in enumerate(header):
-        name = HEADERS.get(_text(cell).lower()) or HEADERS.get(_text(cell))
+        name = headers.get(_text(cell).lower()) or headers.get(_text(cell))
         if name is not None and name not in columns:
             columns[name] = index
-    missing = [c for c in REQUIRED if c not in columns]
+    missing = [c for c in required if c not in columns]
     if missing:
         raise FileRejected([RowError(0, None, f"the header lacks the column(s) {', '.join(missing)}"
-                                              f" (columns: {', '.join(HEADERS)})")])
+                                              f" (columns: {', '.join(headers)})")])
+    return columns
+
+
+def _rows(grid: Iterable[Sequence[object]], max_rows: int) -> list[AgreementRow]:
+    it = iter(grid)
+    columns = _columns(it, HEADERS, REQUIRED)
     i_inst, i_type, i_reg, i_units = (columns[c] for c in REQUIRED)
     i_ent = columns.get("enterprise_id")
     width = max(columns.values()) + 1
@@ -108,7 +117,93 @@ def _rows(grid: Iterable[Sequence[object]], max_rows: int) -> list[AgreementRow]
     return rows
 
 
+HISTORY_HEADERS: dict[str, str] = {
+    **{k: v for k, v in HEADERS.items() if v != "units"},
+    "agreement_year": "agreement_year",
+    "协议年度": "agreement_year",
+    "采购协议年度": "agreement_year",
+    "agreement_units": "agreement_units",
+    "协议采购量": "agreement_units",
+    "accepted_units": "accepted_units",
+    "实际采购量": "accepted_units",
+    "验收合格量": "accepted_units",
+    "listing_id": "listing_id",
+    "挂网编码": "listing_id",
+}
+"""History import (``POST /v1/programs/{id}/history``): per agreement year, institution and
+product, the agreement volume and the units actually accepted."""
+HISTORY_REQUIRED = ("agreement_year", "institution_id", "institution_type", "agreement_units",
+                    "accepted_units")
+"""And the product: ``registration_no`` or ``listing_id`` (or both, which must agree)."""
+
+
+def _history_rows(grid: Iterable[Sequence[object]], max_rows: int) -> list[HistoryRow]:
+    it = iter(grid)
+    columns = _columns(it, HISTORY_HEADERS, HISTORY_REQUIRED)
+    if "registration_no" not in columns and "listing_id" not in columns:
+        raise FileRejected([RowError(0, None, "the header lacks the column registration_no "
+                                              "(or listing_id) naming the product")])
+    width = max(columns.values()) + 1
+    i_ent = columns.get("enterprise_id")
+
+    def text(cells: Sequence[object], name: str) -> str:
+        return _text(cells[columns[name]]) if name in columns else ""
+
+    def value(cells: Sequence[object], name: str) -> object:
+        cell = cells[columns[name]]
+        return cell.strip() if isinstance(cell, str) else cell
+
+    rows: list[HistoryRow] = []
+    for cells in it:
+        if not any(c is not None and str(c).strip() for c in cells):
+            continue
+        if len(rows) >= max_rows:
+            raise FileRejected([RowError(0, None, f"more than {max_rows} rows: split the file")])
+        if len(cells) < width:
+            cells = [*cells, *([None] * (width - len(cells)))]
+        rows.append(HistoryRow(
+            agreement_year=value(cells, "agreement_year"),
+            institution_id=_text(cells[columns["institution_id"]]),
+            institution_type=_institution_type(cells[columns["institution_type"]]),
+            enterprise_id=_text(cells[i_ent]) or None if i_ent is not None else None,
+            registration_no=text(cells, "registration_no"),
+            agreement_units=value(cells, "agreement_units"),
+            accepted_units=value(cells, "accepted_units"),
+            listing_id=text(cells, "listing_id") or None,
+        ))
+    return rows
+
+
 def parse_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> list[AgreementRow]:
+    return _read_csv(data, lambda grid: _rows(grid, max_rows))
+
+
+def parse_xlsx(data: bytes, *, max_rows: int = MAX_ROWS) -> list[AgreementRow]:
+    return _read_xlsx(data, lambda grid: _rows(grid, max_rows))
+
+
+def parse(content_type: str, data: bytes, *, max_rows: int = MAX_ROWS) -> list[AgreementRow]:
+    """The rows of an agreement file; ``ValueError`` for a format that is not accepted."""
+    return _by_type(content_type, data, lambda grid: _rows(grid, max_rows))
+
+
+def parse_history(content_type: str, data: bytes, *, max_rows: int = MAX_ROWS
+                  ) -> list[HistoryRow]:
+    """The rows of a history file (same formats); ``ValueError`` for another format."""
+    return _by_type(content_type, data, lambda grid: _history_rows(grid, max_rows))
+
+
+def _by_type(content_type: str, data: bytes, read: Callable[[Iterable[Sequence[object]]], T]
+             ) -> T:
+    kind = content_type.split(";")[0].strip().lower()
+    if kind in ("text/csv", "application/csv"):
+        return _read_csv(data, read)
+    if kind == XLSX:
+        return _read_xlsx(data, read)
+    raise ValueError(kind)
+
+
+def _read_csv(data: bytes, read: Callable[[Iterable[Sequence[object]]], T]) -> T:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -116,13 +211,13 @@ def parse_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> list[AgreementRow]:
                                               f"{exc.start})")]) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        return _rows(reader, max_rows)
+        return read(reader)
     except csv.Error as exc:
         raise FileRejected([RowError(0, None, f"the CSV cannot be read near line "
                                               f"{reader.line_num}: {exc}")]) from None
 
 
-def parse_xlsx(data: bytes, *, max_rows: int = MAX_ROWS) -> list[AgreementRow]:
+def _read_xlsx(data: bytes, read: Callable[[Iterable[Sequence[object]]], T]) -> T:
     from openpyxl import load_workbook
 
     try:
@@ -134,16 +229,7 @@ def parse_xlsx(data: bytes, *, max_rows: int = MAX_ROWS) -> list[AgreementRow]:
         if not workbook.worksheets:
             raise FileRejected([RowError(0, None, "the workbook has no sheet")])
         sheet = workbook.worksheets[0]
-        return _rows(sheet.iter_rows(values_only=True), max_rows)
+        return read(sheet.iter_rows(values_only=True))
     finally:
         workbook.close()
 
-
-def parse(content_type: str, data: bytes, *, max_rows: int = MAX_ROWS) -> list[AgreementRow]:
-    """The rows of an agreement file; ``ValueError`` for a format that is not accepted."""
-    kind = content_type.split(";")[0].strip().lower()
-    if kind in ("text/csv", "application/csv"):
-        return parse_csv(data, max_rows=max_rows)
-    if kind == XLSX:
-        return parse_xlsx(data, max_rows=max_rows)
-    raise ValueError(kind)

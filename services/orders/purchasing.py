@@ -46,11 +46,20 @@ def placement_lock(institution_id: str) -> str:
     return f"placement:{institution_id}"
 
 
-def order_out(row: Any) -> OrderOut:
+def order_out(row: Any, names: dict[str, str] | None = None) -> OrderOut:
+    """An order as answered; ``names`` (enterprise id → name) puts the enterprise's name
+    beside its id (the views do; a command's answer carries the id alone)."""
     data = row._asdict()
     for name in ("agreement_month", "winning", "accepted_year"):
         data.pop(name, None)
+    if names:
+        data["enterprise_name"] = names.get(data["enterprise_id"])
     return OrderOut.model_validate(data)
+
+
+async def order_view(conn: Any, row: Any) -> OrderOut:
+    """One order for a reader, with its enterprise's name."""
+    return order_out(row, await store.enterprise_names(conn, enterprise_ids=[row.enterprise_id]))
 
 
 def _program(ctx: Any) -> Program:
@@ -372,4 +381,6 @@ async def list_orders(conn: Any, caller: Principal, *, filters: dict[str, Any],
             query = query.where(O.c[name] == value)
     if after:
         query = query.where(O.c.order_id > after)
-    return [order_out(r) for r in (await conn.execute(query)).all()]
+    rows = (await conn.execute(query)).all()
+    names = await store.enterprise_names(conn, enterprise_ids=[r.enterprise_id for r in rows])
+    return [order_out(r, names) for r in rows]

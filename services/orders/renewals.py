@@ -22,6 +22,8 @@ from services.runtime.problems import TYPE_PREFIX, Problem, not_found
 
 R = store.renewals
 ACCEPTED = ("accepted", "accepted_with_exception")
+FAILURE_FIELDS = frozenset(domain.RenewalFailure.__dataclass_fields__)
+"""What a stored failure holds of ``domain.RenewalFailure`` (it also holds the name)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Assessment:
     last_year_accepted_total: int
     last_year_agreement: dict[str, int]
     failures: list[domain.RenewalFailure]
+    enterprise_names: dict[str, str]
 
 
 def demand_of(cmd: RenewalIn) -> dict[str, int]:
@@ -46,15 +49,13 @@ def demand_of(cmd: RenewalIn) -> dict[str, int]:
 
 async def assess(conn: Any, program: Program, cmd: RenewalIn) -> Assessment:
     """R-AGR-2 against last year: accepted winning-product units (the actual purchases) in
-    total, and agreement volumes per enterprise."""
+    total, and agreement volumes per enterprise; accepted orders and imported history (a
+    program onboarded under way) count alike."""
     program.year(cmd.agreement_year)
     last = cmd.agreement_year - 1
-    O, A = store.orders, store.agreements  # noqa: E741
-    total = await conn.scalar(
-        select(func.coalesce(func.sum(O.c.accepted_units), 0))
-        .where(O.c.program_id == program.program_id, O.c.institution_id == cmd.institution_id,
-               O.c.accepted_year == last, O.c.winning.is_(True),
-               O.c.accepted_units.is_not(None)))
+    A = store.agreements
+    total = await store.accepted_total(conn, program_id=program.program_id, agreement_year=last,
+                                       institution_id=cmd.institution_id)
     agreement: dict[str, int] = defaultdict(int)
     for enterprise, units in (await conn.execute(
             select(A.c.enterprise_id, func.sum(A.c.units))
@@ -63,8 +64,10 @@ async def assess(conn: Any, program: Program, cmd: RenewalIn) -> Assessment:
             .group_by(A.c.enterprise_id))).all():
         agreement[enterprise] = int(units)
     demand = demand_of(cmd)
-    failures = domain.check_renewal(demand, int(total or 0), agreement, program.renewal)
-    return Assessment(demand, int(total or 0), dict(agreement), failures)
+    names = await store.enterprise_names(conn, program_id=program.program_id)
+    failures = domain.check_renewal(demand, int(total or 0), agreement, program.renewal,
+                                    enterprise_names=names)
+    return Assessment(demand, int(total or 0), dict(agreement), failures, names)
 
 
 async def load_program(conn: Any, program_id: str) -> Program:
@@ -74,8 +77,10 @@ async def load_program(conn: Any, program_id: str) -> Program:
     return Program.of(row)
 
 
-def _failures_out(failures: list[domain.RenewalFailure]) -> list[RenewalFailureOut]:
-    return [RenewalFailureOut(check=f.check, enterprise_id=f.enterprise_id, ratio=f.ratio,
+def _failures_out(failures: list[domain.RenewalFailure], names: dict[str, str]
+                  ) -> list[RenewalFailureOut]:
+    return [RenewalFailureOut(check=f.check, enterprise_id=f.enterprise_id,
+                              enterprise_name=names.get(f.enterprise_id or ""), ratio=f.ratio,
                               basis=f.basis, required=f.required, offered=f.offered,
                               message=f.message) for f in failures]
 
@@ -117,7 +122,7 @@ async def submit(uow: UnitOfWork, cmd: RenewalIn, caller: Principal,
                       "an acceptance arrived while the renewal was checked: send it again")
     now = uow.clock.now()
     renewal_id = f"R-{int(now.timestamp() * 1000):012x}{secrets.token_hex(5)}"
-    failures = _failures_out(assessment.failures)
+    failures = _failures_out(assessment.failures, assessment.enterprise_names)
     status = "accepted" if accepted else "refused"
     await conn.execute(insert(R).values(
         renewal_id=renewal_id, program_id=cmd.program_id, agreement_year=cmd.agreement_year,
@@ -156,7 +161,8 @@ async def approve_exception(uow: UnitOfWork, renewal_id: str, reason: str,
     program = await load_program(conn, row.program_id)
     failures = json.loads(row.failures)
     if not domain.renewal_allowed(
-            [domain.RenewalFailure(**{**f, "ratio": Decimal(f["ratio"])}) for f in failures],
+            [domain.RenewalFailure(**{**{k: v for k, v in f.items() if k in FAILURE_FIELDS},
+                                      "ratio": Decimal(f["ratio"])}) for f in failures],
             approved_exception_reason=reason,
             exceptions_allowed=program.renewal.exceptions_allowed):
         raise Problem(422, "exceptions-not-allowed", "The profile allows no exception",

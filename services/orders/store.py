@@ -137,6 +137,42 @@ Index("ix_agreements_institution", agreements.c.institution_id, agreements.c.pro
 Index("ix_agreements_program", agreements.c.program_id, agreements.c.agreement_year,
       agreements.c.enterprise_id)
 
+# --- history of a program onboarded under way (earlier years' actual purchases) --------------
+
+history_imports = Table(
+    "history_imports",
+    metadata,
+    Column("import_id", String(64), primary_key=True),
+    Column("program_id", String(64), nullable=False),
+    Column("content_sha256", String(64), nullable=False),
+    Column("result", Text, nullable=False),  # HistoryImportResult JSON, replayed as it was
+    Column("reason", Text, nullable=False),
+    Column("imported_by", String(200), nullable=False),
+    Column("imported_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("program_id", "content_sha256"),
+)
+
+historical_purchases = Table(  # units accepted before the platform ran the program
+    "historical_purchases",
+    metadata,
+    Column("purchase_id", String(64), primary_key=True),
+    Column("program_id", String(64), nullable=False),
+    Column("region", String(100), nullable=False),
+    Column("agreement_year", Integer, nullable=False),
+    Column("institution_id", String(64), nullable=False),
+    Column("enterprise_id", String(64), nullable=False),
+    Column("registration_no", String(40), nullable=False),
+    Column("listing_id", String(64), nullable=False),
+    Column("accepted_units", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("import_id", String(64), nullable=False),
+)
+Index("ix_historical_purchases_program", historical_purchases.c.program_id,
+      historical_purchases.c.agreement_year, historical_purchases.c.institution_id)
+
 # --- renewals (R-AGR-2) -----------------------------------------------------------------------
 
 renewals = Table(
@@ -302,6 +338,20 @@ async def search_listings(
     if after:
         query = query.where(listings.c.listing_id > after)
     return list((await conn.execute(query)).all())
+
+
+async def enterprise_names(conn: AsyncConnection, *, program_id: str | None = None,
+                           enterprise_ids: Sequence[str] | None = None) -> dict[str, str]:
+    """Enterprise id → name, from the listings read model (catalog's ``ProductListed``): of one
+    program's listings, or of the given ids."""
+    query = select(listings.c.enterprise_id, listings.c.enterprise_name).distinct()
+    if program_id is not None:
+        query = query.where(listings.c.program_id == program_id)
+    if enterprise_ids is not None:
+        if not enterprise_ids:
+            return {}
+        query = query.where(listings.c.enterprise_id.in_(sorted(set(enterprise_ids))))
+    return {r.enterprise_id: r.enterprise_name for r in (await conn.execute(query)).all()}
 
 
 async def winning_listings(conn: AsyncConnection, program_id: str) -> list[Row[Any]]:
@@ -484,19 +534,45 @@ async def get_order(conn: AsyncConnection, order_id: str, *, for_update: bool = 
 
 def accepted_sum(program_id: Any, year: Any, institution_id: Any,
                  registration_no: Any) -> Any:
-    """Correlated: winning-product units accepted by an institution in an agreement year."""
-    return (select(func.coalesce(func.sum(orders.c.accepted_units), 0))
+    """Correlated: winning-product units accepted by an institution in an agreement year, by
+    live orders and as imported history (the two count alike)."""
+    H = historical_purchases.c
+    live = (select(func.coalesce(func.sum(orders.c.accepted_units), 0))
             .where(orders.c.program_id == program_id, orders.c.accepted_year == year,
                    orders.c.institution_id == institution_id,
                    orders.c.registration_no == registration_no,
                    orders.c.winning.is_(True), orders.c.accepted_units.is_not(None))
             .scalar_subquery())
+    imported = (select(func.coalesce(func.sum(H.accepted_units), 0))
+                .where(H.program_id == program_id, H.agreement_year == year,
+                       H.institution_id == institution_id, H.registration_no == registration_no)
+                .scalar_subquery())
+    return live + imported
+
+
+async def accepted_total(conn: AsyncConnection, *, program_id: str, agreement_year: int,
+                         institution_id: str) -> int:
+    """Winning-product units an institution accepted in an agreement year (its actual
+    purchases, R-AGR-2): live orders and imported history alike."""
+    H = historical_purchases.c
+    live = await conn.scalar(
+        select(func.coalesce(func.sum(orders.c.accepted_units), 0))
+        .where(orders.c.program_id == program_id, orders.c.institution_id == institution_id,
+               orders.c.accepted_year == agreement_year, orders.c.winning.is_(True),
+               orders.c.accepted_units.is_not(None)))
+    imported = await conn.scalar(
+        select(func.coalesce(func.sum(H.accepted_units), 0))
+        .where(H.program_id == program_id, H.institution_id == institution_id,
+               H.agreement_year == agreement_year))
+    return int(live or 0) + int(imported or 0)
 
 
 async def accepted_by_product(conn: AsyncConnection, *, program_id: str, agreement_year: int,
                               institution_id: str | None, region: str | None = None
                               ) -> list[Row[Any]]:
-    """Accepted units per (institution, product, enterprise, winning) in an agreement year."""
+    """Accepted units per (institution, product, enterprise, winning) in an agreement year: the
+    rows of live orders, then those of imported history (winning products only); a key may
+    appear in both, callers sum."""
     query = (
         select(orders.c.institution_id, orders.c.registration_no, orders.c.enterprise_id,
                orders.c.winning, func.sum(orders.c.accepted_units).label("accepted"))
@@ -509,7 +585,18 @@ async def accepted_by_product(conn: AsyncConnection, *, program_id: str, agreeme
         query = query.where(orders.c.institution_id == institution_id)
     if region is not None:
         query = query.where(orders.c.region == region)
-    return list((await conn.execute(query)).all())
+    H = historical_purchases.c
+    imported = (
+        select(H.institution_id, H.registration_no, H.enterprise_id,
+               true().label("winning"), func.sum(H.accepted_units).label("accepted"))
+        .where(H.program_id == program_id, H.agreement_year == agreement_year)
+        .group_by(H.institution_id, H.registration_no, H.enterprise_id)
+    )
+    if institution_id is not None:
+        imported = imported.where(H.institution_id == institution_id)
+    if region is not None:
+        imported = imported.where(H.region == region)
+    return [*(await conn.execute(query)).all(), *(await conn.execute(imported)).all()]
 
 
 async def agreement_units_by_product(conn: AsyncConnection, *, program_id: str,
@@ -531,4 +618,6 @@ async def agreement_units_by_product(conn: AsyncConnection, *, program_id: str,
 def agreements_with_progress() -> Select[Any]:
     accepted = accepted_sum(agreements.c.program_id, agreements.c.agreement_year,
                             agreements.c.institution_id, agreements.c.registration_no)
-    return select(agreements, accepted.label("accepted_units"))
+    name = (select(listings.c.enterprise_name)
+            .where(listings.c.listing_id == agreements.c.listing_id).scalar_subquery())
+    return select(agreements, accepted.label("accepted_units"), name.label("enterprise_name"))

@@ -6,15 +6,17 @@ endpoint in several layers. For placing orders that was about 600 µs of CPU per
 the 2-core VM, against about 165 µs for uvicorn itself: a third of the service's CPU at 300
 orders/s, and the time other requests wait for the process.
 
-A ``DirectRoute`` names such an endpoint: a POST of a JSON body by one of some roles, with an
-Idempotency-Key, answered by the *same* endpoint function FastAPI routes to. ``serve`` (called
-by the service's request middleware, so request ids, trace context, the body cap and the
-metrics apply as for any request) checks the token, the key and the body with the functions
-the FastAPI dependencies use, and calls the endpoint. A request it cannot take as it is (no
-bearer token, not ``application/json``, a body that is not valid JSON or not a valid model)
-is handed to FastAPI unchanged, with its body, so every refusal of a malformed request is
-FastAPI's own (RFC 9457 problems naming the field). The route stays declared with FastAPI,
-which documents it in the OpenAPI schema and serves those requests.
+A ``DirectRoute`` names such an endpoint: a POST of a JSON body by one of some roles, with a
+required Idempotency-Key (400 ``idempotency-key-required`` without one, as the FastAPI
+route's ``IdempotencyRequired`` answers), answered by the *same* endpoint function FastAPI
+routes to. ``serve`` (called by the service's request middleware, so request ids, trace
+context, the body cap and the metrics apply as for any request) checks the token, the key
+and the body with the functions the FastAPI dependencies use, and calls the endpoint. A
+request it cannot take as it is (no bearer token, not ``application/json``, a body that is
+not valid JSON or not a valid model) is handed to FastAPI unchanged, with its body, so every
+refusal of a malformed request is FastAPI's own (RFC 9457 problems naming the field). The
+route stays declared with FastAPI, which documents it in the OpenAPI schema and serves those
+requests.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.runtime.auth import Principal, TokenVerifier, admit
 from services.runtime.groupcommit import GroupCommit
-from services.runtime.idempotency import IdempotentRequest, idempotent
+from services.runtime.idempotency import IdempotentRequest, required
 from services.runtime.problems import Problem, problem_response
 
 Endpoint = Callable[[Any, Principal, GroupCommit, IdempotentRequest], Awaitable[Response]]
@@ -83,7 +85,7 @@ class DirectRoutes:
         except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
             return None
         caller = admit(self._verifier, token, route.roles)
-        idem = idempotent(headers.get("idempotency-key"), "POST", route.path, body)
+        idem = required(headers.get("idempotency-key"), "POST", route.path, body)
         return await route.endpoint(model, caller, self._writes, idem)
 
 

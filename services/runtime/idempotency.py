@@ -1,5 +1,13 @@
 """``Idempotency-Key`` for POSTs that create or move money or goods.
 
+Policy (orders, supply): such a POST *requires* the key (``IdempotencyRequired``); without it
+the request is refused before anything runs, 400 ``idempotency-key-required`` naming the
+header. 400 and not 428: the IETF draft that defines the header
+(draft-ietf-httpapi-idempotency-key-header, "Error Scenarios") says a request missing a
+required key SHOULD be answered 400; 428 (RFC 6585) is for requests that must be made
+conditional (``If-Match``), which a key does not make them. ``Idempotency`` (the key optional)
+stays for services that have not adopted the policy.
+
 The stored response is written in the same transaction as the state change, so a request
 either happened with its response remembered, or did not happen at all. The same key with the
 same body replays the first response; with a different body it is refused (422).
@@ -112,6 +120,27 @@ async def idempotent_request(request: Request) -> IdempotentRequest:
                       await request.body())
 
 
+async def required_idempotent_request(request: Request) -> IdempotentRequest:
+    return required(request.headers.get(HEADER), request.method, request.url.path,
+                    await request.body())
+
+
+def key_required() -> Problem:
+    """400 naming the missing header (see the module's policy)."""
+    return Problem(400, "idempotency-key-required", "Idempotency-Key required",
+                   f"send an '{HEADER}' header (1 to 200 characters, e.g. a UUID): this request "
+                   "creates or moves goods or money, and a retry with the same key is answered "
+                   "with the first response instead of doing it twice",
+                   errors=[{"field": f"header.{HEADER}", "message": "required"}])
+
+
+def required(key: str | None, method: str, path: str, body: bytes) -> IdempotentRequest:
+    """``idempotent`` for a request that must carry a key (400 ``idempotency-key-required``)."""
+    if key is None:
+        raise key_required()
+    return idempotent(key, method, path, body)
+
+
 def idempotent(key: str | None, method: str, path: str, body: bytes) -> IdempotentRequest:
     """A request's key (400 unless 1 to 200 characters), route and body hash."""
     if key is not None and not (1 <= len(key) <= 200):
@@ -121,3 +150,7 @@ def idempotent(key: str | None, method: str, path: str, body: bytes) -> Idempote
 
 
 Idempotency = Annotated[IdempotentRequest, Depends(idempotent_request)]
+"""The key optional: replayed when sent."""
+IdempotencyRequired = Annotated[IdempotentRequest, Depends(required_idempotent_request)]
+"""The key required (400 ``idempotency-key-required`` without it): every POST of orders and
+supply that records something."""

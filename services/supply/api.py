@@ -47,9 +47,10 @@ from contracts.supply import (
 )
 from services.runtime.app import ClockDep, Engine, UoW
 from services.runtime.auth import Principal, authorize
-from services.runtime.idempotency import HEADER, Idempotency, IdempotentRequest
+from services.runtime.idempotency import IdempotencyRequired
 from services.runtime.problems import Problem, not_found
 from services.supply import domain, handlers, store
+from services.supply.waiting import OrderNotKnownYet
 
 router = APIRouter(prefix="/v1", tags=["supply"])
 Regulator = Annotated[Principal, Depends(authorize("regulator"))]
@@ -79,19 +80,12 @@ def _scoped(caller: Principal, field: str, wanted: str | None) -> tuple[str | No
     return caller.org, wanted not in (None, caller.org)
 
 
-def _require_key(idem: IdempotentRequest) -> None:
-    if idem.key is None:
-        raise Problem(400, "idempotency-key-required", "Idempotency-Key required",
-                      f"send an '{HEADER}' header: this request moves goods",
-                      errors=[{"field": f"header.{HEADER}", "message": "required"}])
-
-
 # --- distributors ---------------------------------------------------------------------------------
 
 
 @router.post("/distributors", status_code=201, response_model=DistributorOut)
 async def register_distributor(body: DistributorIn, caller: Overseer, uow: UoW,
-                               idem: Idempotency) -> JSONResponse:
+                               idem: IdempotencyRequired) -> JSONResponse:
     """Register a distribution company, with its standing qualification."""
     return await idem.run(uow, caller.actor,
                           lambda u: handlers.register_distributor(u, body, caller))
@@ -150,8 +144,8 @@ async def distributor_history(distributor_id: str, caller: AnyRole,
 
 
 @router.post("/violations", status_code=201, response_model=BarOutcomeOut)
-async def bar_distributor(body: BarIn, caller: Regulator, uow: UoW, idem: Idempotency,
-                          clock: ClockDep) -> JSONResponse:
+async def bar_distributor(body: BarIn, caller: Regulator, uow: UoW,
+                          idem: IdempotencyRequired, clock: ClockDep) -> JSONResponse:
     """Place a distributor on the violation list (R-SUP-4). At once: its assignments are
     revoked, its unshipped orders re-routed or flagged as supply risks, and every enterprise
     affected gets a contingency item."""
@@ -163,7 +157,7 @@ async def bar_distributor(body: BarIn, caller: Regulator, uow: UoW, idem: Idempo
 
 @router.post("/violations/{bar_id}/lift", response_model=BarOut)
 async def lift_bar(bar_id: str, body: ReasonIn, caller: Regulator, uow: UoW,
-                   idem: Idempotency) -> JSONResponse:
+                   idem: IdempotencyRequired) -> JSONResponse:
     """Lift a listing: qualification comes back (once no other bar holds the distributor);
     the revoked assignments do not."""
     return await idem.run(uow, caller.actor, lambda u: handlers.lift_bar(
@@ -206,7 +200,7 @@ async def get_bar(bar_id: str, caller: AnyRole, engine: Engine, clock: ClockDep)
 
 @router.post("/assignments", status_code=201, response_model=AssignmentRecordedOut)
 async def record_assignment(body: AssignmentIn, caller: Enterprise, uow: UoW,
-                            idem: Idempotency) -> JSONResponse:
+                            idem: IdempotencyRequired) -> JSONResponse:
     """The calling enterprise chooses a distributor for one of its products, for one
     institution or one region (R-SUP-1). Orders waiting for one are routed at once."""
     return await idem.run(uow, caller.actor,
@@ -215,7 +209,7 @@ async def record_assignment(body: AssignmentIn, caller: Enterprise, uow: UoW,
 
 @router.post("/assignments/{assignment_id}/revoke", response_model=AssignmentOut)
 async def revoke_assignment(assignment_id: str, body: ReasonIn, caller: Enterprise, uow: UoW,
-                            idem: Idempotency) -> JSONResponse:
+                            idem: IdempotencyRequired) -> JSONResponse:
     return await idem.run(uow, caller.actor, lambda u: handlers.revoke_assignment(
         u, assignment_id, body.reason, caller), status_code=200)
 
@@ -244,8 +238,10 @@ async def list_assignments(
     async with engine.connect() as conn:
         rows = await store.search_assignments(conn, filters=filters, after=cursor,
                                               limit=limit + 1)
+        names = await store.enterprise_names(conn, (r.enterprise_id for r in rows))
     now = clock.now()
-    items, nxt = _page([handlers.assignment_out(r, now) for r in rows], limit, "assignment_id")
+    items, nxt = _page([handlers.assignment_out(r, now, names) for r in rows], limit,
+                       "assignment_id")
     return AssignmentsPage(items=items, next_cursor=nxt)
 
 
@@ -264,7 +260,9 @@ async def _visible_assignment(engine: Any, caller: Principal, assignment_id: str
 async def get_assignment(assignment_id: str, caller: AnyRole, engine: Engine,
                          clock: ClockDep) -> AssignmentOut:
     row = await _visible_assignment(engine, caller, assignment_id)
-    return handlers.assignment_out(row, clock.now())
+    async with engine.connect() as conn:
+        names = await store.enterprise_names(conn, [row.enterprise_id])
+    return handlers.assignment_out(row, clock.now(), names)
 
 
 @router.get("/assignments/{assignment_id}/history", response_model=list[HistoryOut])
@@ -280,7 +278,7 @@ async def assignment_history(assignment_id: str, caller: AnyRole,
 
 @router.post("/accounts", status_code=201, response_model=AccountOut)
 async def record_account(body: AccountIn, caller: Institution, uow: UoW,
-                         idem: Idempotency) -> JSONResponse:
+                         idem: IdempotencyRequired) -> JSONResponse:
     """The calling institution requested or opened an account with a distributor. Tracked
     only: an unopened account never holds up supply (R-AGR-7)."""
     return await idem.run(uow, caller.actor, lambda u: handlers.record_account(u, body, caller))
@@ -363,7 +361,8 @@ async def list_orders(
         filters[field] = caller.org
     async with engine.connect() as conn:
         rows = await store.search_orders(conn, filters=filters, after=cursor, limit=limit + 1)
-    items, nxt = _page([handlers.order_out(r) for r in rows], limit, "order_id")
+        names = await store.enterprise_names(conn, (r.enterprise_id for r in rows))
+    items, nxt = _page([handlers.order_out(r, names=names) for r in rows], limit, "order_id")
     return SupplyOrdersPage(items=items, next_cursor=nxt)
 
 
@@ -372,18 +371,18 @@ async def get_order(order_id: str, caller: AnyRole, engine: Engine) -> SupplyOrd
     async with engine.connect() as conn:
         row = await store.get_order(conn, order_id)
         if row is None:
-            raise not_found("order", order_id)
+            raise OrderNotKnownYet(order_id)  # 404 with Retry-After (waiting.py)
         if not caller.sees_all:
             caller.check_owns(getattr(row, _ORDER_SCOPE[caller.role]) or "", "order", order_id)
         moves = (await store.movements_of(conn, [order_id])).get(order_id, [])
-    return handlers.order_out(row, moves)
+        names = await store.enterprise_names(conn, [row.enterprise_id])
+    return handlers.order_out(row, moves, names)
 
 
 @router.post("/deliveries/{order_id}/shipments", status_code=201, response_model=SupplyOrderOut)
 async def record_shipment(order_id: str, body: ShipmentIn, caller: Distributor, uow: UoW,
-                          idem: Idempotency) -> JSONResponse:
+                          idem: IdempotencyRequired) -> JSONResponse:
     """The distributor the order is routed to ships (part of) it. Idempotency-Key required."""
-    _require_key(idem)
     return await idem.run(uow, caller.actor,
                           lambda u: handlers.record_shipment(u, order_id, body, caller))
 
@@ -391,10 +390,9 @@ async def record_shipment(order_id: str, body: ShipmentIn, caller: Distributor, 
 @router.post("/deliveries/{order_id}/deliveries", status_code=201,
              response_model=SupplyOrderOut)
 async def record_delivery(order_id: str, body: DeliveryIn, caller: Distributor, uow: UoW,
-                          idem: Idempotency) -> JSONResponse:
+                          idem: IdempotencyRequired) -> JSONResponse:
     """The distributor delivers (part of) what it shipped; delivery time is measured from
     placement to the last unit delivered (R-SUP-3). Idempotency-Key required."""
-    _require_key(idem)
     return await idem.run(uow, caller.actor,
                           lambda u: handlers.record_delivery(u, order_id, body, caller))
 

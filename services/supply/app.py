@@ -11,7 +11,7 @@ from services.runtime.app import ServiceSpec
 from services.runtime.app import create_app as build
 from services.runtime.clock import Clock
 from services.runtime.settings import Settings
-from services.supply import api, handlers, store, telemetry
+from services.supply import api, handlers, store, telemetry, waiting
 
 SPEC = ServiceSpec(
     name="supply",
@@ -26,4 +26,6 @@ SPEC = ServiceSpec(
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
-    return build(SPEC, settings, clock=clock)
+    app = build(SPEC, settings, clock=clock)
+    waiting.install(app)
+    return app

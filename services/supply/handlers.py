@@ -52,6 +52,7 @@ from services.runtime.consumer import ConsumerSpec, traced
 from services.runtime.db import UnitOfWork, is_postgres
 from services.runtime.problems import Problem, not_found
 from services.supply import domain, store
+from services.supply.waiting import OrderNotKnownYet
 
 log = logging.getLogger("vbp.supply")
 
@@ -114,9 +115,13 @@ def assignment_status(a: domain.Assignment, now: datetime) -> str:
     return "future" if a.valid_from > now else "expired"
 
 
-def assignment_out(row: Any, now: datetime) -> AssignmentOut:
+def assignment_out(row: Any, now: datetime, names: Mapping[str, str] | None = None
+                   ) -> AssignmentOut:
+    """An assignment as answered; ``names`` (enterprise id → name) adds the enterprise's
+    name beside its id."""
     data = row._asdict()
-    return AssignmentOut(**data, status=assignment_status(store.to_assignment(row), now))
+    return AssignmentOut(**data, status=assignment_status(store.to_assignment(row), now),
+                         enterprise_name=(names or {}).get(row.enterprise_id))
 
 
 def bar_out(row: Any, now: datetime) -> BarOut:
@@ -124,12 +129,15 @@ def bar_out(row: Any, now: datetime) -> BarOut:
     return BarOut(**row._asdict(), active=active)
 
 
-def order_out(row: Any, moves: Sequence[Any] = ()) -> SupplyOrderOut:
+def order_out(row: Any, moves: Sequence[Any] = (),
+              names: Mapping[str, str] | None = None) -> SupplyOrderOut:
+    """An order as answered; ``names`` (enterprise id → name) adds the enterprise's name."""
     data = row._asdict()
     us = data.pop("delivery_us")
     data.pop("cancelled_at")
     return SupplyOrderOut(
-        **data, delivery_seconds=None if us is None else us // 1_000_000,
+        **data, enterprise_name=(names or {}).get(row.enterprise_id),
+        delivery_seconds=None if us is None else us // 1_000_000,
         movements=[MovementOut(kind=m.kind, units=m.units, at=m.at, recorded_by=m.recorded_by)
                    for m in moves])
 
@@ -184,9 +192,11 @@ async def _check_product_owner(uow: UnitOfWork, registration_no: str, enterprise
         select(store.products.c.enterprise_id)
         .where(store.products.c.registration_no == registration_no))).scalars())
     if owners and enterprise_id not in owners:
+        name = (await store.enterprise_names(uow.conn, [enterprise_id])).get(enterprise_id)
         raise Problem(
             422, "not-your-product", "Product belongs to another enterprise",
-            f"{registration_no} is not a product of enterprise {enterprise_id}",
+            f"{registration_no} is not a product of enterprise {enterprise_id}"
+            + (f" ({name})" if name else ""),
             errors=[{"field": "body.registration_no",
                      "message": "listed for another enterprise"}])
 
@@ -489,7 +499,9 @@ async def _movement(uow: UnitOfWork, order_id: str, step: _Step, caller: Princip
                       errors=[{"field": f"body.{step.field}", "message": "in the future"}])
     await store.routing_lock(conn)
     row = await store.get_order(conn, order_id, for_update=True)
-    if row is None or row.distributor_id != caller.org:
+    if row is None:
+        raise OrderNotKnownYet(order_id)  # placed a moment ago, or never (waiting.py)
+    if row.distributor_id != caller.org:
         raise not_found("order", order_id)  # another distributor's order does not exist for it
     if row.status not in store.OPEN_STATUSES:
         raise Problem(409, "order-not-open", f"Order is {row.status}",
@@ -883,7 +895,8 @@ async def open_account_items(conn: Any, now: datetime, institution_id: str | Non
 async def on_product_listed(uow: UnitOfWork, event: ProductListed, ce: CloudEvent) -> None:
     statement = (_insert_ignore(uow, store.products)
                  .values(listing_id=event.listing_id, registration_no=event.registration_no,
-                         enterprise_id=event.enterprise_id, version=event.version)
+                         enterprise_id=event.enterprise_id,
+                         enterprise_name=event.enterprise_name, version=event.version)
                  .on_conflict_do_nothing(index_elements=["listing_id"]))
     await uow.conn.execute(statement)
 
@@ -893,7 +906,9 @@ async def on_product_corrected(uow: UnitOfWork, event: WinningProductCorrected,
     P = store.products
     await uow.conn.execute(update(P).where(P.c.listing_id == event.listing_id,
                                            P.c.version < event.version)
-                           .values(enterprise_id=event.enterprise_id, version=event.version))
+                           .values(enterprise_id=event.enterprise_id,
+                                   enterprise_name=event.enterprise_name,
+                                   version=event.version))
 
 
 CONSUMERS = [

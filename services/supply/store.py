@@ -188,9 +188,23 @@ products = Table(  # read model of catalog listings: which enterprise a product 
     metadata,
     Column("listing_id", String(64), primary_key=True),
     Column("registration_no", String(40), nullable=False, index=True),
-    Column("enterprise_id", String(64), nullable=False),
+    Column("enterprise_id", String(64), nullable=False, index=True),
+    Column("enterprise_name", String(200)),
     Column("version", Integer, nullable=False),
 )
+
+async def enterprise_names(conn: AsyncConnection, enterprise_ids: Iterable[str]
+                           ) -> dict[str, str]:
+    """Enterprise id → name, from the products read model (catalog's ``ProductListed``)."""
+    ids = sorted(set(enterprise_ids))
+    if not ids:
+        return {}
+    rows = (await conn.execute(
+        select(products.c.enterprise_id, products.c.enterprise_name).distinct()
+        .where(products.c.enterprise_id.in_(ids), products.c.enterprise_name.is_not(None))
+    )).all()
+    return {r.enterprise_id: r.enterprise_name for r in rows}
+
 
 history = Table(  # every change of a distributor, assignment, bar or account: who, when, why
     "history",

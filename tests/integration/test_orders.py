@@ -104,6 +104,11 @@ class Program:
         return str(self.listings[registration_no]["listing_price"])
 
 
+def keyed() -> dict[str, str]:
+    """A fresh Idempotency-Key (required on every recording POST)."""
+    return {"Idempotency-Key": uuid.uuid4().hex}
+
+
 def hospital(org: str) -> dict[str, str]:
     return bearer("institution", org)
 
@@ -174,7 +179,7 @@ async def import_agreements(app: App, program: Program, body: bytes, *, year: in
     return await app.client.post(
         f"/v1/programs/{program.program_id}/agreements", content=body,
         params={"agreement_year": year, **params},
-        headers={**REGULATOR, "Content-Type": content_type})
+        headers={**REGULATOR, "Content-Type": content_type, **keyed()})
 
 
 async def agree(app: App, program: Program, *rows: tuple[int, dict[str, str], int],
@@ -352,9 +357,9 @@ async def test_r_agr_1_xlsx_import(app: App) -> None:
 
 async def test_r_agr_1_every_bad_row_is_reported_and_nothing_is_imported(app: App) -> None:
     p = await seed(app)
-    r = await app.client.post("/v1/institutions", headers=REGULATOR, json={"institutions": [
-        {"institution_id": p.institution(n), "region": p.region, "institution_type": "public"}
-        for n in (1, 2)]})
+    r = await app.client.post("/v1/institutions", headers={**REGULATOR, **keyed()}, json={
+        "institutions": [{"institution_id": p.institution(n), "region": p.region,
+                          "institution_type": "public"} for n in (1, 2)]})
     assert r.status_code == 201, r.text
     body = agreement_csv([
         (p.institution(1), "public", E1, P1["registration_no"], 30),  # row 1 good
@@ -387,7 +392,8 @@ async def test_r_agr_1_every_bad_row_is_reported_and_nothing_is_imported(app: Ap
     r = await import_agreements(app, p, agreement_csv([]), year=4)
     assert r.status_code == 422  # the cycle has 3 agreement years (R-PRG-2)
     r = await app.client.post("/v1/programs/NO-SUCH/agreements", params={"agreement_year": 1},
-                              content=body, headers={**REGULATOR, "Content-Type": CSV_TYPE})
+                              content=body, headers={**REGULATOR, "Content-Type": CSV_TYPE,
+                                                     **keyed()})
     assert r.status_code == 404
 
 
@@ -543,6 +549,7 @@ async def test_r_agr_4_5_beyond_and_without_agreement_at_the_winning_price(app: 
         assert r.status_code == 200, r.text
     report = await progress(app, p, hospital(p.institution(1)), agreement_year=1)
     assert report["total"] == {"registration_no": None, "enterprise_id": None,
+                               "enterprise_name": None,
                                "agreement_units": 10, "accepted_units": 12,
                                "progress": "1.2000", "remaining": 0}
     assert report["non_winning_accepted_units"] == 2
@@ -576,8 +583,9 @@ async def test_orders_belong_to_their_institution(app: App) -> None:
     assert (await app.client.get(f"/v1/orders/{o['order_id']}",
                                  headers=bearer("enterprise", E2))).status_code == 404
     # registered regions accept only their institutions
-    r = await app.client.post("/v1/institutions", headers=REGULATOR, json={"institutions": [
-        {"institution_id": p.institution(2), "region": p.region, "institution_type": "public"}]})
+    r = await app.client.post("/v1/institutions", headers={**REGULATOR, **keyed()}, json={
+        "institutions": [{"institution_id": p.institution(2), "region": p.region,
+                          "institution_type": "public"}]})
     assert r.status_code == 201
     r = await order(app, p, 3, reg, 1)
     assert (r.status_code, r.json()["type"]) == (403,
@@ -599,6 +607,52 @@ async def test_idempotency_key_replays_the_first_order(app: App) -> None:
                                      headers=REGULATOR)).json()["items"]) == 1
     assert len(await events(app.bootstrap, ORDERS_TOPIC, "vbp.orders.order.placed.v1",
                             expect=1, program_id=p.program_id)) == 1
+
+
+async def test_every_post_that_moves_goods_or_money_requires_an_idempotency_key(
+        app: App) -> None:
+    """Item 13: one policy. Placing an order (direct path and FastAPI), its lifecycle moves,
+    renewals and their exceptions, imports and registrations: without the key, 400
+    ``idempotency-key-required`` naming the header, and nothing happens."""
+    p = await seed(app)
+    reg = P1["registration_no"]
+    inst = p.institution(1)
+    o = await placed(app, p, 1, reg, 2)
+    good = {"institution_id": inst, "listing_id": p.lid(reg), "units": 2,
+            "unit_price": p.price(reg)}
+    csv_body = agreement_csv([(inst, "public", E1, reg, 10)])
+    attempts: list[tuple[str, dict[str, str], dict[str, Any]]] = [
+        ("/v1/orders", hospital(inst), {"json": good}),  # the direct path
+        ("/v1/orders", hospital(inst), {"content": json.dumps(good), "headers": {
+            "Content-Type": "application/vnd.vbp+json"}}),  # FastAPI's
+        (f"/v1/orders/{o['order_id']}/cancel", hospital(inst), {"json": {"reason": "x"}}),
+        (f"/v1/orders/{o['order_id']}/acceptance", hospital(inst),
+         {"json": {"accepted_units": 2}}),
+        (f"/v1/orders/{o['order_id']}/rejection", hospital(inst), {"json": {"reason": "x"}}),
+        ("/v1/renewals", hospital(inst), {"json": {
+            "program_id": p.program_id, "agreement_year": 2, "institution_id": inst,
+            "demand": []}}),
+        ("/v1/renewals/R-NONE/exception", REGULATOR, {"json": {"reason": "x"}}),
+        (f"/v1/programs/{p.program_id}/agreements?agreement_year=1", REGULATOR, {
+            "content": csv_body, "headers": {"Content-Type": CSV_TYPE}}),
+        ("/v1/institutions", REGULATOR, {"json": {"institutions": [
+            {"institution_id": inst, "region": p.region, "institution_type": "public"}]}}),
+    ]
+    for path, who, kwargs in attempts:
+        headers = {**who, **kwargs.pop("headers", {})}
+        r = await app.client.post(path, headers=headers, **kwargs)
+        assert (r.status_code, r.json()["type"]) == (
+            400, "urn:vbp:problem:idempotency-key-required"), (path, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["errors"] == [{"field": "header.Idempotency-Key",
+                                       "message": "required"}]
+    assert (await get_order(app, p, 1, o["order_id"]))["status"] == "placed"
+    listed = await app.client.get("/v1/orders", params={"program_id": p.program_id},
+                                  headers=REGULATOR)
+    assert [x["order_id"] for x in listed.json()["items"]] == [o["order_id"]]
+    assert (await app.client.get("/v1/agreements", params={"program_id": p.program_id},
+                                 headers=REGULATOR)).json()["items"] == []
+    assert (await app.client.get("/v1/renewals", headers=hospital(inst))).json()["items"] == []
 
 
 async def test_the_direct_path_and_fastapi_answer_orders_alike(app: App) -> None:
@@ -841,6 +895,175 @@ async def test_r_agr_2_renewal_thresholds_on_both_sides_of_the_edges(app: App) -
     mine = (await app.client.get("/v1/renewals", headers=hospital(p.institution(1)))).json()
     assert sorted(i["status"] for i in mine["items"]) == ["accepted", "refused", "refused",
                                                           "refused"]
+
+
+# === enterprises by name, listings scoped (issue 12, item 14) =================================
+
+
+async def test_enterprises_are_named_beside_their_ids_and_see_only_their_listings(
+        app: App) -> None:
+    """Refusals and views say the enterprise's name beside its opaque id (from catalog's
+    ``ProductListed``); an enterprise caller's ``GET /v1/listings`` is scoped to its own
+    products, as catalog's is."""
+    p = await seed(app)
+    h, r1 = p.institution(1), P1["registration_no"]
+    n1, n2 = P1["declaring_enterprise"], P2["declaring_enterprise"]
+    assert n1 != n2
+    mine = await app.client.get("/v1/listings", params={"program_id": p.program_id},
+                                headers=bearer("enterprise", E1))
+    assert {item["enterprise_id"] for item in mine.json()["items"]} == {E1}
+    assert len(mine.json()["items"]) == sum(
+        1 for r in CQ_ROWS if enterprise_id(r["declaring_enterprise"]) == E1)
+    other = await app.client.get("/v1/listings", params={
+        "program_id": p.program_id, "enterprise_id": E2}, headers=bearer("enterprise", E1))
+    assert other.json()["items"] == []
+    every = await app.client.get("/v1/listings", params={"program_id": p.program_id,
+                                                          "limit": 100}, headers=hospital(h))
+    assert len(every.json()["items"]) == len(CQ_ROWS)
+    # an agreement row naming the wrong enterprise: both named
+    r = await import_agreements(app, p, agreement_csv([(h, "public", E2, r1, 10)]))
+    assert r.status_code == 422
+    [error] = r.json()["errors"]
+    assert (error["field"], f"'{E1}' ({n1})" in error["reason"],
+            f"'{E2}' ({n2})" in error["reason"]) == ("enterprise_id", True, True), error
+    # views
+    await agree(app, p, (1, P1, 100), (1, P2, 100))
+    o = await placed(app, p, 1, r1, 2)
+    view = await get_order(app, p, 1, o["order_id"])
+    assert (view["enterprise_id"], view["enterprise_name"]) == (E1, n1)
+    listed_orders = (await app.client.get("/v1/orders", params={"program_id": p.program_id},
+                                          headers=hospital(h))).json()["items"]
+    assert [x["enterprise_name"] for x in listed_orders] == [n1]
+    agreements_seen = (await app.client.get("/v1/agreements", params={
+        "program_id": p.program_id}, headers=hospital(h))).json()["items"]
+    assert {(a["enterprise_id"], a["enterprise_name"]) for a in agreements_seen} == {
+        (E1, n1), (E2, n2)}
+    progress = (await app.client.get("/v1/progress", params={
+        "program_id": p.program_id, "agreement_year": 1}, headers=hospital(h))).json()
+    assert {(line["enterprise_id"], line["enterprise_name"])
+            for line in progress["by_enterprise"]} == {(E1, n1), (E2, n2)}
+    # a renewal refused for one enterprise names it
+    app.clock.set(datetime(2024, 1, 10, 10, tzinfo=SHANGHAI))
+    r = await renewal(app, p, 1, 0, 100)
+    assert r.status_code == 422, r.text
+    failure = next(f for f in r.json()["failures"] if f["check"] == "per_enterprise")
+    assert (failure["enterprise_id"], failure["enterprise_name"]) == (E1, n1)
+    assert f"{E1} ({n1})" in failure["message"] and f"({n1})" in r.json()["detail"]
+
+
+# === onboarding a program under way: history import (issue 12, item 18) =======================
+
+HISTORY_HEADER = ("agreement_year", "institution_id", "institution_type", "enterprise_id",
+                  "registration_no", "agreement_units", "accepted_units")
+
+
+def history_csv(rows: list[tuple[Any, ...]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(HISTORY_HEADER)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+async def import_history(app: App, p: Program, body: bytes, *, who: dict[str, str] = REGULATOR,
+                         content_type: str = CSV_TYPE) -> httpx.Response:
+    return await app.client.post(f"/v1/programs/{p.program_id}/history", content=body,
+                                 headers={**who, "Content-Type": content_type, **keyed()})
+
+
+async def test_r_agr_2_history_import_is_the_renewal_basis_with_no_live_orders(
+        app: App) -> None:
+    """A bureau adopting the platform in year 2 loads year 1: H's agreement volumes E1 100,
+    E2 100 and its actual accepted purchases E1 120, E2 80 (EXAMPLES.md). With no live order
+    at all, the year-2 renewal is then judged exactly as on live acceptances (R-AGR-2), and
+    year 1's progress reads the imported actuals (R-AGR-3)."""
+    p = await seed(app)
+    app.clock.set(datetime(2024, 1, 10, 10, tzinfo=SHANGHAI))  # late in agreement year 1
+    h, r1, r2 = p.institution(1), P1["registration_no"], P2["registration_no"]
+    # all or nothing, every bad row named
+    bad = await import_history(app, p, history_csv([
+        (1, h, "public", E1, r1, 100, 120),
+        (2, h, "public", E1, r1, 100, 5),              # year 2 has not started
+        (1, h, "public", E2, "国械注准20990000001", 1, 1),  # not a winning product
+        (1, h, "public", E2, r2, 100, "eighty"),       # accepted units not a number
+        (1, h, "public", E1, r1, 100, 3),              # row 1 again, same year
+        ("x", h, "hospital", "", r2, "-1", 0),         # three problems in one row
+    ]))
+    assert (bad.status_code, bad.json()["type"]) == (422, "urn:vbp:problem:history-rejected")
+    assert bad.headers["content-type"] == "application/problem+json"
+    named = {(e["row"], e["field"]) for e in bad.json()["errors"]}
+    assert named == {(2, "agreement_year"), (3, "registration_no"), (4, "accepted_units"),
+                     (5, None), (6, "agreement_year"), (6, "institution_type"),
+                     (6, "agreement_units")}, bad.json()["errors"]
+    assert "rows 1 and 5" in str(bad.json()["errors"])
+    assert (await app.client.get("/v1/agreements", params={"program_id": p.program_id},
+                                 headers=REGULATOR)).json()["items"] == []
+    assert (await import_history(app, p, history_csv([(1, h, "public", E1, r1, 1, 1)]),
+                                 who=hospital(h))).status_code == 403
+
+    body = history_csv([(1, h, "public", E1, r1, 100, 120), (1, h, "public", "", r2, 100, 80)])
+    r = await import_history(app, p, body)
+    assert r.status_code == 201, r.text
+    done = r.json()
+    assert (done["rows"], done["agreement_years"], done["agreements_recorded"],
+            done["purchases_recorded"], done["replayed"]) == (2, [1], 2, 2, False)
+    again = await import_history(app, p, body)  # another key, the same file: a no-op
+    assert (again.status_code, again.json()["replayed"],
+            again.json()["import_id"]) == (201, True, done["import_id"])
+    recorded = await events(app.bootstrap, AGREEMENTS_TOPIC,
+                            "vbp.orders.history.purchase-recorded.v1", expect=2,
+                            program_id=p.program_id)
+    assert sorted((e["enterprise_id"], e["accepted_units"]) for e in recorded) == sorted(
+        [(E1, 120), (E2, 80)])
+    assert len(await events(app.bootstrap, AGREEMENTS_TOPIC, "vbp.orders.agreement.recorded.v1",
+                            expect=2, program_id=p.program_id)) == 2
+    # progress and the agreements read the imported actuals as accepted orders
+    progress = (await app.client.get("/v1/progress", params={
+        "program_id": p.program_id, "agreement_year": 1}, headers=hospital(h))).json()
+    assert (progress["total"]["agreement_units"], progress["total"]["accepted_units"]) == (
+        200, 200)
+    assert {line["enterprise_id"]: line["accepted_units"]
+            for line in progress["by_enterprise"]} == {E1: 120, E2: 80}
+    mine = (await app.client.get("/v1/agreements", params={"program_id": p.program_id},
+                                 headers=hospital(h))).json()["items"]
+    assert sorted(a["accepted_units"] for a in mine) == [80, 120]
+    # the year-2 renewal, per EXAMPLES.md, with no live order at all
+    assert (await app.client.get("/v1/orders", params={"program_id": p.program_id},
+                                 headers=REGULATOR)).json()["items"] == []
+    r = await renewal(app, p, 1, 90, 99)
+    assert [(f["check"], f["basis"], f["required"], f["offered"])
+            for f in r.json()["failures"]] == [("total", 200, 190, 189)], r.text
+    r = await renewal(app, p, 1, 89, 110)
+    assert [(f["check"], f["enterprise_id"], f["basis"], f["required"], f["offered"])
+            for f in r.json()["failures"]] == [("per_enterprise", E1, 100, 90, 89)], r.text
+    r = await renewal(app, p, 1, 90, 100)
+    assert r.status_code == 201, r.text
+    assert (r.json()["status"], r.json()["last_year_accepted_total"],
+            r.json()["last_year_agreement"]) == ("accepted", 200, {E1: 100, E2: 100})
+    # a corrected file is a new version of what changed, with who, when, why
+    fixed = history_csv([(1, h, "public", E1, r1, 100, 121), (1, h, "public", E2, r2, 100, 80)])
+    r = await import_history(app, p, fixed)
+    assert (r.json()["purchases_changed"], r.json()["purchases_unchanged"],
+            r.json()["agreements_unchanged"]) == (1, 1, 2), r.text
+    progress = (await app.client.get("/v1/progress", params={
+        "program_id": p.program_id, "agreement_year": 1}, headers=REGULATOR)).json()
+    assert progress["total"]["accepted_units"] == 201
+    # the product may be named by its listing id (XLSX reads the same columns)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["agreement_year", "institution_id", "institution_type", "listing_id",
+                  "agreement_units", "accepted_units"])
+    sheet.append([1, p.institution(2), "public", p.lid(r1), 50, 40])
+    data = io.BytesIO()
+    book.save(data)
+    r = await import_history(app, p, data.getvalue(), content_type=XLSX_TYPE)
+    assert (r.status_code, r.json()["purchases_recorded"]) == (201, 1), r.text
+    progress = (await app.client.get("/v1/progress", params={
+        "program_id": p.program_id, "agreement_year": 1,
+        "institution_id": p.institution(2)}, headers=REGULATOR)).json()
+    assert (progress["total"]["agreement_units"], progress["total"]["accepted_units"]) == (
+        50, 40)
 
 
 async def test_r_agr_2_regulator_exception_with_a_reason(app: App) -> None:

@@ -33,10 +33,16 @@ pytestmark = pytest.mark.integration
 
 REGULATOR = bearer("regulator", "BUREAU")
 OPERATOR = bearer("operator", "OPS")
+ENTERPRISE_E1 = bearer("enterprise", "E1")
 # a product of this session alone: the listings topic is shared, and another module's listing
 # of the real stent would make it another enterprise's product (R-SUP-1 refuses)
 STENT = f"国械注准2016{uuid.uuid4().int % 10**7:07d}"
 REGION = "重庆"
+
+
+def keyed() -> dict[str, str]:
+    """A fresh Idempotency-Key: every recording POST requires one."""
+    return {"Idempotency-Key": uid("k")}
 
 
 def uid(prefix: str) -> str:
@@ -179,7 +185,7 @@ async def bus(bootstrap: str) -> AsyncIterator[Bus]:
 
 async def register(client: httpx.AsyncClient, *ids: str) -> None:
     for d in ids:
-        r = await client.post("/v1/distributors", headers=REGULATOR,
+        r = await client.post("/v1/distributors", headers={**REGULATOR, **keyed()},
                               json={"distributor_id": d, "name": f"配送 {d}"})
         assert r.status_code == 201, dump(r)
 
@@ -249,12 +255,12 @@ async def test_every_route_checks_the_caller(supply: httpx.AsyncClient) -> None:
     assert r.status_code == 401
     assert r.headers["content-type"] == "application/problem+json"
     r = await supply.post("/v1/distributors", json={"distributor_id": "D", "name": "x"},
-                          headers=bearer("enterprise", "E1"))
+                          headers={**bearer("enterprise", "E1"), **keyed()})
     assert r.status_code == 403
-    r = await supply.post("/v1/violations", headers=OPERATOR,
+    r = await supply.post("/v1/violations", headers={**OPERATOR, **keyed()},
                           json={"distributor_id": "D", "reason": "x", "years": 1})
     assert r.status_code == 403, "only a regulator places on the violation list"
-    r = await supply.post("/v1/assignments", headers=REGULATOR, json={})
+    r = await supply.post("/v1/assignments", headers={**REGULATOR, **keyed()}, json={})
     assert r.status_code == 403, "only an enterprise assigns its distributors"
     r = await supply.get("/v1/contingencies", headers=bearer("distributor", "D"))
     assert r.status_code == 403
@@ -265,22 +271,22 @@ async def test_every_route_checks_the_caller(supply: httpx.AsyncClient) -> None:
 
 async def test_bad_input_names_the_fields(supply: httpx.AsyncClient) -> None:
     await register(supply, "D-BAD")
-    r = await supply.post("/v1/assignments", headers=bearer("enterprise", "E1"), json={
+    r = await supply.post("/v1/assignments", headers={**ENTERPRISE_E1, **keyed()}, json={
         "registration_no": STENT, "distributor_id": "D-BAD", "scope": "county",
         "valid_from": "2023-01-31T00:00:00", "reason": "x"})
     assert r.status_code == 422
     assert {e["field"] for e in r.json()["errors"]} == {"body.scope", "body.valid_from"}
-    r = await supply.post("/v1/assignments", headers=bearer("enterprise", "E1"), json={
+    r = await supply.post("/v1/assignments", headers={**ENTERPRISE_E1, **keyed()}, json={
         "registration_no": STENT, "distributor_id": "D-BAD", "scope": "institution",
         "valid_from": iso(now()), "valid_until": iso(now() - timedelta(days=1)),
         "reason": "x"})
     assert r.status_code == 422
     assert {e["field"] for e in r.json()["errors"]} == {"body.institution_id",
                                                         "body.valid_until"}
-    r = await supply.post("/v1/violations", headers=REGULATOR,
+    r = await supply.post("/v1/violations", headers={**REGULATOR, **keyed()},
                           json={"distributor_id": "D-BAD", "reason": "x"})
     assert r.status_code == 422, "a bar needs a period"
-    r = await supply.post("/v1/assignments", headers=bearer("enterprise", "E1"), json={
+    r = await supply.post("/v1/assignments", headers={**ENTERPRISE_E1, **keyed()}, json={
         "registration_no": STENT, "distributor_id": "D-NOBODY", "scope": "region",
         "region": REGION, "valid_from": iso(now()), "reason": "x"})
     assert r.status_code == 422
@@ -289,7 +295,7 @@ async def test_bad_input_names_the_fields(supply: httpx.AsyncClient) -> None:
 
 async def test_distributor_registry(supply: httpx.AsyncClient) -> None:
     await register(supply, "D-A", "D-B", "D-C")
-    again = await supply.post("/v1/distributors", headers=OPERATOR,
+    again = await supply.post("/v1/distributors", headers={**OPERATOR, **keyed()},
                               json={"distributor_id": "D-A", "name": "again"})
     assert again.status_code == 409
     page = await supply.get("/v1/distributors?limit=2", headers=bearer("enterprise", "E"))
@@ -347,7 +353,7 @@ async def test_only_the_owning_enterprise_changes_its_assignments(
     aid = a["assignment_id"]
     assert a["recorded_by"].startswith(f"enterprise:{ent}/")
     stranger = bearer("enterprise", other)
-    r = await supply.post(f"/v1/assignments/{aid}/revoke", headers=stranger,
+    r = await supply.post(f"/v1/assignments/{aid}/revoke", headers={**stranger, **keyed()},
                           json={"reason": "not mine"})
     assert r.status_code == 404
     assert (await supply.get(f"/v1/assignments/{aid}", headers=stranger)).status_code == 404
@@ -358,7 +364,8 @@ async def test_only_the_owning_enterprise_changes_its_assignments(
     assert aid in [x["assignment_id"] for x in named.json()["items"]]
     # overlapping the same product and institution is refused; the owner revokes with a reason
     await assign(supply, ent, "D-1", institution=h1, expect=409)
-    r = await supply.post(f"/v1/assignments/{aid}/revoke", headers=bearer("enterprise", ent),
+    r = await supply.post(f"/v1/assignments/{aid}/revoke",
+                          headers={**bearer("enterprise", ent), **keyed()},
                           json={"reason": "合同到期"})
     assert r.status_code == 200, dump(r)
     assert (r.json()["status"], r.json()["revoke_reason"]) == ("revoked", "合同到期")
@@ -387,7 +394,8 @@ async def test_an_enterprise_assigns_only_its_own_products(
     await bus.send(listing)
 
     async def refused() -> None:
-        r = await supply.post("/v1/assignments", headers=bearer("enterprise", uid("E")), json={
+        who = {**bearer("enterprise", uid("E")), **keyed()}
+        r = await supply.post("/v1/assignments", headers=who, json={
             "registration_no": product, "distributor_id": "D-P", "scope": "region",
             "region": REGION, "valid_from": iso(now()), "reason": "x"})
         assert r.status_code == 422, dump(r)
@@ -395,6 +403,55 @@ async def test_an_enterprise_assigns_only_its_own_products(
 
     await eventually(refused)
     await assign(supply, owner, "D-P", region=REGION, product=product)
+
+
+NAME = "上海微创医疗器械(集团)有限公司"
+
+
+async def test_enterprises_are_named_beside_their_ids(supply: httpx.AsyncClient,
+                                                     bus: Bus) -> None:
+    """Item 14: supply keeps the enterprise's name from catalog's ``ProductListed`` and says it
+    beside the id in its views and refusals (never the owner of a product that is not the
+    caller's)."""
+    from contracts.catalog import ProductListed
+
+    def listed(enterprise: str, name: str, product: str) -> ProductListed:
+        return ProductListed.model_validate({
+            "listing_id": uid("L"), "program_id": "CQ", "category": "冠脉支架",
+            "registration_no": product, "product_name": "支架", "enterprise_id": enterprise,
+            "enterprise_name": name, "registrant": name, "product_price": "680.00",
+            "service_price": "50.00", "listing_price": "730.00", "winning": True,
+            "listed_at": iso(now()), "listed_by": "regulator:B/x"})
+
+    ent, other, h1 = uid("E"), uid("E"), uid("H")
+    mine, theirs = (f"国械注准2016{uuid.uuid4().int % 10**7:07d}" for _ in range(2))
+    await bus.send(listed(ent, NAME, mine))
+    await bus.send(listed(other, "美敦力（上海）管理有限公司", theirs))
+    await register(supply, "D-N")
+
+    async def refused() -> None:
+        r = await supply.post("/v1/assignments", headers={**bearer("enterprise", ent),
+                                                          **keyed()}, json={
+            "registration_no": theirs, "distributor_id": "D-N", "scope": "region",
+            "region": REGION, "reason": "x"})
+        assert r.status_code == 422, dump(r)
+        assert f"{ent} ({NAME})" in r.json()["detail"], dump(r)
+        assert other not in r.text and "美敦力" not in r.text
+
+    await eventually(refused)
+    made = await assign(supply, ent, "D-N", institution=h1, product=mine)
+    seen = await supply.get(f"/v1/assignments/{made['assignment_id']}",
+                            headers=bearer("enterprise", ent))
+    assert seen.json()["enterprise_name"] == NAME
+    page = await supply.get(f"/v1/assignments?enterprise_id={ent}", headers=REGULATOR)
+    assert [a["enterprise_name"] for a in page.json()["items"]] == [NAME]
+    oid = uid("O")
+    await bus.send(placed(oid, enterprise=ent, institution=h1, product=mine))
+    view = await wait_status(supply, oid, "routed")
+    assert (view["enterprise_id"], view["enterprise_name"]) == (ent, NAME)
+    page = await supply.get(f"/v1/deliveries?institution_id={h1}",
+                            headers=bearer("institution", h1))
+    assert [o["enterprise_name"] for o in page.json()["items"]] == [NAME]
 
 
 async def test_expired_assignment_leaves_a_supply_risk(
@@ -498,6 +555,82 @@ async def test_duplicate_events_take_effect_once(
 # --- shipment and delivery (R-SUP-3) -----------------------------------------------------------
 
 
+async def test_an_order_not_seen_yet_is_told_apart_from_another_orgs_order(
+        supply: httpx.AsyncClient, bus: Bus) -> None:
+    """Item 15: right after placement supply has not seen the order. It answers 404
+    ``order-not-known-yet`` with ``Retry-After`` (not the "not yours" answer); once it has seen
+    the order, another organisation still gets the plain ``not-found`` and nothing of the
+    order."""
+    ent, h1, h2 = uid("E"), uid("H"), uid("H")
+    await register(supply, "D-W1", "D-W2")
+    await assign(supply, ent, "D-W1", institution=h1)
+    oid = uid("O")
+    for who in (bearer("institution", h1), bearer("institution", h2), REGULATOR):
+        r = await supply.get(f"/v1/deliveries/{oid}", headers=who)
+        assert (r.status_code, r.json()["type"]) == (
+            404, "urn:vbp:problem:order-not-known-yet"), dump(r)
+        assert r.headers["retry-after"] == "1"
+        assert r.headers["content-type"] == "application/problem+json"
+        assert "eventual consistency" in r.json()["detail"]
+        assert set(r.json()) == {"type", "title", "status", "detail", "instance", "order_id",
+                                 "retry_after_s"}, "nothing about any organisation"
+    r = await move(supply, oid, "shipments", "D-W1", 1)
+    assert (r.status_code, r.json()["type"], r.headers["retry-after"]) == (
+        404, "urn:vbp:problem:order-not-known-yet", "1"), dump(r)
+
+    await bus.send(placed(oid, enterprise=ent, institution=h1, units=3))
+    await wait_status(supply, oid, "routed")
+    assert (await supply.get(f"/v1/deliveries/{oid}",
+                             headers=bearer("institution", h1))).status_code == 200
+    for who in (bearer("institution", h2), bearer("enterprise", uid("E")),
+                bearer("distributor", "D-W2")):
+        r = await supply.get(f"/v1/deliveries/{oid}", headers=who)
+        assert (r.status_code, r.json()["type"]) == (404, "urn:vbp:problem:not-found"), dump(r)
+        assert "retry-after" not in r.headers
+        assert ent not in r.text and h1 not in r.text
+    r = await move(supply, oid, "shipments", "D-W2", 1)
+    assert (r.status_code, r.json()["type"]) == (404, "urn:vbp:problem:not-found"), dump(r)
+    assert "retry-after" not in r.headers
+
+
+async def test_every_post_that_moves_goods_requires_an_idempotency_key(
+        supply: httpx.AsyncClient, bus: Bus) -> None:
+    """Item 13: the same policy as orders: without the key, 400 ``idempotency-key-required``
+    naming the header, and nothing is recorded."""
+    ent, h1 = uid("E"), uid("H")
+    await register(supply, "D-K")
+    made = await assign(supply, ent, "D-K", institution=h1)
+    oid = uid("O")
+    await bus.send(placed(oid, enterprise=ent, institution=h1, units=3))
+    await wait_status(supply, oid, "routed")
+    attempts: list[tuple[str, dict[str, str], dict[str, Any]]] = [
+        ("/v1/distributors", REGULATOR, {"distributor_id": uid("D"), "name": "x"}),
+        ("/v1/violations", REGULATOR, {"distributor_id": "D-K", "reason": "x", "years": 1}),
+        ("/v1/violations/B-NONE/lift", REGULATOR, {"reason": "x"}),
+        ("/v1/assignments", bearer("enterprise", ent), {
+            "registration_no": STENT, "distributor_id": "D-K", "scope": "region",
+            "region": REGION, "reason": "x"}),
+        (f"/v1/assignments/{made['assignment_id']}/revoke",
+         bearer("enterprise", ent), {"reason": "x"}),
+        ("/v1/accounts", bearer("institution", h1), {"distributor_id": "D-K",
+                                                      "status": "requested"}),
+        (f"/v1/deliveries/{oid}/shipments", bearer("distributor", "D-K"), {"units": 1}),
+        (f"/v1/deliveries/{oid}/deliveries", bearer("distributor", "D-K"), {"units": 1}),
+    ]
+    for path, who, body in attempts:
+        r = await supply.post(path, json=body, headers=who)
+        assert (r.status_code, r.json()["type"]) == (
+            400, "urn:vbp:problem:idempotency-key-required"), (path, dump(r))
+        assert r.json()["errors"] == [{"field": "header.Idempotency-Key",
+                                       "message": "required"}]
+    view = await order_view(supply, oid)
+    assert (view["status"], view["shipped_units"]) == ("routed", 0)
+    assert (await supply.get(f"/v1/assignments?enterprise_id={ent}",
+                             headers=REGULATOR)).json()["items"][0]["status"] == "in_force"
+    assert (await supply.get("/v1/violations?distributor_id=D-K",
+                             headers=REGULATOR)).json()["items"] == []
+
+
 async def test_distributors_ship_and_deliver_their_own_orders_only(
         supply: httpx.AsyncClient, bus: Bus, bootstrap: str) -> None:
     ent, h1 = uid("E"), uid("H")
@@ -579,7 +712,7 @@ async def test_unopened_accounts_are_open_items_and_never_block_supply(
     hospital = bearer("institution", h1)
     items = (await supply.get("/v1/account-open-items", headers=hospital)).json()["items"]
     assert items == [{"institution_id": h1, "distributor_id": "D-ACC", "status": None}]
-    r = await supply.post("/v1/accounts", headers=hospital,
+    r = await supply.post("/v1/accounts", headers={**hospital, **keyed()},
                           json={"distributor_id": "D-ACC", "status": "requested"})
     assert r.status_code == 201, dump(r)
     items = (await supply.get("/v1/account-open-items", headers=hospital)).json()["items"]
@@ -590,12 +723,12 @@ async def test_unopened_accounts_are_open_items_and_never_block_supply(
     other = await supply.get(f"/v1/account-open-items?institution_id={h1}",
                              headers=bearer("institution", h2))
     assert other.json()["items"] == []
-    r = await supply.post("/v1/accounts", headers=hospital,
+    r = await supply.post("/v1/accounts", headers={**hospital, **keyed()},
                           json={"distributor_id": "D-ACC", "status": "opened"})
     assert r.json()["status"] == "opened"
     assert (await supply.get("/v1/account-open-items",
                              headers=hospital)).json()["items"] == []
-    r = await supply.post("/v1/accounts", headers=hospital,
+    r = await supply.post("/v1/accounts", headers={**hospital, **keyed()},
                           json={"distributor_id": "D-NONE", "status": "requested"})
     assert r.status_code == 422
     accounts = await supply.get("/v1/accounts", headers=bearer("distributor", "D-ACC"))
@@ -621,7 +754,7 @@ async def test_barring_takes_back_unshipped_orders_and_keeps_shipped_ones(
         assert (await wait_status(supply, oid, "routed"))["distributor_id"] == bad
     assert (await move(supply, o_shipped, "shipments", bad, 10)).status_code == 201
 
-    r = await supply.post("/v1/violations", headers=REGULATOR,
+    r = await supply.post("/v1/violations", headers={**REGULATOR, **keyed()},
                           json={"distributor_id": bad, "reason": "商业贿赂", "years": 3})
     assert r.status_code == 201, dump(r)
     outcome = r.json()
@@ -682,7 +815,7 @@ async def test_barring_takes_back_unshipped_orders_and_keeps_shipped_ones(
     assert rerouted[0].data["rerouted_from"] == bad
 
     # lifting restores the qualification, not the revoked assignments
-    r = await supply.post(f"/v1/violations/{bar_id}/lift", headers=REGULATOR,
+    r = await supply.post(f"/v1/violations/{bar_id}/lift", headers={**REGULATOR, **keyed()},
                           json={"reason": "整改完成"})
     assert r.status_code == 200, dump(r)
     assert r.json()["active"] is False
@@ -693,7 +826,7 @@ async def test_barring_takes_back_unshipped_orders_and_keeps_shipped_ones(
     o_new = uid("O")
     await bus.send(placed(o_new, enterprise=ent, institution=h1))
     assert (await wait_status(supply, o_new, "routed"))["distributor_id"] == backup
-    again = await supply.post(f"/v1/violations/{bar_id}/lift", headers=REGULATOR,
+    again = await supply.post(f"/v1/violations/{bar_id}/lift", headers={**REGULATOR, **keyed()},
                               json={"reason": "again"})
     assert again.status_code == 409
     history = (await supply.get(f"/v1/distributors/{bad}/history", headers=REGULATOR)).json()
@@ -787,7 +920,7 @@ async def test_orders_routed_while_a_bar_runs_never_stay_with_the_barred_distrib
         assert len(page.json()["items"]) >= 20
 
     await eventually(some_routed)
-    r = await supply.post("/v1/violations", headers=REGULATOR,
+    r = await supply.post("/v1/violations", headers={**REGULATOR, **keyed()},
                           json={"distributor_id": bad, "reason": "并发", "years": 1})
     assert r.status_code == 201, dump(r)
     assert r.json()["rerouted"] >= 20

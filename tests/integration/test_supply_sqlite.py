@@ -17,6 +17,7 @@ from tests.integration.test_supply_service import (
     Bus,
     assign,
     bearer,
+    keyed,
     move,
     now,
     placed,
@@ -60,7 +61,7 @@ async def test_routing_delivery_and_bar_on_sqlite(
     assert stats.json() == [{"distributor_id": bad, "enterprise_id": ent, "count": 1,
                              "mean_hours": "5.00", "p90_hours": "5.00"}]
     await assign(client, ent, backup, region=REGION)
-    r = await client.post("/v1/violations", headers=REGULATOR,
+    r = await client.post("/v1/violations", headers={**REGULATOR, **keyed()},
                           json={"distributor_id": bad, "reason": "违规", "years": 1})
     assert r.status_code == 201, r.text
     assert (r.json()["taken_back"], r.json()["rerouted"]) == (1, 1)

@@ -136,3 +136,15 @@ async def test_refusals_are_the_problems_fastapi_would_give() -> None:
                                                 "Idempotency-Key": "k" * 201, **json_type})
     assert (status, problem["type"]) == (400, "urn:vbp:problem:bad-idempotency-key")
     assert rec.calls == [] and rec.handed_on == []
+
+
+async def test_a_missing_idempotency_key_is_refused_as_fastapi_refuses_it() -> None:
+    """Item 13: placing an order moves goods, so the direct path requires the key too (400
+    naming the header, nothing run), as the FastAPI route's ``IdempotencyRequired`` does."""
+    body = json.dumps({"name": "stent", "units": 3}).encode()
+    rec, status, headers, problem = await post(body, {
+        "Authorization": f"Bearer {token()}", "Content-Type": "application/json"})
+    assert (status, problem["type"]) == (400, "urn:vbp:problem:idempotency-key-required")
+    assert problem["errors"] == [{"field": "header.Idempotency-Key", "message": "required"}]
+    assert headers["content-type"] == "application/problem+json"
+    assert rec.calls == [] and rec.handed_on == []
