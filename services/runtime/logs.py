@@ -78,9 +78,9 @@ class KafkaClientLogLimiter(logging.Filter):
         return True
 
 
-def quiet_kafka_client(handler: logging.Handler) -> None:
+def quiet_kafka_client(handler: logging.Handler, *, persist: float = 60.0) -> None:
     """Only the Kafka client's warnings and errors, rate-limited (``KafkaClientLogLimiter``)."""
-    handler.addFilter(KafkaClientLogLimiter())
+    handler.addFilter(KafkaClientLogLimiter(persist=persist))
     logging.getLogger("aiokafka").setLevel("WARNING")
 
 

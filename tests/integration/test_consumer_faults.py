@@ -23,7 +23,7 @@ from services.devstack.postgres import PostgresCluster
 from services.runtime.consumer import ConsumerSpec, EventConsumer
 from services.runtime.db import UnitOfWork, make_engine, runtime_metadata
 from services.runtime.deadletters import replay_dead_letters
-from services.runtime.kafka import ensure_topics
+from services.runtime.kafka import ensure_topics, make_producer
 from services.runtime.logs import quiet_kafka_client
 from tests.integration.harness import Harness, Pinged, apply_ping, test_metadata
 
@@ -216,7 +216,7 @@ def own_broker() -> Iterator[KafkaBroker]:
 def counted_logs() -> Iterator[Counting]:
     """Warnings and errors as the services log them (``logs.configure``), counted."""
     handler = Counting()
-    quiet_kafka_client(handler)
+    quiet_kafka_client(handler, persist=300)  # this machine may take a minute to start a broker
     root = logging.getLogger()
     root.addHandler(handler)
     try:
@@ -240,16 +240,19 @@ async def broker_harness(own_broker: KafkaBroker, database_url: str, topic_name:
         await engine.dispose()
 
 
+@pytest.mark.timeout(900)  # this broker starts twice, up to a minute or more each time
 async def test_broker_not_there_at_start_then_away_logs_little_and_recovers(
         own_broker: KafkaBroker, broker_harness: Harness, counted_logs: Counting) -> None:
     harness = broker_harness
     await harness.record(5, keys=5)
+    dlt = make_producer(harness.bootstrap, "test-dlt")  # started once there is a broker
+    harness.producers.append(dlt)
     consumer = harness.consumer()
     await consumer.start()  # returns at once; the broker is not even started
     await asyncio.sleep(3)
     await asyncio.to_thread(own_broker.start)
+    await dlt.start()
     await ensure_topics(harness.bootstrap, [harness.topic], partitions=4)
-    await harness.producer()
     await publish_all(harness)
     assert await harness.wait_applied(5, timeout=90) == (5, 5)
     errors = [r.getMessage() for r in counted_logs.records if r.levelno >= logging.ERROR]
@@ -259,7 +262,7 @@ async def test_broker_not_there_at_start_then_away_logs_little_and_recovers(
     await asyncio.to_thread(own_broker.stop)
     await asyncio.sleep(15)
     during = list(counted_logs.records)
-    assert len(during) < 50, [r.getMessage() for r in during][:60]  # item 8
+    assert len(during) < 50, (len(during), [r.getMessage() for r in during][:30])  # item 8
     await asyncio.to_thread(own_broker.start)
     await harness.record(5, keys=5, start=5)
     await publish_all(harness)
