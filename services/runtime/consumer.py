@@ -210,9 +210,13 @@ class EventConsumer:
                 await asyncio.wait({task})
             if not task.cancelled() and task.exception() is not None:
                 log.error("consumer %s had crashed", self.group_id, exc_info=task.exception())
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:  # with the broker away, leaving the group can fail or hang: shut down anyway
+                await asyncio.wait_for(consumer.stop(), 15)
+            except (TimeoutError, KafkaError, OSError) as exc:
+                log.warning("consumer %s: stopped without leaving the group cleanly (%r)",
+                            self.group_id, exc)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, waking early on ``stop()``."""

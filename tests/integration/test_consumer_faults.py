@@ -250,7 +250,7 @@ async def test_broker_not_there_at_start_then_away_logs_little_and_recovers(
     consumer = harness.consumer()
     await consumer.start()  # returns at once; the broker is not even started
     await asyncio.sleep(3)
-    await asyncio.to_thread(own_broker.start)
+    await asyncio.to_thread(own_broker.start, 300)
     await dlt.start()
     await ensure_topics(harness.bootstrap, [harness.topic], partitions=4)
     await publish_all(harness)
@@ -263,7 +263,7 @@ async def test_broker_not_there_at_start_then_away_logs_little_and_recovers(
     await asyncio.sleep(15)
     during = list(counted_logs.records)
     assert len(during) < 50, (len(during), [r.getMessage() for r in during][:30])  # item 8
-    await asyncio.to_thread(own_broker.start)
+    await asyncio.to_thread(own_broker.start, 300)
     await harness.record(5, keys=5, start=5)
     await publish_all(harness)
     assert await harness.wait_applied(10, timeout=90) == (10, 10)
