@@ -83,8 +83,8 @@ class _Item:
     batch: BatchHandler | None
     event: Event
     ce: CloudEvent
-    key: str | None
-    replayed: bool
+    key: str | None = None
+    replayed: bool = False
     """A dead letter replayed for this consumer's group."""
 
 
