@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 from contracts.base import CloudEvent
 from contracts.registry import dead_letter_topic
 from services.devstack.kafka import KafkaBroker, ensure_jars
+from services.devstack.net import free_loopback_port
 from services.devstack.postgres import PostgresCluster
 from services.runtime.consumer import ConsumerSpec, EventConsumer
 from services.runtime.db import UnitOfWork, make_engine, runtime_metadata
@@ -268,3 +269,23 @@ async def test_broker_not_there_at_start_then_away_logs_little_and_recovers(
     await publish_all(harness)
     assert await harness.wait_applied(10, timeout=90) == (10, 10)
     assert consumer.crashed is None
+
+
+# --- start-up (with item 17): start() returns at once, stop() works while connecting ----------
+
+
+async def test_start_returns_at_once_and_stop_works_while_still_connecting(
+        harness: Harness) -> None:
+    nowhere = f"127.0.0.1:{free_loopback_port()}"  # no broker will ever listen there
+    consumer = EventConsumer(
+        ConsumerSpec(name="pings", routes={harness.event: apply_ping}), service="test",
+        engine=harness.engine, clock=harness.clock, bootstrap_servers=nowhere,
+        dlt_producer=harness.producers[0], group_id=harness.group, max_backoff=1.0)
+    await asyncio.wait_for(consumer.start(), 2)
+    await asyncio.sleep(4)  # several attempts, none given up on
+    assert not consumer.connected
+    assert consumer.crashed is None
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.wait_for(consumer.stop(), 10)
+    assert loop.time() - started < 5
