@@ -67,7 +67,8 @@ def _dlt_replay(args: argparse.Namespace) -> int:
     from services.runtime.settings import Settings
 
     n = asyncio.run(replay_dead_letters(Settings().kafka_bootstrap_servers, args.topic))
-    print(f"replayed {n} dead letters to {args.topic}")
+    print(f"replayed {n} dead letters to {args.topic}, each for the consumer group that "
+          "dead-lettered it (the others skip it)")
     return 0
 
 
@@ -255,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dlt", help="dead letters")
     dlt = p.add_subparsers(dest="action", required=True)
-    r = dlt.add_parser("replay", help="send a topic's dead letters back to it")
+    r = dlt.add_parser("replay", help="send a topic's dead letters back to it, each for the "
+                       "consumer group that failed it only")
     r.add_argument("topic")
     r.set_defaults(func=_dlt_replay)
 

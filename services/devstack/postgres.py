@@ -249,6 +249,14 @@ class PostgresCluster:
         if result.returncode != 0 and self.is_running():
             self._run([*base, "-m", "immediate", "-t", "30"], timeout=60)
 
+    def crash(self) -> None:
+        """Stop as a crash would (``pg_ctl stop -m immediate``): clients lose their connections
+        at once; ``start()`` again recovers the cluster from its WAL."""
+        atexit.unregister(self.stop)
+        if self.is_running():
+            self._run([self._bin("pg_ctl"), "stop", "-D", str(self.pgdata), "-w", "-m",
+                       "immediate", "-t", "30"], timeout=60)
+
     def _log_tail(self, lines: int = 30) -> str:
         try:
             text = self.log_file.read_text(errors="replace")

@@ -17,24 +17,37 @@ goes there after retries with backoff. Either way the partition moves on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+import asyncpg
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.base import CloudEvent, Event
 from contracts.registry import dead_letter_topic
 from services.runtime import metrics
 from services.runtime.clock import Clock
-from services.runtime.db import UnitOfWork, processed_events
+from services.runtime.db import UnitOfWork, held_events, held_keys, processed_events
+from services.runtime.deadletters import REPLAY_FOR_HEADER
 from services.runtime.envelope import EnvelopeError, decode
 from services.runtime.tracing import child_of, traceparent_var
 
@@ -50,6 +63,7 @@ it is called again with one event at a time. ``traced(ce)`` gives each event's t
 to the events it records."""
 BatchRoutes = Mapping[type[Event], BatchHandler]
 Fault = Callable[[TopicPartition, int], Awaitable[None]]
+_T = TypeVar("_T")
 
 # Records (consumer, event id) unless it is there already, and says which it recorded: the
 # events to apply. One index probe per event (whatever the table's statistics say), one round
@@ -69,6 +83,9 @@ class _Item:
     batch: BatchHandler | None
     event: Event
     ce: CloudEvent
+    key: str | None = None
+    replayed: bool = False
+    """A dead letter replayed for this consumer's group."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +134,7 @@ class EventConsumer:
         backoff: float = 0.2,
         group_id: str | None = None,
         batch_size: int = 100,
+        max_backoff: float = 5.0,
     ) -> None:
         self.spec = spec
         self._service = service
@@ -128,6 +146,7 @@ class EventConsumer:
         self._max_retries = max_retries
         self._batch_size = max(1, batch_size)
         self._backoff = backoff
+        self._max_backoff = max_backoff
         self.group_id = group_id or f"{service}.{spec.name}"
         self._routes: dict[str, tuple[type[Event], Handler | None, BatchHandler | None]] = {
             cls.TYPE: (cls, handler, None) for cls, handler in spec.routes.items()}
@@ -137,6 +156,10 @@ class EventConsumer:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._positions: dict[TopicPartition, int] = {}
+        self._connected = False
+        self._held: dict[tuple[str, str], str] = {}
+        """(topic, key) -> the dead-lettered event id the key waits for."""
+        self._reload_held = True
         self.before_offset_commit: Fault | None = None
         """Test hook: runs after the database commit, before the offset commit."""
 
@@ -148,9 +171,12 @@ class EventConsumer:
         return self._task.exception()
 
     async def start(self) -> None:
+        """Returns at once: the consume task connects to the broker, retrying with capped
+        backoff for as long as it takes (the broker may come up after the service), until
+        ``stop()``."""
         self._stopping.clear()
+        self._connected = False
         self._consumer = AIOKafkaConsumer(
-            *self.spec.topics,
             bootstrap_servers=self._bootstrap,
             group_id=self.group_id,
             client_id=f"{self.group_id}-consumer",
@@ -160,52 +186,86 @@ class EventConsumer:
             max_poll_records=500,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
+            retry_backoff_ms=500,  # metadata and coordinator retries while the broker is away
         )
-        delay = 0.2
-        for _attempt in range(60):
-            try:
-                await self._consumer.start()
-                break
-            except KafkaError as exc:
-                log.warning("consumer %s: broker not reachable yet (%s)", self.group_id, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 3.0)
-        else:
-            raise RuntimeError(f"consumer {self.group_id} could not reach Kafka")
+        self._consumer.subscribe(self.spec.topics, listener=_Assignment(self))
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.group_id}")
 
+    @property
+    def connected(self) -> bool:
+        """Joined the group (``start()`` does not wait for it)."""
+        return self._connected
+
     async def stop(self) -> None:
-        """Finish the record in hand, commit what was processed, leave the group."""
+        """Finish the record in hand, commit what was processed, leave the group. While still
+        connecting, give up connecting."""
         self._stopping.set()
-        if self._task is not None:
+        task, self._task = self._task, None
+        if task is not None:
+            if not self._connected:
+                task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=30)
+            if not done:
+                task.cancel()
+                await asyncio.wait({task})
+            if not task.cancelled() and task.exception() is not None:
+                log.error("consumer %s had crashed", self.group_id, exc_info=task.exception())
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:  # with the broker away, leaving the group can fail or hang: shut down anyway
+                await asyncio.wait_for(consumer.stop(), 15)
+            except (TimeoutError, KafkaError, OSError) as exc:
+                log.warning("consumer %s: stopped without leaving the group cleanly (%r)",
+                            self.group_id, exc)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, waking early on ``stop()``."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _connect(self, consumer: AIOKafkaConsumer) -> None:
+        """Start the client until it works or ``stop()`` (never gives up on its own)."""
+        delay, attempt = 0.2, 0
+        while not self._stopping.is_set():
+            attempt += 1
             try:
-                await asyncio.wait_for(self._task, 30)
-            except TimeoutError:
-                self._task.cancel()
-            except Exception:
-                log.exception("consumer %s had crashed", self.group_id)
-            self._task = None
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+                await consumer.start()
+                self._connected = True
+                if attempt > 1:
+                    log.info("consumer %s: connected after %d attempts", self.group_id, attempt)
+                return
+            except (KafkaError, OSError) as exc:
+                # the first few are start-up races (broker, topics or coordinator not ready)
+                level = logging.INFO if attempt < 5 else logging.WARNING
+                log.log(level, "consumer %s: broker not ready yet (%s), retrying in %.1fs",
+                        self.group_id, exc, delay)
+            await self._pause(delay)
+            delay = min(delay * 2, self._max_backoff)
 
     async def _run(self) -> None:
         assert self._consumer is not None
         consumer = self._consumer
+        await self._connect(consumer)
+        fetch_delay = 0.5
         while not self._stopping.is_set():
             try:
                 batches = await consumer.getmany(timeout_ms=300, max_records=500)
             except KafkaError as exc:
-                log.warning("consumer %s: fetch failed (%s), retrying", self.group_id, exc)
-                await asyncio.sleep(0.5)
+                log.warning("consumer %s: fetch failed (%s), retrying in %.1fs", self.group_id,
+                            exc, fetch_delay)
+                await self._pause(fetch_delay)
+                fetch_delay = min(fetch_delay * 2, self._max_backoff)
                 continue
+            fetch_delay = 0.5
+            metrics.CONSUMER_LAST_POLL.labels(self._service, self.spec.name).set_to_current_time()
             applied: dict[TopicPartition, int] = {}
             for tp, records in batches.items():
                 for start in range(0, len(records), self._batch_size):
                     if self._stopping.is_set():
                         break
                     chunk = records[start:start + self._batch_size]
-                    await self._handle_chunk(chunk)
+                    if not await self._handle_chunk(chunk):
+                        break  # stopping, or the partition went elsewhere: not committed
                     applied[tp] = chunk[-1].offset + 1
             await self._commit(consumer, applied)
             self._observe_lag(consumer)
@@ -229,75 +289,226 @@ class EventConsumer:
                         sorted(offsets), exc)
 
     def _observe_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Lag of every assigned partition: from the high watermark and the position, once the
+        fetcher knows them (``_Assignment`` sets 0 at assignment until then)."""
         for tp in consumer.assignment():
             high = consumer.highwater(tp)
-            if high is None or tp not in self._positions:
+            position = self._positions.get(tp, _position(consumer, tp))
+            if high is None or position is None:
                 continue
             metrics.CONSUMER_LAG.labels(
                 self._service, self.spec.name, tp.topic, str(tp.partition)
-            ).set(max(high - self._positions[tp], 0))
+            ).set(max(high - position, 0))
 
-    async def _handle_chunk(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+    async def _handle_chunk(self, records: list[ConsumerRecord[bytes, bytes]]) -> bool:
         """Apply a chunk of one partition's records in one transaction (each still recorded in
         processed_events, so each takes effect once); if that fails, record by record, with
-        retries and dead letters."""
-        readable: list[_Item] = []
-        for record in records:
-            self._positions[TopicPartition(record.topic, record.partition)] = record.offset + 1
-            try:
-                ce = decode(record.value, record.headers)
-                route = self._routes.get(ce.type)
-                if route is None:
+        retries and dead letters. Records of a held key (and dead letters replayed for this
+        consumer) go one at a time, after. Returns False if the chunk was left unfinished
+        (``stop()`` while the database was away, or the partition went to another instance):
+        its offsets must not be committed."""
+        tp = TopicPartition(records[0].topic, records[0].partition)
+        try:
+            if self._reload_held:
+                await self._infra_retry(self._load_held, tp)
+                self._reload_held = False
+            readable: list[_Item] = []
+            for record in records:
+                self._positions[tp] = record.offset + 1
+                target = _header(record, REPLAY_FOR_HEADER)
+                if target is not None and target != self.group_id:
+                    # a dead letter another group failed, replayed for it alone (issue #12.4)
                     metrics.CONSUMER_EVENTS.labels(
                         self._service, self.spec.name, record.topic, "ignored").inc()
                     continue
-                cls, handler, batch = route
-                readable.append(_Item(record, handler, batch, cls.model_validate(ce.data), ce))
-            except (EnvelopeError, ValidationError) as exc:
-                await self._dead_letter(record, f"unreadable: {exc}", attempts=0)
-        if len(readable) > 1:
-            started = time.perf_counter()
-            try:
-                applied = await self._apply_many(readable)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("consumer %s: chunk of %d failed (%s); applying one by one",
-                            self.group_id, len(readable), exc)
-            else:
-                topic = readable[0].record.topic
-                labels = (self._service, self.spec.name, topic)
-                metrics.CONSUMER_EVENTS.labels(*labels, "processed").inc(applied)
-                metrics.CONSUMER_EVENTS.labels(*labels, "duplicate").inc(len(readable) - applied)
-                per_event = (time.perf_counter() - started) / len(readable)
-                for _ in readable:
-                    metrics.CONSUMER_DURATION.labels(*labels).observe(per_event)
-                return
-        for item in readable:
-            await self._handle(item)
+                try:
+                    ce = decode(record.value, record.headers)
+                    route = self._routes.get(ce.type)
+                    if route is None:
+                        metrics.CONSUMER_EVENTS.labels(
+                            self._service, self.spec.name, record.topic, "ignored").inc()
+                        continue
+                    cls, handler, batch = route
+                    readable.append(_Item(record, handler, batch, cls.model_validate(ce.data),
+                                          ce, _key(record), target is not None))
+                except (EnvelopeError, ValidationError) as exc:
+                    await self._dead_letter(record, f"unreadable: {exc}", attempts=0)
+            special_keys = {item.key for item in readable
+                            if item.replayed or (item.record.topic, item.key) in self._held}
+            plain = [item for item in readable if item.key not in special_keys]
+            one_by_one = [item for item in readable if item.key in special_keys]
+            batched = len(plain) > 1 and await self._apply_chunk(plain, tp)
+            for item in one_by_one if batched else readable:
+                await self._handle_item(item, tp)
+            return True
+        except _Abandoned:
+            return False
 
-    async def _handle(self, item: _Item) -> None:
+    async def _apply_chunk(self, items: list[_Item], tp: TopicPartition) -> bool:
+        """All of ``items`` in one transaction; False if a handler failed (rolled back)."""
+        started = time.perf_counter()
+        try:
+            applied = await self._infra_retry(lambda: self._apply_many(items), tp)
+        except (_Abandoned, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            log.warning("consumer %s: chunk of %d failed (%s); applying one by one",
+                        self.group_id, len(items), exc)
+            return False
+        labels = (self._service, self.spec.name, tp.topic)
+        metrics.CONSUMER_EVENTS.labels(*labels, "processed").inc(applied)
+        metrics.CONSUMER_EVENTS.labels(*labels, "duplicate").inc(len(items) - applied)
+        per_event = (time.perf_counter() - started) / len(items)
+        for _ in items:
+            metrics.CONSUMER_DURATION.labels(*labels).observe(per_event)
+        return True
+
+    async def _handle_item(self, item: _Item, tp: TopicPartition) -> None:
+        """One event, keeping its key's order through dead letters (issue #12.2): while a key
+        is held (one of its events was dead-lettered), later events of the key are held too;
+        the dead letter, replayed for this consumer, is applied and then the held events, in
+        the order they came."""
+        held_for = self._held.get((item.record.topic, item.key)) if item.key else None
+        if held_for is None:
+            await self._handle(item, tp)
+        elif item.replayed and item.ce.id == held_for:
+            assert item.key is not None
+            if await self._handle(item, tp) != "dead_lettered":
+                await self._release(item.record.topic, item.key, tp)
+        else:
+            await self._hold(item, tp)
+
+    async def _handle(self, item: _Item, tp: TopicPartition) -> str:
+        """Apply one event with retries; dead-letter it when its handler keeps failing.
+        Infrastructure failures (database or broker away) are retried without limit and never
+        count as attempts (issue #12.1). Returns the outcome."""
         record, ce = item.record, item.ce
         labels = (self._service, self.spec.name, record.topic)
         started = time.perf_counter()
         for attempt in range(1, self._max_retries + 2):
             try:
-                applied = await self._apply_many([item])
+                applied = await self._infra_retry(lambda: self._apply_many([item]), tp)
                 outcome = "processed" if applied else "duplicate"
                 metrics.CONSUMER_EVENTS.labels(*labels, outcome).inc()
                 metrics.CONSUMER_DURATION.labels(*labels).observe(time.perf_counter() - started)
-                return
-            except asyncio.CancelledError:
+                return outcome
+            except (_Abandoned, asyncio.CancelledError):
                 raise
             except Exception as exc:
                 if attempt > self._max_retries:
                     log.exception("event %s failed %d times, dead-lettering", ce.id, attempt)
-                    await self._dead_letter(record, repr(exc), attempts=attempt)
-                    return
+                    await self._dead_letter(record, repr(exc), attempts=attempt, item=item)
+                    return "dead_lettered"
                 metrics.CONSUMER_EVENTS.labels(*labels, "retried").inc()
                 delay = min(self._backoff * 2 ** (attempt - 1), 10.0)
                 log.warning("event %s failed (attempt %d): %s", ce.id, attempt, exc)
                 await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _infra_retry(self, op: Callable[[], Awaitable[_T]], tp: TopicPartition) -> _T:
+        """``op()``, retried with capped backoff for as long as it fails for an infrastructure
+        reason; raises ``_Abandoned`` on ``stop()`` or when ``tp`` is no longer assigned."""
+        delay, failures = self._backoff, 0
+        while True:
+            try:
+                result = await op()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_infrastructure_error(exc):
+                    raise
+                failures += 1
+                metrics.CONSUMER_INFRA_FAILURES.labels(self._service, self.spec.name).inc()
+                if failures == 1 or failures % 20 == 0:
+                    log.warning("consumer %s: database or broker unavailable (%s: %s); %d "
+                                "failures, retrying %s until it is back", self.group_id,
+                                type(exc).__name__, exc, failures, tp)
+                consumer = self._consumer
+                if self._stopping.is_set() or (
+                        consumer is not None and tp not in consumer.assignment()):
+                    raise _Abandoned from exc
+                await self._pause(delay)
+                delay = min(delay * 2, self._max_backoff)
+                continue
+            if failures:
+                log.info("consumer %s: back after %d failures", self.group_id, failures)
+            return result
+
+    # --- per-key order through dead letters ---------------------------------------------------
+
+    async def _load_held(self) -> None:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(held_keys.c.topic, held_keys.c.key, held_keys.c.event_id)
+                .where(held_keys.c.consumer == self.spec.name))
+            self._held = {(topic, key): event_id for topic, key, event_id in rows.all()}
+
+    async def _hold_key(self, topic: str, key: str, event_id: str) -> None:
+        """Record that ``key`` waits for dead letter ``event_id`` (before the offset commit)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(held_keys).where(
+                held_keys.c.consumer == self.spec.name, held_keys.c.topic == topic,
+                held_keys.c.key == key))
+            await conn.execute(insert(held_keys).values(
+                consumer=self.spec.name, topic=topic, key=key, event_id=event_id,
+                held_at=self._clock.now()))
+        self._held[(topic, key)] = event_id
+
+    async def _hold(self, item: _Item, tp: TopicPartition) -> None:
+        record = item.record
+        assert item.key is not None
+        headers = json.dumps([[k, v.decode("latin-1")] for k, v in record.headers])
+
+        async def store() -> None:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(held_events).values(
+                    consumer=self.spec.name, topic=record.topic, key=item.key,
+                    event_id=item.ce.id, value=record.value, headers=headers,
+                    held_at=self._clock.now()))
+
+        await self._infra_retry(store, tp)
+        metrics.CONSUMER_EVENTS.labels(self._service, self.spec.name, record.topic, "held").inc()
+        log.warning("consumer %s: held %s[%d]@%d (key %s waits for its dead letter %s)",
+                    self.group_id, record.topic, record.partition, record.offset, item.key,
+                    self._held.get((record.topic, item.key)))
+
+    async def _release(self, topic: str, key: str, tp: TopicPartition) -> None:
+        """The key's dead letter is applied: apply its held events in order. One that fails
+        is dead-lettered in turn, and the key stays held behind it."""
+
+        async def held() -> list[Any]:
+            async with self._engine.connect() as conn:
+                return list((await conn.execute(
+                    select(held_events.c.seq, held_events.c.value, held_events.c.headers)
+                    .where(held_events.c.consumer == self.spec.name,
+                           held_events.c.topic == topic, held_events.c.key == key)
+                    .order_by(held_events.c.seq))).all())
+
+        async def forget(seq: int | None) -> None:
+            async with self._engine.begin() as conn:
+                if seq is not None:
+                    await conn.execute(delete(held_events).where(held_events.c.seq == seq))
+                    return
+                await conn.execute(delete(held_keys).where(
+                    held_keys.c.consumer == self.spec.name, held_keys.c.topic == topic,
+                    held_keys.c.key == key))
+
+        for seq, value, headers in await self._infra_retry(held, tp):
+            record = ConsumerRecord(
+                topic=tp.topic, partition=tp.partition, offset=-1, timestamp=0,
+                timestamp_type=0, key=key.encode(), value=bytes(value), checksum=None,
+                serialized_key_size=-1, serialized_value_size=-1,
+                headers=tuple((k, v.encode("latin-1")) for k, v in json.loads(headers)))
+            ce = decode(record.value, record.headers)
+            cls, handler, batch = self._routes[ce.type]
+            item = _Item(record, handler, batch, cls.model_validate(ce.data), ce, key, False)
+            outcome = await self._handle(item, tp)
+            await self._infra_retry(functools.partial(forget, seq), tp)
+            if outcome == "dead_lettered":
+                return  # the key stays held, now behind this event
+        await self._infra_retry(lambda: forget(None), tp)
+        self._held.pop((topic, key), None)
+        log.info("consumer %s: key %s released", self.group_id, key)
 
     async def _apply_many(self, items: list[_Item]) -> int:
         """Apply events in one transaction, skipping those already processed; returns how
@@ -328,9 +539,12 @@ class EventConsumer:
             return applied
 
     async def _dead_letter(
-        self, record: ConsumerRecord[bytes, bytes], error: str, *, attempts: int
+        self, record: ConsumerRecord[bytes, bytes], error: str, *, attempts: int,
+        item: _Item | None = None,
     ) -> None:
-        headers = list(record.headers) + [
+        """Send the record to ``<topic>.dlt``; for a readable event with a key, hold the key
+        (its later events wait for the dead letter's replay)."""
+        headers = [(k, v) for k, v in record.headers if not k.startswith("dlt_")] + [
             ("dlt_error", error[:2000].encode()),
             ("dlt_original_topic", record.topic.encode()),
             ("dlt_original_partition", str(record.partition).encode()),
@@ -338,6 +552,7 @@ class EventConsumer:
             ("dlt_consumer", self.group_id.encode()),
             ("dlt_attempts", str(attempts).encode()),
         ]
+        delay = 0.5
         while True:
             try:
                 await self._dlt.send_and_wait(
@@ -346,14 +561,97 @@ class EventConsumer:
                 )
                 break
             except KafkaError as exc:  # keep the record rather than lose it
-                log.warning("dead-lettering failed (%s), retrying", exc)
-                await asyncio.sleep(1.0)
+                log.warning("dead-lettering failed (%s), retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_backoff)
+        if item is not None and item.key is not None:
+            tp = TopicPartition(record.topic, record.partition)
+            key, event_id = item.key, item.ce.id
+            await self._infra_retry(lambda: self._hold_key(record.topic, key, event_id), tp)
         metrics.DEAD_LETTERS.labels(self._service, record.topic).inc()
         metrics.CONSUMER_EVENTS.labels(
             self._service, self.spec.name, record.topic, "dead_lettered"
         ).inc()
         log.error("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset,
                   error)
+
+
+class _Abandoned(Exception):
+    """A chunk left unfinished: ``stop()`` or its partition revoked while infrastructure was
+    away."""
+
+
+class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
+    """On assignment: a lag of 0 for every new partition until the fetcher knows better, and
+    the held keys read again (another instance may have held keys of these partitions)."""
+
+    def __init__(self, owner: EventConsumer) -> None:
+        self._owner = owner
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        owner = self._owner
+        for tp in revoked:
+            owner._positions.pop(tp, None)
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(
+                    owner._service, owner.spec.name, tp.topic, str(tp.partition))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        owner = self._owner
+        owner._reload_held = True
+        for tp in assigned:
+            metrics.CONSUMER_LAG.labels(
+                owner._service, owner.spec.name, tp.topic, str(tp.partition)).set(0)
+        if owner._consumer is not None:
+            owner._observe_lag(owner._consumer)
+
+
+def _position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """The fetch position of ``tp`` if the client knows it already (without waiting)."""
+    try:
+        state = consumer._subscription.subscription.assignment.state_value(tp)
+        return int(state.position) if state is not None and state.has_valid_position else None
+    except AttributeError:
+        return None
+
+
+def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode()
+    return None
+
+
+def _key(record: ConsumerRecord[bytes, bytes]) -> str | None:
+    return record.key.decode("utf-8", "replace") if record.key else None
+
+
+_INFRA_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+"""PostgreSQL: connection exceptions, admin/crash shutdown, cannot connect now, too many
+connections."""
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database or the broker is away (the event is not at fault):
+    lost or refused connections, a server shutting down or starting, timeouts. Follows the
+    chain of causes (SQLAlchemy wraps the driver's exception)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, (OperationalError, InterfaceError, OSError, TimeoutError,
+                                KafkaError, asyncpg.PostgresConnectionError,
+                                asyncpg.InterfaceError, asyncpg.CannotConnectNowError)):
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_INFRA_SQLSTATES):
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) and id(orig) not in seen else (
+            current.__cause__ or current.__context__)
+    return False
 
 
 def _runs(items: Sequence[_Item]) -> Iterator[list[_Item]]:

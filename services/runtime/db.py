@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -177,6 +178,32 @@ processed_events = Table(
     Column("event_id", String(64), primary_key=True),
     Column("topic", String(200), nullable=False),
     Column("processed_at", UTCDateTime(), nullable=False),
+)
+
+# Per-key order through dead letters (runtime/consumer.py, migrations_v3): a key one of the
+# consumer's events was dead-lettered for, and the later events of that key it holds until the
+# dead letter is replayed and applied.
+held_keys = Table(
+    "held_keys",
+    runtime_metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("topic", String(200), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("event_id", String(64), nullable=False),
+    Column("held_at", UTCDateTime(), nullable=False),
+)
+held_events = Table(
+    "held_events",
+    runtime_metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("consumer", String(100), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("held_at", UTCDateTime(), nullable=False),
+    Index("ix_held_events_consumer_topic_key_seq", "consumer", "topic", "key", "seq"),
 )
 
 idempotency_keys = Table(

@@ -1,17 +1,26 @@
 """Replaying dead letters: records on ``<topic>.dlt`` go back to their original topic.
 
-Replayed records keep their CloudEvents id, so a consumer that did apply one after all skips it.
+Each consumer group dead-letters its own copy of an event it failed (header ``dlt_consumer``), so
+a replayed record carries ``dlt_replay_for`` naming that group: only that group applies it, the
+others skip it (they had applied the event, or dead-lettered their own copy, which is replayed
+for them). One replay therefore gives each failed group its event once, never every group every
+copy. Replayed records keep their CloudEvents id, so a group that did apply one after all skips
+it; ``dlt_replay_of`` says which dead letter a record replays.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts.registry import dead_letter_topic
 
 REPLAY_GROUP = "vbp-dlt-replay"
+REPLAY_FOR_HEADER = "dlt_replay_for"
+"""On a replayed record: the consumer group that dead-lettered it, the only one to apply it."""
+REPLAY_OF_HEADER = "dlt_replay_of"
 
 
 async def replay_dead_letters(
@@ -50,7 +59,7 @@ async def replay_dead_letters(
                 for record in records:
                     if record.offset >= end[tp]:
                         break
-                    headers = [(k, v) for k, v in record.headers if not k.startswith("dlt_")]
+                    headers = replay_headers(record.headers, tp, record.offset)
                     await producer.send_and_wait(
                         topic, value=record.value, key=record.key, headers=headers
                     )
@@ -61,4 +70,16 @@ async def replay_dead_letters(
     finally:
         await producer.stop()
         await consumer.stop()
+    return replayed
+
+
+def replay_headers(headers: Sequence[tuple[str, bytes]], tp: TopicPartition, offset: int
+                   ) -> list[tuple[str, bytes]]:
+    """The original record's headers, and which group the replay is for (none if the dead
+    letter does not say: then every group sees it, and skips it by id if it applied it)."""
+    replayed = [(k, v) for k, v in headers if not k.startswith("dlt_")]
+    failed_by = dict(headers).get("dlt_consumer")
+    if failed_by:
+        replayed.append((REPLAY_FOR_HEADER, failed_by))
+    replayed.append((REPLAY_OF_HEADER, f"{tp.topic}/{tp.partition}@{offset}".encode()))
     return replayed

@@ -34,7 +34,8 @@ HTTP_DURATION = Histogram(
 )
 CONSUMER_EVENTS = Counter(
     "vbp_consumer_events_total",
-    "Events seen by a consumer, by outcome (processed, duplicate, ignored, retried, dead_lettered)",
+    "Events seen by a consumer, by outcome (processed, duplicate, ignored, retried, "
+    "dead_lettered, held)",
     ["service", "consumer", "topic", "outcome"],
 )
 CONSUMER_DURATION = Histogram(
@@ -47,6 +48,17 @@ CONSUMER_LAG = Gauge(
     "vbp_consumer_lag_messages",
     "Messages behind the partition's high watermark",
     ["service", "consumer", "topic", "partition"],
+)
+CONSUMER_LAST_POLL = Gauge(
+    "vbp_consumer_last_poll_timestamp_seconds",
+    "When the consumer last polled the broker (Unix time): it is alive and not stuck",
+    ["service", "consumer"],
+)
+CONSUMER_INFRA_FAILURES = Counter(
+    "vbp_consumer_infrastructure_failures_total",
+    "Attempts that failed because the database or broker was away (retried without limit, "
+    "never dead-lettered)",
+    ["service", "consumer"],
 )
 DEAD_LETTERS = Counter(
     "vbp_dead_letters_total", "Events sent to a dead-letter topic", ["service", "topic"]

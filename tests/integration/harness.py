@@ -75,13 +75,14 @@ class Harness:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine, clock=self.clock, source="/vbp/test")
 
-    async def record(self, n: int, *, keys: int = 5, start: int = 0) -> list[str]:
+    async def record(self, n: int, *, keys: int = 5, start: int = 0, key_prefix: str = "k"
+                     ) -> list[str]:
         """Commit ``n`` events to the outbox, in one transaction each batch of 50."""
         ids: list[str] = []
         for base in range(start, start + n, 50):
             async with self.uow() as uow:
                 for i in range(base, min(base + 50, start + n)):
-                    ce = uow.record(self.event(ping_id=f"k{i % keys}", n=i))
+                    ce = uow.record(self.event(ping_id=f"{key_prefix}{i % keys}", n=i))
                     ids.append(ce.id)
                 await uow.commit()
         return ids

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
-from sqlalchemy import insert, select, update
+from prometheus_client import REGISTRY
+from sqlalchemy import func, insert, select, update
 
 from contracts.base import CloudEvent
 from contracts.registry import dead_letter_topic
 from services.runtime.consumer import BatchHandler, ConsumerSpec, EventConsumer, Routes
-from services.runtime.db import UnitOfWork, outbox, processed_events
+from services.runtime.db import UnitOfWork, held_events, outbox, processed_events
 from services.runtime.deadletters import replay_dead_letters
 from services.runtime.kafka import ensure_topics
 from tests.integration.harness import Harness, Pinged, apply_ping, effects
@@ -104,7 +105,10 @@ async def test_unreadable_message_goes_to_dead_letters_and_partition_moves_on(
 
 async def test_failing_handler_is_retried_then_dead_lettered_then_replayed(
         harness: Harness) -> None:
+    """Issue #12.2: once n=1 of key k0 is dead-lettered, the later n=2 of k0 is held, not
+    applied (other keys go on); the replay applies n=1, then n=2, in that order."""
     await harness.record(3, keys=1)
+    await harness.record(2, keys=1, start=3, key_prefix="other")
     await publish_all(harness)
     broken = True
     attempts = 0
@@ -118,19 +122,87 @@ async def test_failing_handler_is_retried_then_dead_lettered_then_replayed(
 
     consumer = harness.consumer(flaky, max_retries=2)
     await consumer.start()
-    rows, distinct = await harness.wait_applied(2)
-    assert (rows, distinct) == (2, 2)  # n=0 and n=2: the partition moved on
     letters = await harness.read_topic(dead_letter_topic(harness.topic), expect=1)
     assert len(letters) == 1
     assert dict(letters[0].headers)["dlt_attempts"] == b"3"
     assert "cannot apply n=1 yet" in dict(letters[0].headers)["dlt_error"].decode()
     assert attempts == 4  # once inside the chunk (rolled back), then 1 + 2 retries alone
+    rows, distinct = await harness.wait_applied(3)
+    assert (rows, distinct) == (3, 3)  # n=0, and the other key's n=3, 4
+    assert await held_count(harness) == 1  # n=2 waits behind its key's dead letter
+    assert sorted(n for _, n in await effect_rows(harness)) == [0, 3, 4]
 
     broken = False  # the bug is fixed; the dead letter goes back
     assert await replay_dead_letters(harness.bootstrap, harness.topic) == 1
-    rows, distinct = await harness.wait_applied(3)
-    assert (rows, distinct) == (3, 3)
+    rows, distinct = await harness.wait_applied(5)
+    assert (rows, distinct) == (5, 5)
+    assert [n for key, n in await effect_rows(harness) if key == "k0"] == [0, 1, 2]
+    assert await held_count(harness) == 0
     assert await replay_dead_letters(harness.bootstrap, harness.topic) == 0  # nothing twice
+
+
+async def test_held_key_survives_a_restart_and_a_cancel_is_never_overtaken(
+        harness: Harness) -> None:
+    """Issue #12.2, the reported case: the first event of an order is dead-lettered, the later
+    ones (a cancel) arrive while a fresh instance runs; after the replay, the first is applied
+    before the later ones, and a second dead letter of the key keeps holding it."""
+    await harness.record(1, keys=1)
+    await publish_all(harness)
+    failing = {0}
+
+    async def flaky(uow: UnitOfWork, event: Pinged, ce: CloudEvent) -> None:
+        if event.n in failing:
+            raise ValueError(f"cannot apply n={event.n}")
+        await apply_ping(uow, event, ce)
+
+    first = harness.consumer(flaky, max_retries=0)
+    await first.start()
+    await harness.read_topic(dead_letter_topic(harness.topic), expect=1)
+    await wait_for(lambda: consumer_events(harness, "dead_lettered"), 1)
+    await first.stop()
+    await harness.record(3, keys=1, start=1)  # n=1, 2, 3 of the same key
+    await publish_all(harness)
+    second = harness.consumer(flaky, max_retries=0)  # knows the key is held from the database
+    await second.start()
+    await wait_for(lambda: held_count(harness), 3)
+    assert await harness.applied() == (0, 0)
+
+    failing = {2}  # n=0 is fixed, n=2 is broken in turn
+    assert await replay_dead_letters(harness.bootstrap, harness.topic) == 1
+    await harness.wait_applied(2)
+    await wait_for(lambda: held_count(harness), 1)  # n=3 waits behind n=2, dead-lettered
+    assert [n for _, n in await effect_rows(harness)] == [0, 1]
+    failing = set()
+    assert await replay_dead_letters(harness.bootstrap, harness.topic) == 1
+    rows, distinct = await harness.wait_applied(4)
+    assert (rows, distinct) == (4, 4)
+    assert [n for _, n in await effect_rows(harness)] == [0, 1, 2, 3]
+    assert await held_count(harness) == 0
+
+
+async def held_count(harness: Harness) -> int:
+    async with harness.engine.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(held_events)) or 0)
+
+
+def consumer_events(harness: Harness, outcome: str) -> Awaitable[int]:
+    async def value() -> int:
+        return int(REGISTRY.get_sample_value("vbp_consumer_events_total", {
+            "service": "test", "consumer": "pings", "topic": harness.topic,
+            "outcome": outcome}) or 0)
+    return value()
+
+
+async def wait_for(probe: Callable[[], Awaitable[int]], expected: int,
+                   timeout: float = 30) -> int:
+    """Polls ``probe()`` until it gives ``expected`` (or the time is up); returns the last."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        got = await probe()
+        if got == expected or loop.time() > deadline:
+            return got
+        await asyncio.sleep(0.1)
 
 
 # --- the batch route: runs of one type applied together ------------------------------------------
@@ -194,14 +266,16 @@ async def test_batch_route_skips_duplicates_in_the_chunk_and_already_processed(
 
 async def test_batch_with_a_failing_event_applies_the_others_once_and_dead_letters_it(
         harness: Harness) -> None:
-    await harness.record(6, keys=1)
+    """n=3 of key k1 fails: the others of the batch are applied once, n=3 is dead-lettered and
+    k1's later n=5 held until the replay (issue #12.2), then applied after n=3."""
+    await harness.record(6, keys=2)  # k0: 0, 2, 4; k1: 1, 3, 5
     await publish_all(harness)
     calls = Calls(fail_on=3)
     consumer = batch_consumer(harness, calls, max_retries=1)
     await consumer.start()
-    rows, distinct = await harness.wait_applied(5)
-    assert (rows, distinct) == (5, 5)  # the failed attempts were rolled back
-    assert [n for _, n in await effect_rows(harness)] == [0, 1, 2, 4, 5]
+    rows, distinct = await harness.wait_applied(4)
+    assert (rows, distinct) == (4, 4)  # the failed attempts were rolled back
+    assert sorted(n for _, n in await effect_rows(harness)) == [0, 1, 2, 4]
     letters = await harness.read_topic(dead_letter_topic(harness.topic), expect=1)
     assert len(letters) == 1
     assert "cannot apply n=3" in dict(letters[0].headers)["dlt_error"].decode()
@@ -210,6 +284,13 @@ async def test_batch_with_a_failing_event_applies_the_others_once_and_dead_lette
     assert len(calls.calls[0]) > 1, calls.calls  # the chunk as a batch first
     alone = [call[0] for call in calls.calls if len(call) == 1]
     assert alone.count(3) == 2, calls.calls  # then one at a time, n=3 with its retry
+    assert 5 not in alone  # held behind n=3
+
+    calls.fail_on = None
+    assert await replay_dead_letters(harness.bootstrap, harness.topic) == 1
+    rows, distinct = await harness.wait_applied(6)
+    assert (rows, distinct) == (6, 6)
+    assert [n for key, n in await effect_rows(harness) if key == "k1"] == [1, 3, 5]
 
 
 async def test_batch_runs_keep_the_order_of_each_key_around_other_types(
