@@ -178,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("token", help="mint a local bearer token")
     p.add_argument("--role", required=True,
-                   choices=["regulator", "operator", "institution", "enterprise", "distributor"])
+                   choices=["regulator", "operator", "institution", "enterprise", "distributor",
+                            "agency"])
     p.add_argument("--org", required=True)
     p.add_argument("--subject")
     p.add_argument("--ttl", type=int, default=12 * 3600)

@@ -38,6 +38,7 @@ from services.runtime.kafka import ensure_topics, make_producer, start_with_retr
 from services.runtime.migrate import upgrade
 from services.runtime.outbox import OutboxRelay
 from services.runtime.problems import Problem
+from services.runtime.scheduler import ScheduledJob, Scheduler
 from services.runtime.settings import Settings
 from services.runtime.tracing import child_of, request_id_var, traceparent_var
 
@@ -59,6 +60,8 @@ class ServiceSpec:
     extra_state: Callable[[Runtime], dict[str, Any]] | None = None
     direct: Sequence[DirectRoute] = ()
     """Hot endpoints also served without FastAPI's per-request machinery (runtime/direct.py)."""
+    schedules: Sequence[ScheduledJob] = ()
+    """Clock-driven jobs, run by one leader per service (runtime/scheduler.py)."""
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Runtime:
     consumers: list[EventConsumer] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
     writes: GroupCommit = field(init=False)
+    scheduler: Scheduler | None = None
 
     def __post_init__(self) -> None:
         self.writes = GroupCommit(self.uow, service=self.spec.name,
@@ -123,10 +127,17 @@ class Runtime:
             )
             await consumer.start()
             self.consumers.append(consumer)
+        # clock-driven jobs (runtime/scheduler.py): only where the service relays and consumes
+        if self.spec.schedules:
+            self.scheduler = Scheduler(self.spec.schedules, service=self.spec.name,
+                                       engine=self.engine, clock=self.clock, uow=self.uow)
+            await self.scheduler.start()
         if self.spec.extra_state is not None:
             self.state.update(self.spec.extra_state(self))
 
     async def stop(self) -> None:
+        if self.scheduler is not None:  # runtime/scheduler.py
+            await self.scheduler.stop()
         await self.writes.stop()
         for consumer in self.consumers:
             await consumer.stop()
