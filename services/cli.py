@@ -67,6 +67,26 @@ def _dlt_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _payments_reconcile(args: argparse.Namespace) -> int:
+    """Exit status 0 when every balance equals its transfers and debits equal credits."""
+    from services.payments.reconcile import reconcile
+    from services.runtime.db import make_engine
+    from services.runtime.settings import Settings
+
+    settings = Settings.for_service("payments")
+
+    async def run() -> bool:
+        engine = make_engine(settings.database_url)
+        try:
+            report = await reconcile(engine)
+        finally:
+            await engine.dispose()
+        print("\n".join(report.lines()))
+        return report.ok
+
+    return 0 if asyncio.run(run()) else 1
+
+
 CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".tsv": "text/tab-separated-values; charset=utf-8",
@@ -205,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--corrections-reason", help="apply changes to listed products, why")
     w.add_argument("file")
     w.set_defaults(func=_import_winning)
+
+    p = sub.add_parser("payments", help="payments tools")
+    pay = p.add_subparsers(dest="payments_command", required=True)
+    r = pay.add_parser("reconcile", help="recompute every ledger balance from the transfers "
+                                         "and compare with the stored balances (R-PAY-6)")
+    r.set_defaults(func=_payments_reconcile)
 
     p = sub.add_parser("contracts", help="JSON Schemas and AsyncAPI")
     p.add_argument("action", choices=["generate", "check"])
