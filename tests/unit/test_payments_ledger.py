@@ -63,6 +63,7 @@ step = st.one_of(
     st.tuples(st.just("reduce"), st.integers(0, 2), amounts),
     st.tuples(st.just("disburse"), st.integers(0, 2), amounts),
     st.tuples(st.just("fund_payment"), st.integers(0, 2), amounts),
+    st.tuples(st.just("offset_blindly"), st.integers(0, 2), amounts),
     st.tuples(st.just("accept"), st.integers(0, 2), amounts),
     st.tuples(st.just("pay"), st.integers(0, 2), amounts),
     st.tuples(st.just("replay"), st.integers(0, 50), amounts),
@@ -92,6 +93,9 @@ def test_ledger_invariants_hold_after_every_step(steps: list[tuple[str, int, Dec
             offset = min(balance, amount)
             batch = postings.fund_payment(f"f{n}", "CQ", inst, amount, [(prepay, offset)],
                                           D(0), amount - offset)
+        elif kind == "offset_blindly":  # a wrong offset: more than the balance, maybe
+            batch = postings.fund_payment(f"f{n}", "CQ", inst, amount * 2, [(prepay, amount)],
+                                          D(0), amount)
         elif kind == "accept":
             batch = postings.payable_opened(f"o{n}", inst, "E", inst, amount, i == 2)
         elif kind == "pay":
