@@ -158,15 +158,9 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> di
         results["acceptances_to_published_s"] = round(published, 1)
         results["acceptances_per_s"] = round(n / published)
         results["acceptances_service_cpu_s"] = round(time.process_time() - cpu, 1)
-        async with engine.connect() as conn:
-            first, last = (await conn.execute(
-                select(func.min(outbox.c.created_at), func.max(outbox.c.created_at)).where(
-                    outbox.c.ce_type == "vbp.payments.payable.opened.v1"))).one()
-        span = (last - first).total_seconds()
-        results["first_to_last_payable_s"] = round(span, 1)
         print(f"  acceptances: {n} payables + transfers in {opened:.1f} s, all PayableOpened "
               f"published in {published:.1f} s ({n / published:.0f}/s, incl. start-up); "
-              f"first to last payable {span:.1f} s; service CPU "
+              f"service CPU "
               f"{results['acceptances_service_cpu_s']} s", flush=True)
 
         runtime = app.state.runtime
