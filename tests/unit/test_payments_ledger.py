@@ -116,3 +116,20 @@ def test_ledger_invariants_hold_after_every_step(steps: list[tuple[str, int, Dec
             assert {k: (a.debits, a.credits) for k, a in ledger.accounts.items()
                     if k in snapshot} == snapshot
         assert violations(ledger) == []
+
+
+def test_a_refusal_is_a_problem_naming_the_account_and_the_amounts() -> None:
+    """R-PAY-6: problem+json with the account, the limit and the amounts in yuan."""
+    from services.payments.errors import ledger_refused
+
+    ledger = Ledger()
+    ledger.post_all(postings.scheduled("a", "CQ", SCHED, D("100.00")))
+    ledger.post_all(postings.disbursed("d", "CQ", SCHED, PREPAY, D("60.00")))
+    with pytest.raises(LedgerRefused) as refused:
+        ledger.post_all(postings.fund_payment("f", "CQ", "H", D("100.00"),
+                                              [(PREPAY, D("60.01"))], D(0), D("39.99")))
+    body = ledger_refused(refused.value).body("/v1/fund-payments")
+    assert body["status"] == 409 and body["type"].endswith("ledger-limit")
+    assert (body["account"], body["amount"], body["debits_posted"], body["credits_posted"]) == (
+        PREPAY, "60.01", "60.00", "0.00")
+    assert PREPAY in body["detail"]
