@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from contracts import catalog, monitoring, orders, supply
+from contracts import catalog, monitoring, orders, payments, supply
 from contracts.base import Event
 
 
@@ -79,9 +79,22 @@ TOPICS: tuple[Topic, ...] = (
         (supply.OrderRouted, supply.SupplyRiskOpened, supply.OrderShipped,
          supply.OrderDelivered),
     ),
-    Topic("vbp.payments.prepayments.v1", "payments", "Prepayment ledger", "program_id"),
-    Topic("vbp.payments.settlements.v1", "payments", "Settlements due, paid, overdue",
-          "settlement_id"),
+    Topic(
+        payments.PREPAYMENTS_TOPIC,
+        "payments",
+        "Prepayment ledger",
+        "institution_id",
+        (payments.PrepaymentScheduled, payments.InstallmentDisbursed,
+         payments.InstallmentOverdue, payments.PrepaymentOffset,
+         payments.NetPayablePublished),
+    ),
+    Topic(
+        payments.SETTLEMENTS_TOPIC,
+        "payments",
+        "Settlements due, paid, overdue",
+        "payable_id",
+        (payments.PayableOpened, payments.PayablePaid, payments.PayableOverdue),
+    ),
     Topic(
         monitoring.CREDIT_TOPIC,
         "monitoring",

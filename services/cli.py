@@ -72,6 +72,26 @@ def _dlt_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _payments_reconcile(args: argparse.Namespace) -> int:
+    """Exit status 0 when every balance equals its transfers and debits equal credits."""
+    from services.payments.reconcile import reconcile
+    from services.runtime.db import make_engine
+    from services.runtime.settings import Settings
+
+    settings = Settings.for_service("payments")
+
+    async def run() -> bool:
+        engine = make_engine(settings.database_url)
+        try:
+            report = await reconcile(engine)
+        finally:
+            await engine.dispose()
+        print("\n".join(report.lines()))
+        return report.ok
+
+    return 0 if asyncio.run(run()) else 1
+
+
 CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".tsv": "text/tab-separated-values; charset=utf-8",
@@ -244,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("token", help="mint a local bearer token")
     p.add_argument("--role", required=True,
-                   choices=["regulator", "operator", "institution", "enterprise", "distributor"])
+                   choices=["regulator", "operator", "institution", "enterprise", "distributor",
+                            "agency"])
     p.add_argument("--org", required=True)
     p.add_argument("--subject")
     p.add_argument("--ttl", type=int, default=12 * 3600)
@@ -273,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override the key (default: from the program, format and content)")
     w.add_argument("file")
     w.set_defaults(func=_import_winning)
+
+    p = sub.add_parser("payments", help="payments tools")
+    pay = p.add_subparsers(dest="payments_command", required=True)
+    r = pay.add_parser("reconcile", help="recompute every ledger balance from the transfers "
+                                         "and compare with the stored balances (R-PAY-6)")
+    r.set_defaults(func=_payments_reconcile)
 
     p = sub.add_parser("contracts", help="JSON Schemas and AsyncAPI")
     p.add_argument("action", choices=["generate", "check"])

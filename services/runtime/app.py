@@ -39,6 +39,7 @@ from services.runtime.kafka import ensure_topics, make_producer, start_with_retr
 from services.runtime.migrate import upgrade
 from services.runtime.outbox import OutboxRelay
 from services.runtime.problems import Problem
+from services.runtime.scheduler import ScheduledJob, Scheduler
 from services.runtime.settings import Settings
 from services.runtime.tracing import child_of, request_id_var, traceparent_var
 
@@ -63,6 +64,8 @@ class ServiceSpec:
     telemetry: Callable[[Runtime], Awaitable[None]] | None = None
     """Reads the service's business metrics from its database before /metrics answers
     (services/<name>/telemetry.py); run by the process that relays (role all or worker)."""
+    schedules: Sequence[ScheduledJob] = ()
+    """Clock-driven jobs, run by one leader per service (runtime/scheduler.py)."""
 
 
 @dataclass
@@ -81,6 +84,7 @@ class Runtime:
     state: dict[str, Any] = field(default_factory=dict)
     writes: GroupCommit = field(init=False)
     _sampler: Callable[[], Awaitable[None]] | None = field(default=None, init=False)
+    scheduler: Scheduler | None = None
 
     def __post_init__(self) -> None:
         self.writes = GroupCommit(self.uow, service=self.spec.name,
@@ -129,6 +133,11 @@ class Runtime:
             )
             await consumer.start()
             self.consumers.append(consumer)
+        # clock-driven jobs (runtime/scheduler.py): only where the service relays and consumes
+        if self.spec.schedules:
+            self.scheduler = Scheduler(self.spec.schedules, service=self.spec.name,
+                                       engine=self.engine, clock=self.clock, uow=self.uow)
+            await self.scheduler.start()
         if self.spec.extra_state is not None:
             self.state.update(self.spec.extra_state(self))
         if self.spec.telemetry is not None:
@@ -138,6 +147,8 @@ class Runtime:
     async def stop(self) -> None:
         if self._sampler is not None:
             metrics.remove_sampler(self.spec.name, self._sampler)
+        if self.scheduler is not None:  # runtime/scheduler.py
+            await self.scheduler.stop()
         await self.writes.stop()
         for consumer in self.consumers:
             await consumer.stop()

@@ -19,7 +19,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.runtime.problems import Problem, not_found
 
-Role = Literal["regulator", "operator", "institution", "enterprise", "distributor"]
+Role = Literal["regulator", "operator", "institution", "enterprise", "distributor", "agency"]
+"""``agency``: a paying agency (医保经办机构) of the medical-insurance fund; its org is its
+region (payments: disbursements, fund payments, direct settlement)."""
 ROLES: tuple[str, ...] = get_args(Role)
 OVERSEERS = frozenset({"regulator", "operator"})
 ALGORITHM = "HS256"

@@ -1,0 +1,188 @@
+"""Payments HTTP routes: thin; the work is in the use-case modules and the domain.
+
+Who may do what: an institution pays its own payables and sees what it owes and its
+prepayment balances and schedule; an enterprise sees what it is owed, by institution and age;
+a paying agency (role ``agency``, org = its region) disburses installments, submits monthly
+fund payments and, in a direct-settlement program, pays enterprises; regulators and operators
+see everything, filtered by program and region. Another org's object is not found (404).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from contracts.payments import (
+    AgeingRow,
+    BalanceOut,
+    DisbursementIn,
+    FundPaymentsIn,
+    FundPaymentsResult,
+    InstallmentOut,
+    InstallmentsPage,
+    PayableOut,
+    PayablesPage,
+    PaymentIn,
+)
+from services.payments import fund_payments, prepayments, settlements, views
+from services.payments.views import Format, cursor_of
+from services.runtime.app import ClockDep, Engine, UoW
+from services.runtime.auth import Principal, authorize
+from services.runtime.idempotency import Idempotency
+from services.runtime.problems import Problem
+
+router = APIRouter(prefix="/v1", tags=["payments"])
+Payer = Annotated[Principal, Depends(authorize("institution", "agency"))]
+Agency = Annotated[Principal, Depends(authorize("agency"))]
+PayableViewer = Annotated[Principal, Depends(authorize(
+    "institution", "enterprise", "agency", "regulator", "operator"))]
+PrepaymentViewer = Annotated[Principal, Depends(authorize(
+    "institution", "agency", "regulator", "operator"))]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+def _file(items: list[object], fmt: Format, name: str) -> Response:
+    body, media = views.export(items, fmt)  # type: ignore[arg-type]
+    ext = "csv" if fmt == "csv" else "xlsx"
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{name}.{ext}"'})
+
+
+# --- settlements (R-PAY-1, R-PAY-5) -------------------------------------------------------------
+
+
+@router.post("/payables/{payable_id}/payments", status_code=201, response_model=PayableOut)
+async def pay(payable_id: str, body: PaymentIn, caller: Payer, uow: UoW,
+              idem: Idempotency) -> JSONResponse:
+    """Pay (part of) a payable: the institution its own, the agency the fund's (R-PAY-5).
+    Send an Idempotency-Key: a retried request pays once."""
+    return await idem.run(uow, caller.actor, lambda u: settlements.pay(
+        u, payable_id, body.amount, caller, idem.key))
+
+
+@router.get("/payables", response_model=PayablesPage)
+async def list_payables(
+    caller: PayableViewer, engine: Engine, clock: ClockDep,
+    program_id: str | None = None, region: str | None = None,
+    institution_id: str | None = None, enterprise_id: str | None = None,
+    status: Annotated[str | None, Query(pattern="^(open|paid)$")] = None,
+    overdue: bool | None = None, cursor: str | None = None, limit: Limit = 100,
+    format: Format = "json",
+) -> PayablesPage | Response:
+    """Payables by due date, as the caller may see them; ``format=csv|xlsx`` exports every
+    matching row (at most 100,000)."""
+    size = limit + 1 if format == "json" else views.EXPORT_MAX
+    async with engine.connect() as conn:
+        items = await views.payables(
+            conn, caller, clock.now(), program_id=program_id, region=region,
+            institution_id=institution_id, enterprise_id=enterprise_id, status=status,
+            overdue=overdue, cursor=cursor, limit=size)
+    if format != "json":
+        return _file(list(items), format, "payables")
+    more = len(items) > limit
+    last = items[limit - 1] if more else None
+    return PayablesPage(items=items[:limit],
+                        next_cursor=cursor_of(last.due_at, last.payable_id) if last else None)
+
+
+@router.get("/payables/ageing", response_model=list[AgeingRow])
+async def payables_ageing(
+    caller: PayableViewer, engine: Engine, clock: ClockDep, program_id: str | None = None,
+    enterprise_id: str | None = None, format: Format = "json",
+) -> list[AgeingRow] | Response:
+    """What is owed, by institution and age (not due, 0–30, 31–60, 61–90, > 90 days)."""
+    async with engine.connect() as conn:
+        rows = await views.ageing(conn, caller, clock.now(), program_id=program_id,
+                                  enterprise_id=enterprise_id)
+    return _file(list(rows), format, "ageing") if format != "json" else rows
+
+
+@router.get("/payables/{payable_id}", response_model=PayableOut)
+async def get_payable(payable_id: str, caller: PayableViewer, engine: Engine,
+                      clock: ClockDep) -> PayableOut:
+    async with engine.connect() as conn:
+        items = await views.payables(
+            conn, caller, clock.now(), program_id=None, region=None, institution_id=None,
+            enterprise_id=None, status=None, overdue=None, cursor=None, limit=1,
+            payable_id=payable_id)
+    if not items:
+        raise Problem(404, "not-found", "payable not found",
+                      f"no payable {payable_id!r} visible to you")
+    return items[0]
+
+
+# --- prepayments (R-PAY-2/3/6/7) ----------------------------------------------------------------
+
+
+@router.post("/schedules/{schedule_id}/installments/{seq}/disbursements", status_code=201,
+             response_model=InstallmentOut)
+async def disburse(schedule_id: str, seq: int, body: DisbursementIn, caller: Agency, uow: UoW,
+                   idem: Idempotency) -> JSONResponse:
+    """The paying agency disburses (part of) an installment; send an Idempotency-Key."""
+    return await idem.run(uow, caller.actor, lambda u: prepayments.disburse(
+        u, schedule_id, seq, body.amount, caller, idem.key))
+
+
+@router.get("/installments", response_model=InstallmentsPage)
+async def list_installments(
+    caller: PrepaymentViewer, engine: Engine, program_id: str | None = None,
+    region: str | None = None, institution_id: str | None = None,
+    overdue: bool | None = None, cursor: str | None = None, limit: Limit = 100,
+    format: Format = "json",
+) -> InstallmentsPage | Response:
+    """Installments by due date: an agency's to disburse, an institution's schedule."""
+    size = limit + 1 if format == "json" else views.EXPORT_MAX
+    async with engine.connect() as conn:
+        items = await views.installments(
+            conn, caller, program_id=program_id, region=region, institution_id=institution_id,
+            overdue=overdue, cursor=cursor, limit=size)
+    if format != "json":
+        return _file(list(items), format, "installments")
+    last = items[limit - 1] if len(items) > limit else None
+    return InstallmentsPage(
+        items=items[:limit],
+        next_cursor=cursor_of(last.due_at, f"{last.seq}|{last.schedule_id}") if last else None)
+
+
+@router.get("/prepayments/balances", response_model=list[BalanceOut])
+async def prepayment_balances(
+    caller: PrepaymentViewer, engine: Engine, program_id: str | None = None,
+    region: str | None = None, institution_id: str | None = None, format: Format = "json",
+) -> list[BalanceOut] | Response:
+    """R-PAY-6: scheduled, disbursed, offset and outstanding, from the ledger."""
+    async with engine.connect() as conn:
+        rows = await views.balances(conn, caller, program_id=program_id, region=region,
+                                    institution_id=institution_id)
+    return _file(list(rows), format, "prepayments") if format != "json" else rows
+
+
+# --- fund payments (R-PAY-4, R-PAY-5) -----------------------------------------------------------
+
+
+@router.post("/fund-payments", status_code=201, response_model=FundPaymentsResult)
+async def submit_fund_payments(body: FundPaymentsIn, caller: Agency, uow: UoW,
+                               idem: Idempotency) -> JSONResponse:
+    """Months of fund payments per institution: offsets applied, net payable published; all
+    or nothing; a month submitted again with the same amount changes nothing."""
+    return await idem.run(uow, caller.actor,
+                          lambda u: fund_payments.submit(u, body.payments, caller))
+
+
+@router.post("/fund-payments/import", status_code=201, response_model=FundPaymentsResult,
+             openapi_extra={"requestBody": {"content": {
+                 "text/csv": {"schema": {"type": "string"}},
+                 fund_payments.XLSX: {"schema": {"type": "string", "format": "binary"}}}}})
+async def import_fund_payments(request: Request, caller: Agency, uow: UoW,
+                               idem: Idempotency) -> JSONResponse:
+    """The same as ``POST /v1/fund-payments`` from a CSV or XLSX file (columns
+    institution_id, month, amount): every bad row is named and nothing is imported."""
+    data = await request.body()
+    try:
+        items = fund_payments.parse(request.headers.get("content-type", ""), data)
+    except fund_payments.FileRejected as rejected:
+        raise rejected.problem() from None
+    if not items:
+        raise Problem(422, "import-rejected", "The file was not imported", "the file has no rows")
+    return await idem.run(uow, caller.actor, lambda u: fund_payments.submit(u, items, caller))

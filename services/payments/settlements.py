@@ -1,0 +1,141 @@
+"""Settlements of accepted goods (R-PAY-1) and direct settlement (R-PAY-5).
+
+Every ``OrderAccepted`` opens a payable (its id is the order's): owed by the institution to
+the enterprise, due before 00:00 Asia/Shanghai on the first day of the second month after the
+Shanghai month of acceptance; in a direct-settlement program owed by the fund (the region's
+paying agency) instead, and then deducted from the institution's next fund payments. The
+payer records payments (partial allowed); what is unpaid at the deadline is overdue
+(``overdue.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from contracts.base import CloudEvent
+from contracts.orders import OrderAccepted
+from contracts.payments import PayableOpened, PayableOut, PayablePaid
+from services.payments import errors, metrics, programs, store
+from services.payments.domain import postings
+from services.payments.domain.deadlines import age_bucket, settlement_due_for
+from services.payments.domain.ledger import LedgerRefused, transfer_id
+from services.runtime.auth import Principal
+from services.runtime.clock import days_overdue
+from services.runtime.consumer import traced
+from services.runtime.db import UnitOfWork
+
+PY = store.payables
+ZERO = Decimal("0.00")
+
+
+async def on_orders_accepted(uow: UnitOfWork,
+                             items: Sequence[tuple[OrderAccepted, CloudEvent]]) -> None:
+    """Open the payables of many acceptances in a few statements: one insert (a replayed
+    acceptance's payable exists already and opens nothing), the ledger transfers, the events."""
+    conn = uow.conn
+    now = uow.clock.now()
+    known: dict[str, programs.Program] = {}
+    rows: list[dict[str, Any]] = []
+    for event, _ in items:
+        if event.program_id not in known:
+            known[event.program_id] = await programs.load(conn, event.program_id)
+        program = known[event.program_id]
+        fund = program.direct_settlement
+        rows.append({
+            "payable_id": event.order_id, "program_id": event.program_id,
+            "region": program.region, "institution_id": event.institution_id,
+            "enterprise_id": event.enterprise_id, "distributor_id": event.distributor_id,
+            "payer": "fund" if fund else "institution",
+            "payer_id": program.agency_id if fund else event.institution_id,
+            "amount": event.amount, "paid": ZERO, "accepted_at": event.accepted_at,
+            "due_at": settlement_due_for(program.profile, event.accepted_at),
+            "status": "open", "overdue_at": None})
+    opened = set((await conn.execute(
+        store.insert_for(conn, PY).on_conflict_do_nothing(index_elements=["payable_id"])
+        .returning(PY.c.payable_id), rows)).scalars())
+    batch = []
+    for row, (_, ce) in zip(rows, items, strict=True):
+        if row["payable_id"] not in opened:
+            continue
+        opened.discard(row["payable_id"])  # the same order twice in one batch opens once
+        batch += postings.payable_opened(
+            f"accepted:{ce.id}", row["payer_id"], row["enterprise_id"],
+            row["institution_id"], row["amount"], row["payer"] == "fund")
+        with traced(ce):
+            uow.record(PayableOpened(
+                payable_id=row["payable_id"], program_id=row["program_id"],
+                institution_id=row["institution_id"], enterprise_id=row["enterprise_id"],
+                distributor_id=row["distributor_id"], payer=row["payer"],
+                payer_id=row["payer_id"], amount=row["amount"],
+                accepted_at=row["accepted_at"], due_at=row["due_at"], opened_at=now))
+        metrics.PAYABLES_OPENED.labels(row["program_id"]).inc()
+    await store.post_unlimited(conn, batch, now)
+
+
+async def on_order_accepted(uow: UnitOfWork, event: OrderAccepted, ce: CloudEvent) -> None:
+    await on_orders_accepted(uow, [(event, ce)])
+
+
+def payable_out(r: Any, now: Any) -> PayableOut:
+    outstanding = r.amount - r.paid
+    open_ = r.status == "open"
+    return PayableOut(
+        payable_id=r.payable_id, program_id=r.program_id, institution_id=r.institution_id,
+        enterprise_id=r.enterprise_id, distributor_id=r.distributor_id, payer=r.payer,
+        payer_id=r.payer_id, amount=r.amount, paid=r.paid, outstanding=outstanding,
+        accepted_at=r.accepted_at, due_at=r.due_at, status=r.status,
+        days_overdue=days_overdue(r.due_at, now) if open_ else 0,
+        age_bucket=age_bucket(r.due_at, now) if open_ else "paid")
+
+
+def may_pay(caller: Principal, row: Any) -> bool:
+    """The payer pays: the institution its own payables, the agency the fund's (R-PAY-5)."""
+    if caller.role == "institution":
+        return bool(row.payer == "institution" and row.payer_id == caller.org)
+    if caller.role == "agency":
+        return bool(row.payer == "fund" and row.payer_id == caller.org)
+    return False
+
+
+async def pay(uow: UnitOfWork, payable_id: str, amount: Decimal, caller: Principal,
+              key: str | None) -> PayableOut:
+    """A payment against a payable, partial allowed (R-PAY-1); never more than outstanding.
+    The ledger transfer is posted in the same transaction (R-PAY-6)."""
+    conn = uow.conn
+    row = (await conn.execute(select(PY).where(PY.c.payable_id == payable_id)
+                              .with_for_update())).first()
+    if row is None or not may_pay(caller, row):
+        raise errors.payable_not_found(payable_id)
+    outstanding = row.amount - row.paid
+    if amount > outstanding:
+        raise errors.overpayment(payable_id, amount, outstanding)
+    now = uow.clock.now()
+    payment_id = transfer_id("payment", caller.actor, key) if key else \
+        transfer_id("payment", payable_id, now.isoformat(), str(row.paid), str(amount))
+    fund = row.payer == "fund"
+    try:
+        await store.post(conn, postings.payable_paid(
+            payment_id, row.payer_id, row.enterprise_id, amount, fund), now)
+    except LedgerRefused as refused:
+        raise errors.ledger_refused(refused) from refused
+    paid = row.paid + amount
+    status = "paid" if paid == row.amount else "open"
+    await conn.execute(PY.update().where(PY.c.payable_id == payable_id)
+                       .values(paid=paid, status=status))
+    await conn.execute(store.payments.insert().values(
+        payment_id=payment_id, payable_id=payable_id, amount=amount, paid_by=caller.actor,
+        paid_at=now))
+    if status == "paid":
+        metrics.PAYABLES_PAID.labels(row.program_id).inc()
+    uow.record(PayablePaid(
+        payment_id=payment_id, payable_id=payable_id, program_id=row.program_id,
+        institution_id=row.institution_id, enterprise_id=row.enterprise_id, payer=row.payer,
+        amount=amount, paid_total=paid, outstanding=row.amount - paid, due_at=row.due_at,
+        on_time=now < row.due_at, paid_by=caller.actor, paid_at=now))
+    updated = (await conn.execute(select(PY).where(PY.c.payable_id == payable_id))).one()
+    return payable_out(updated, now)
+

@@ -1,0 +1,221 @@
+"""Who sees what (read side): institutions what they owe and their prepayment balances and
+schedules; enterprises what they are owed, by institution and age; agencies what they must
+disburse or pay and what is overdue; regulators and operators everything, filtered by program
+and region. Another organisation's rows are simply not there (404 for one object). Lists are
+paginated (keyset cursors) and exportable as CSV and XLSX."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy import and_, func, literal, or_, select, tuple_, type_coerce
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts.payments import AgeingRow, BalanceOut, InstallmentOut, PayableOut
+from services.payments import store
+from services.payments.domain.deadlines import age_bucket
+from services.payments.prepayments import installment_out
+from services.payments.settlements import payable_out
+from services.runtime.auth import Principal
+from services.runtime.db import Fen, UTCDateTime
+from services.runtime.problems import Problem
+
+PY = store.payables
+I = store.installments  # noqa: E741
+S = store.schedules
+Format = Literal["json", "csv", "xlsx"]
+EXPORT_MAX = 100_000
+"""An export holds at most this many rows (filter to narrow it)."""
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ZERO = Decimal("0.00")
+
+
+def _cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    try:
+        at, ident = cursor.split("|", 1)
+        return datetime.fromisoformat(at), ident
+    except ValueError:
+        raise Problem(422, "validation", "Request is not valid", "invalid 'cursor'",
+                      errors=[{"field": "cursor", "message": "not a cursor of this list"}]
+                      ) from None
+
+
+def cursor_of(at: datetime, ident: str) -> str:
+    return f"{at.isoformat()}|{ident}"
+
+
+def _payables_scope(caller: Principal) -> Any:
+    if caller.role == "institution":
+        return and_(PY.c.payer == "institution", PY.c.institution_id == caller.org)
+    if caller.role == "enterprise":
+        return PY.c.enterprise_id == caller.org
+    if caller.role == "agency":
+        return PY.c.region == caller.org
+    return None
+
+
+async def payables(conn: AsyncConnection, caller: Principal, now: datetime, *,
+                   program_id: str | None, region: str | None, institution_id: str | None,
+                   enterprise_id: str | None, status: str | None, overdue: bool | None,
+                   cursor: str | None, limit: int, payable_id: str | None = None
+                   ) -> list[PayableOut]:
+    """Payables by due date (then id), as the caller may see them."""
+    q = select(PY)
+    scope = _payables_scope(caller)
+    if scope is not None:
+        q = q.where(scope)
+    for column, value in ((PY.c.program_id, program_id), (PY.c.region, region),
+                          (PY.c.institution_id, institution_id),
+                          (PY.c.enterprise_id, enterprise_id), (PY.c.status, status),
+                          (PY.c.payable_id, payable_id)):
+        if value is not None:
+            q = q.where(column == value)
+    if overdue is True:
+        q = q.where(PY.c.status == "open", PY.c.due_at <= now)
+    elif overdue is False:
+        q = q.where(or_(PY.c.status == "paid", PY.c.due_at > now))
+    after = _cursor(cursor)
+    if after is not None:
+        q = q.where(tuple_(PY.c.due_at, PY.c.payable_id) > tuple_(literal(after[0], UTCDateTime()),
+                                                                     literal(after[1])))
+    rows = (await conn.execute(q.order_by(PY.c.due_at, PY.c.payable_id).limit(limit))).all()
+    return [payable_out(r, now) for r in rows]
+
+
+async def ageing(conn: AsyncConnection, caller: Principal, now: datetime, *,
+                 program_id: str | None, enterprise_id: str | None) -> list[AgeingRow]:
+    """What is owed (unpaid), by institution and age: not yet due, 0–30, 31–60, 61–90 and
+    more than 90 days overdue."""
+    # due dates are month starts: few groups per institution, bucketed here by the rule
+    owed_fen = type_coerce(func.sum(PY.c.amount - PY.c.paid), Fen())
+    q = select(PY.c.institution_id, PY.c.due_at, owed_fen).where(
+        PY.c.status == "open").group_by(PY.c.institution_id, PY.c.due_at)
+    scope = _payables_scope(caller)
+    if scope is not None:
+        q = q.where(scope)
+    if program_id is not None:
+        q = q.where(PY.c.program_id == program_id)
+    if enterprise_id is not None:
+        q = q.where(PY.c.enterprise_id == enterprise_id)
+    sums: dict[str, dict[str, Decimal]] = {}
+    for institution_id, due_at, owed in (await conn.execute(q)).all():
+        bucket = age_bucket(due_at, now)
+        per = sums.setdefault(institution_id, {})
+        per[bucket] = per.get(bucket, ZERO) + owed
+    return [AgeingRow(institution_id=inst, not_due=b.get("not_due", ZERO),
+                      days_0_30=b.get("0-30", ZERO), days_31_60=b.get("31-60", ZERO),
+                      days_61_90=b.get("61-90", ZERO), days_over_90=b.get("90+", ZERO),
+                      total=sum(b.values(), ZERO))
+            for inst, b in sorted(sums.items())]
+
+
+def _installments_scope(caller: Principal) -> Any:
+    if caller.role == "institution":
+        return I.c.institution_id == caller.org
+    if caller.role == "agency":
+        return I.c.agency_id == caller.org
+    return None
+
+
+async def installments(conn: AsyncConnection, caller: Principal, *, program_id: str | None,
+                       region: str | None, institution_id: str | None, overdue: bool | None,
+                       cursor: str | None, limit: int) -> list[InstallmentOut]:
+    """Installments by due date: for an agency what it must disburse, for an institution its
+    schedule (R-PAY-2/3/7)."""
+    q = select(I)
+    scope = _installments_scope(caller)
+    if scope is not None:
+        q = q.where(scope)
+    for column, value in ((I.c.program_id, program_id), (I.c.agency_id, region),
+                          (I.c.institution_id, institution_id)):
+        if value is not None:
+            q = q.where(column == value)
+    if overdue is not None:
+        q = q.where(I.c.overdue_at.is_not(None) if overdue else I.c.overdue_at.is_(None))
+    after = _cursor(cursor)
+    if after is not None:
+        at, rest = after
+        seq, _, sid = rest.partition("|")
+        if not seq.isdigit():
+            raise Problem(422, "validation", "Request is not valid", "invalid 'cursor'")
+        q = q.where(tuple_(I.c.due_at, I.c.schedule_id, I.c.seq)
+                    > tuple_(literal(at, UTCDateTime()), literal(sid), literal(int(seq))))
+    rows = (await conn.execute(q.order_by(I.c.due_at, I.c.schedule_id, I.c.seq).limit(limit))
+            ).all()
+    return [installment_out(r) for r in rows]
+
+
+async def balances(conn: AsyncConnection, caller: Principal, *, program_id: str | None,
+                   region: str | None, institution_id: str | None) -> list[BalanceOut]:
+    """R-PAY-6: each institution's prepayment per program and year, from the ledger:
+    scheduled, disbursed, offset, and the balance still to recover (never negative)."""
+    A = store.accounts
+    q = (select(S.c.schedule_id, S.c.program_id, S.c.agreement_year, S.c.institution_id,
+                S.c.amount, A.c.debits_posted, A.c.credits_posted)
+         .outerjoin(A, A.c.id == ("prepay:" + S.c.schedule_id)))
+    if caller.role == "institution":
+        q = q.where(S.c.institution_id == caller.org)
+    elif caller.role == "agency":
+        q = q.where(S.c.agency_id == caller.org)
+    for column, value in ((S.c.program_id, program_id), (S.c.agency_id, region),
+                          (S.c.institution_id, institution_id)):
+        if value is not None:
+            q = q.where(column == value)
+    rows = (await conn.execute(q.order_by(S.c.institution_id, S.c.program_id,
+                                          S.c.agreement_year).limit(EXPORT_MAX))).all()
+    out = []
+    for r in rows:
+        debits, credits = r.debits_posted or 0, r.credits_posted or 0
+        out.append(BalanceOut(
+            institution_id=r.institution_id, program_id=r.program_id,
+            agreement_year=r.agreement_year, scheduled=r.amount,
+            disbursed=Decimal(debits) / 100, offset=Decimal(credits) / 100,
+            balance=Decimal(debits - credits) / 100))
+    return out
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"  # money as text: a spreadsheet number would be a float
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def table(items: Sequence[BaseModel]) -> tuple[list[str], list[list[Any]]]:
+    if not items:
+        return [], []
+    names = list(type(items[0]).model_fields)
+    return names, [[_cell(getattr(item, n)) for n in names] for item in items]
+
+
+def export(items: Sequence[BaseModel], fmt: Format) -> tuple[bytes, str]:
+    """The rows as a CSV (UTF-8 with BOM, for spreadsheets) or an XLSX file, and its type."""
+    header, rows = table(items)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        writer.writerows(rows)
+        return ("\ufeff" + buffer.getvalue()).encode(), "text/csv; charset=utf-8"
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue(), XLSX

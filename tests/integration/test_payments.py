@@ -1,0 +1,598 @@
+"""Payments on the real PostgreSQL and Kafka: schedules from agreements (R-PAY-2/3) and their
+adjustment after a disbursement, disbursements (R-PAY-7), offsets over several months
+(R-PAY-4), payables and their Shanghai deadlines (R-PAY-1), partial payments, retried
+requests and replayed events, direct settlement (R-PAY-5), the ledger (R-PAY-6) and the
+clock-driven overdue checks.
+
+One payments app (one database) serves the module, driven by an injectable clock; each test
+works in its own program, region and institutions, and feeds catalog's and orders' events
+through the real broker, as those services would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import openpyxl
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import select, text
+
+from contracts.base import CloudEvent, Event
+from contracts.catalog import ProgramPublished
+from contracts.orders import AgreementRecorded, OrderAccepted
+from contracts.profiles import PolicyProfile, PrepaymentPolicy
+from services.catalog.presets import PRESETS
+from services.devstack.postgres import PostgresCluster
+from services.payments import store
+from services.payments.app import create_app
+from services.payments.domain import postings
+from services.payments.domain.ledger import LedgerRefused, Transfer
+from services.payments.reconcile import reconcile
+from services.runtime.clock import SHANGHAI, FixedClock
+from services.runtime.db import make_engine
+from services.runtime.envelope import encode
+from services.runtime.kafka import ensure_topics
+from tests.integration.apps import bearer, eventually, running
+
+pytestmark = pytest.mark.integration
+
+D = Decimal
+REGULATOR = bearer("regulator", "BUREAU")
+CQ_START = datetime(2023, 1, 31, tzinfo=SHANGHAI)
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass
+class App:
+    client: httpx.AsyncClient
+    clock: FixedClock
+    bootstrap: str
+    url: str
+
+
+@pytest.fixture(scope="module")
+async def app(postgres: PostgresCluster, bootstrap: str) -> AsyncIterator[App]:
+    name = f"payments_{uuid.uuid4().hex[:10]}"
+    url = postgres.create_database(name)
+    clock = FixedClock(datetime(2023, 2, 10, 10, tzinfo=SHANGHAI))
+    try:
+        async with running(lambda s: create_app(s, clock=clock), "payments", url,
+                           bootstrap) as client:
+            yield App(client, clock, bootstrap, url)
+    finally:
+        postgres.drop_database(name)
+
+
+@pytest.fixture(autouse=True)
+def _clock_early_2023(app: App) -> None:
+    app.clock.set(datetime(2023, 2, 10, 10, tzinfo=SHANGHAI))
+
+
+async def send(bootstrap: str, *envelopes: tuple[Event, CloudEvent]) -> None:
+    """Put events on their topics as another service's relay would (the same envelope twice
+    is a replay)."""
+    await ensure_topics(bootstrap, sorted({e.TOPIC for e, _ in envelopes}))
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        for event, ce in envelopes:
+            key, value, headers = encode(ce)
+            await producer.send_and_wait(event.TOPIC, value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+def env(event: Event) -> tuple[Event, CloudEvent]:
+    return event, CloudEvent.of(event, source="/vbp/test", time=datetime.now(UTC))
+
+
+def direct_profile() -> PolicyProfile:
+    cq = PRESETS["chongqing-stents-2023"]
+    return cq.model_copy(update={"prepayment": PrepaymentPolicy(mode="direct_settlement"),
+                                 "offset": None})
+
+
+@dataclass
+class Program:
+    program_id: str
+    region: str
+    tag: str
+
+    def institution(self, n: int) -> str:
+        return f"H{n}-{self.tag}"
+
+    @property
+    def agency(self) -> dict[str, str]:
+        return bearer("agency", self.region)
+
+
+async def program(app: App, profile: PolicyProfile | None = None) -> Program:
+    tag = uuid.uuid4().hex[:8]
+    p = Program(f"CQ-{tag}", f"R-{tag}", tag)
+    await send(app.bootstrap, env(ProgramPublished(
+        program_id=p.program_id, category="coronary stents", region=p.region,
+        notice_no="渝医保办〔2023〕3号", organiser="national",
+        execution_start=CQ_START, cycle_years=3,
+        profile=profile or PRESETS["chongqing-stents-2023"], published_by="regulator:B/t")))
+    return p
+
+
+def agreement(p: Program, inst: str, units: int, version: int = 1, price: str = "800.00",
+              agreement_id: str | None = None) -> AgreementRecorded:
+    return AgreementRecorded(
+        agreement_id=agreement_id or f"A-{p.tag}-{inst}", program_id=p.program_id,
+        agreement_year=1, year_start=CQ_START, year_end=datetime(2024, 1, 31, tzinfo=SHANGHAI),
+        institution_id=inst, institution_type="public", enterprise_id="E1",
+        registration_no="REG5", listing_id=f"L-{p.tag}", units=units, winning_price=D(price),
+        amount=D(price) * units, recorded_by="regulator:B/t", recorded_at=datetime.now(UTC),
+        reason="import", version=version)
+
+
+def accepted(p: Program, inst: str, order_id: str, amount: str, at: datetime,
+             enterprise: str = "E1") -> OrderAccepted:
+    return OrderAccepted(
+        order_id=order_id, program_id=p.program_id, institution_id=inst,
+        enterprise_id=enterprise, listing_id=f"L-{p.tag}", registration_no="REG5",
+        accepted_units=1, unit_price=D(amount), amount=D(amount), accepted_by="institution:x/y",
+        accepted_at=at)
+
+
+async def installments(app: App, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
+    r = await app.client.get("/v1/installments", headers=headers, params=params)
+    assert r.status_code == 200, r.text
+    return list(r.json()["items"])
+
+
+async def scheduled(app: App, p: Program, inst: str, total: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    async def check() -> None:
+        items = await installments(app, bearer("institution", inst))
+        assert sum(D(i["amount"]) for i in items) == D(total), items
+        found[:] = items
+
+    await eventually(check)
+    return found
+
+
+async def outbox(app: App, ce_type: str, key: str) -> list[dict[str, Any]]:
+    engine = make_engine(app.url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT payload FROM outbox WHERE ce_type = :t AND key = :k ORDER BY id"),
+                {"t": ce_type, "k": key})).scalars().all()
+    finally:
+        await engine.dispose()
+    return [json.loads(r) for r in rows]
+
+
+async def disburse(app: App, p: Program, sid: str, seq: int, amount: str,
+                   key: str | None = None) -> httpx.Response:
+    headers = {**p.agency, "Idempotency-Key": key or uuid.uuid4().hex}
+    return await app.client.post(f"/v1/schedules/{sid}/installments/{seq}/disbursements",
+                                 json={"amount": amount}, headers=headers)
+
+
+async def balance(app: App, inst: str) -> dict[str, Any]:
+    r = await app.client.get("/v1/prepayments/balances", headers=bearer("institution", inst))
+    assert r.status_code == 200, r.text
+    (row,) = r.json()
+    return dict(row)
+
+
+# --- R-PAY-2/3: schedules -----------------------------------------------------------------------
+
+
+async def test_schedule_from_the_agreement_examples(app: App) -> None:
+    """R-PAY-2 EXAMPLES: 800.00 × 30 = 24,000.00 → 12,000.00 by the end of February 2023,
+    12,000.00 by 2023-07-31T00:00+08:00; published as PrepaymentScheduled."""
+    p = await program(app)
+    h = p.institution(1)
+    await send(app.bootstrap, env(agreement(p, h, 30)))
+    items = await scheduled(app, p, h, "24000.00")
+    assert [(i["seq"], i["amount"], datetime.fromisoformat(i["due_at"])) for i in items] == [
+        (1, "12000.00", datetime(2023, 3, 1, tzinfo=SHANGHAI)),
+        (2, "12000.00", datetime(2023, 7, 31, tzinfo=SHANGHAI))]
+    (event,) = await outbox(app, "vbp.payments.prepayment.scheduled.v1", h)
+    assert event["amount"] == "24000.00" and event["agency_id"] == p.region
+    # another institution's schedule is not there for this one; the agency sees its region's
+    assert await installments(app, bearer("institution", "someone-else")) == []
+    assert len(await installments(app, p.agency)) == 2
+    assert await installments(app, bearer("agency", "another-region")) == []
+
+
+async def test_agreement_change_after_a_disbursement_adjusts_with_history(app: App) -> None:
+    """An agreement that changes after a disbursement: the schedule follows with an
+    adjustment transfer and a new version; what was disbursed stays disbursed (R-PAY-6)."""
+    p = await program(app)
+    h = p.institution(1)
+    await send(app.bootstrap, env(agreement(p, h, 30)))
+    (first, _) = await scheduled(app, p, h, "24000.00")
+    sid = first["schedule_id"]
+    r = await disburse(app, p, sid, 1, "12000.00")
+    assert r.status_code == 201, r.text
+    assert r.json()["disbursed"] == "12000.00" and r.json()["outstanding"] == "0.00"
+    await send(app.bootstrap, env(agreement(p, h, 20, version=2)))  # 16,000.00
+    items = await scheduled(app, p, h, "16000.00")
+    assert [(i["amount"], i["disbursed"]) for i in items] == [("8000.00", "12000.00"),
+                                                              ("8000.00", "0.00")]
+    b = await balance(app, h)
+    assert (b["scheduled"], b["disbursed"], b["balance"]) == ("16000.00", "12000.00",
+                                                              "12000.00")
+    events = await outbox(app, "vbp.payments.prepayment.scheduled.v1", h)
+    assert [(e["version"], e["amount"], e["adjustment"]) for e in events] == [
+        (1, "24000.00", "24000.00"), (2, "16000.00", "-8000.00")]
+    engine = make_engine(app.url)
+    try:
+        async with engine.connect() as conn:
+            sched = await store.balance(conn, postings.schedule_account(p.program_id, 1, h))
+            history = (await conn.execute(select(store.schedule_history.c.version).where(
+                store.schedule_history.c.schedule_id == sid))).scalars().all()
+    finally:
+        await engine.dispose()
+    # scheduled 24,000, cut by 8,000 (a correcting transfer), 12,000 disbursed: 4,000 to go
+    assert sched == (800_000 + 1_200_000, 2_400_000)
+    assert history == [1, 2]
+    # an older version replayed changes nothing
+    await send(app.bootstrap, env(agreement(p, h, 30, version=1)))
+    await send(app.bootstrap, env(agreement(p, h, 25, version=3)))  # 20,000.00
+    await scheduled(app, p, h, "20000.00")
+
+
+async def test_disbursement_retried_with_the_same_key_posts_once_and_overdisbursing_is_refused(
+        app: App) -> None:
+    p = await program(app)
+    h = p.institution(1)
+    await send(app.bootstrap, env(agreement(p, h, 30)))
+    (first, _) = await scheduled(app, p, h, "24000.00")
+    sid = first["schedule_id"]
+    a = await disburse(app, p, sid, 1, "5000.00", key="disb-1")
+    b = await disburse(app, p, sid, 1, "5000.00", key="disb-1")
+    assert a.status_code == b.status_code == 201
+    assert b.headers.get("Idempotent-Replayed") == "true" and a.json() == b.json()
+    assert (await balance(app, h))["disbursed"] == "5000.00"
+    assert (await disburse(app, p, sid, 1, "6000.00", key="disb-1")).status_code == 422
+    refused = await disburse(app, p, sid, 1, "7000.01")
+    assert refused.status_code == 409
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["field"] == "amount" and refused.json()["outstanding"] == "7000.00"
+    assert (await balance(app, h))["disbursed"] == "5000.00"
+    # not the agency of this region: not found
+    other = await app.client.post(
+        f"/v1/schedules/{sid}/installments/1/disbursements", json={"amount": "1.00"},
+        headers={**bearer("agency", "elsewhere"), "Idempotency-Key": "x"})
+    assert other.status_code == 404
+    forbidden = await app.client.post(
+        f"/v1/schedules/{sid}/installments/1/disbursements", json={"amount": "1.00"},
+        headers={**bearer("institution", h), "Idempotency-Key": "y"})
+    assert forbidden.status_code == 403
+
+
+# --- R-PAY-4: offsets ---------------------------------------------------------------------------
+
+
+async def fund_payments(app: App, p: Program, rows: list[tuple[str, str, str]],
+                        key: str | None = None) -> httpx.Response:
+    return await app.client.post(
+        "/v1/fund-payments",
+        json={"payments": [{"institution_id": i, "month": m, "amount": a} for i, m, a in rows]},
+        headers={**p.agency, "Idempotency-Key": key or uuid.uuid4().hex})
+
+
+async def test_offset_over_several_months_examples(app: App) -> None:
+    """R-PAY-4 EXAMPLES: 24,000.00 outstanding when the agreement year ends (2024-01-31);
+    10,000.00 a month from February 2024 → offsets 10,000, 10,000, 4,000; paid 0, 0, 6,000;
+    balance 0, never below zero. January 2024 is still in the year: nothing is offset."""
+    p = await program(app)
+    h = p.institution(1)
+    await send(app.bootstrap, env(agreement(p, h, 30)))
+    (first, _) = await scheduled(app, p, h, "24000.00")
+    sid = first["schedule_id"]
+    assert (await disburse(app, p, sid, 1, "12000.00")).status_code == 201
+    assert (await disburse(app, p, sid, 2, "12000.00")).status_code == 201
+    jan = await fund_payments(app, p, [(h, "2024-01-15", "10000.00")])
+    assert jan.status_code == 201, jan.text
+    assert jan.json()["results"][0]["offset"] == "0.00"
+    assert jan.json()["results"][0]["net_payable"] == "10000.00"
+    seen = []
+    for month in ("2024-02-01", "2024-03-01", "2024-04-01"):
+        r = await fund_payments(app, p, [(h, month, "10000.00")])
+        assert r.status_code == 201, r.text
+        (res,) = r.json()["results"]
+        seen.append((res["offset"], res["net_payable"]))
+    assert seen == [("10000.00", "0.00"), ("10000.00", "0.00"), ("4000.00", "6000.00")]
+    assert (await balance(app, h))["balance"] == "0.00"
+    may = await fund_payments(app, p, [(h, "2024-05-01", "10000.00")])
+    assert may.json()["results"][0]["net_payable"] == "10000.00"
+    # re-submission: a no-op; with another amount: refused, naming the row, nothing changed
+    again = await fund_payments(app, p, [(h, "2024-02-01", "10000.00")])
+    assert again.status_code == 201 and again.json()["replayed"] == 1
+    assert again.json()["results"][0]["replayed"] is True
+    changed = await fund_payments(app, p, [(h, "2024-06-01", "1.00"),
+                                           (h, "2024-03-01", "9999.00")])
+    assert changed.status_code == 409 and changed.json()["row"] == 2
+    assert (await fund_payments(app, p, [(h, "2024-06-01", "2.00")])).status_code == 201
+    offsets = await outbox(app, "vbp.payments.prepayment.offset.v1", h)
+    assert [(e["month"], e["amount"], e["outstanding_after"]) for e in offsets] == [
+        ("2024-02-01", "10000.00", "14000.00"), ("2024-03-01", "10000.00", "4000.00"),
+        ("2024-04-01", "4000.00", "0.00")]
+    nets = await outbox(app, "vbp.payments.net-payable.published.v1", h)
+    assert [e["net_payable"] for e in nets] == ["10000.00", "0.00", "0.00", "6000.00",
+                                                "10000.00", "2.00"]
+
+
+async def test_fund_payment_files_all_or_nothing(app: App) -> None:
+    """A CSV with bad rows is refused naming every one, and nothing is imported; an XLSX
+    with good rows is imported."""
+    p = await program(app)
+    h1, h2 = p.institution(1), p.institution(2)
+    bad = "institution_id,month,amount\n" + f"{h1},2024-02,100.00\n" + f"{h2},2024-13,5\n" \
+          + ",2024-02,1.00\n" + f"{h1},2024-02-01,3.001\n" + f"{h1},2024-02,100.00\n"
+    r = await app.client.post("/v1/fund-payments/import", content=bad.encode(),
+                              headers={**p.agency, "Content-Type": "text/csv",
+                                       "Idempotency-Key": uuid.uuid4().hex})
+    assert r.status_code == 422, r.text
+    assert sorted({e["row"] for e in r.json()["errors"]}) == [3, 4, 5, 6]
+    listed = await app.client.get("/v1/payables", headers=REGULATOR)
+    assert listed.status_code == 200
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["医疗机构编码", "月份", "金额"])
+    sheet.append([h1, "2024-02", "100.00"])
+    sheet.append([h2, "2024-02", "250.50"])
+    data = io.BytesIO()
+    book.save(data)
+    ok = await app.client.post("/v1/fund-payments/import", content=data.getvalue(),
+                               headers={**p.agency, "Content-Type": XLSX_TYPE,
+                                        "Idempotency-Key": uuid.uuid4().hex})
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["submitted"] == 2
+    assert [x["net_payable"] for x in ok.json()["results"]] == ["100.00", "250.50"]
+    # nothing of the refused file was imported: February of h1 is 100.00, submitted once
+    assert ok.json()["replayed"] == 0
+
+
+# --- R-PAY-1: payables --------------------------------------------------------------------------
+
+
+async def payables(app: App, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
+    r = await app.client.get("/v1/payables", headers=headers, params=params)
+    assert r.status_code == 200, r.text
+    return list(r.json()["items"])
+
+
+async def test_payables_due_by_the_end_of_the_next_shanghai_month(app: App) -> None:
+    """R-PAY-1: accepted at 23:30 Shanghai on 2024-01-31 → due 2024-03-01 00:00; accepted at
+    16:30Z on 2024-01-31 (already 1 February in Shanghai) → due 2024-04-01 00:00; a leap
+    February acceptance → due 2024-04-01; a replayed event opens nothing twice."""
+    p = await program(app)
+    h = p.institution(1)
+    replayed = env(accepted(p, h, f"O1-{p.tag}", "848.00",
+                            datetime(2024, 1, 31, 23, 30, tzinfo=SHANGHAI)))
+    await send(app.bootstrap, replayed,
+               env(accepted(p, h, f"O2-{p.tag}", "100.00",
+                            datetime(2024, 1, 31, 16, 30, tzinfo=UTC))),
+               env(accepted(p, h, f"O3-{p.tag}", "1.00",
+                            datetime(2024, 2, 29, 12, tzinfo=SHANGHAI))),
+               replayed)
+    found: list[dict[str, Any]] = []
+
+    async def check() -> None:
+        found[:] = await payables(app, bearer("institution", h))
+        assert len(found) == 3
+
+    await eventually(check)
+    due = {x["payable_id"]: datetime.fromisoformat(x["due_at"]) for x in found}
+    assert due == {f"O1-{p.tag}": datetime(2024, 3, 1, tzinfo=SHANGHAI),
+                   f"O2-{p.tag}": datetime(2024, 4, 1, tzinfo=SHANGHAI),
+                   f"O3-{p.tag}": datetime(2024, 4, 1, tzinfo=SHANGHAI)}
+    # the same order accepted again under another event id opens nothing either
+    await send(app.bootstrap, env(accepted(p, h, f"O1-{p.tag}", "848.00",
+                                           datetime(2024, 1, 31, 23, 30, tzinfo=SHANGHAI))))
+    await send(app.bootstrap, env(accepted(p, h, f"O4-{p.tag}", "2.00",
+                                           datetime(2024, 3, 1, tzinfo=SHANGHAI))))
+    await eventually(lambda: _count(app, h, 4))
+    opened = await outbox(app, "vbp.payments.payable.opened.v1", f"O1-{p.tag}")
+    assert len(opened) == 1 and opened[0]["payer"] == "institution"
+    # the enterprise sees what it is owed; another enterprise nothing; the ledger agrees
+    assert len(await payables(app, bearer("enterprise", "E1"), program_id=p.program_id)) == 4
+    assert await payables(app, bearer("enterprise", "E9"), program_id=p.program_id) == []
+    engine = make_engine(app.url)
+    try:
+        async with engine.connect() as conn:
+            assert await store.balance(conn, f"payable:{h}:E1") == (0, 84_800 + 10_000 + 100
+                                                                    + 200)
+    finally:
+        await engine.dispose()
+
+
+async def _count(app: App, inst: str, n: int) -> None:
+    assert len(await payables(app, bearer("institution", inst))) == n
+
+
+async def test_partial_payments_retries_and_overdue_by_the_clock(app: App) -> None:
+    """Partial payments with an Idempotency-Key (a retry pays once), no overpayment, another
+    institution's payable is not found; at the deadline the clock flags it overdue by itself,
+    once, and the enterprise's ageing shows it."""
+    p = await program(app)
+    h = p.institution(1)
+    await send(app.bootstrap, env(accepted(p, h, f"P1-{p.tag}", "1000.00",
+                                           datetime(2023, 3, 15, 10, tzinfo=SHANGHAI))))
+    await eventually(lambda: _count(app, h, 1))
+    pid = f"P1-{p.tag}"
+    pay = {**bearer("institution", h), "Idempotency-Key": "pay-1"}
+    first = await app.client.post(f"/v1/payables/{pid}/payments", json={"amount": "400.00"},
+                                  headers=pay)
+    retry = await app.client.post(f"/v1/payables/{pid}/payments", json={"amount": "400.00"},
+                                  headers=pay)
+    assert first.status_code == retry.status_code == 201, first.text
+    assert retry.json()["outstanding"] == "600.00" and retry.json()["paid"] == "400.00"
+    over = await app.client.post(f"/v1/payables/{pid}/payments", json={"amount": "600.01"},
+                                 headers={**bearer("institution", h), "Idempotency-Key": "2"})
+    assert over.status_code == 409 and over.json()["outstanding"] == "600.00"
+    stranger = await app.client.post(
+        f"/v1/payables/{pid}/payments", json={"amount": "1.00"},
+        headers={**bearer("institution", "H-other"), "Idempotency-Key": "3"})
+    assert stranger.status_code == 404
+    assert (await app.client.get(f"/v1/payables/{pid}",
+                                 headers=bearer("enterprise", "E9"))).status_code == 404
+    paid = await outbox(app, "vbp.payments.payable.paid.v1", pid)
+    assert [(e["amount"], e["outstanding"], e["on_time"]) for e in paid] == [
+        ("400.00", "600.00", True)]
+    # 2023-05-01 00:00 Shanghai is the bound: one second before, not overdue
+    app.clock.set(datetime(2023, 4, 30, 23, 59, 59, tzinfo=SHANGHAI))
+    runtime = app.client.app.state.runtime  # type: ignore[attr-defined]
+    await runtime.scheduler.tick()
+    assert await outbox(app, "vbp.payments.payable.overdue.v1", pid) == []
+    app.clock.set(datetime(2023, 6, 15, 10, tzinfo=SHANGHAI))  # day 46
+
+    async def flagged() -> None:
+        events = await outbox(app, "vbp.payments.payable.overdue.v1", pid)
+        assert [(e["outstanding"]) for e in events] == ["600.00"]
+
+    await eventually(flagged)
+    for _ in range(2):  # later runs of the job find it flagged already: published once
+        app.clock.advance(timedelta(hours=12))
+        assert (await runtime.scheduler.tick()).get("payables-overdue", 0) == 0
+    assert len(await outbox(app, "vbp.payments.payable.overdue.v1", pid)) == 1
+    app.clock.set(datetime(2023, 6, 15, 10, tzinfo=SHANGHAI))
+    (item,) = await payables(app, bearer("enterprise", "E1"), program_id=p.program_id,
+                             overdue="true")
+    assert (item["days_overdue"], item["age_bucket"]) == (46, "31-60")
+    ageing = await app.client.get("/v1/payables/ageing", headers=bearer("enterprise", "E1"),
+                                  params={"program_id": p.program_id})
+    assert ageing.json() == [{"institution_id": h, "not_due": "0.00", "days_0_30": "0.00",
+                              "days_31_60": "600.00", "days_61_90": "0.00",
+                              "days_over_90": "0.00", "total": "600.00"}]
+    late = await app.client.post(f"/v1/payables/{pid}/payments", json={"amount": "600.00"},
+                                 headers={**bearer("institution", h), "Idempotency-Key": "4"})
+    assert late.json()["status"] == "paid"
+    paid = await outbox(app, "vbp.payments.payable.paid.v1", pid)
+    assert paid[-1]["on_time"] is False
+    # exports
+    c = await app.client.get("/v1/payables", headers=bearer("institution", h),
+                             params={"format": "csv"})
+    assert c.status_code == 200 and c.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(c.content.decode("utf-8-sig"))))
+    assert [(r["payable_id"], r["paid"]) for r in rows] == [(pid, "1000.00")]
+    x = await app.client.get("/v1/payables/ageing", headers=REGULATOR,
+                             params={"format": "xlsx", "program_id": p.program_id})
+    assert x.status_code == 200
+    assert openpyxl.load_workbook(io.BytesIO(x.content)).active is not None
+
+
+async def test_installment_overdue_for_the_agency_by_the_clock(app: App) -> None:
+    """R-PAY-7: an installment not fully disbursed by its due date is overdue for the agency,
+    found by the clock; published once."""
+    p = await program(app)
+    h = p.institution(1)
+    await send(app.bootstrap, env(agreement(p, h, 30)))
+    (first, _) = await scheduled(app, p, h, "24000.00")
+    assert (await disburse(app, p, first["schedule_id"], 1, "11999.99")).status_code == 201
+    app.clock.set(datetime(2023, 3, 1, tzinfo=SHANGHAI))
+
+    async def check() -> None:
+        events = await outbox(app, "vbp.payments.installment.overdue.v1", h)
+        assert [(e["seq"], e["outstanding"]) for e in events] == [(1, "0.01")]
+
+    await eventually(check)
+    items = await installments(app, p.agency, overdue="true")
+    assert [(i["seq"], i["outstanding"]) for i in items] == [(1, "0.01")]
+
+
+# --- R-PAY-5: direct settlement ------------------------------------------------------------------
+
+
+async def test_direct_settlement_the_fund_pays_and_deducts_from_the_fund_payment(
+        app: App) -> None:
+    """R-PAY-5: no prepayment schedule; the fund owes the enterprise for accepted goods and
+    deducts it from the institution's next fund payment."""
+    p = await program(app, direct_profile())
+    h = p.institution(1)
+    await send(app.bootstrap, env(agreement(p, h, 30)),
+               env(accepted(p, h, f"D1-{p.tag}", "300.00",
+                            datetime(2023, 3, 15, tzinfo=SHANGHAI))))
+    found: list[dict[str, Any]] = []
+
+    async def check() -> None:
+        found[:] = await payables(app, p.agency)
+        assert len(found) == 1
+
+    await eventually(check)
+    assert (found[0]["payer"], found[0]["payer_id"]) == ("fund", p.region)
+    assert await installments(app, bearer("institution", h)) == []
+    assert await payables(app, bearer("institution", h)) == []  # the institution owes nothing
+    r = await app.client.post(f"/v1/payables/D1-{p.tag}/payments", json={"amount": "300.00"},
+                              headers={**p.agency, "Idempotency-Key": "fund-pays"})
+    assert r.status_code == 201 and r.json()["status"] == "paid", r.text
+    fp = await fund_payments(app, p, [(h, "2023-04-01", "1000.00")])
+    (res,) = fp.json()["results"]
+    assert (res["direct_settlement"], res["net_payable"]) == ("300.00", "700.00")
+
+
+# --- R-PAY-6: the ledger ------------------------------------------------------------------------
+
+
+async def test_ledger_refuses_in_the_transaction_and_reconciles(app: App) -> None:
+    """A transfer that would drive a prepayment balance below zero is refused with the account
+    and the amounts, and nothing of its batch is posted; reconcile finds every balance equal
+    to its transfers, and finds a tampered one."""
+    engine = make_engine(app.url)
+    tag = uuid.uuid4().hex[:8]
+    prepay = f"prepay:X-{tag}:1:H"
+    try:
+        async with engine.begin() as conn:
+            await store.post(conn, [Transfer(f"t1-{tag}", prepay, "fund:R", 500, "prepaid")],
+                             datetime.now(UTC))
+        with pytest.raises(LedgerRefused) as refused:
+            async with engine.begin() as conn:
+                await store.post(conn, [
+                    Transfer(f"t2-{tag}", "claims:R", f"fundpay:H{tag}", 1000,
+                             "fund-payment"),
+                    Transfer(f"t3-{tag}", f"fundpay:H{tag}", prepay, 501, "offset")],
+                    datetime.now(UTC))
+        assert (refused.value.account, refused.value.debits, refused.value.credits) == (
+            prepay, 500, 0)
+        async with engine.connect() as conn:
+            assert await store.balance(conn, prepay) == (500, 0)
+            assert (await conn.execute(select(store.transfers.c.id).where(
+                store.transfers.c.id.in_([f"t2-{tag}", f"t3-{tag}"])))).all() == []
+        report = await reconcile(engine)
+        assert report.ok, report.lines()
+        assert report.transfers > 0 and report.debits == report.credits
+        async with engine.begin() as conn:
+            await conn.execute(store.accounts.update().where(store.accounts.c.id == prepay)
+                               .values(debits_posted=499))
+        bad = await reconcile(engine)
+        assert not bad.ok and [m[0] for m in bad.mismatches] == [prepay]
+        async with engine.begin() as conn:
+            await conn.execute(store.accounts.update().where(store.accounts.c.id == prepay)
+                               .values(debits_posted=500))
+    finally:
+        await engine.dispose()
+
+
+async def test_reconcile_command_prints_the_result(app: App) -> None:
+    """``vbp payments reconcile`` prints the result and exits 0 when the ledger reconciles."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "payments", "reconcile",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "VBP_PAYMENTS_DATABASE_URL": app.url})
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
+    assert "every balance equals its transfers" in stdout.decode(), stdout + stderr
+    assert process.returncode == 0
