@@ -137,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         for name, port in SERVICES.items():
             procs.append(launcher.start_service(name, port, env, REPO_ROOT / "var" / "logs"))
-        launcher.wait_ready(procs)
+        launcher.wait_ready(procs, progress=lambda line: print(line, flush=True))
         print(f"\nVBP platform is up (Kafka at {bootstrap}):\n")
         for p in procs:
             print(f"  {p.name:<11} {p.url}   docs {p.url}/docs   metrics {p.url}/metrics")

@@ -175,7 +175,7 @@ async def test_while_the_broker_is_down_the_backlog_gauges_move_failures_count_a
                            broker.bootstrap_servers, relay_send_timeout_s=1.0,
                            outbox_sample_interval_s=0.2) as client:
             runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-            assert runtime.relay is not None and runtime.relay.in_flight == 0
+            assert runtime.relay is not None
 
             async def record(n: int, start: int) -> list[str]:
                 async with runtime.uow() as uow:
@@ -192,7 +192,9 @@ async def test_while_the_broker_is_down_the_backlog_gauges_move_failures_count_a
             await eventually(all_published)
             failures = metric("vbp_outbox_publish_failures_total", service)
             await asyncio.to_thread(broker.stop)
-            during = await record(20, 5) + await record(10, 25)
+            during = await record(20, 5)
+            await asyncio.sleep(1.5)  # the relay is in a round now, its send not acknowledged
+            during += await record(10, 25)
 
             async def backlog_shown() -> None:
                 assert metric("vbp_outbox_backlog_events", service) == 30
