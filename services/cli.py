@@ -218,7 +218,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         for name, port in SERVICES.items():
             procs.append(launcher.start_service(name, port, env, REPO_ROOT / "var" / "logs"))
-        launcher.wait_ready(procs)
+        launcher.wait_ready(procs, progress=lambda line: print(line, flush=True))
         prom = launcher.start_prometheus(procs, REPO_ROOT / "var" / "prometheus")
         print(f"\nVBP platform is up (Kafka at {bootstrap}):\n")
         for p in procs:

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,27 +52,54 @@ def start_service(
     return ServiceProcess(name, port, process, log)
 
 
-def wait_ready(services: list[ServiceProcess], timeout: float = 90.0) -> None:
-    """Poll every service's ``/readyz`` until all answer 200; raise with the log tail if one
-    exits or the time runs out."""
+def wait_ready(services: list[ServiceProcess], timeout: float = 90.0,
+               progress: Callable[[str], None] | None = None,
+               progress_every: float = 10.0) -> None:
+    """Poll every service's ``/readyz`` until all answer 200; raise with what each one still
+    waits for (its ``/readyz`` checks) and its log tail if one exits or the time runs out.
+
+    A service answers ``/healthz`` once its database is migrated and keeps connecting to Kafka
+    in the background (it never exits for a late broker), so while waiting its ``/readyz``
+    says what it waits for; ``progress`` (e.g. ``print``) is told so every ``progress_every``
+    seconds."""
     deadline = time.monotonic() + timeout
+    next_report = time.monotonic() + progress_every
     pending = list(services)
-    with httpx.Client(timeout=2.0) as client:
+    waiting: dict[str, str] = {svc.name: "not answering yet" for svc in services}
+    with httpx.Client(timeout=5.0) as client:
         while pending:
             for svc in list(pending):
                 if svc.process.poll() is not None:
                     raise RuntimeError(f"{svc.name} exited:\n{_tail(svc.log)}")
                 try:
-                    if client.get(f"{svc.url}/readyz").status_code == 200:
-                        pending.remove(svc)
+                    response = client.get(f"{svc.url}/readyz")
                 except httpx.HTTPError:
-                    pass
+                    continue
+                if response.status_code == 200:
+                    pending.remove(svc)
+                else:
+                    waiting[svc.name] = _checks(response)
             if pending and time.monotonic() > deadline:
-                names = ", ".join(s.name for s in pending)
-                raise RuntimeError(f"not ready after {timeout}s: {names}\n"
-                                   + "\n".join(_tail(s.log) for s in pending))
+                raise RuntimeError(
+                    f"not ready after {timeout:.0f}s: "
+                    + "; ".join(f"{s.name} ({waiting[s.name]})" for s in pending) + "\n"
+                    + "\n".join(_tail(s.log) for s in pending))
+            if pending and progress is not None and time.monotonic() > next_report:
+                next_report = time.monotonic() + progress_every
+                progress("waiting for " + "; ".join(f"{s.name} ({waiting[s.name]})"
+                                                    for s in pending))
             if pending:
                 time.sleep(0.25)
+
+
+def _checks(response: httpx.Response) -> str:
+    """What a 503 from ``/readyz`` says is missing, e.g. ``kafka: unavailable: …``."""
+    try:
+        checks = response.json().get("checks") or {}
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    missing = [f"{name}: {state}" for name, state in checks.items() if state != "ok"]
+    return ", ".join(missing) or f"HTTP {response.status_code}"
 
 
 def stop_services(services: list[ServiceProcess], timeout: float = 20.0) -> None:

@@ -1,9 +1,10 @@
 """The app factory every service is built with.
 
-``create_app(spec, settings)`` returns a FastAPI app whose lifespan migrates the database,
-starts the Kafka producer, the outbox relay and the service's consumers, and on shutdown stops
-the consumers (finishing the record in hand and committing its offset), drains the relay and
-closes everything. Nothing connects at import time.
+``create_app(spec, settings)`` returns a FastAPI app whose lifespan migrates the database and
+then serves, while (roles ``all`` and ``worker``) a background task connects Kafka: topics,
+producer, outbox relay, the service's consumers, retried until the broker answers. On shutdown
+it stops the consumers (finishing the record in hand and committing its offset), drains the
+relay and closes everything. Nothing connects at import time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -35,15 +36,16 @@ from services.runtime.consumer import ConsumerSpec, EventConsumer
 from services.runtime.db import UnitOfWork, is_postgres, make_engine
 from services.runtime.direct import DirectRoute, DirectRoutes
 from services.runtime.groupcommit import GroupCommit
-from services.runtime.kafka import ensure_topics, make_producer, start_with_retry
+from services.runtime.kafka import ensure_topics, keep_trying, make_producer, stop_producer
 from services.runtime.migrate import upgrade
-from services.runtime.outbox import OutboxRelay
+from services.runtime.outbox import BacklogSampler, OutboxRelay
 from services.runtime.problems import Problem
 from services.runtime.scheduler import ScheduledJob, Scheduler
 from services.runtime.settings import Settings
 from services.runtime.tracing import child_of, request_id_var, traceparent_var
 
 log = logging.getLogger("vbp.app")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -81,10 +83,13 @@ class Runtime:
     producer: AIOKafkaProducer | None = None
     relay: OutboxRelay | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
+    backlog: BacklogSampler | None = None
     state: dict[str, Any] = field(default_factory=dict)
     writes: GroupCommit = field(init=False)
     _sampler: Callable[[], Awaitable[None]] | None = field(default=None, init=False)
     scheduler: Scheduler | None = None
+    _kafka_task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _kafka_status: str = field(default="connecting", init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.writes = GroupCommit(self.uow, service=self.spec.name,
@@ -103,6 +108,14 @@ class Runtime:
         )
 
     async def start(self) -> None:
+        """What must hold before the first request: the database, migrated. Then the process
+        serves (``/healthz`` at once) while a background task connects Kafka.
+
+        A database that is down fails the start (the process exits, to be restarted): every
+        role needs it for every request, and its schema must be migrated before the first
+        one. Kafka that is down does not: the ``api`` role never touches it (its commits wake
+        the worker's relay through PostgreSQL NOTIFY), and the others keep trying in the
+        background, with ``/readyz`` answering 503 naming ``kafka`` until they are through."""
         s = self.settings
         self.engine = make_engine(s.database_url)
         metrics.watch_pool(self.spec.name, self.engine)
@@ -110,57 +123,113 @@ class Runtime:
         # anyway, and BEGIN/ROLLBACK would cost two round trips per request
         self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         await upgrade(self.engine, self.spec.migrations)
-        topics = sorted(set(self.spec.publishes) | {t for c in self.spec.consumers
-                                                     for t in c.topics})
-        await ensure_topics(s.kafka_bootstrap_servers, topics, partitions=s.kafka_partitions)
-        self.producer = make_producer(s.kafka_bootstrap_servers, f"vbp-{self.spec.name}")
-        await start_with_retry(self.producer, what=f"{self.spec.name} producer")
-        if s.role == "api":  # the worker process relays and consumes
+        relays = s.role != "api"  # the api role serves HTTP only: no producer, relay, consumers
+        metrics.start_at_zero(
+            self.spec.name, relays=relays, publishes=self.spec.publishes if relays else (),
+            consumers={c.name: c.topics for c in self.spec.consumers} if relays else None)
+        if self.spec.extra_state is not None:
+            self.state.update(self.spec.extra_state(self))
+        if not relays:
             return
-        self.relay = OutboxRelay(
-            self.engine, self.producer, service=self.spec.name, clock=self.clock,
-            batch_size=s.relay_batch_size, interval=s.relay_interval_s,
-            gather_s=s.relay_gather_s,
-            listen=s.role == "worker" and is_postgres(self.engine),
-        )
-        await self.relay.start()
-        for consumer_spec in self.spec.consumers:
-            consumer = EventConsumer(
-                consumer_spec, service=self.spec.name, engine=self.engine, clock=self.clock,
-                bootstrap_servers=s.kafka_bootstrap_servers, dlt_producer=self.producer,
-                on_commit=self.relay.wake, max_retries=s.consumer_max_retries,
-                backoff=s.consumer_backoff_s, batch_size=s.consumer_batch_size,
-            )
-            await consumer.start()
-            self.consumers.append(consumer)
+        self.backlog = BacklogSampler(self.engine, service=self.spec.name, clock=self.clock,
+                                      interval=s.outbox_sample_interval_s)
+        self.backlog.start()
         # clock-driven jobs (runtime/scheduler.py): only where the service relays and consumes
         if self.spec.schedules:
             self.scheduler = Scheduler(self.spec.schedules, service=self.spec.name,
                                        engine=self.engine, clock=self.clock, uow=self.uow)
             await self.scheduler.start()
-        if self.spec.extra_state is not None:
-            self.state.update(self.spec.extra_state(self))
-        if self.spec.telemetry is not None:
+        if self.spec.telemetry is not None:  # business metrics, sampled where the relay runs
             self._sampler = functools.partial(self.spec.telemetry, self)
             metrics.add_sampler(self.spec.name, self._sampler)
+        self._kafka_task = asyncio.create_task(self._connect_kafka(),
+                                               name=f"{self.spec.name}-kafka-connect")
+
+    @property
+    def kafka_connected(self) -> bool:
+        """Topics created, producer, relay and consumers started (roles ``all``/``worker``)."""
+        task = self._kafka_task
+        return task is not None and task.done() and not task.cancelled() \
+            and task.exception() is None
+
+    async def _connect_kafka(self) -> None:
+        """Topics, the producer, the relay and the consumers, each retried with capped backoff
+        for as long as it takes (a late broker is waited for, never a reason to exit)."""
+        s = self.settings
+        name = self.spec.name
+        engine = self.engine
+        assert engine is not None
+
+        def failed(exc: Exception) -> None:
+            self._kafka_status = f"connecting ({exc.__class__.__name__}: {exc})"
+
+        async def retried(attempt: Callable[[], Awaitable[T]], what: str) -> T:
+            return await keep_trying(attempt, what=f"{name}: {what}", on_failure=failed,
+                                     max_delay=s.kafka_retry_max_s)
+
+        topics = sorted(set(self.spec.publishes) | {t for c in self.spec.consumers
+                                                     for t in c.topics})
+        await retried(lambda: ensure_topics(s.kafka_bootstrap_servers, topics,
+                                            partitions=s.kafka_partitions, timeout=0),
+                      "creating topics")
+        self.producer = await retried(self._start_producer, "producer")
+        relay = OutboxRelay(
+            engine, self.producer, service=name, clock=self.clock,
+            batch_size=s.relay_batch_size, interval=s.relay_interval_s,
+            gather_s=s.relay_gather_s, send_timeout=s.relay_send_timeout_s,
+            listen=s.role == "worker" and is_postgres(engine),
+        )
+        await retried(relay.start, "outbox relay")
+        self.relay = relay
+        for consumer_spec in self.spec.consumers:
+            consumer = EventConsumer(
+                consumer_spec, service=name, engine=engine,
+                clock=self.clock, bootstrap_servers=s.kafka_bootstrap_servers,
+                dlt_producer=self.producer, on_commit=relay.wake,
+                max_retries=s.consumer_max_retries, backoff=s.consumer_backoff_s,
+                batch_size=s.consumer_batch_size,
+            )
+            self.consumers.append(consumer)  # stopped by stop(), even half started
+            await retried(consumer.start, f"consumer {consumer_spec.name}")
+        self._kafka_status = "ok"
+        log.info("%s: Kafka connected (topics, producer, relay, %d consumer(s))", name,
+                 len(self.consumers))
+
+    async def _start_producer(self) -> AIOKafkaProducer:
+        producer = make_producer(self.settings.kafka_bootstrap_servers,
+                                 f"vbp-{self.spec.name}")
+        try:
+            await producer.start()
+        except BaseException:  # a failed or cancelled start: a fresh producer next time
+            await producer.stop()
+            raise
+        return producer
 
     async def stop(self) -> None:
         if self._sampler is not None:
             metrics.remove_sampler(self.spec.name, self._sampler)
         if self.scheduler is not None:  # runtime/scheduler.py
             await self.scheduler.stop()
+        if self._kafka_task is not None:  # still connecting: give up on it
+            self._kafka_task.cancel()
+            await asyncio.gather(self._kafka_task, return_exceptions=True)
+            self._kafka_task = None
         await self.writes.stop()
         for consumer in self.consumers:
             await consumer.stop()
         self.consumers.clear()
         if self.relay is not None:
             await self.relay.stop()
+        if self.backlog is not None:
+            await self.backlog.stop()
         if self.producer is not None:
-            await self.producer.stop()
+            await stop_producer(self.producer)
         if self.engine is not None:
             await self.engine.dispose()
 
     async def readiness(self) -> dict[str, str]:
+        """What this process's role needs: its database (every role), and Kafka connected
+        and answering (``all`` and ``worker``, which relay and consume)."""
         checks: dict[str, str] = {}
         try:
             assert self.engine is not None
@@ -169,8 +238,12 @@ class Runtime:
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unavailable: {exc.__class__.__name__}"
+        if self.settings.role == "api":
+            return checks
+        if not self.kafka_connected or self.producer is None:
+            checks["kafka"] = f"unavailable: {self._kafka_status}"
+            return checks
         try:
-            assert self.producer is not None
             await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 3)
             checks["kafka"] = "ok"
         except Exception as exc:

@@ -1,10 +1,11 @@
-"""Kafka clients built from settings, and topic creation."""
+"""Kafka clients built from settings, topic creation, and retrying while the broker is away."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -13,6 +14,12 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from contracts.registry import TOPIC_BY_NAME, dead_letter_topic
 
 log = logging.getLogger("vbp.kafka")
+T = TypeVar("T")
+
+REQUEST_TIMEOUT_MS = 15_000
+"""How long the producer waits for a produce response, for metadata, or for room in its
+buffer. With ``enable_idempotence`` aiokafka retries an unacknowledged batch until it is
+delivered (it never expires one), so the outbox relay bounds its own wait on top of this."""
 
 
 def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
@@ -23,34 +30,90 @@ def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
-        request_timeout_ms=15_000,
+        request_timeout_ms=REQUEST_TIMEOUT_MS,
         retry_backoff_ms=200,
     )
 
 
-async def start_with_retry(
-    starter: AIOKafkaProducer | AIOKafkaAdminClient, *, what: str, timeout: float = 60.0
-) -> None:
-    """Start a client, retrying while the broker is not reachable yet."""
+async def keep_trying(
+    attempt: Callable[[], Awaitable[T]], *, what: str, first_delay: float = 0.2,
+    max_delay: float = 15.0, log_every: float = 60.0, deadline: float | None = None,
+    retry_on: tuple[type[Exception], ...] = (Exception,),
+    on_failure: Callable[[Exception], None] | None = None,
+) -> T:
+    """Run ``attempt`` until it succeeds, with exponential backoff capped at ``max_delay``.
+
+    The first failure is logged at WARNING, then at most one line every ``log_every`` seconds
+    (a broker away for an hour is one problem, not 10,000 log lines); success after failures
+    at INFO. With ``deadline`` (the loop's time) the last failure is raised once it has
+    passed; without, it never gives up: only cancellation (or an exception not in
+    ``retry_on``) ends it. ``on_failure`` sees every failure (to report it, e.g. on
+    ``/readyz``)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    delay = 0.2
+    delay = first_delay
+    failures = 0
+    logged_at: float | None = None
     while True:
         try:
-            await starter.start()
-            return
-        except KafkaError as exc:
-            if loop.time() > deadline:
+            result = await attempt()
+        except asyncio.CancelledError:
+            raise
+        except retry_on as exc:
+            failures += 1
+            if on_failure is not None:
+                on_failure(exc)
+            now = loop.time()
+            if deadline is not None and now > deadline:
                 raise
-            log.warning("%s: broker not reachable yet (%s), retrying", what, exc)
+            if logged_at is None or now - logged_at >= log_every:
+                logged_at = now
+                log.warning("%s: broker not reachable yet (%s: %s); %d attempt(s), retrying "
+                            "every %.0f s at most", what, exc.__class__.__name__, exc,
+                            failures, max_delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 3.0)
+            delay = min(delay * 2, max_delay)
+            continue
+        if failures:
+            log.info("%s: connected after %d failed attempt(s)", what, failures)
+        return result
+
+
+async def start_with_retry(
+    starter: AIOKafkaProducer | AIOKafkaAdminClient, *, what: str,
+    timeout: float | None = 60.0,
+) -> None:
+    """Start a client, retrying while the broker is not reachable yet (for ``timeout``
+    seconds; ``None``: until cancelled)."""
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    await keep_trying(starter.start, what=what, max_delay=3.0, deadline=deadline,
+                      retry_on=(KafkaError, OSError))
+
+
+async def stop_producer(producer: AIOKafkaProducer, *, timeout: float = 10.0) -> None:
+    """Flush and close, waiting at most ``timeout`` seconds. With the broker away, aiokafka's
+    ``stop`` would wait for ever for batches the idempotent producer never gives up on: then
+    its sender is cancelled, and those events, still unmarked in the outbox, go again at the
+    next start."""
+    stopping = asyncio.ensure_future(producer.stop())
+    try:
+        await asyncio.wait_for(asyncio.shield(stopping), timeout)
+    except TimeoutError:
+        log.warning("Kafka producer not flushed within %.0f s: closing it anyway", timeout)
+        # aiokafka has no public way to abandon what it holds: its stop() returns once the
+        # sender task is done
+        sender = getattr(getattr(producer, "_sender", None), "sender_task", None)
+        if sender is not None:
+            sender.cancel()
+        await stopping
 
 
 async def ensure_topics(
-    bootstrap_servers: str, names: Iterable[str], *, partitions: int = 4, dlt: bool = True
+    bootstrap_servers: str, names: Iterable[str], *, partitions: int = 4, dlt: bool = True,
+    timeout: float | None = 60.0,
 ) -> None:
-    """Create the topics (and their dead-letter topics) if missing."""
+    """Create the topics (and their dead-letter topics) if missing; wait up to ``timeout``
+    seconds for the broker (``0``: one attempt, raising ``KafkaError`` if it is away)."""
     wanted: dict[str, int] = {}
     for name in names:
         topic = TOPIC_BY_NAME.get(name)
@@ -58,8 +121,8 @@ async def ensure_topics(
         if dlt:
             wanted[dead_letter_topic(name)] = 1
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="vbp-admin")
-    await start_with_retry(admin, what="admin")
     try:
+        await start_with_retry(admin, what="admin", timeout=timeout)
         existing = set(await admin.list_topics())
         new = [
             NewTopic(name=n, num_partitions=p, replication_factor=1)

@@ -225,3 +225,32 @@ async def sample(timeout: float = 5.0) -> None:
             TELEMETRY_ERRORS.labels(service).inc()
             log.warning("business metrics of %s not sampled", service, exc_info=True)
         TELEMETRY_DURATION.labels(service).set(time.perf_counter() - started)
+
+
+OUTBOX_SEND_TIMEOUTS = Counter(
+    "vbp_outbox_send_timeouts_total",
+    "Relay rounds whose events Kafka did not acknowledge within VBP_RELAY_SEND_TIMEOUT_S "
+    "(also counted in vbp_outbox_publish_failures_total)",
+    ["service"],
+)
+CONSUMER_OUTCOMES = ("processed", "duplicate", "ignored", "retried", "dead_lettered")
+
+
+def start_at_zero(service: str, *, relays: bool, publishes: Iterable[str] = (),
+                  consumers: Mapping[str, Iterable[str]] | None = None) -> None:
+    """Export a process's counters at 0 from its start, for every label value known in
+    advance, so that an absent series never stands for "no failures": a failure counter
+    appears before its first failure, and an alert on its rate has a series to watch. The
+    relay's counters only where a relay runs (``relays``)."""
+    GROUP_COMMIT_SIZE.labels(service)
+    if relays:
+        OUTBOX_FAILURES.labels(service)
+        OUTBOX_SEND_TIMEOUTS.labels(service)
+    for topic in publishes:
+        OUTBOX_PUBLISHED.labels(service, topic)
+    for consumer, topics in (consumers or {}).items():
+        for topic in topics:
+            DEAD_LETTERS.labels(service, topic)
+            CONSUMER_DURATION.labels(service, consumer, topic)
+            for outcome in CONSUMER_OUTCOMES:
+                CONSUMER_EVENTS.labels(service, consumer, topic, outcome)

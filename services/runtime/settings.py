@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     """After a wake-up, how long the relay lets further commits join its round (fewer, fuller
     produce requests against a little delay)."""
     relay_batch_size: int = 500
+    relay_send_timeout_s: float = 10.0
+    """How long a relay round waits for Kafka's acknowledgements before it counts a failure
+    (``vbp_outbox_send_timeouts_total``); the deliveries stay in flight, never sent twice."""
+    outbox_sample_interval_s: float = 2.0
+    """How often the outbox backlog and oldest-row age are measured from the database."""
+    kafka_retry_max_s: float = 15.0
+    """While the broker is unreachable, the longest pause between two attempts to connect
+    (topics, producer, consumers); the process serves and retries, it never exits for it."""
     group_commit_linger_s: float = 0.003
     """How long a write waits for others to share its transaction (``GroupCommit``). At 300
     orders/s, 3 ms halves the transactions and cuts the machine's CPU per order by a fifth, for

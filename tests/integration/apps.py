@@ -28,8 +28,10 @@ def bearer(role: str, org: str) -> dict[str, str]:
 @asynccontextmanager
 async def running(
     create_app: Callable[[Settings], FastAPI], service: str, database_url: str, bootstrap: str,
-    **settings_: object,
+    *, ready: bool = True, **settings_: object,
 ) -> AsyncIterator[httpx.AsyncClient]:
+    """The app, started; with ``ready``, once its ``/readyz`` answers 200 (Kafka is connected
+    in the background after start-up, as an orchestrator would wait for it)."""
     settings = Settings.for_service(
         service, database_url=database_url, kafka_bootstrap_servers=bootstrap,
         jwt_secret=SECRET, **{"relay_interval_s": 0.05, **settings_},
@@ -39,7 +41,17 @@ async def running(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=f"http://{service}") as c:
             c.app = app  # type: ignore[attr-defined]
+            if ready:
+                await wait_ready(c)
             yield c
+
+
+async def wait_ready(client: httpx.AsyncClient, timeout: float = 60.0) -> None:
+    async def ready() -> None:
+        r = await client.get("/readyz")
+        assert r.status_code == 200, r.text
+
+    await eventually(ready, timeout=timeout)
 
 
 async def publish(bootstrap: str, *events: Event, source: str = "/vbp/test") -> None:

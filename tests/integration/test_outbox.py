@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import uuid
+from pathlib import Path
+
 import pytest
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
+from services.catalog.app import SPEC as CATALOG
+from services.devstack.kafka import KafkaBroker, ensure_jars
+from services.runtime.app import Runtime
+from services.runtime.app import create_app as build
 from services.runtime.db import COPY_OVER, outbox
 from services.runtime.kafka import ensure_topics
 from services.runtime.outbox import OutboxRelay, unpublished_count
+from tests.integration.apps import eventually, running
 from tests.integration.harness import Harness, pinged_on
 
 pytestmark = pytest.mark.integration
@@ -139,3 +151,115 @@ async def test_a_backlog_on_one_topic_does_not_hold_back_another(harness: Harnes
     assert not relay.more
     records = await harness.read_topic(expect=120)
     assert sorted(dict(r.headers)["ce_id"].decode() for r in records) == sorted(backlog)
+
+
+def metric(name: str, service: str) -> float:
+    return REGISTRY.get_sample_value(name, {"service": service}) or 0.0
+
+
+async def test_while_the_broker_is_down_the_backlog_gauges_move_failures_count_and_after_it_each_event_is_published_once(  # noqa: E501
+        database_url: str, tmp_path: Path) -> None:
+    """Issue #12 item 7: a broker of the test's own, stopped while events are committed. The
+    backlog and oldest-age gauges are measured from the database, not at the start of a relay
+    round blocked in its send; the sends time out and are counted; the deliveries stay in the
+    producer, so when the broker is back each event is on Kafka once, not once per round."""
+    broker = KafkaBroker(ensure_jars(), tmp_path / "kafka", heap="384m")
+    await asyncio.to_thread(broker.start)
+    service = f"outage_{uuid.uuid4().hex[:8]}"
+    spec = dataclasses.replace(CATALOG, name=service)
+    topic = f"test.{uuid.uuid4().hex[:10]}.v1"
+    event = pinged_on(topic)
+    try:
+        await ensure_topics(broker.bootstrap_servers, [topic], partitions=2)
+        async with running(lambda settings: build(spec, settings), service, database_url,
+                           broker.bootstrap_servers, relay_send_timeout_s=1.0,
+                           outbox_sample_interval_s=0.2) as client:
+            runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+            assert runtime.relay is not None
+
+            async def record(n: int, start: int) -> list[str]:
+                async with runtime.uow() as uow:
+                    ids = [uow.record(event(ping_id=f"k{i % 3}", n=i)).id
+                           for i in range(start, start + n)]
+                    await uow.commit()
+                return ids
+
+            before = await record(5, 0)
+
+            async def all_published() -> None:
+                assert await unpublished_count(runtime.engine) == 0  # type: ignore[arg-type]
+
+            await eventually(all_published)
+            failures = metric("vbp_outbox_publish_failures_total", service)
+            await asyncio.to_thread(broker.stop)
+            during = await record(20, 5)
+            await asyncio.sleep(1.5)  # the relay is in a round now, its send not acknowledged
+            during += await record(10, 25)
+
+            async def backlog_shown() -> None:
+                assert metric("vbp_outbox_backlog_events", service) == 30
+
+            await eventually(backlog_shown, timeout=10)
+            age = metric("vbp_outbox_oldest_unpublished_age_seconds", service)
+            await asyncio.sleep(1.5)
+            assert metric("vbp_outbox_oldest_unpublished_age_seconds", service) >= age + 1.0
+
+            async def timeouts_counted() -> None:
+                assert metric("vbp_outbox_send_timeouts_total", service) >= 2
+                assert metric("vbp_outbox_publish_failures_total", service) >= failures + 2
+
+            await eventually(timeouts_counted, timeout=20)
+            assert await unpublished_count(runtime.engine) == 30  # type: ignore[arg-type]
+            assert runtime.relay.in_flight > 0  # waiting on its deliveries, not sending again
+
+            await asyncio.to_thread(broker.start)
+            await eventually(all_published, timeout=90)
+
+            async def backlog_gone() -> None:
+                assert metric("vbp_outbox_backlog_events", service) == 0
+                assert metric("vbp_outbox_oldest_unpublished_age_seconds", service) == 0
+
+            await eventually(backlog_gone, timeout=10)
+            h = Harness(runtime.engine, broker.bootstrap_servers, topic)  # type: ignore[arg-type]
+            records = await h.read_topic(expect=len(before) + len(during) + 1, timeout=5)
+            sent = sorted(dict(r.headers)["ce_id"].decode() for r in records)
+            assert sent == sorted(before + during)  # every event, each once
+    finally:
+        await asyncio.to_thread(broker.stop)
+
+
+async def test_a_fresh_app_exports_every_runtime_counter_at_zero(database_url: str) -> None:
+    """Issue #12 item 7: an absent series must never mean "fine". Before anything happened,
+    and even with Kafka unreachable, /metrics shows the relay's and the consumers' counters at
+    0 for the service's labels, and the backlog measured from the database."""
+    service = f"fresh_{uuid.uuid4().hex[:8]}"
+    spec = dataclasses.replace(CATALOG, name=service)
+    async with running(lambda settings: build(spec, settings), service, database_url,
+                       "127.0.0.1:9", ready=False) as client:
+
+        async def scraped() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+            text = (await client.get("/metrics")).text
+            return {(sample.name, frozenset(sample.labels.items())): sample.value
+                    for family in text_string_to_metric_families(text)
+                    for sample in family.samples if sample.labels.get("service") == service}
+
+        def key(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
+            return name, frozenset({"service": service, **labels}.items())
+
+        samples = await scraped()
+
+        async def backlog_measured() -> None:
+            assert (await scraped()).get(key("vbp_outbox_backlog_events")) == 0
+
+        await eventually(backlog_measured, timeout=10)
+    expected = [key("vbp_outbox_publish_failures_total"), key("vbp_outbox_send_timeouts_total")]
+    expected += [key("vbp_outbox_published_total", topic=t) for t in CATALOG.publishes]
+    consumed = {(c.name, t) for c in CATALOG.consumers for t in c.topics}
+    assert consumed
+    for consumer, topic in consumed:
+        expected.append(key("vbp_dead_letters_total", topic=topic))
+        expected += [key("vbp_consumer_events_total", consumer=consumer, topic=topic,
+                         outcome=outcome)
+                     for outcome in ("processed", "duplicate", "ignored", "retried",
+                                     "dead_lettered")]
+    assert {k: samples.get(k) for k in expected} == dict.fromkeys(expected, 0.0)
