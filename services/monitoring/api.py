@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from contracts.monitoring import (
     BackupProductSwitched,
@@ -30,7 +31,7 @@ from contracts.monitoring import (
     RepairIn,
     SubjectKind,
 )
-from services.monitoring import credit, interventions, proposals, reports
+from services.monitoring import credit, disclosure, interventions, proposals, reports
 from services.monitoring.domain.reports import DIMENSIONS, Dimension, Month
 from services.runtime.app import ClockDep, Engine, UoW
 from services.runtime.auth import Principal, authorize
@@ -198,3 +199,48 @@ async def completion_risks(program_id: str, caller: Overseer, conn: Engine,
                            clock: ClockDep) -> reports.RiskListOut:
     async with conn.connect() as c:
         return await reports.completion_risks(c, program_id, clock.now())
+
+
+# --- public disclosure (no token) -----------------------------------------------------------------
+
+public = APIRouter(prefix="/v1/public", tags=["public"])
+PublicLimit = Annotated[int, Query(ge=1, le=500)]
+IfNoneMatch = Annotated[str | None, Header()]
+
+
+def _cacheable(page: BaseModel, if_none_match: str | None) -> Response:
+    """JSON with an ETag of its body and Cache-Control; 304 when the client has it."""
+    body = page.model_dump_json().encode()
+    tag = disclosure.etag(body)
+    headers = {"ETag": tag, "Cache-Control": disclosure.CACHE_CONTROL}
+    if if_none_match is not None and tag in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@public.get("/credit-ratings", response_model=disclosure.PublicRatingsPage)
+async def public_ratings(conn: Engine, limit: PublicLimit = 100, cursor: str | None = None,
+                         if_none_match: IfNoneMatch = None) -> Response:
+    """Ratings whose level carries public disclosure, with their measures in force."""
+    async with conn.connect() as c:
+        page = await disclosure.ratings(c, cursor, limit)
+    return _cacheable(page, if_none_match)
+
+
+@public.get("/listings", response_model=disclosure.PublicListingsPage)
+async def public_listings(conn: Engine, program_id: str | None = None,
+                          limit: PublicLimit = 100, cursor: str | None = None,
+                          if_none_match: IfNoneMatch = None) -> Response:
+    async with conn.connect() as c:
+        page = await disclosure.listings(c, program_id, cursor, limit)
+    return _cacheable(page, if_none_match)
+
+
+@public.get("/execution/{month}", response_model=disclosure.PublicExecutionPage)
+async def public_execution(month: str, conn: Engine, region: str | None = None,
+                           limit: PublicLimit = 100, cursor: str | None = None,
+                           if_none_match: IfNoneMatch = None) -> Response:
+    """A month's execution by region and product; no institution's own figures."""
+    async with conn.connect() as c:
+        page = await disclosure.execution(c, Month.parse(month), region, cursor, limit)
+    return _cacheable(page, if_none_match)

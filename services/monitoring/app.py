@@ -22,7 +22,7 @@ SPEC = ServiceSpec(
     title="VBP monitoring: credit, monthly monitoring, assessment, disclosure",
     metadata=store.metadata,
     migrations=Path(__file__).parent / "migrations",
-    routers=[api.router],
+    routers=[api.router, api.public],
     consumers=handlers.CONSUMERS,
     publishes=[CREDIT_TOPIC, REPORTS_TOPIC],
 )

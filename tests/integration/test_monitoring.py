@@ -449,3 +449,53 @@ async def test_r_mon_2_assessment_and_completion_risk(database_url: str,
         # 100 × (0.5 × 0.6 + 0.2 × 0.8333) / 0.7
         assert a["score"] == "66.67"
         assert "scaled" in parts["progress"]["explanation"]
+
+
+# --- public disclosure ----------------------------------------------------------------------------
+
+
+async def test_public_feed_unauthenticated_paginated_cacheable_and_private_free(
+        database_url: str, bootstrap: str) -> None:
+    mild, serious, other = uid("E"), uid("E"), uid("E")
+    async with world(database_url, bootstrap,
+                     now=datetime(2025, 4, 2, tzinfo=SHANGHAI)) as w:
+        await w.file(mild, "一般", [])
+        await w.file(serious, "严重", ["国械注准20163132305"])
+        await w.file(other, "特别严重", [])
+        r = await w.client.get("/v1/public/credit-ratings", params={"limit": 1})
+        assert r.status_code == 200, dump(r)  # no token
+        assert r.headers["cache-control"].startswith("public")
+        first = r.json()
+        assert len(first["items"]) == 1 and first["next_cursor"]
+        r2 = await w.client.get("/v1/public/credit-ratings",
+                                params={"limit": 1, "cursor": first["next_cursor"]})
+        subjects = {first["items"][0]["subject_id"], r2.json()["items"][0]["subject_id"]}
+        assert subjects == {serious, other}  # 一般 carries no public disclosure
+        assert r2.json()["next_cursor"] is None
+        tag = r.headers["etag"]
+        again = await w.client.get("/v1/public/credit-ratings", params={"limit": 1},
+                                   headers={"If-None-Match": tag})
+        assert again.status_code == 304 and again.content == b""
+
+        # execution by region and product: a product bought by 3 institutions is shown,
+        # one bought by a single institution is withheld (its figures would be its own)
+        hospitals = [uid("H") for _ in range(3)]
+        mar = datetime(2025, 3, 5, tzinfo=SHANGHAI)
+        for i, h in enumerate(hospitals):
+            await w.bus.send(placed(w, uid("O"), h, serious, mar, units=i + 1))
+        await w.bus.send(placed(w, uid("O"), hospitals[0], serious, mar, units=9,
+                                product="国械注准20163132399"))
+
+        async def shown() -> dict[str, Any]:
+            r = await w.client.get("/v1/public/execution/2025-03",
+                                   params={"region": w.region})
+            body = dict(r.json())
+            assert body["items"] and body["items"][0]["ordered_units"] == 6, body
+            assert body["withheld"] == 1, body
+            return body
+
+        body = await eventually(shown)
+        assert body["items"][0]["institutions"] == 3
+        text = (await w.client.get("/v1/public/execution/2025-03",
+                                   params={"region": w.region})).text
+        assert not any(h in text for h in hospitals)
