@@ -451,7 +451,7 @@ async def test_r_mon_2_assessment_and_completion_risk(database_url: str,
         assert "scaled" in parts["progress"]["explanation"]
 
 
-# --- public disclosure ----------------------------------------------------------------------------
+# --- public disclosure ---------------------------------------------------------------------------
 
 
 async def test_public_feed_unauthenticated_paginated_cacheable_and_private_free(
@@ -499,3 +499,56 @@ async def test_public_feed_unauthenticated_paginated_cacheable_and_private_free(
         text = (await w.client.get("/v1/public/execution/2025-03",
                                    params={"region": w.region})).text
         assert not any(h in text for h in hospitals)
+
+
+# --- rebuild -------------------------------------------------------------------------------------
+
+
+async def test_rebuild_from_the_topics_gives_the_live_figures(database_url: str,
+                                                             bootstrap: str) -> None:
+    from services.monitoring.rebuild import rebuild
+    from services.runtime.db import make_engine
+
+    ent, h1, h2 = uid("E"), uid("H"), uid("H")
+    async with world(database_url, bootstrap,
+                     now=datetime(2025, 4, 2, tzinfo=SHANGHAI)) as w:
+        await w.bus.send(agreement(w, h1, ent, 120, recorded_at=START))
+        await w.bus.send(agreement(w, h2, ent, 60, recorded_at=START))
+        mar = datetime(2025, 3, 3, 9, tzinfo=SHANGHAI)
+        orders = [uid("O") for _ in range(4)]
+        for i, o in enumerate(orders):
+            await w.bus.send(placed(w, o, (h1, h2)[i % 2], ent, mar + timedelta(days=i), i + 1))
+        await w.bus.send(delivered(orders[0], ent, mar + timedelta(hours=90), 90))
+        await w.bus.send(accepted(w, orders[0], h1, ent, mar + timedelta(days=4), 1))
+
+        async def live() -> dict[str, Any]:
+            rep = await report(w, "2025-03")
+            e = line(rep, "enterprise", ent)
+            assert (e["ordered_units"], e["accepted_units"], e["orders_delivered"],
+                    e["agreement_units"]) == (10, 1, 1, 180), e
+            return rep
+
+        before = await eventually(live)
+        risks_before = (await w.client.get(f"/v1/completion-risks/{w.program_id}",
+                                           headers=OPERATOR)).json()
+        engine = make_engine(database_url)
+        seen: list[tuple[int, int]] = []
+        try:
+            result = await rebuild(engine, bootstrap,
+                                   progress=lambda d, t, s: seen.append((d, t)))
+        finally:
+            await engine.dispose()
+        assert result.events >= 8 and seen and seen[-1][0] == seen[-1][1]
+        assert await report(w, "2025-03") == before
+        risks_after = (await w.client.get(f"/v1/completion-risks/{w.program_id}",
+                                          headers=OPERATOR)).json()
+        assert risks_after == risks_before
+        # the live consumers keep writing into the swapped-in tables
+        late = uid("O")
+        await w.bus.send(placed(w, late, h1, ent, mar, 5))
+
+        async def still_live() -> None:
+            e = line(await report(w, "2025-03"), "enterprise", ent)
+            assert e["ordered_units"] == 15, e
+
+        await eventually(still_live)
