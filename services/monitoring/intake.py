@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from contracts.base import CloudEvent, Event
-from contracts.orders import OrderAccepted, OrderRejected
+from contracts.orders import OrderAccepted, OrderPlaced, OrderRejected
 from contracts.supply import OrderDelivered
 from services.monitoring import proposals
 from services.monitoring.readmodels import PROJECTORS
@@ -17,6 +17,7 @@ from services.runtime.db import UnitOfWork
 
 After = Callable[[UnitOfWork, Sequence[tuple[Any, CloudEvent]]], Awaitable[None]]
 AFTER: dict[type[Event], After] = {
+    OrderPlaced: proposals.after_placements,
     OrderDelivered: proposals.after_deliveries,
     OrderAccepted: proposals.after_rejections,
     OrderRejected: proposals.after_rejections,

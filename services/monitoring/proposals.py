@@ -45,26 +45,41 @@ async def _orders(conn: AsyncConnection, order_ids: Sequence[str]) -> dict[str, 
 async def after_deliveries(uow: UnitOfWork, batch: Sequence[tuple[Any, CloudEvent]]) -> None:
     """Late deliveries (R-CRD-1, R-SUP-3): placed → delivered beyond ``late_delivery_hours``,
     proposed against the enterprise (the distributor is named in the evidence)."""
+    await _late(uow, [(e.order_id, e.distributor_id, e.delivery_seconds, e.delivered_at)
+                      for e, _ in batch])
+
+
+async def after_placements(uow: UnitOfWork, batch: Sequence[tuple[Any, CloudEvent]]) -> None:
+    """A delivery seen before its order's placement (two topics, no order between them) is
+    judged when the placement arrives."""
+    rows = (await uow.conn.execute(select(F.c.order_id, F.c.distributor_id, F.c.seconds,
+                                          F.c.at).where(
+        F.c.kind == "delivered", F.c.order_id.in_([e.order_id for e, _ in batch])))).all()
+    await _late(uow, [(r.order_id, r.distributor_id, r.seconds, r.at) for r in rows])
+
+
+async def _late(uow: UnitOfWork, deliveries: Sequence[tuple[str, str, int, Any]]) -> None:
+    if not deliveries:
+        return
     cache: dict[str, Program | None] = {}
-    orders = await _orders(uow.conn, [e.order_id for e, _ in batch])
-    for e, _ in batch:
-        order = orders.get(e.order_id)
+    orders = await _orders(uow.conn, [d[0] for d in deliveries])
+    for order_id, distributor_id, seconds, delivered_at in deliveries:
+        order = orders.get(order_id)
         program = order and await _program(uow.conn, order.program_id, cache)
         if order is None or program is None:
-            continue  # the order's placement not seen yet: nothing to rate by
+            continue  # the order's placement not seen yet: judged when it arrives
         policy = program.profile.monitoring
-        if not rules.is_late_delivery(e.delivery_seconds, policy):
+        if not rules.is_late_delivery(seconds, policy):
             continue
-        hours = e.delivery_seconds // 3600
         await credit.propose(
-            uow, key=f"late:{e.order_id}", subject_kind="enterprise",
+            uow, key=f"late:{order_id}", subject_kind="enterprise",
             subject_id=order.enterprise_id, program=program, conduct="late_delivery",
-            description=f"order {e.order_id} delivered {hours} h after placing (limit "
-            f"{policy.late_delivery_hours} h)",
-            evidence=[f"order:{e.order_id}", f"distributor:{e.distributor_id}",
-                      f"delivered_at:{e.delivered_at.isoformat()}"],
+            description=f"order {order_id} delivered {seconds // 3600} h after placing "
+            f"(limit {policy.late_delivery_hours} h)",
+            evidence=[f"order:{order_id}", f"distributor:{distributor_id}",
+                      f"delivered_at:{delivered_at.isoformat()}"],
             registration_nos=[order.registration_no],
-            occurred_on=business_date(e.delivered_at), actor=ACTOR)
+            occurred_on=business_date(delivered_at), actor=ACTOR)
 
 
 async def after_rejections(uow: UnitOfWork, batch: Sequence[tuple[Any, CloudEvent]]) -> None:

@@ -255,11 +255,14 @@ async def test_r_crd_1_late_deliveries_proposed_one_confirmed_one_dismissed(
     async with world(database_url, bootstrap) as w:
         t = datetime(2025, 2, 3, 9, tzinfo=SHANGHAI)
         o1, o2, o3 = uid("O"), uid("O"), uid("O")
-        for o in (o1, o2, o3):
+        for o in (o1, o3):
             await w.bus.send(placed(w, o, hosp, ent, t))
         await w.bus.send(delivered(o1, ent, t + timedelta(hours=80), 80))
         await w.bus.send(delivered(o2, ent, t + timedelta(hours=100), 100))
         await w.bus.send(delivered(o3, ent, t + timedelta(hours=20), 20))  # in time
+        # o2's placement arrives after its delivery (another topic): judged when it does
+        await proposals_of(w, ent, 1)
+        await w.bus.send(placed(w, o2, hosp, ent, t))
         found = await proposals_of(w, ent, 2)
         assert len(found) == 2 and {p["level"] for p in found} == {"一般"}
         assert all(p["conduct"] == "late_delivery" for p in found)
