@@ -555,3 +555,31 @@ async def test_rebuild_from_the_topics_gives_the_live_figures(database_url: str,
             assert e["ordered_units"] == 15, e
 
         await eventually(still_live)
+
+
+# --- R-CRD-5 -------------------------------------------------------------------------------------
+
+
+async def test_r_crd_5_backup_switch_and_emergency_supply_are_published(
+        database_url: str, bootstrap: str) -> None:
+    ent, hosp = uid("E"), uid("H")
+    async with world(database_url, bootstrap) as w:
+        r = await w.post("/v1/credit/backup-switches", {
+            "program_id": w.program_id, "institution_id": hosp, "enterprise_id": ent,
+            "registration_no": "国械注准20163132305",
+            "backup_registration_no": "国械注准20163132306", "reason": "质量不合格"}, REGULATOR)
+        assert r.status_code == 201, dump(r)
+        assert r.json()["region"] == w.region
+        r = await w.post("/v1/credit/emergency-supplies", {
+            "program_id": w.program_id, "enterprise_id": ent,
+            "registration_no": "国械注准20163132305", "reason": "断供"}, OPERATOR)
+        assert r.status_code == 403, dump(r)  # a regulator's decision
+        r = await w.post("/v1/credit/emergency-supplies", {
+            "program_id": w.program_id, "enterprise_id": ent,
+            "registration_no": "国械注准20163132305", "reason": "断供"}, REGULATOR)
+        assert r.status_code == 201, dump(r)
+        events = await published(bootstrap, CREDIT_TOPIC, subject(ent), expect=2)
+        assert sorted(ce.type for ce in events) == [
+            "vbp.monitoring.credit.backup-switched.v1",
+            "vbp.monitoring.credit.emergency-supply.v1"]
+        assert all(ce.data["decided_by"].startswith("regulator:") for ce in events)
