@@ -377,6 +377,83 @@ class CreditScheme(_Part):
         return self.levels.index(self.level(code_or_name))
 
 
+# --- monitoring (R-CRD-1/4, R-MON-1/2) -----------------------------------------------------------
+
+
+class AssessmentWeights(_Part):
+    """R-MON-2: weights of the annual assessment's parts (each in 0..1, summing to exactly 1)."""
+
+    progress: Ratio = Field(
+        default=Decimal("0.5"),
+        description="R-MON-2: weight of progress (accepted units / agreement volume, capped at "
+        "1, R-AGR-3).",
+    )
+    pacing: Ratio = Field(
+        default=Decimal("0.2"),
+        description="R-MON-2: weight of pacing (share of the year's elapsed months without a "
+        "pacing warning, R-AGR-6).",
+    )
+    repayment: Ratio = Field(
+        default=Decimal("0.3"),
+        description="R-MON-2: weight of repayment (share of settlements paid on time, R-PAY-1).",
+    )
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> Self:
+        total = self.progress + self.pacing + self.repayment
+        if total != 1:
+            raise ValueError(f"R-MON-2: assessment weights must sum to exactly 1, got {total}")
+        return self
+
+
+class MonitoringPolicy(_Part):
+    """R-CRD-1/4, R-MON-1/2: thresholds of the monitoring service (defaults are ours: the
+    notices set none)."""
+
+    late_delivery_hours: int = Field(
+        default=72, ge=1, le=24 * 366,
+        description="R-CRD-1, R-SUP-3: a delivery later than this many hours after the order "
+        "was placed is proposed as a credit record (late delivery).",
+    )
+    unfilled_order_days: int = Field(
+        default=15, ge=1, le=366,
+        description="R-CRD-1: an order not delivered (nor cancelled) this many days after it "
+        "was placed is proposed as a credit record (unfilled order).",
+    )
+    open_supply_risk_days: int = Field(
+        default=7, ge=1, le=366,
+        description="R-CRD-1, R-SUP-4: a supply risk still open this many days after it opened "
+        "is proposed as a credit record.",
+    )
+    rejections_threshold: int = Field(
+        default=3, ge=1, le=1000,
+        description="R-CRD-1: this many quality rejections of one enterprise's deliveries in a "
+        "region within the window are proposed as a credit record.",
+    )
+    rejections_window_days: int = Field(
+        default=90, ge=1, le=3660,
+        description="R-CRD-1: the window, in days, in which rejections are counted.",
+    )
+    repair_min_months: int = Field(
+        default=3, ge=0, le=120,
+        description="R-CRD-4: months after a record took effect before a repair can be approved, "
+        "where the record's level sets none (CreditLevel.repair_min_months).",
+    )
+    repair_reapply_days: int = Field(
+        default=30, ge=0, le=3660,
+        description="R-CRD-4: days after a refused repair before the enterprise may apply again.",
+    )
+    completion_risk_threshold: Ratio = Field(
+        default=Decimal("0.8"),
+        description="R-AGR-3, R-MON-1: an institution × product whose projected progress at the "
+        "end of the agreement year is below this share is a completion risk.",
+    )
+    assessment: AssessmentWeights = Field(
+        default_factory=AssessmentWeights,
+        description="R-MON-2: weights of the annual assessment.",
+    )
+
+
 # --- the profile -------------------------------------------------------------------------------
 
 
@@ -427,6 +504,11 @@ class PolicyProfile(_Part):
         description="R-SUP-6: stock must be prepared by the Shanghai business date this many "
         "days before the execution start's date (Liaoning: 1, i.e. 2021-10-14); null = the "
         "notice sets no date.",
+    )
+    monitoring: MonitoringPolicy = Field(
+        default_factory=MonitoringPolicy,
+        description="R-CRD-1/4, R-MON-1/2: proposal thresholds, repair periods, completion-risk "
+        "threshold and assessment weights (defaults when a profile predates them).",
     )
 
     @model_validator(mode="after")

@@ -100,9 +100,12 @@ TOPICS: tuple[Topic, ...] = (
         "monitoring",
         "Credit records, ratings and measures",
         "subject_id",
-        (monitoring.CreditMeasureApplied, monitoring.CreditMeasureLifted),
+        (monitoring.CreditMeasureApplied, monitoring.CreditMeasureLifted,
+         monitoring.CreditRatingChanged, monitoring.BackupProductSwitched,
+         monitoring.EmergencySupplyTriggered),
     ),
-    Topic(monitoring.REPORTS_TOPIC, "monitoring", "Monthly monitoring reports", "report_id"),
+    Topic(monitoring.REPORTS_TOPIC, "monitoring", "Monthly monitoring reports", "report_id",
+          (monitoring.MonthlyReportClosed,)),
 )
 
 TOPIC_BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}

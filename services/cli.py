@@ -184,6 +184,27 @@ def _import_winning(args: argparse.Namespace) -> int:
     return 1
 
 
+def _monitoring_rebuild(args: argparse.Namespace) -> int:
+    """Replay the topics into fresh read models of monitoring and swap them in."""
+    from services.monitoring.rebuild import bar, rebuild
+    from services.runtime.db import make_engine
+    from services.runtime.settings import Settings
+
+    settings = Settings.for_service("monitoring")
+
+    async def run() -> None:
+        engine = make_engine(settings.database_url)
+        try:
+            result = await rebuild(engine, settings.kafka_bootstrap_servers, progress=bar())
+        finally:
+            await engine.dispose()
+        print(f"monitoring: rebuilt from {result.events:,} events (+{result.tail_events:,} "
+              f"after the swap) in {result.seconds:.1f} s")
+
+    asyncio.run(run())
+    return 0
+
+
 def _contracts(args: argparse.Namespace) -> int:
     from contracts import schemagen
 
@@ -300,6 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = pay.add_parser("reconcile", help="recompute every ledger balance from the transfers "
                                          "and compare with the stored balances (R-PAY-6)")
     r.set_defaults(func=_payments_reconcile)
+    p = sub.add_parser("monitoring", help="the monitoring service's read models")
+    mon = p.add_subparsers(dest="action", required=True)
+    m = mon.add_parser("rebuild", help="replay the topics into fresh read models, swap them in")
+    m.set_defaults(func=_monitoring_rebuild)
 
     p = sub.add_parser("contracts", help="JSON Schemas and AsyncAPI")
     p.add_argument("action", choices=["generate", "check"])

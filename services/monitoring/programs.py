@@ -1,0 +1,70 @@
+"""The programs monitoring knows (read model of catalog's programs topic) and their profiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts.profiles import PolicyProfile
+from services.monitoring import store
+from services.monitoring.errors import UnknownProgram
+from services.runtime.clock import add_months
+
+P = store.programs
+
+
+@dataclass(frozen=True)
+class Program:
+    program_id: str
+    category: str
+    region: str
+    execution_start: datetime
+    cycle_years: int
+    profile: PolicyProfile
+
+    def agreement_year(self, at: datetime) -> tuple[datetime, datetime] | None:
+        """R-PRG-2: the bounds of the agreement year holding ``at`` (None outside the cycle)."""
+        for year in range(self.cycle_years):
+            start = add_months(self.execution_start, 12 * year)
+            end = add_months(self.execution_start, 12 * (year + 1))
+            if start <= at < end:
+                return start, end
+        return None
+
+
+@lru_cache(maxsize=256)
+def parse_profile(text: str) -> PolicyProfile:
+    return PolicyProfile.model_validate_json(text)
+
+
+def _program(row: object) -> Program | None:
+    profile = getattr(row, "profile", None)
+    if profile is None:
+        return None
+    return Program(program_id=row.program_id, category=row.category,  # type: ignore[attr-defined]
+                   region=row.region, execution_start=row.execution_start,  # type: ignore[attr-defined]
+                   cycle_years=row.cycle_years,  # type: ignore[attr-defined]
+                   profile=parse_profile(profile))
+
+
+async def get(conn: AsyncConnection, program_id: str) -> Program:
+    """The program with its profile; refused when monitoring has not seen it (or it has no
+    profile: nothing to rate by)."""
+    row = (await conn.execute(select(P).where(P.c.program_id == program_id))).first()
+    program = None if row is None else _program(row)
+    if program is None:
+        raise UnknownProgram(f"program {program_id!r} is not known to monitoring (yet), or was "
+                             "published without a policy profile")
+    return program
+
+
+async def all_programs(conn: AsyncConnection, region: str | None = None) -> list[Program]:
+    query = select(P).order_by(P.c.program_id)
+    if region is not None:
+        query = query.where(P.c.region == region)
+    rows = (await conn.execute(query)).all()
+    return [p for p in (_program(r) for r in rows) if p is not None]

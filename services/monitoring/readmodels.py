@@ -1,0 +1,219 @@
+"""Read models of the other services' events (R-MON-1): programs, listings, agreements,
+orders, facts, pacing warnings, supply risks.
+
+Each ``project_*`` takes consecutive events of one type and writes them with a few statements;
+every write is idempotent (keyed by the event id or the aggregate's version), so replaying a
+topic — a rebuild, or its tail after the swap — changes nothing twice. Facts are kept at their
+*event* time (the producer's own timestamp: placed_at, accepted_at, delivered_at …), so a
+month's figures do not depend on when an event arrived.
+
+Extension point for the payments service (its events are not in ``contracts`` yet): add its
+settlement and disbursement events to ``PROJECTORS`` with a projector writing facts of kinds
+``settled_on_time`` / ``settled_overdue`` / ``disbursed_on_time`` / ``disbursed_late``, and
+fill ``reports.NOT_YET``'s columns from them (services/monitoring/README.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, and_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts.base import CloudEvent, Event
+from contracts.catalog import (
+    ListingPriceChanged,
+    ListingReinstated,
+    ListingSuspended,
+    ProductListed,
+    ProgramProfileChanged,
+    ProgramPublished,
+    WinningProductCorrected,
+)
+from contracts.orders import (
+    AgreementRecorded,
+    OrderAccepted,
+    OrderCancelled,
+    OrderPlaced,
+    OrderRejected,
+    PacingWarningRaised,
+)
+from contracts.supply import OrderDelivered, OrderRouted, SupplyRiskOpened
+from services.monitoring import store
+
+Batch = Sequence[tuple[Any, CloudEvent]]
+Projector = Callable[[AsyncConnection, Batch], Awaitable[None]]
+
+
+async def insert_new(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows whose key is not there yet (a replayed event inserts nothing)."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    await conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+
+
+# --- catalog -----------------------------------------------------------------------------------
+
+
+async def project_programs(conn: AsyncConnection, batch: Batch) -> None:
+    await insert_new(conn, store.programs, [{
+        "program_id": e.program_id, "category": e.category, "region": e.region,
+        "execution_start": e.execution_start, "cycle_years": e.cycle_years,
+        "profile": e.profile.model_dump_json() if e.profile is not None else None,
+        "profile_version": e.profile.version if e.profile is not None else 1,
+    } for e, _ in batch])
+
+
+async def project_profiles(conn: AsyncConnection, batch: Batch) -> None:
+    P = store.programs
+    for e, _ in batch:
+        await conn.execute(update(P).where(P.c.program_id == e.program_id,
+                                           P.c.profile_version < e.version)
+                           .values(profile=e.profile.model_dump_json(),
+                                   profile_version=e.version))
+
+
+async def project_listed(conn: AsyncConnection, batch: Batch) -> None:
+    L = store.listings
+    rows = [{"listing_id": e.listing_id, "program_id": e.program_id,
+             "registration_no": e.registration_no, "product_name": e.product_name,
+             "enterprise_id": e.enterprise_id, "enterprise_name": e.enterprise_name,
+             "listing_price": e.listing_price, "winning": e.winning, "status": "listed",
+             "version": e.version} for e, _ in batch]
+    await insert_new(conn, L, rows)
+    for row in rows:  # a newer version of a listing already held
+        await conn.execute(update(L).where(L.c.listing_id == row["listing_id"],
+                                           L.c.version < row["version"]).values(row))
+
+
+def _listing_change(values: Callable[[Any], dict[str, Any]]) -> Projector:
+    async def project(conn: AsyncConnection, batch: Batch) -> None:
+        L = store.listings
+        for e, _ in batch:
+            await conn.execute(update(L).where(L.c.listing_id == e.listing_id,
+                                               L.c.version < e.version)
+                               .values(**values(e), version=e.version))
+    return project
+
+
+project_price = _listing_change(lambda e: {"listing_price": e.new_price})
+project_corrected = _listing_change(lambda e: {
+    "listing_price": e.listing_price, "product_name": e.product_name,
+    "enterprise_id": e.enterprise_id, "enterprise_name": e.enterprise_name})
+project_suspended = _listing_change(lambda e: {"status": "suspended"})
+project_reinstated = _listing_change(lambda e: {"status": "listed"})
+
+
+# --- orders ------------------------------------------------------------------------------------
+
+
+async def project_agreements(conn: AsyncConnection, batch: Batch) -> None:
+    await insert_new(conn, store.agreements, [{
+        "agreement_id": e.agreement_id, "version": e.version, "program_id": e.program_id,
+        "agreement_year": e.agreement_year, "year_start": e.year_start,
+        "year_end": e.year_end, "institution_id": e.institution_id,
+        "enterprise_id": e.enterprise_id, "registration_no": e.registration_no,
+        "units": e.units, "recorded_at": e.recorded_at} for e, _ in batch])
+
+
+async def project_pacing(conn: AsyncConnection, batch: Batch) -> None:
+    await insert_new(conn, store.pacing_warnings, [{
+        "warning_id": e.warning_id, "program_id": e.program_id,
+        "agreement_year": e.agreement_year, "institution_id": e.institution_id,
+        "registration_no": e.registration_no, "month": e.month, "raised_at": e.raised_at}
+        for e, _ in batch])
+
+
+def _fact(ce: CloudEvent, kind: str, at: Any, order_id: str, *, units: int | None = None,
+          amount: Any = None, seconds: int | None = None, distributor_id: str | None = None,
+          suffix: str = "") -> dict[str, Any]:
+    return {"event_id": ce.id + suffix, "kind": kind, "at": at, "order_id": order_id,
+            "units": units, "amount": amount, "seconds": seconds,
+            "distributor_id": distributor_id}
+
+
+async def project_placed(conn: AsyncConnection, batch: Batch) -> None:
+    await insert_new(conn, store.orders, [{
+        "order_id": e.order_id, "program_id": e.program_id, "region": e.region,
+        "institution_id": e.institution_id, "enterprise_id": e.enterprise_id,
+        "registration_no": e.registration_no, "units": e.units, "placed_at": e.placed_at}
+        for e, _ in batch])
+    await insert_new(conn, store.facts, [
+        _fact(ce, "placed", e.placed_at, e.order_id, units=e.units, amount=e.amount)
+        for e, ce in batch])
+
+
+async def project_cancelled(conn: AsyncConnection, batch: Batch) -> None:
+    await insert_new(conn, store.facts, [
+        _fact(ce, "cancelled", e.cancelled_at, e.order_id) for e, ce in batch])
+
+
+async def project_accepted(conn: AsyncConnection, batch: Batch) -> None:
+    rows = []
+    for e, ce in batch:
+        rows.append(_fact(ce, "accepted", e.accepted_at, e.order_id, units=e.accepted_units,
+                          amount=e.amount, distributor_id=e.distributor_id))
+        if e.rejected_units:  # a partial acceptance: the refused units are rejected
+            rows.append(_fact(ce, "rejected", e.accepted_at, e.order_id,
+                              units=e.rejected_units, distributor_id=e.distributor_id,
+                              suffix=":rejected"))
+    await insert_new(conn, store.facts, rows)
+
+
+async def project_rejected(conn: AsyncConnection, batch: Batch) -> None:
+    await insert_new(conn, store.facts, [
+        _fact(ce, "rejected", e.rejected_at, e.order_id) for e, ce in batch])
+
+
+# --- supply ------------------------------------------------------------------------------------
+
+
+async def project_delivered(conn: AsyncConnection, batch: Batch) -> None:
+    """R-SUP-3: an order counts as filled when fully delivered; its delivery time is placed →
+    delivered."""
+    await insert_new(conn, store.facts, [
+        _fact(ce, "delivered", e.delivered_at, e.order_id, units=e.units,
+              seconds=e.delivery_seconds, distributor_id=e.distributor_id)
+        for e, ce in batch if e.complete])
+
+
+async def project_risk_opened(conn: AsyncConnection, batch: Batch) -> None:
+    await insert_new(conn, store.supply_risks, [{
+        "event_id": ce.id, "order_id": e.order_id, "enterprise_id": e.enterprise_id,
+        "institution_id": e.institution_id, "registration_no": e.registration_no,
+        "opened_at": e.opened_at} for e, ce in batch])
+
+
+async def project_routed(conn: AsyncConnection, batch: Batch) -> None:
+    """A routed order closes its open supply risk (R-SUP-4)."""
+    S = store.supply_risks
+    for e, _ in batch:
+        await conn.execute(update(S).where(and_(S.c.order_id == e.order_id,
+                                                S.c.closed_at.is_(None),
+                                                S.c.opened_at <= e.routed_at))
+                           .values(closed_at=e.routed_at))
+
+
+PROJECTORS: dict[type[Event], Projector] = {
+    ProgramPublished: project_programs,
+    ProgramProfileChanged: project_profiles,
+    ProductListed: project_listed,
+    ListingPriceChanged: project_price,
+    WinningProductCorrected: project_corrected,
+    ListingSuspended: project_suspended,
+    ListingReinstated: project_reinstated,
+    AgreementRecorded: project_agreements,
+    PacingWarningRaised: project_pacing,
+    OrderPlaced: project_placed,
+    OrderCancelled: project_cancelled,
+    OrderAccepted: project_accepted,
+    OrderRejected: project_rejected,
+    OrderDelivered: project_delivered,
+    SupplyRiskOpened: project_risk_opened,
+    OrderRouted: project_routed,
+}
+"""Every event the read models are built from, and its projector (also what a rebuild
+replays). Payments' settlement and disbursement events join here once they exist."""

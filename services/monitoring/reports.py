@@ -1,0 +1,339 @@
+"""Monthly monitoring (R-MON-1), annual assessment (R-MON-2) and completion risk: the
+application layer over the read models.
+
+A month's figures are computed from facts whose *event time* is before the month's end
+(Shanghai), and from the agreement versions recorded before it: asking for a past month gives
+the same figures however many later events arrived, and a late event lands in its own month.
+Closing a month stores its digest and publishes ``MonthlyReportClosed``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from openpyxl import Workbook
+from pydantic import BaseModel
+from sqlalchemy import and_, case, func, insert, select, type_coerce
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts.monitoring import MonthCloseIn, MonthlyReportClosed
+from services.monitoring import metrics, programs, store
+from services.monitoring.domain import assessment as scoring
+from services.monitoring.domain import reports as rules
+from services.monitoring.domain import risk
+from services.monitoring.domain.reports import Dimension, Figures, Grain, Month
+from services.monitoring.errors import BadMonth
+from services.monitoring.programs import Program
+from services.runtime.auth import Principal
+from services.runtime.clock import add_months
+from services.runtime.db import Fen, UnitOfWork
+from services.runtime.idempotency import as_json
+
+O, F, A = store.orders, store.facts, store.agreements  # noqa: E741
+TICK = timedelta(microseconds=1)
+
+
+def _sum(cond: Any, value: Any) -> Any:
+    return func.coalesce(func.sum(case((cond, value), else_=0)), 0)
+
+
+async def _activity(conn: AsyncConnection, program: Program, month: Month,
+                    year: tuple[datetime, datetime] | None) -> list[Grain]:
+    in_month = F.c.at >= month.start
+    ys = year[0] if year else month.start
+    limit = program.profile.monitoring.late_delivery_hours * 3600
+    whole = func.coalesce(F.c.units, O.c.units)
+    kind = F.c.kind
+    money = Fen()
+    query = (
+        select(
+            O.c.institution_id, O.c.enterprise_id, O.c.registration_no, F.c.distributor_id,
+            _sum(and_(kind == "placed", in_month), 1).label("orders_placed"),
+            _sum(and_(kind == "placed", in_month), F.c.units).label("ordered_units"),
+            type_coerce(_sum(and_(kind == "placed", in_month), F.c.amount), money)
+            .label("ordered_amount"),
+            _sum(and_(kind == "cancelled", in_month), whole).label("cancelled_units"),
+            _sum(and_(kind == "accepted", in_month), F.c.units).label("accepted_units"),
+            type_coerce(_sum(and_(kind == "accepted", in_month), F.c.amount), money)
+            .label("accepted_amount"),
+            _sum(and_(kind == "accepted", F.c.at >= ys), F.c.units).label("accepted_units_ytd"),
+            _sum(and_(kind == "rejected", in_month), whole).label("rejected_units"),
+            _sum(and_(kind == "delivered", in_month), 1).label("orders_delivered"),
+            _sum(and_(kind == "delivered", in_month), F.c.seconds).label("delivery_seconds"),
+            _sum(and_(kind == "delivered", in_month, F.c.seconds > limit), 1)
+            .label("late_deliveries"),
+        )
+        .select_from(F.join(O, O.c.order_id == F.c.order_id))
+        .where(O.c.program_id == program.program_id, F.c.at < month.end,
+               F.c.at >= min(ys, month.start))
+        .group_by(O.c.institution_id, O.c.enterprise_id, O.c.registration_no,
+                  F.c.distributor_id)
+    )
+    grains = []
+    for r in await conn.execute(query):
+        figures = Figures(
+            orders_placed=int(r.orders_placed), ordered_units=int(r.ordered_units),
+            ordered_amount=Decimal(r.ordered_amount or 0),
+            cancelled_units=int(r.cancelled_units), accepted_units=int(r.accepted_units),
+            accepted_amount=Decimal(r.accepted_amount or 0),
+            accepted_units_ytd=int(r.accepted_units_ytd), rejected_units=int(r.rejected_units),
+            orders_delivered=int(r.orders_delivered),
+            delivery_seconds=int(r.delivery_seconds), late_deliveries=int(r.late_deliveries))
+        grains.append(Grain(program.program_id, program.region, r.institution_id,
+                            r.enterprise_id, r.registration_no, r.distributor_id, figures))
+    return grains
+
+
+async def agreements_as_of(conn: AsyncConnection, program: Program, at: datetime,
+                           year: tuple[datetime, datetime]) -> list[Any]:
+    """The program's agreements of the year, each at its newest version recorded before
+    ``at`` (R-AGR-1: a later version does not rewrite a past month)."""
+    latest = (select(A.c.agreement_id, func.max(A.c.version).label("version"))
+              .where(A.c.program_id == program.program_id, A.c.year_start == year[0],
+                     A.c.recorded_at < at)
+              .group_by(A.c.agreement_id).subquery())
+    query = (select(A.c.institution_id, A.c.enterprise_id, A.c.registration_no, A.c.units)
+             .join(latest, and_(A.c.agreement_id == latest.c.agreement_id,
+                                A.c.version == latest.c.version)))
+    return list((await conn.execute(query)).all())
+
+
+async def grains(conn: AsyncConnection, month: Month, *, region: str | None = None,
+                 program_id: str | None = None) -> list[Grain]:
+    """The month's grains for every program in scope (region, or one program)."""
+    scope = ([await programs.get(conn, program_id)] if program_id is not None
+             else await programs.all_programs(conn, region))
+    out: list[Grain] = []
+    for program in scope:
+        if region is not None and program.region != region:
+            continue
+        year = program.agreement_year(month.end - TICK)
+        out.extend(await _activity(conn, program, month, year))
+        if year is None:
+            continue
+        share = rules.year_fraction(year[0], year[1], month.end)
+        for a in await agreements_as_of(conn, program, month.end, year):
+            out.append(Grain(program.program_id, program.region, a.institution_id,
+                             a.enterprise_id, a.registration_no, None,
+                             Figures(agreement_units=a.units,
+                                     expected_units=Decimal(a.units) * share)))
+    return out
+
+
+class MonthReport(BaseModel):
+    month: str
+    region: str | None
+    program_id: str | None
+    as_of: datetime
+    complete: bool
+    """the month has ended (its figures no longer move, but for late events of the month)"""
+    not_yet_available: list[str]
+    lines: list[dict[str, Any]]
+
+
+async def month_report(conn: AsyncConnection, month: Month, now: datetime, *,
+                       region: str | None = None, program_id: str | None = None,
+                       dimensions: Sequence[Dimension] = rules.DIMENSIONS) -> MonthReport:
+    found = await grains(conn, month, region=region, program_id=program_id)
+    return MonthReport(month=str(month), region=region, program_id=program_id,
+                       as_of=month.end, complete=month.end <= now,
+                       not_yet_available=list(rules.NOT_YET),
+                       lines=rules.report_lines(month, found, dimensions))
+
+
+def _cell(name: str, value: object) -> object:
+    if value is None:
+        return "暂无数据" if name in rules.NOT_YET else ""
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def as_csv(report: MonthReport) -> bytes:
+    """The report as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese headings)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([c.heading for c in rules.COLUMNS])
+    for line in report.lines:
+        writer.writerow([_cell(c.name, line[c.name]) for c in rules.COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode()
+
+
+def as_xlsx(report: MonthReport) -> bytes:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(f"{report.month} 监测")
+    sheet.append([c.heading for c in rules.COLUMNS])
+    for line in report.lines:
+        sheet.append([_cell(c.name, line[c.name]) for c in rules.COLUMNS])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def digest(report: MonthReport) -> str:
+    body = json.loads(as_json(report.lines))
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False)
+                          .encode()).hexdigest()
+
+
+async def close_month(uow: UnitOfWork, body: MonthCloseIn, caller: Principal
+                      ) -> MonthlyReportClosed:
+    """Close an ended month: its digest stored, ``MonthlyReportClosed`` published. Closing it
+    again gives the first closing."""
+    month = Month.parse(body.month)
+    now = uow.clock.now()
+    if month.end > now:
+        raise BadMonth(f"{month} has not ended yet (ends {month.end.isoformat()})")
+    report_id = f"{month}:{body.region or '*'}"
+    C = store.closings
+    known = (await uow.conn.execute(select(C).where(C.c.report_id == report_id))).first()
+    if known is not None:
+        return MonthlyReportClosed(report_id=known.report_id, month=known.month,
+                                   region=known.region, totals=known.totals, rows=known.rows,
+                                   sha256=known.sha256, closed_by=known.closed_by,
+                                   closed_at=known.closed_at)
+    found = await grains(uow.conn, month, region=body.region)
+    report = MonthReport(month=str(month), region=body.region, program_id=None,
+                         as_of=month.end, complete=True, not_yet_available=list(rules.NOT_YET),
+                         lines=rules.report_lines(month, found))
+    event = MonthlyReportClosed(report_id=report_id, month=str(month), region=body.region,
+                                totals=rules.totals(found), rows=len(report.lines),
+                                sha256=digest(report), closed_by=caller.actor, closed_at=now)
+    await uow.conn.execute(insert(C).values(
+        report_id=report_id, month=str(month), region=body.region, sha256=event.sha256,
+        totals=event.totals, rows=event.rows, closed_by=caller.actor, closed_at=now))
+    uow.record(event)
+    return event
+
+
+# --- annual assessment (R-MON-2) -----------------------------------------------------------------
+
+
+class PartOut(BaseModel):
+    name: str
+    value: Decimal | None
+    weight: Decimal
+    applied_weight: Decimal
+    points: Decimal
+    explanation: str
+
+
+class AssessmentOut(BaseModel):
+    institution_id: str
+    program_id: str
+    agreement_year: int
+    year_start: datetime
+    year_end: datetime
+    as_of: datetime
+    score: Decimal | None
+    parts: list[PartOut]
+
+
+async def assess(conn: AsyncConnection, institution_id: str, program_id: str,
+                 agreement_year: int, now: datetime) -> AssessmentOut:
+    """The institution's assessment for an agreement year, as of its end (or now, while it
+    runs): progress, pacing (months without a pacing warning), repayment."""
+    program = await programs.get(conn, program_id)
+    if not 1 <= agreement_year <= program.cycle_years:
+        raise BadMonth(f"agreement year {agreement_year} is outside the program's "
+                       f"{program.cycle_years}-year cycle")
+    year = (add_months(program.execution_start, 12 * (agreement_year - 1)),
+            add_months(program.execution_start, 12 * agreement_year))
+    at = min(now, year[1])
+    agreed = sum(a.units for a in await agreements_as_of(conn, program, at, year)
+                 if a.institution_id == institution_id)
+    accepted = await conn.scalar(
+        select(func.coalesce(func.sum(F.c.units), 0)).join(O, O.c.order_id == F.c.order_id)
+        .where(O.c.program_id == program_id, O.c.institution_id == institution_id,
+               F.c.kind == "accepted", F.c.at >= year[0], F.c.at < at))
+    W = store.pacing_warnings
+    warned = await conn.scalar(
+        select(func.count(func.distinct(W.c.month))).where(
+            W.c.program_id == program_id, W.c.institution_id == institution_id,
+            W.c.agreement_year == agreement_year, W.c.raised_at < at))
+    elapsed = _months_between(year[0], at)
+    result = scoring.assess(program.profile.monitoring.assessment,
+                            accepted_units=int(accepted or 0), agreement_units=agreed,
+                            warned_months=int(warned or 0), elapsed_months=elapsed)
+    return AssessmentOut(
+        institution_id=institution_id, program_id=program_id, agreement_year=agreement_year,
+        year_start=year[0], year_end=year[1], as_of=at, score=result.score,
+        parts=[PartOut(name=p.name, value=p.value, weight=p.weight,
+                       applied_weight=p.applied_weight, points=p.points,
+                       explanation=p.explanation) for p in result.parts])
+
+
+def _months_between(start: datetime, at: datetime) -> int:
+    """Whole agreement months (calendar months from the start, R-AGR-6) ended by ``at``."""
+    months = 0
+    while months < 12 and add_months(start, months + 1) <= at:
+        months += 1
+    return months
+
+
+# --- completion risk ------------------------------------------------------------------------------
+
+
+class RiskItemOut(BaseModel):
+    institution_id: str
+    registration_no: str
+    enterprise_id: str
+    agreement_units: int
+    units_so_far: int
+    projected_units: Decimal
+    projected_progress: Decimal
+
+
+class RiskListOut(BaseModel):
+    program_id: str
+    as_of: datetime
+    threshold: Decimal
+    year_start: datetime | None
+    year_end: datetime | None
+    pairs: int
+    items: list[RiskItemOut]
+
+
+async def completion_risks(conn: AsyncConnection, program_id: str, now: datetime
+                           ) -> RiskListOut:
+    """Every institution × product of the current agreement year projected below the
+    profile's threshold (units ordered and not cancelled or rejected, over the share of the
+    year elapsed); the gauge follows."""
+    program = await programs.get(conn, program_id)
+    threshold = program.profile.monitoring.completion_risk_threshold
+    year = program.agreement_year(now)
+    if year is None:
+        return RiskListOut(program_id=program_id, as_of=now, threshold=threshold,
+                           year_start=None, year_end=None, pairs=0, items=[])
+    agreed: dict[tuple[str, str], tuple[int, str]] = {}
+    for a in await agreements_as_of(conn, program, now + TICK, year):
+        key = (a.institution_id, a.registration_no)
+        units, _ = agreed.get(key, (0, a.enterprise_id))
+        agreed[key] = (units + a.units, a.enterprise_id)
+    dead = select(F.c.order_id).where(F.c.order_id == O.c.order_id,
+                                      F.c.kind.in_(("cancelled", "rejected"))).exists()
+    ordered = {(r.institution_id, r.registration_no): int(r.units) for r in await conn.execute(
+        select(O.c.institution_id, O.c.registration_no, func.sum(O.c.units).label("units"))
+        .where(O.c.program_id == program_id, O.c.placed_at >= year[0], O.c.placed_at <= now,
+               ~dead)
+        .group_by(O.c.institution_id, O.c.registration_no))}
+    items = []
+    for (inst, reg), (units, enterprise) in sorted(agreed.items()):
+        so_far = ordered.get((inst, reg), 0)
+        p = risk.project(units_so_far=so_far, agreement_units=units, year_start=year[0],
+                         year_end=year[1], now=now, threshold=threshold)
+        if p is not None and p.at_risk:
+            items.append(RiskItemOut(institution_id=inst, registration_no=reg,
+                                     enterprise_id=enterprise, agreement_units=units,
+                                     units_so_far=so_far, projected_units=p.projected_units,
+                                     projected_progress=p.projected_progress))
+    metrics.set_completion_risk(program_id, len(items))
+    return RiskListOut(program_id=program_id, as_of=now, threshold=threshold,
+                       year_start=year[0], year_end=year[1], pairs=len(agreed), items=items)
