@@ -280,13 +280,13 @@ class _RequestContext:
             await problems.problem_response(problem, instance=scope["path"])(
                 scope, receive, tagged_send)
         finally:
-            request_id_var.reset(rid_token)
-            traceparent_var.reset(tp_token)
             path = direct.path if direct is not None else getattr(scope.get("route"), "path",
                                                                   "unmatched")
             if status < 500 and self._outage.active and (
                     direct is not None or path in self._database_routes):
                 self._outage.recovered()
+            request_id_var.reset(rid_token)
+            traceparent_var.reset(tp_token)
             metrics.HTTP_REQUESTS.labels(self._service, scope["method"], path,
                                          str(status)).inc()
             metrics.HTTP_DURATION.labels(self._service, scope["method"], path).observe(

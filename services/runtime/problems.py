@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import fastapi.routing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from contracts.problems import MEDIA_TYPE
 from contracts.problems import TYPE_PREFIX as TYPE_PREFIX
@@ -183,10 +183,14 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route of the app takes at the request's path (for ``Allow``)."""
+    routes: Any = request.app.router.routes
+    contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    if contexts is not None:  # FastAPI ≥ 0.16x: included routers' routes are contexts
+        routes = contexts(routes)
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "\x00"})
-        if match is not Match.NONE:
+    for route in routes:
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(request.url.path):
             methods |= set(getattr(route, "methods", None) or ())
     return sorted(methods)
 
