@@ -258,6 +258,12 @@ class _RequestContext:
             length = headers.get("content-length", "")
             if length.isdigit() and int(length) > self._max_body:
                 raise _BodyTooLarge
+            if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
+                refused = problems.nul_in_parameters(scope["path"], scope["query_string"])
+                if refused is not None:
+                    await problems.problem_response(refused, instance=scope["path"])(
+                        scope, receive, tagged_send)
+                    return
             if direct is not None:
                 await self._direct.serve(direct, headers, scope, capped_receive, tagged_send,
                                          self._app)
@@ -272,6 +278,10 @@ class _RequestContext:
             if problems.is_unavailable(exc):
                 self._outage.failed(exc)
                 problem = problems.unavailable()
+            elif (refused := problems.bad_value(exc)) is not None:
+                log.info("a value the contracts let through was refused by the database on "
+                         "%s %s: %s", scope["method"], scope["path"], refused.detail)
+                problem = refused
             else:
                 log.exception("unhandled error on %s %s", scope["method"], scope["path"])
                 problem = problems.internal(request_id)

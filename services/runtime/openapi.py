@@ -10,7 +10,8 @@ the statuses its declaration implies, each with the problem schema:
 - an ``Idempotency-Key`` (``idempotency.Idempotency``): 400 for a malformed key, 422 for a key
   reused with another body, and the header itself;
 - path parameters: 404 (another org's object is not found either);
-- a body: 413 (the body cap) and 422; query or typed path parameters: 422;
+- a body: 400 (not JSON at all), 413 (the body cap) and 422; query or typed path
+  parameters: 422;
 - the database (``Engine``, ``UoW``, ``Writes``): 503 with ``Retry-After`` while it cannot be
   reached;
 
@@ -36,7 +37,7 @@ from services.runtime.problems import RETRY_AFTER_S
 REF_TEMPLATE = "#/components/schemas/{model}"
 PROBLEM_REF = {"$ref": REF_TEMPLATE.format(model=ProblemDetails.__name__)}
 DESCRIPTIONS = {
-    400: "Bad request (e.g. a malformed or missing Idempotency-Key)",
+    400: "Bad request: a body that is not JSON, a malformed or missing Idempotency-Key",
     401: "No valid bearer token",
     403: "The caller's role may not do this",
     404: "Not found, or not visible to the caller",
@@ -82,7 +83,7 @@ def statuses(route: Any, database: frozenset[Callable[..., Any]]) -> set[int]:
             out.add(422)
     if any(d.body_params for d in (route.dependant, *deps)) or (
             "requestBody" in (route.openapi_extra or {})):
-        out |= {413, 422}
+        out |= {400, 413, 422}  # 400: a body that is not JSON at all
     if any(d.query_params or d.header_params for d in (route.dependant, *deps)):
         out.add(422)
     if calls & {id(c) for c in database}:

@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
 import asyncpg
 import fastapi.routing
@@ -126,6 +127,45 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+# SQLSTATEs of a value the database cannot take: NUL in text, a number or date out of range,
+# text too long for its column
+_BAD_VALUE_SQLSTATES = frozenset({"22021", "22P05", "22003", "22008", "22007", "22P02", "22001"})
+
+
+def bad_value(exc: BaseException) -> Problem | None:
+    """A 422 when ``exc`` says a value the client sent cannot be stored or compared (a NUL in
+    a JSON string, a number beyond a column): input no contract bound caught, so no field is
+    named, but it is the client's to fix rather than a 500."""
+    e: BaseException | None = exc
+    for _ in range(5):
+        if e is None:
+            break
+        state = getattr(e, "sqlstate", None)
+        if state in _BAD_VALUE_SQLSTATES or isinstance(e, OverflowError):
+            first = str(e).splitlines()[0] if str(e) else e.__class__.__name__
+            return Problem(422, "invalid-value", "A value cannot be taken",
+                           first.split(": ", 1)[-1][:300])
+        e = getattr(e, "orig", None) or e.__cause__
+    return None
+
+
+def nul_in_parameters(path: str, query_string: bytes) -> Problem | None:
+    """422 naming the query parameters (or the path) that carry a NUL character, which no
+    text column takes (PostgreSQL refuses it)."""
+    fields = ["path"] if "\x00" in path else []
+    if b"%00" in query_string:
+        fields += [f"query.{name.replace(chr(0), '')}"
+                   for name, value in parse_qsl(query_string.decode("latin-1"),
+                                                keep_blank_values=True)
+                   if "\x00" in name or "\x00" in value]
+    if not fields:
+        return None
+    return Problem(422, "validation", "Request is not valid",
+                   f"invalid fields: {', '.join(fields[:5])}",
+                   errors=[{"field": f, "message": "NUL characters are not allowed"}
+                           for f in fields])
+
+
 class Outage:
     """The database outage the requests of one service see: one WARNING when the first
     request fails for it, one when a request using the database succeeds again, and nothing
@@ -197,7 +237,8 @@ def allowed_methods(request: Request) -> list[str]:
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(
+    slug = {400: "bad-request", 404: "not-found", 405: "method-not-allowed",
+            401: "unauthorized"}.get(
         exc.status_code, "http-error"
     )
     headers = dict(exc.headers or {})

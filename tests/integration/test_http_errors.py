@@ -351,3 +351,25 @@ async def test_405_says_every_method_of_the_resource_in_allow(
     r = await client.put("/v1/price-observations", headers=REGULATOR)
     assert r.status_code == 405
     assert set(r.headers["allow"].split(", ")) >= {"GET", "POST"}
+
+
+async def test_nul_characters_in_parameters_or_bodies_are_422_not_500(
+        database_url: str, bootstrap: str) -> None:
+    """PostgreSQL takes no NUL in text: in a query parameter the parameter is named; in a
+    JSON string, which no contract forbids, the database's refusal is still a 422."""
+    from services.orders.app import create_app
+
+    async with running(create_app, "orders", database_url, bootstrap) as orders:
+        r = await orders.get("/v1/orders", params={"cursor": "a\x00b", "limit": "5"},
+                             headers=REGULATOR)
+        assert fields(r) == ["query.cursor"]
+        r = await orders.get("/v1/agreements/A%00B", headers=REGULATOR)
+        assert fields(r) == ["path"]
+        r = await orders.post("/v1/institutions", headers=REGULATOR, json={"institutions": [
+            {"institution_id": "H\x001", "region": "重庆市", "institution_type": "public"}]})
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["type"] in ("urn:vbp:problem:invalid-value",
+                                    "urn:vbp:problem:validation")
+        listed = await orders.get("/v1/institutions", headers=REGULATOR)
+        assert listed.json()["items"] == []
