@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.base import Event
-from contracts.money import Fee, Money, Price
+from contracts.money import Amount, Money, Price
 from contracts.profiles import PolicyProfile
 
 PROGRAMS_TOPIC = "vbp.catalog.programs.v1"
@@ -291,7 +291,7 @@ class WinningProductIn(BaseModel):
     declaring_enterprise: str = Field(min_length=1, max_length=200)
     registrant: str = Field(min_length=1, max_length=200)
     product_price: Price
-    service_price: Fee
+    service_price: Amount
     winning_price: Price
 
 

@@ -63,7 +63,7 @@ def _price(value: Decimal) -> Decimal:
     return value
 
 
-def _fee(value: Decimal) -> Decimal:
+def _amount(value: Decimal) -> Decimal:
     if not Decimal(0) <= value <= MAX_PRICE:
         raise ValueError(f"an amount is 0.00 to {MAX_PRICE}, got {value}")
     return value
@@ -79,12 +79,13 @@ Price = Annotated[
 ]
 """A unit price in a request: Money, more than zero and at most ``MAX_PRICE``."""
 
-Fee = Annotated[
+Amount = Annotated[
     Decimal,
     BeforeValidator(to_money),
-    AfterValidator(_fee),
+    AfterValidator(_amount),
     PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": _PRICE_PATTERN, "examples": ["50.00"],
                     "description": f"yuan, 0.00 to {MAX_PRICE}"}),
 ]
-"""A part of a price in a request that may be zero (a service price): 0 to ``MAX_PRICE``."""
+"""Money in a request that may be zero (a service price; an order's unit price, which R-CAT-5
+compares with the listing price): 0.00 to ``MAX_PRICE``."""

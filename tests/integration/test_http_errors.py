@@ -267,6 +267,11 @@ async def test_an_agreement_year_beyond_any_integer_is_422_naming_the_parameter(
             assert fields(r) == ["query.agreement_year"], path
             ok = await orders.get(path, params={"agreement_year": "1"}, headers=REGULATOR)
             assert ok.status_code == 200, ok.text
+        hospital = {**bearer("institution", "H1"), "Idempotency-Key": "k-huge"}
+        r = await orders.post("/v1/orders", headers=hospital, json={
+            "institution_id": "H1", "listing_id": "L-X", "units": 1,
+            "unit_price": "99999999999999999999.00"})  # beyond BIGINT fen
+        assert fields(r) == ["body.unit_price"]
 
 
 async def test_supply_offsets_and_cursors_beyond_bigint_are_422(
