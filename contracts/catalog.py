@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.base import Event
-from contracts.money import Money
+from contracts.money import Amount, Money, Price
 from contracts.profiles import PolicyProfile
 
 PROGRAMS_TOPIC = "vbp.catalog.programs.v1"
@@ -236,7 +236,7 @@ class NonWinningListingIn(BaseModel):
     product_name: str = Field(min_length=1, max_length=200)
     enterprise_name: str = Field(min_length=1, max_length=200)
     registrant: str = Field(min_length=1, max_length=200)
-    price: Money = Field(description="requested listing price; capped at the national lowest")
+    price: Price = Field(description="requested listing price; capped at the national lowest")
 
 
 class PriceObservationIn(BaseModel):
@@ -245,8 +245,9 @@ class PriceObservationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     registration_no: str = Field(pattern=r"^国械注[准进许]\d{11}$")
-    platform: str = Field(min_length=1, max_length=200)
-    price: Money
+    platform: str = Field(min_length=1, max_length=200, pattern=r"\S",
+                          description="where the price was seen (not blank)")
+    price: Price = Field(description="R-CAT-6: a price, more than 0.00")
     observed_on: date
     source_type: PriceSource
 
@@ -284,14 +285,14 @@ class WinningProductIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=999_999_999)
     product_name: str = Field(min_length=1, max_length=200)
     registration_no: str = Field(min_length=1, max_length=40)
     declaring_enterprise: str = Field(min_length=1, max_length=200)
     registrant: str = Field(min_length=1, max_length=200)
-    product_price: Money
-    service_price: Money
-    winning_price: Money
+    product_price: Price
+    service_price: Amount
+    winning_price: Price
 
 
 class WinningProductsIn(BaseModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 CENT = Decimal("0.01")
 MONEY_PATTERN = r"^-?\d+(\.\d{1,2})?$"
@@ -49,3 +49,43 @@ Money = Annotated[
     PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": MONEY_PATTERN, "examples": ["848.00"]}),
 ]
+
+
+MAX_PRICE = Decimal("1000000.00")
+"""The highest unit price a request may carry (一百万元). Prices are kept as BIGINT fen, and an
+amount is units (below 10⁹) × price: with this bound every amount fits with room to spare."""
+_PRICE_PATTERN = r"^\d{1,7}(\.\d{1,2})?$"
+
+
+def _price(value: Decimal) -> Decimal:
+    if not Decimal(0) < value <= MAX_PRICE:
+        raise ValueError(f"a price is more than 0.00 and at most {MAX_PRICE}, got {value}")
+    return value
+
+
+def _amount(value: Decimal) -> Decimal:
+    if not Decimal(0) <= value <= MAX_PRICE:
+        raise ValueError(f"an amount is 0.00 to {MAX_PRICE}, got {value}")
+    return value
+
+
+Price = Annotated[
+    Decimal,
+    BeforeValidator(to_money),
+    AfterValidator(_price),
+    PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": _PRICE_PATTERN, "examples": ["848.00"],
+                    "description": f"yuan, more than 0.00 and at most {MAX_PRICE}"}),
+]
+"""A unit price in a request: Money, more than zero and at most ``MAX_PRICE``."""
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(to_money),
+    AfterValidator(_amount),
+    PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": _PRICE_PATTERN, "examples": ["50.00"],
+                    "description": f"yuan, 0.00 to {MAX_PRICE}"}),
+]
+"""Money in a request that may be zero (a service price; an order's unit price, which R-CAT-5
+compares with the listing price): 0.00 to ``MAX_PRICE``."""

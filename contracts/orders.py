@@ -10,7 +10,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from contracts.base import Event
-from contracts.money import Money
+from contracts.money import Amount, Money
 
 AGREEMENTS_TOPIC = "vbp.orders.agreements.v1"
 ORDERS_TOPIC = "vbp.orders.orders.v1"
@@ -465,7 +465,7 @@ class OrderIn(BaseModel):
     institution_id: Id
     listing_id: Id
     units: int = Field(gt=0, lt=10**9)
-    unit_price: Money
+    unit_price: Amount = Field(description="exactly the listing price (R-CAT-5)")
 
 
 class OrderOut(BaseModel):

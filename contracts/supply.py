@@ -276,8 +276,15 @@ class HistoryOut(BaseModel):
 
 
 class BarIn(_In):
-    """Place a distributor on the violation list (违规名单, R-SUP-4): give ``until`` or
-    ``years`` (calendar years in Asia/Shanghai)."""
+    """Place a distributor on the violation list (违规名单, R-SUP-4): give exactly one of
+    ``until`` and ``years`` (calendar years in Asia/Shanghai)."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"title": "until", "required": ["until"],
+         "properties": {"until": {"type": "string", "format": "date-time"}}},
+        {"title": "years", "required": ["years"],
+         "properties": {"years": {"type": "integer"}}},
+    ]})
 
     distributor_id: Ident
     reason: str = Field(min_length=1, max_length=1000)

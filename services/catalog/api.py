@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from contracts.catalog import (
     HistoryEntry,
+    ImportResult,
     ListingOut,
     ListingsPage,
     NonWinningListed,
@@ -44,6 +45,9 @@ AnyRole = Annotated[Principal, Depends(authorize(
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+WINNING_JSON = {**WinningProductsIn.model_json_schema(ref_template="#/components/schemas/{model}"),
+                "description": "JSON {rows: [...]}"}
+"""The JSON form of the winning-products table, for the OpenAPI document."""
 TABLE_FORMATS = {
     "application/json": "JSON {rows: [...]}",
     "text/plain": "the notice's own text (its tab-separated attachment table)",
@@ -105,7 +109,8 @@ async def presets(caller: AnyRole) -> dict[str, PolicyProfile]:
     return PRESETS
 
 
-@router.post("/programs", status_code=201, response_model=ProgramOut)
+@router.post("/programs", status_code=201, response_model=ProgramOut,
+             responses={409: {"description": "a program with this id exists"}})
 async def publish_program(
     body: ProgramIn, caller: Regulator, uow: UoW, idem: Idempotency
 ) -> JSONResponse:
@@ -137,9 +142,15 @@ async def change_profile(program_id: str, body: ProfileChangeIn, caller: Regulat
 
 
 @router.post(
-    "/programs/{program_id}/winning-products", status_code=201,
+    "/programs/{program_id}/winning-products", status_code=201, response_model=ImportResult,
+    responses={409: {"description": "the table changes listed winning products: send "
+                                    "'corrections_reason' to confirm (R-CAT-1)"},
+               415: {"description": "not one of the table formats"},
+               422: {"description": "the table is rejected, every bad row named; nothing is "
+                                    "imported"}},
     openapi_extra={"requestBody": {"required": True, "content": {
-        kind: {"schema": {"type": "string", "description": what}}
+        kind: {"schema": WINNING_JSON if kind == "application/json"
+               else {"type": "string", "description": what}}
         for kind, what in TABLE_FORMATS.items()}}},
 )
 async def import_winning_products(
@@ -202,7 +213,9 @@ async def listing_history(listing_id: str, caller: AnyRole, engine: Engine) -> l
                          actor=r.actor, reason=r.reason, at=r.at) for r in rows]
 
 
-@router.post("/listings", status_code=201, response_model=NonWinningListed)
+@router.post("/listings", status_code=201, response_model=NonWinningListed,
+             responses={404: {"description": "no such program"},
+                        409: {"description": "the product is listed in the program"}})
 async def list_non_winning(body: NonWinningListingIn, caller: Lister, uow: UoW,
                            idem: Idempotency) -> JSONResponse:
     """List a non-winning product of the category at no more than the national lowest price."""

@@ -72,6 +72,10 @@ Viewer = Annotated[Principal, Depends(authorize("institution", "regulator", "ope
 AgreementViewer = Annotated[Principal, Depends(authorize(
     "institution", "enterprise", "regulator", "operator"))]
 Limit = Annotated[int, Query(ge=1, le=500)]
+AgreementYear = Annotated[int, Query(ge=1, le=50)]
+YearFilter = Annotated[int | None, Query(ge=1, le=50)]
+TRANSITION: dict[int | str, dict[str, Any]] = {
+    409: {"description": "not allowed in the order's status (R-AGR-8)"}}
 
 
 def _own(caller: Principal, institution_id: str) -> None:
@@ -167,13 +171,16 @@ async def list_institutions(caller: Overseer, engine: Engine, region: str | None
 
 @router.post(
     "/programs/{program_id}/agreements", status_code=201, response_model=AgreementImportResult,
+    responses={415: {"description": "not CSV or XLSX"},
+               422: {"description": "the file is rejected, every bad row named; nothing is "
+                                    "imported"}},
     openapi_extra={"requestBody": {"required": True, "content": {
         kind: {"schema": {"type": "string", "description": what}}
         for kind, what in importing.FORMATS.items()}}},
 )
 async def import_agreements(
     program_id: str, request: Request, caller: Overseer, uow: UoW, idem: IdempotencyRequired,
-    engine: Engine, agreement_year: Annotated[int, Query(ge=1, le=50)],
+    engine: Engine, agreement_year: AgreementYear,
     reason: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> JSONResponse:
     """Import one agreement year's volumes (R-AGR-1): CSV or XLSX, all or nothing, every bad
@@ -235,7 +242,7 @@ def _agreement_scope(caller: Principal) -> dict[str, str]:
 @router.get("/agreements", response_model=AgreementsPage)
 async def list_agreements(
     caller: AgreementViewer, engine: Engine, program_id: str | None = None,
-    agreement_year: int | None = None, region: str | None = None,
+    agreement_year: YearFilter = None, region: str | None = None,
     institution_id: str | None = None, enterprise_id: str | None = None,
     registration_no: str | None = None, cursor: str | None = None, limit: Limit = 100,
 ) -> AgreementsPage:
@@ -276,10 +283,11 @@ async def agreement_history(agreement_id: str, caller: AgreementViewer,
         return _history(await store.history_of(conn, agreement_id))
 
 
-@router.get("/progress", response_model=ProgressReport)
+@router.get("/progress", response_model=ProgressReport,
+            responses={404: {"description": "no such program, or another institution"}})
 async def progress(
     caller: Viewer, engine: Engine, clock: ClockDep, program_id: str,
-    agreement_year: Annotated[int | None, Query(ge=1, le=50)] = None,
+    agreement_year: YearFilter = None,
     institution_id: str | None = None, region: str | None = None,
     enterprise_id: str | None = None,
 ) -> ProgressReport:
@@ -309,7 +317,11 @@ async def progress(
 
 
 @router.post("/renewals", status_code=201, response_model=RenewalOut,
-             responses={422: {"description": "refused: every failed threshold with numbers"}})
+             responses={404: {"description": "no such program"},
+                        409: {"description": "a renewal of the year is accepted, or last "
+                                             "year's figures changed meanwhile"},
+                        422: {"description": "refused (type renewal-refused): every failed "
+                                             "threshold with numbers, and the stored renewal"}})
 async def submit_renewal(body: RenewalIn, caller: Institution, uow: UoW, engine: Engine,
                          idem: IdempotencyRequired) -> JSONResponse:
     """Next agreement year's demand (R-AGR-2): accepted (201), or refused (422 problem naming
@@ -327,7 +339,8 @@ async def submit_renewal(body: RenewalIn, caller: Institution, uow: UoW, engine:
     return response
 
 
-@router.post("/renewals/{renewal_id}/exception", status_code=201, response_model=RenewalOut)
+@router.post("/renewals/{renewal_id}/exception", status_code=201, response_model=RenewalOut,
+             responses={409: {"description": "the renewal is not a refused one"}})
 async def approve_exception(renewal_id: str, body: ExceptionIn, caller: Regulator, uow: UoW,
                             idem: IdempotencyRequired) -> JSONResponse:
     """A regulator accepts a refused renewal as an exception, with a reason (R-AGR-2)."""
@@ -338,7 +351,7 @@ async def approve_exception(renewal_id: str, body: ExceptionIn, caller: Regulato
 @router.get("/renewals", response_model=RenewalsPage)
 async def list_renewals(
     caller: Viewer, engine: Engine, program_id: str | None = None,
-    agreement_year: int | None = None, institution_id: str | None = None,
+    agreement_year: YearFilter = None, institution_id: str | None = None,
     status: Annotated[str | None, Query(
         pattern="^(accepted|refused|accepted_with_exception)$")] = None,
     cursor: str | None = None, limit: Limit = 100,
@@ -431,7 +444,7 @@ async def order_history(order_id: str, caller: AnyRole,
         return _history(await store.history_of(conn, order_id))
 
 
-@router.post("/orders/{order_id}/cancel", response_model=OrderOut)
+@router.post("/orders/{order_id}/cancel", response_model=OrderOut, responses=TRANSITION)
 async def cancel_order(order_id: str, body: ReasonIn, caller: Institution, uow: UoW,
                        idem: IdempotencyRequired) -> JSONResponse:
     """Cancel before shipping (R-AGR-8)."""
@@ -440,7 +453,7 @@ async def cancel_order(order_id: str, body: ReasonIn, caller: Institution, uow: 
                           status_code=200)
 
 
-@router.post("/orders/{order_id}/acceptance", response_model=OrderOut)
+@router.post("/orders/{order_id}/acceptance", response_model=OrderOut, responses=TRANSITION)
 async def accept_order(order_id: str, body: AcceptanceIn, caller: Institution, uow: UoW,
                        idem: IdempotencyRequired) -> JSONResponse:
     """Accept a delivered order, fully or partly (R-AGR-8); starts the settlement clock."""
@@ -449,7 +462,7 @@ async def accept_order(order_id: str, body: AcceptanceIn, caller: Institution, u
                           status_code=200)
 
 
-@router.post("/orders/{order_id}/rejection", response_model=OrderOut)
+@router.post("/orders/{order_id}/rejection", response_model=OrderOut, responses=TRANSITION)
 async def reject_order(order_id: str, body: ReasonIn, caller: Institution, uow: UoW,
                        idem: IdempotencyRequired) -> JSONResponse:
     """Reject a delivered order, with a reason (R-AGR-8)."""
@@ -464,7 +477,7 @@ async def reject_order(order_id: str, body: ReasonIn, caller: Institution, uow: 
 @router.get("/pacing-warnings", response_model=PacingWarningsPage)
 async def list_pacing_warnings(
     caller: Viewer, engine: Engine, program_id: str | None = None,
-    agreement_year: int | None = None, institution_id: str | None = None,
+    agreement_year: YearFilter = None, institution_id: str | None = None,
     registration_no: str | None = None, region: str | None = None,
     cursor: str | None = None, limit: Limit = 100,
 ) -> PacingWarningsPage:
@@ -482,7 +495,8 @@ async def list_pacing_warnings(
                               next_cursor=_cursor(items, limit, "warning_id"))
 
 
-@router.post("/pacing/evaluations", response_model=PacingEvaluationResult)
+@router.post("/pacing/evaluations", response_model=PacingEvaluationResult,
+             responses={404: {"description": "no such program"}})
 async def evaluate_pacing(body: PacingEvaluationIn, caller: Overseer,
                           uow: UoW) -> PacingEvaluationResult:
     """Judge the closed months of an agreement year (R-AGR-6; run monthly). Warnings already

@@ -29,7 +29,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.runtime import logs, metrics, problems
+from services.runtime import logs, metrics, openapi, problems
 from services.runtime.auth import TokenVerifier
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.consumer import ConsumerSpec, EventConsumer
@@ -278,6 +278,8 @@ async def get_writes(runtime: RuntimeDep) -> GroupCommit:
     return runtime.writes
 
 
+DATABASE: frozenset[Callable[..., Any]] = frozenset({get_uow, get_engine, get_writes})
+"""The dependencies that reach the database (their routes may answer 503)."""
 UoW = Annotated[UnitOfWork, Depends(get_uow)]
 Writes = Annotated[GroupCommit, Depends(get_writes)]
 """Idempotent writes applied together with the others queued at the same time."""
@@ -292,14 +294,24 @@ class _BodyTooLarge(Exception):
 
 class _RequestContext:
     """Pure ASGI middleware: request id, trace context, body-size cap (also for bodies sent
-    without Content-Length) and RED metrics for every request."""
+    without Content-Length) and RED metrics for every request.
+
+    It also answers the failures no handler turned into a problem, while the request's id and
+    trace context are still set (Starlette's own catch-all runs outside it, logged every error
+    twice with ``request_id: null``, answered without ``x-request-id`` and closed the client's
+    connection): a database that cannot be reached is a 503 with ``Retry-After``, logged once
+    per outage (``problems.Outage``); anything else one ERROR line with the traceback and a
+    500 problem carrying the request id."""
 
     def __init__(self, app: ASGIApp, service: str, max_body: int,
-                 direct: DirectRoutes) -> None:
+                 direct: DirectRoutes, outage: problems.Outage,
+                 database_routes: frozenset[str] = frozenset()) -> None:
         self._app = app
         self._service = service
         self._max_body = max_body
         self._direct = direct
+        self._outage = outage
+        self._database_routes = database_routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -314,6 +326,7 @@ class _RequestContext:
         tp_token = traceparent_var.set(traceparent)
         started = time.perf_counter()
         status = 500
+        started_response = False
         received = 0
         direct = self._direct.match(scope)
 
@@ -327,9 +340,10 @@ class _RequestContext:
             return message
 
         async def tagged_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started_response = True
                 message["headers"] = [*message.get("headers", []),
                                       (b"x-request-id", request_id.encode()),
                                       (b"traceparent", traceparent.encode())]
@@ -339,6 +353,12 @@ class _RequestContext:
             length = headers.get("content-length", "")
             if length.isdigit() and int(length) > self._max_body:
                 raise _BodyTooLarge
+            if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
+                refused = problems.nul_in_parameters(scope["path"], scope["query_string"])
+                if refused is not None:
+                    await problems.problem_response(refused, instance=scope["path"])(
+                        scope, receive, tagged_send)
+                    return
             if direct is not None:
                 await self._direct.serve(direct, headers, scope, capped_receive, tagged_send,
                                          self._app)
@@ -349,11 +369,29 @@ class _RequestContext:
                 413, "body-too-large", "Request body too large",
                 f"at most {self._max_body} bytes"))
             await response(scope, receive, tagged_send)
+        except Exception as exc:
+            if problems.is_unavailable(exc):
+                self._outage.failed(exc)
+                problem = problems.unavailable()
+            elif (refused := problems.bad_value(exc)) is not None:
+                log.info("a value the contracts let through was refused by the database on "
+                         "%s %s: %s", scope["method"], scope["path"], refused.detail)
+                problem = refused
+            else:
+                log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+                problem = problems.internal(request_id)
+            if started_response:  # too late for a problem: the client sees the body cut
+                return
+            await problems.problem_response(problem, instance=scope["path"])(
+                scope, receive, tagged_send)
         finally:
-            request_id_var.reset(rid_token)
-            traceparent_var.reset(tp_token)
             path = direct.path if direct is not None else getattr(scope.get("route"), "path",
                                                                   "unmatched")
+            if status < 500 and self._outage.active and (
+                    direct is not None or path in self._database_routes):
+                self._outage.recovered()
+            request_id_var.reset(rid_token)
+            traceparent_var.reset(tp_token)
             metrics.HTTP_REQUESTS.labels(self._service, scope["method"], path,
                                          str(status)).inc()
             metrics.HTTP_DURATION.labels(self._service, scope["method"], path).observe(
@@ -393,14 +431,13 @@ def create_app(
                   lifespan=lifespan)
     app.state.runtime = runtime
     problems.install(app)
-    app.add_middleware(_RequestContext, service=spec.name, max_body=settings.max_body_bytes,
-                       direct=DirectRoutes(spec.direct, runtime.verifier, runtime.writes))
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         return {"status": "alive", "service": spec.name}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready: 'checks' "
+                                                                      "says what is not"}})
     async def readyz(rt: RuntimeDep) -> Response:
         checks = await rt.readiness()
         ready = all(v == "ok" for v in checks.values())
@@ -416,5 +453,10 @@ def create_app(
 
     for router in spec.routers:
         app.include_router(router)
+    openapi.install(app, database=DATABASE)
+    app.add_middleware(_RequestContext, service=spec.name, max_body=settings.max_body_bytes,
+                       direct=DirectRoutes(spec.direct, runtime.verifier, runtime.writes),
+                       outage=problems.Outage(spec.name),
+                       database_routes=openapi.database_routes(app, DATABASE))
     return app
 

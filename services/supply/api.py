@@ -63,6 +63,9 @@ AnyRole = Annotated[Principal, Depends(authorize(
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 Status = Annotated[Literal["open", "closed", "all"], Query()]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+NOT_OPEN: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the order is not open for this (cancelled, or not routed to you)"}}
 
 
 def _page(items: list[Any], limit: int, key: str) -> tuple[list[Any], str | None]:
@@ -83,7 +86,8 @@ def _scoped(caller: Principal, field: str, wanted: str | None) -> tuple[str | No
 # --- distributors ---------------------------------------------------------------------------------
 
 
-@router.post("/distributors", status_code=201, response_model=DistributorOut)
+@router.post("/distributors", status_code=201, response_model=DistributorOut,
+             responses={409: {"description": "a distributor with this id is registered"}})
 async def register_distributor(body: DistributorIn, caller: Overseer, uow: UoW,
                                idem: IdempotencyRequired) -> JSONResponse:
     """Register a distribution company, with its standing qualification."""
@@ -143,9 +147,12 @@ async def distributor_history(distributor_id: str, caller: AnyRole,
 # --- violation list -------------------------------------------------------------------------------
 
 
-@router.post("/violations", status_code=201, response_model=BarOutcomeOut)
-async def bar_distributor(body: BarIn, caller: Regulator, uow: UoW,
-                          idem: IdempotencyRequired, clock: ClockDep) -> JSONResponse:
+@router.post("/violations", status_code=201, response_model=BarOutcomeOut,
+             responses={404: {"description": "no such distributor"},
+                        422: {"description": "invalid: give exactly one of 'until' and "
+                                             "'years'; 'until' after now"}})
+async def bar_distributor(body: BarIn, caller: Regulator, uow: UoW, idem: IdempotencyRequired,
+                          clock: ClockDep) -> JSONResponse:
     """Place a distributor on the violation list (R-SUP-4). At once: its assignments are
     revoked, its unshipped orders re-routed or flagged as supply risks, and every enterprise
     affected gets a contingency item."""
@@ -155,7 +162,8 @@ async def bar_distributor(body: BarIn, caller: Regulator, uow: UoW,
         u, body.distributor_id, body.reason, until, caller.actor))
 
 
-@router.post("/violations/{bar_id}/lift", response_model=BarOut)
+@router.post("/violations/{bar_id}/lift", response_model=BarOut,
+             responses={409: {"description": "the bar is lifted already"}})
 async def lift_bar(bar_id: str, body: ReasonIn, caller: Regulator, uow: UoW,
                    idem: IdempotencyRequired) -> JSONResponse:
     """Lift a listing: qualification comes back (once no other bar holds the distributor);
@@ -198,7 +206,9 @@ async def get_bar(bar_id: str, caller: AnyRole, engine: Engine, clock: ClockDep)
 # --- assignments ----------------------------------------------------------------------------------
 
 
-@router.post("/assignments", status_code=201, response_model=AssignmentRecordedOut)
+@router.post("/assignments", status_code=201, response_model=AssignmentRecordedOut,
+             responses={409: {"description": "overlaps a live assignment of the product and "
+                                             "place"}})
 async def record_assignment(body: AssignmentIn, caller: Enterprise, uow: UoW,
                             idem: IdempotencyRequired) -> JSONResponse:
     """The calling enterprise chooses a distributor for one of its products, for one
@@ -207,7 +217,8 @@ async def record_assignment(body: AssignmentIn, caller: Enterprise, uow: UoW,
                           lambda u: handlers.record_assignment(u, body, caller))
 
 
-@router.post("/assignments/{assignment_id}/revoke", response_model=AssignmentOut)
+@router.post("/assignments/{assignment_id}/revoke", response_model=AssignmentOut,
+             responses={409: {"description": "the assignment has ended already"}})
 async def revoke_assignment(assignment_id: str, body: ReasonIn, caller: Enterprise, uow: UoW,
                             idem: IdempotencyRequired) -> JSONResponse:
     return await idem.run(uow, caller.actor, lambda u: handlers.revoke_assignment(
@@ -276,7 +287,8 @@ async def assignment_history(assignment_id: str, caller: AnyRole,
 # --- accounts (R-SUP-2) ---------------------------------------------------------------------------
 
 
-@router.post("/accounts", status_code=201, response_model=AccountOut)
+@router.post("/accounts", status_code=201, response_model=AccountOut,
+             responses={409: {"description": "the account is opened already"}})
 async def record_account(body: AccountIn, caller: Institution, uow: UoW,
                          idem: IdempotencyRequired) -> JSONResponse:
     """The calling institution requested or opened an account with a distributor. Tracked
@@ -289,7 +301,7 @@ async def list_accounts(
     caller: Annotated[Principal, Depends(authorize(
         "regulator", "operator", "institution", "distributor"))],
     engine: Engine, institution_id: str | None = None, distributor_id: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100,
+    offset: Offset = 0, limit: Limit = 100,
 ) -> list[AccountOut]:
     """Accounts institutions requested or opened (R-SUP-2); paginated by offset."""
     T = store.accounts
@@ -316,7 +328,8 @@ async def list_accounts(
 async def open_account_items(
     caller: Annotated[Principal, Depends(authorize("regulator", "operator", "institution"))],
     engine: Engine, clock: ClockDep, institution_id: str | None = None,
-    cursor: Annotated[int, Query(ge=0, description="offset")] = 0, limit: Limit = 100,
+    cursor: Annotated[int, Query(ge=0, le=1_000_000, description="offset")] = 0,
+    limit: Limit = 100,
 ) -> OpenAccountItemsPage:
     """Assigned institution–distributor pairs whose account is not opened (R-SUP-2): for
     follow-up; they never block supply."""
@@ -379,7 +392,8 @@ async def get_order(order_id: str, caller: AnyRole, engine: Engine) -> SupplyOrd
     return handlers.order_out(row, moves, names)
 
 
-@router.post("/deliveries/{order_id}/shipments", status_code=201, response_model=SupplyOrderOut)
+@router.post("/deliveries/{order_id}/shipments", status_code=201, response_model=SupplyOrderOut,
+             responses=NOT_OPEN)
 async def record_shipment(order_id: str, body: ShipmentIn, caller: Distributor, uow: UoW,
                           idem: IdempotencyRequired) -> JSONResponse:
     """The distributor the order is routed to ships (part of) it. Idempotency-Key required."""
@@ -388,7 +402,7 @@ async def record_shipment(order_id: str, body: ShipmentIn, caller: Distributor, 
 
 
 @router.post("/deliveries/{order_id}/deliveries", status_code=201,
-             response_model=SupplyOrderOut)
+             response_model=SupplyOrderOut, responses=NOT_OPEN)
 async def record_delivery(order_id: str, body: DeliveryIn, caller: Distributor, uow: UoW,
                           idem: IdempotencyRequired) -> JSONResponse:
     """The distributor delivers (part of) what it shipped; delivery time is measured from
@@ -403,7 +417,7 @@ async def delivery_stats(
         "regulator", "operator", "enterprise", "distributor"))],
     engine: Engine, distributor_id: str | None = None, enterprise_id: str | None = None,
     since: datetime | None = None, until: datetime | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100,
+    offset: Offset = 0, limit: Limit = 100,
 ) -> list[DeliveryStatsOut]:
     """Delivery time (placed → fully delivered), per distributor and enterprise, in hours:
     mean and nearest-rank 90th percentile (R-SUP-3)."""
@@ -443,7 +457,7 @@ async def list_risks(
         "regulator", "operator", "enterprise", "institution"))],
     engine: Engine, status: Status = "open", enterprise_id: str | None = None,
     institution_id: str | None = None, registration_no: str | None = None,
-    cursor: Annotated[int | None, Query(ge=0)] = None, limit: Limit = 50,
+    cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None, limit: Limit = 50,
 ) -> SupplyRisksPage:
     """Orders nobody may distribute now, until an assignment routes them."""
     R = store.supply_risks

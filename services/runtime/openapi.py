@@ -1,0 +1,175 @@
+"""The OpenAPI document of a service, saying what its routes really answer.
+
+FastAPI documents each route's success and a 422 in its own ``{"detail": [...]}`` shape. The
+services answer every error as an RFC 9457 problem (``application/problem+json``,
+``contracts.problems.ProblemDetails``), and more of them: a client generated from that
+document misread every error. ``install`` replaces it with one that documents, for each route,
+the statuses its declaration implies, each with the problem schema:
+
+- a bearer-token dependency (``auth.authorize``): 401 and 403;
+- an ``Idempotency-Key`` (``idempotency.Idempotency``): 400 for a malformed key, 422 for a key
+  reused with another body, and the header itself;
+- path parameters: 404 (another org's object is not found either);
+- a body: 400 (not JSON at all), 413 (the body cap) and 422; query or typed path
+  parameters: 422;
+- the database (``Engine``, ``UoW``, ``Writes``): 503 with ``Retry-After`` while it cannot be
+  reached;
+
+plus what a route declares itself (``responses={409: {"description": ...}}``: its problem
+schema is filled in here). Schemas a route's ``openapi_extra`` brings inline with ``$defs``
+(request bodies read by hand) are moved to ``components``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import FastAPI, routing
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
+
+from contracts.problems import MEDIA_TYPE, ProblemDetails
+from services.runtime.idempotency import HEADER, idempotent_request
+from services.runtime.problems import RETRY_AFTER_S
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+PROBLEM_REF = {"$ref": REF_TEMPLATE.format(model=ProblemDetails.__name__)}
+DESCRIPTIONS = {
+    400: "Bad request: a body that is not JSON, a malformed or missing Idempotency-Key",
+    401: "No valid bearer token",
+    403: "The caller's role may not do this",
+    404: "Not found, or not visible to the caller",
+    409: "Conflicts with the object's current state",
+    413: "Request body too large",
+    415: "Unsupported Content-Type",
+    422: "Invalid request: every invalid field is named in 'errors'",
+    503: "The service's database cannot be reached now; retry after Retry-After seconds",
+}
+
+
+def api_routes(app: FastAPI) -> Iterator[Any]:
+    """The app's API routes with their effective paths (FastAPI ≥ 0.16x keeps an included
+    router's routes as contexts of the original ones)."""
+    contexts = getattr(routing, "iter_route_contexts", None)
+    if contexts is None:
+        yield from (r for r in app.routes if isinstance(r, APIRoute))
+        return
+    for context in contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
+def dependencies(dependant: Dependant) -> Iterator[Dependant]:
+    for dep in dependant.dependencies:
+        yield dep
+        yield from dependencies(dep)
+
+
+def statuses(route: Any, database: frozenset[Callable[..., Any]]) -> set[int]:
+    """The error statuses a route's declaration implies (see the module's docstring)."""
+    deps = list(dependencies(route.dependant))
+    calls = {id(d.call) for d in deps}
+    out: set[int] = set()
+    if any(isinstance(d.call, HTTPBearer) for d in deps):
+        out |= {401, 403}
+    if id(idempotent_request) in calls:
+        out |= {400, 422}
+    params = [p for d in (route.dependant, *deps) for p in d.path_params]
+    if params:
+        out.add(404)
+        if any(p.field_info.annotation is not str for p in params):
+            out.add(422)
+    if any(d.body_params for d in (route.dependant, *deps)) or (
+            "requestBody" in (route.openapi_extra or {})):
+        out |= {400, 413, 422}  # 400: a body that is not JSON at all
+    if any(d.query_params or d.header_params for d in (route.dependant, *deps)):
+        out.add(422)
+    if calls & {id(c) for c in database}:
+        out.add(503)
+    return out
+
+
+def uses(route: Any, calls: frozenset[Callable[..., Any]]) -> bool:
+    return bool({id(d.call) for d in dependencies(route.dependant)} & {id(c) for c in calls})
+
+
+def _problem_response(status: int, given: dict[str, Any] | None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": (given or {}).get("description") or DESCRIPTIONS.get(status, "Error"),
+        "content": {MEDIA_TYPE: {"schema": PROBLEM_REF}},
+    }
+    if status == 503:
+        response["headers"] = {"Retry-After": {
+            "description": "seconds to wait before retrying", "schema": {
+                "type": "integer", "example": RETRY_AFTER_S}}}
+    elif status == 401:
+        response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+    return response
+
+
+def _hoist_defs(node: Any, components: dict[str, Any]) -> None:
+    """Move every inline ``$defs`` (refs already point at #/components/schemas) to
+    components."""
+    if isinstance(node, dict):
+        for name, schema in node.pop("$defs", {}).items():
+            components.setdefault(name, schema)
+        for value in node.values():
+            _hoist_defs(value, components)
+    elif isinstance(node, list):
+        for value in node:
+            _hoist_defs(value, components)
+
+
+def document(schema: dict[str, Any], app: FastAPI,
+             database: frozenset[Callable[..., Any]]) -> dict[str, Any]:
+    """Rewrite FastAPI's ``schema`` of ``app`` in place (see the module's docstring)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem = ProblemDetails.model_json_schema(ref_template=REF_TEMPLATE)
+    for name, sub in problem.pop("$defs", {}).items():
+        components[name] = sub
+    components[ProblemDetails.__name__] = problem
+    for route in api_routes(app):
+        if not route.include_in_schema:
+            continue
+        errors = statuses(route, database)
+        declared = {int(code) for code in route.responses if str(code).isdigit()}
+        for method in route.methods or ():
+            operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+            if operation is None:
+                continue
+            responses = operation.setdefault("responses", {})
+            if 422 not in errors | declared:  # FastAPI's, for parameters that cannot fail
+                responses.pop("422", None)
+            for status in sorted(errors | {c for c in declared if c >= 400}):
+                responses[str(status)] = _problem_response(status, responses.get(str(status)))
+            if id(idempotent_request) in {id(d.call) for d in dependencies(route.dependant)}:
+                operation.setdefault("parameters", []).append({
+                    "name": HEADER, "in": "header", "required": False,
+                    "description": "the same key with the same body replays the first "
+                                   "response; with another body it is refused (422)",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
+    _hoist_defs(schema["paths"], components)
+    text = repr(schema["paths"])
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{unused}'" not in text:
+            components.pop(unused, None)
+    return schema
+
+
+def install(app: FastAPI, *, database: frozenset[Callable[..., Any]]) -> None:
+    """``app.openapi()`` (and ``/openapi.json``) return the rewritten document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document(generate(), app, database)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def database_routes(app: FastAPI, database: frozenset[Callable[..., Any]]) -> frozenset[str]:
+    """Paths of the routes that use the database (a success there ends an outage)."""
+    return frozenset(route.path_format for route in api_routes(app) if uses(route, database))
