@@ -15,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from services.devstack.apt import apt_install
 from services.devstack.net import free_loopback_port
 
 DEBIAN_PG_ROOT = Path("/usr/lib/postgresql")
@@ -51,17 +52,10 @@ def ensure_installed() -> Path:
     bin_dir = find_bin_dir()
     if bin_dir is not None:
         return bin_dir
-    if shutil.which("apt-get") is None:
-        raise PostgresError("PostgreSQL is not installed and apt-get is not available")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "postgresql"]):
-        result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if result.returncode != 0:
-            output = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
-            raise PostgresError(
-                f"installing PostgreSQL failed at `{' '.join(cmd)}` (exit {result.returncode}; "
-                f"needs root and access to the Debian mirrors):\n{output}"
-            )
+    try:
+        apt_install("postgresql", "PostgreSQL")
+    except RuntimeError as exc:
+        raise PostgresError(str(exc)) from exc
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise PostgresError(f"apt-get installed postgresql but no server found in {DEBIAN_PG_ROOT}")

@@ -10,7 +10,6 @@ the running platform in place of ``targets/*.yml``, and optionally a shorter scr
 from __future__ import annotations
 
 import atexit
-import os
 import shutil
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from typing import Any
 import httpx
 import yaml
 
+from services.devstack.apt import apt_install
 from services.devstack.net import free_loopback_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -54,17 +54,10 @@ def ensure_installed() -> tuple[str, str]:
     found = find_binaries()
     if found is not None:
         return found
-    if shutil.which("apt-get") is None:
-        raise PrometheusError("Prometheus is not installed and apt-get is not available")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "prometheus"]):
-        result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if result.returncode != 0:
-            output = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
-            raise PrometheusError(
-                f"installing Prometheus failed at `{' '.join(cmd)}` (exit {result.returncode}; "
-                f"needs root and access to the Debian mirrors):\n{output}"
-            )
+    try:
+        apt_install("prometheus", "Prometheus")
+    except RuntimeError as exc:
+        raise PrometheusError(str(exc)) from exc
     found = find_binaries()
     if found is None:
         raise PrometheusError("apt-get installed prometheus but prometheus/promtool not on PATH")
