@@ -108,7 +108,9 @@ class Runtime:
         await upgrade(self.engine, self.spec.migrations)
         topics = sorted(set(self.spec.publishes) | {t for c in self.spec.consumers
                                                      for t in c.topics})
-        await ensure_topics(s.kafka_bootstrap_servers, topics, partitions=s.kafka_partitions)
+        await ensure_topics(s.kafka_bootstrap_servers, topics, partitions=s.kafka_partitions,
+                            replication_factor=s.kafka_replication_factor,
+                            min_insync_replicas=s.kafka_min_insync_replicas)
         self.producer = make_producer(s.kafka_bootstrap_servers, f"vbp-{self.spec.name}")
         await start_with_retry(self.producer, what=f"{self.spec.name} producer")
         if s.role == "api":  # the worker process relays and consumes
