@@ -1,10 +1,13 @@
-.PHONY: run test lint bench contracts dashboards prometheus
+.PHONY: run test test-cluster lint bench contracts dashboards prometheus
 
 run:            ## start Kafka and the five services (Ctrl-C stops everything)
 	scripts/run.sh
 
 test:           ## set everything up, then lint, type-check and run every test
 	scripts/test.sh
+
+test-cluster:   ## issue #18: Kafka cluster, PostgreSQL failover (long; not in `make test`)
+	scripts/test-cluster.sh
 
 lint:
 	scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/mypy

@@ -5,6 +5,8 @@ python -m services.devstack postgres-install           # apt-get install postgre
 python -m services.devstack helm-install               # go install helm if missing
 python -m services.devstack kafka --data-dir DIR [--port N]      # broker in the foreground
 python -m services.devstack postgres --data-dir DIR [--port N]   # PostgreSQL in the foreground
+python -m services.devstack kafka-cluster --data-dir DIR [--size 3]  # KRaft cluster, foreground
+python -m services.devstack postgres-pair --data-dir DIR  # primary + synchronous standby
 python -m services.devstack prometheus-install         # apt-get install prometheus if missing
 python -m services.devstack prometheus --data-dir DIR [--port N]  # Prometheus scraping `make run`
 """
@@ -21,8 +23,8 @@ from types import FrameType
 
 from services.devstack import prometheus
 from services.devstack.helm import ensure_helm
-from services.devstack.kafka import DEFAULT_CACHE_DIR, KafkaBroker, ensure_jars
-from services.devstack.postgres import PostgresCluster, ensure_installed
+from services.devstack.kafka import DEFAULT_CACHE_DIR, KafkaBroker, KafkaCluster, ensure_jars
+from services.devstack.postgres import PostgresCluster, PostgresPair, ensure_installed
 
 
 def _interrupt_on_signals() -> None:
@@ -112,6 +114,37 @@ def _cmd_postgres(args: argparse.Namespace) -> int:
         cluster.stop()
 
 
+def _cmd_kafka_cluster(args: argparse.Namespace) -> int:
+    jars = ensure_jars(args.cache_dir)
+    cluster = KafkaCluster(jars, args.data_dir.resolve(), size=args.size,
+                           replicas=min(3, args.size), min_insync=min(2, args.size))
+
+    def start() -> str:
+        cluster.start(timeout=args.timeout)
+        return cluster.bootstrap_servers
+
+    def running() -> bool:
+        return all(node.is_running() for node in cluster.nodes)
+
+    try:
+        return _serve("Kafka cluster", start, running, cluster.data_dir)
+    finally:
+        cluster.stop()
+
+
+def _cmd_postgres_pair(args: argparse.Namespace) -> int:
+    pair = PostgresPair(args.data_dir.resolve())
+
+    def start() -> str:
+        pair.start(timeout=args.timeout)
+        return pair.url("postgres")
+
+    try:
+        return _serve("PostgreSQL pair", start, pair.primary.is_running, pair.data_dir)
+    finally:
+        pair.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m services.devstack",
@@ -146,6 +179,20 @@ def build_parser() -> argparse.ArgumentParser:
     kafka.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     kafka.add_argument("--timeout", type=float, default=90)
     kafka.set_defaults(func=_cmd_kafka)
+
+    kc = sub.add_parser("kafka-cluster", help="run a KRaft cluster of --size nodes (topics: "
+                        "replication 3, min.insync.replicas 2) until SIGINT/SIGTERM")
+    kc.add_argument("--data-dir", type=Path, required=True)
+    kc.add_argument("--size", type=int, default=3)
+    kc.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
+    kc.add_argument("--timeout", type=float, default=240)
+    kc.set_defaults(func=_cmd_kafka_cluster)
+
+    pair = sub.add_parser("postgres-pair", help="run a primary and a synchronous streaming "
+                          "standby until SIGINT/SIGTERM; prints the multi-host URL")
+    pair.add_argument("--data-dir", type=Path, required=True)
+    pair.add_argument("--timeout", type=float, default=120)
+    pair.set_defaults(func=_cmd_postgres_pair)
 
     pg = sub.add_parser("postgres", help="run a PostgreSQL cluster until SIGINT/SIGTERM")
     pg.add_argument("--data-dir", type=Path, required=True)

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -331,6 +332,111 @@ class KafkaBroker:
             self._log_fh = None
 
     def __enter__(self) -> KafkaBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------------------- cluster
+
+
+class KafkaNode(KafkaBroker):
+    """One node of a :class:`KafkaCluster`: a combined KRaft controller and broker whose quorum
+    is every node of the cluster, and whose internal topics are replicated like the platform's
+    (``default.replication.factor`` and ``min.insync.replicas`` of the cluster)."""
+
+    def __init__(
+        self, jars: Path, data_dir: Path, *, node_id: int, cluster_id: str,
+        port: int, controller_port: int, voters: str, replicas: int, min_insync: int,
+        heap: str = "384m",
+    ) -> None:
+        super().__init__(jars, data_dir, port, controller_port=controller_port, heap=heap)
+        self.node_id = node_id
+        self.cluster_id = cluster_id
+        self.voters = voters
+        self.replicas = replicas
+        self.min_insync = min_insync
+
+    def server_properties(self) -> dict[str, str]:
+        replicas, min_isr = str(self.replicas), str(self.min_insync)
+        return {
+            **super().server_properties(),
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.voters,
+            "default.replication.factor": replicas,
+            "min.insync.replicas": min_isr,
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_isr,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": min_isr,
+            # a restarted node takes its partitions' leadership back once it is in sync
+            "auto.leader.rebalance.enable": "true",
+            "leader.imbalance.check.interval.seconds": "10",
+        }
+
+    def _cluster_id(self) -> str:  # every node's storage formatted with the cluster's id
+        return self.cluster_id
+
+    def kill(self) -> None:
+        """SIGKILL the node (no controlled shutdown): what a crashed machine looks like."""
+        self._kill()
+
+
+class KafkaCluster:
+    """``size`` KRaft nodes on 127.0.0.1, each a controller and a broker with its own ports
+    and data folder (``<data_dir>/node-<id>``), ``controller.quorum.voters`` listing them all,
+    storage formatted with one cluster id. Topics default to ``replicas`` replicas (at most
+    ``size``) and ``min.insync.replicas`` = ``min_insync``."""
+
+    def __init__(
+        self, jars: Path, data_dir: Path, *, size: int = 3, replicas: int = 3,
+        min_insync: int = 2, heap: str = "384m",
+    ) -> None:
+        if size < 1 or not 1 <= min_insync <= replicas <= size:
+            raise DevstackError(f"need 1 <= min_insync ({min_insync}) <= replicas "
+                                f"({replicas}) <= size ({size})")
+        self.data_dir = data_dir
+        ports: list[int] = []
+        while len(ports) < 2 * size:
+            port = free_loopback_port()
+            if port not in ports:
+                ports.append(port)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        id_file = data_dir / "cluster.id"
+        if not id_file.is_file():
+            id_file.write_text(new_cluster_id() + "\n")
+        cluster_id = id_file.read_text().strip()
+        voters = ",".join(f"{i + 1}@127.0.0.1:{ports[size + i]}" for i in range(size))
+        self.nodes = [
+            KafkaNode(jars, data_dir / f"node-{i + 1}", node_id=i + 1, cluster_id=cluster_id,
+                      port=ports[i], controller_port=ports[size + i], voters=voters,
+                      replicas=replicas, min_insync=min_insync, heap=heap)
+            for i in range(size)
+        ]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(node.bootstrap_servers for node in self.nodes)
+
+    def start(self, timeout: float = 180) -> None:
+        """Start every node at once (a node is ready only when the quorum is), return when all
+        serve clients; stop them all and raise if one does not."""
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            futures = [pool.submit(node.start, timeout) for node in self.nodes]
+            errors = [f.exception() for f in futures]
+        failed = [e for e in errors if e is not None]
+        if failed:
+            self.stop()
+            raise failed[0]
+
+    def stop(self, timeout: float = 30) -> None:
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda node: node.stop(timeout), self.nodes))
+
+    def __enter__(self) -> KafkaCluster:
         self.start()
         return self
 

@@ -8,9 +8,11 @@ over TCP only (no Unix socket), as the ``postgres`` role, with trust authenticat
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -278,6 +280,154 @@ class PostgresCluster:
         self._psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def __enter__(self) -> PostgresCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------- streaming replication
+
+STANDBY_NAME = "standby"
+"""The standby's ``cluster_name``, hence its walreceiver's ``application_name``, which the
+primary's ``synchronous_standby_names`` waits for."""
+
+
+def _kill_process_tree(pid: int) -> None:
+    """SIGKILL a postmaster and every process it started, at once (a crashed machine): the
+    backends would otherwise keep their client connections open for a moment."""
+    try:
+        if os.getpgid(pid) == pid:  # pg_ctl starts the postmaster in a session of its own
+            os.killpg(pid, signal.SIGKILL)
+            return
+    except ProcessLookupError:
+        return
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    for target in (pid, *children):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(target, signal.SIGKILL)
+
+
+class ReplicatedPostgres(PostgresCluster):
+    """A PostgreSQL server of a :class:`PostgresPair`: commits are durable once written
+    (``synchronous_commit = on``, whatever ``fsync``), the primary waits for the standby named
+    in ``synchronous_standby``, the standby serves reads (hot standby) under ``cluster_name``."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, *, fsync: bool = False,
+                 synchronous_standby: str = "", name: str = "") -> None:
+        super().__init__(data_dir, port, fsync=fsync)
+        self.synchronous_standby = synchronous_standby
+        self.name = name
+
+    def _write_settings(self) -> None:
+        super()._write_settings()
+        extra = {
+            "synchronous_commit": "on",  # the standby confirms every commit before it returns
+            "wal_level": "replica",
+            "max_wal_senders": "5",
+            "hot_standby": "on",
+            "wal_keep_size": "'256MB'",
+        }
+        if self.synchronous_standby:
+            extra["synchronous_standby_names"] = f"'{self.synchronous_standby}'"
+        if self.name:
+            extra["cluster_name"] = f"'{self.name}'"
+        target = self.pgdata / "devstack.conf"
+        with target.open("a") as fh:
+            fh.write("".join(f"{key} = {value}\n" for key, value in extra.items()))
+
+    def postmaster_pid(self) -> int | None:
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL the server and its backends (no shutdown checkpoint, no goodbye to clients)."""
+        pid = self.postmaster_pid()
+        if pid is not None:
+            _kill_process_tree(pid)
+        atexit.unregister(self.stop)
+
+    def base_backup_from(self, primary: PostgresCluster, timeout: float = 300) -> None:
+        """Make this server's data directory a copy of ``primary``'s with ``pg_basebackup -R``
+        (``standby.signal`` and ``primary_conninfo`` written: it starts as its standby)."""
+        self._prepare_data_dir()
+        if (self.pgdata / "PG_VERSION").is_file():
+            return
+        self._run([
+            self._bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
+            "-U", SUPERUSER, "-D", str(self.pgdata), "-R", "-X", "stream", "-c", "fast",
+            "--no-sync",
+        ], timeout=timeout)  # fmt: skip
+
+    def promote(self, timeout: float = 60) -> None:
+        """``pg_ctl promote``: the standby ends recovery and takes writes."""
+        self._run([self._bin("pg_ctl"), "promote", "-D", str(self.pgdata), "-w",
+                   "-t", str(max(1, int(timeout)))], timeout=timeout + 30)
+
+    def in_recovery(self) -> bool:
+        return self._psql("SELECT pg_is_in_recovery()") == "t"
+
+
+class PostgresPair:
+    """A primary and its synchronous streaming standby on 127.0.0.1 (``<data_dir>/primary``,
+    ``<data_dir>/standby``). Clients use :meth:`url`, listing both servers with
+    ``target_session_attrs=read-write``: they reach whichever is the primary, before and after
+    :meth:`fail_over`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.primary = ReplicatedPostgres(data_dir / "primary",
+                                          synchronous_standby=STANDBY_NAME, name="primary")
+        self.standby = ReplicatedPostgres(data_dir / "standby", name=STANDBY_NAME)
+
+    def start(self, timeout: float = 120) -> None:
+        """Start the primary, copy it to the standby, start that, and return once the primary
+        reports it as its synchronous standby."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if _is_root():
+            shutil.chown(self.data_dir, PG_OS_USER, PG_OS_USER)
+        self.primary.start(timeout)
+        self.standby.base_backup_from(self.primary)
+        self.standby.start(timeout)
+        deadline = time.monotonic() + timeout
+        query = "SELECT sync_state FROM pg_stat_replication WHERE application_name = "
+        while self.primary._psql(f"{query}'{STANDBY_NAME}'") != "sync":
+            if time.monotonic() > deadline:
+                raise PostgresError(f"the standby did not become synchronous in {timeout:.0f}s")
+            time.sleep(0.2)
+
+    def url(self, name: str) -> str:
+        """Async SQLAlchemy URL of database ``name`` on whichever server takes writes."""
+        _check_identifier(name)
+        hosts = "&".join(f"host=127.0.0.1:{s.port}" for s in (self.primary, self.standby))
+        return f"postgresql+asyncpg://{SUPERUSER}@/{name}?{hosts}&target_session_attrs=read-write"
+
+    def create_database(self, name: str) -> str:
+        """Create database ``name`` on the primary (the standby follows); its multi-host URL."""
+        self.primary.create_database(name)
+        return self.url(name)
+
+    def fail_over(self) -> None:
+        """SIGKILL the primary, promote the standby."""
+        self.primary.kill()
+        self.standby.promote()
+
+    def stop(self) -> None:
+        for server in (self.standby, self.primary):
+            with contextlib.suppress(PostgresError):
+                server.stop()
+
+    def __enter__(self) -> PostgresPair:
         self.start()
         return self
 

@@ -169,9 +169,10 @@ class Runtime:
 
         topics = sorted(set(self.spec.publishes) | {t for c in self.spec.consumers
                                                      for t in c.topics})
-        await retried(lambda: ensure_topics(s.kafka_bootstrap_servers, topics,
-                                            partitions=s.kafka_partitions, timeout=0),
-                      "creating topics")
+        await retried(lambda: ensure_topics(
+            s.kafka_bootstrap_servers, topics, partitions=s.kafka_partitions, timeout=0,
+            replication_factor=s.kafka_replication_factor,
+            min_insync_replicas=s.kafka_min_insync_replicas), "creating topics")
         self.producer = await retried(self._start_producer, "producer")
         relay = OutboxRelay(
             engine, self.producer, service=name, clock=self.clock,

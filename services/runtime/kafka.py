@@ -108,12 +108,24 @@ async def stop_producer(producer: AIOKafkaProducer, *, timeout: float = 10.0) ->
         await stopping
 
 
+def replication_for(brokers: int, replication_factor: int,
+                    min_insync_replicas: int) -> tuple[int, int]:
+    """The replication factor and ``min.insync.replicas`` to create topics with on a cluster of
+    ``brokers``: the settings, capped at the brokers there are (a single dev broker still gets
+    its topics) and the minimum at the replicas there will be (else no ``acks=all`` write could
+    ever succeed)."""
+    replicas = max(1, min(replication_factor, brokers))
+    return replicas, max(1, min(min_insync_replicas, replicas))
+
+
 async def ensure_topics(
     bootstrap_servers: str, names: Iterable[str], *, partitions: int = 4, dlt: bool = True,
-    timeout: float | None = 60.0,
+    timeout: float | None = 60.0, replication_factor: int = 1, min_insync_replicas: int = 1,
 ) -> None:
-    """Create the topics (and their dead-letter topics) if missing; wait up to ``timeout``
-    seconds for the broker (``0``: one attempt, raising ``KafkaError`` if it is away)."""
+    """Create the topics (and their dead-letter topics) if missing, with ``replication_factor``
+    replicas and ``min.insync.replicas`` (``Settings.kafka_replication_factor`` and
+    ``kafka_min_insync_replicas``; see :func:`replication_for`); wait up to ``timeout`` seconds
+    for the broker (``0``: one attempt, raising ``KafkaError`` if it is away)."""
     wanted: dict[str, int] = {}
     for name in names:
         topic = TOPIC_BY_NAME.get(name)
@@ -124,15 +136,22 @@ async def ensure_topics(
     try:
         await start_with_retry(admin, what="admin", timeout=timeout)
         existing = set(await admin.list_topics())
-        new = [
-            NewTopic(name=n, num_partitions=p, replication_factor=1)
-            for n, p in sorted(wanted.items())
-            if n not in existing
-        ]
-        if new:
-            try:
-                await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
+        missing = sorted((n, p) for n, p in wanted.items() if n not in existing)
+        if not missing:
+            return
+        replicas, min_isr = replication_for(
+            len((await admin.describe_cluster())["brokers"]), replication_factor,
+            min_insync_replicas)
+        if (replicas, min_isr) != (replication_factor, min_insync_replicas):
+            log.warning("topics created with replication %d and min.insync.replicas %d "
+                        "(asked %d and %d): the cluster has fewer brokers", replicas, min_isr,
+                        replication_factor, min_insync_replicas)
+        configs = {"min.insync.replicas": str(min_isr)}
+        new = [NewTopic(name=n, num_partitions=p, replication_factor=replicas,
+                        topic_configs=configs) for n, p in missing]
+        try:
+            await admin.create_topics(new)
+        except TopicAlreadyExistsError:
+            pass
     finally:
         await admin.close()

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = 16 * 1024 * 1024
     max_page_size: int = 500
     kafka_partitions: int = 4
+    kafka_replication_factor: int = 1
+    """Replicas of each topic the service creates: 3 on a cluster of three or more brokers
+    (docs/deploy.md); capped at the brokers there are, so 1 broker still works."""
+    kafka_min_insync_replicas: int = 1
+    """``min.insync.replicas`` of the topics created: with ``acks=all``, a write is acknowledged
+    once this many replicas have it (2 of 3 survives one broker lost)."""
 
     @classmethod
     def for_service(cls, service: str, **overrides: object) -> Settings:
