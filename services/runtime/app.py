@@ -286,7 +286,7 @@ def create_app(
     settings = settings or Settings.for_service(spec.name)
     runtime = Runtime(
         spec=spec, settings=settings, clock=clock or SystemClock(),
-        verifier=TokenVerifier(settings.jwt_secret, settings.jwks_url, settings.jwt_audience),
+        verifier=TokenVerifier.from_settings(settings),
     )
 
     @asynccontextmanager
