@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.runtime import logs, metrics, problems
+from services.runtime.audit import AuditTrail
+from services.runtime.audit import router as audit_router
 from services.runtime.auth import TokenVerifier
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.consumer import ConsumerSpec, EventConsumer
@@ -39,6 +41,7 @@ from services.runtime.kafka import ensure_topics, make_producer, start_with_retr
 from services.runtime.migrate import upgrade
 from services.runtime.outbox import OutboxRelay
 from services.runtime.problems import Problem
+from services.runtime.ratelimit import Limits
 from services.runtime.settings import Settings
 from services.runtime.tracing import child_of, request_id_var, traceparent_var
 
@@ -311,6 +314,11 @@ def create_app(
     problems.install(app)
     app.add_middleware(_RequestContext, service=spec.name, max_body=settings.max_body_bytes,
                        direct=DirectRoutes(spec.direct, runtime.verifier, runtime.writes))
+    # security (issue #17): per-org rate limits and the request timeout, then the audit record
+    # of every write, both outside the request context so that direct routes are covered too
+    app.add_middleware(Limits, runtime=runtime)
+    app.add_middleware(AuditTrail, runtime=runtime)
+    app.include_router(audit_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

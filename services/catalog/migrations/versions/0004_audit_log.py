@@ -1,0 +1,20 @@
+"""catalog: the audit record of every write (runtime migrations_v4)
+
+Revision ID: audit_log
+Revises: 0003
+"""
+
+from services.runtime import migrations_v4
+
+revision = "audit_log"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    migrations_v4.upgrade()
+
+
+def downgrade() -> None:
+    migrations_v4.downgrade()
