@@ -14,6 +14,7 @@ the direct routes (``direct.py``):
 - **Timeout**: a request still running after ``VBP_REQUEST_TIMEOUT_S`` is cancelled (its
   work stops at its next await; a database transaction in flight is rolled back as its
   connection is released) and answered 503 ``request-timeout`` if no response had started.
+  A body over 1 MiB (a bulk import) gets ``VBP_REQUEST_TIMEOUT_BULK_S`` instead.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from services.runtime.problems import Problem, problem_response
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_BUCKETS = 100_000
+BULK = 1024 * 1024
 
 
 @dataclass
@@ -79,7 +81,8 @@ class Limits:
         self._runtime = runtime
         s = runtime.settings
         self._service = runtime.spec.name
-        self._timeout = s.request_timeout_s
+        self._timeout: float = s.request_timeout_s
+        self._bulk_timeout: float = s.request_timeout_bulk_s
         self._writes = (TokenBuckets(s.rate_limit_writes_per_s, s.rate_limit_writes_burst,
                                      monotonic) if s.rate_limit_writes_per_s > 0 else None)
         self._reads = (TokenBuckets(s.rate_limit_reads_per_s, s.rate_limit_reads_burst,
@@ -104,7 +107,8 @@ class Limits:
                 response.headers["Retry-After"] = str(retry)
                 await response(scope, receive, send)
                 return
-        if not self._timeout:
+        timeout = self._timeout_of(scope)
+        if not timeout:
             await self._app(scope, receive, send)
             return
         started = False
@@ -116,16 +120,26 @@ class Limits:
             await send(message)
 
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(timeout):
                 await self._app(scope, receive, noting_send)
         except TimeoutError:
             if started:  # too late to answer: the response is cut short
                 raise
             response = problem_response(Problem(
                 503, "request-timeout", "Request took too long",
-                f"not answered within {self._timeout:g} s; its work was cancelled"),
+                f"not answered within {timeout:g} s; its work was cancelled"),
                 instance=scope["path"])
             await response(scope, receive, send)
+
+    def _timeout_of(self, scope: Scope) -> float:
+        """``request_timeout_s``, or ``request_timeout_bulk_s`` for a body over ``BULK``
+        bytes (announced by Content-Length, as imports are sent)."""
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > BULK:
+                    return self._bulk_timeout
+                break
+        return self._timeout
 
     def _buckets(self, scope: Scope) -> TokenBuckets | None:
         method = scope["method"]
