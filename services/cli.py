@@ -37,8 +37,18 @@ def _token(args: argparse.Namespace) -> int:
     from services.runtime.auth import mint_token
     from services.runtime.settings import Settings
 
-    print(mint_token(Settings().jwt_secret, role=args.role, org=args.org, subject=args.subject,
-                     ttl_s=args.ttl))
+    settings = Settings()
+    if args.ttl <= 0:
+        print("--ttl must be positive: every token expires", file=sys.stderr)
+        return 2
+    if settings.jwks_url:
+        print("VBP_JWKS_URL is set: tokens come from the identity provider, not `vbp token`",
+              file=sys.stderr)
+        return 2
+    # always with an expiry (tokens without ``exp`` are refused); iss/aud when configured
+    print(mint_token(settings.jwt_secret, role=args.role, org=args.org, subject=args.subject,
+                     ttl_s=args.ttl, issuer=settings.jwt_issuer,
+                     audience=settings.jwt_audience))
     return 0
 
 
@@ -161,8 +171,10 @@ def _import_winning(args: argparse.Namespace) -> int:
         print(f"unknown file type {path.suffix!r}; use one of {', '.join(CONTENT_TYPES)}",
               file=sys.stderr)
         return 2
+    settings = Settings()
     token = args.token or os.environ.get("VBP_TOKEN") or mint_token(
-        Settings().jwt_secret, role="regulator", org=args.org, subject="vbp-cli")
+        settings.jwt_secret, role="regulator", org=args.org, subject="vbp-cli",
+        issuer=settings.jwt_issuer, audience=settings.jwt_audience)
 
     content = path.read_bytes()
 

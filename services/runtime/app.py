@@ -30,6 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.runtime import logs, metrics, openapi, problems
+from services.runtime.audit import AuditTrail
+from services.runtime.audit import router as audit_router
 from services.runtime.auth import TokenVerifier
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.consumer import ConsumerSpec, EventConsumer
@@ -40,6 +42,7 @@ from services.runtime.kafka import ensure_topics, keep_trying, make_producer, st
 from services.runtime.migrate import upgrade
 from services.runtime.outbox import BacklogSampler, OutboxRelay
 from services.runtime.problems import Problem
+from services.runtime.ratelimit import Limits
 from services.runtime.scheduler import ScheduledJob, Scheduler
 from services.runtime.settings import Settings
 from services.runtime.tracing import child_of, request_id_var, traceparent_var
@@ -409,7 +412,7 @@ def create_app(
     settings = settings or Settings.for_service(spec.name)
     runtime = Runtime(
         spec=spec, settings=settings, clock=clock or SystemClock(),
-        verifier=TokenVerifier(settings.jwt_secret, settings.jwks_url, settings.jwt_audience),
+        verifier=TokenVerifier.from_settings(settings),
     )
 
     @asynccontextmanager
@@ -454,10 +457,15 @@ def create_app(
 
     for router in spec.routers:
         app.include_router(router)
+    app.include_router(audit_router)  # GET /v1/audit, regulators (issue #17)
     openapi.install(app, database=DATABASE)
     app.add_middleware(_RequestContext, service=spec.name, max_body=settings.max_body_bytes,
                        direct=DirectRoutes(spec.direct, runtime.verifier, runtime.writes),
                        outage=problems.Outage(spec.name),
                        database_routes=openapi.database_routes(app, DATABASE))
+    # security (issue #17): per-org rate limits and the request timeout, then the audit record
+    # of every write, both outside the request context so that direct routes are covered too
+    app.add_middleware(Limits, runtime=runtime)
+    app.add_middleware(AuditTrail, runtime=runtime)
     return app
 

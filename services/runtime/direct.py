@@ -84,7 +84,7 @@ class DirectRoutes:
             model = route.body.model_validate(json.loads(body))
         except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
             return None
-        caller = admit(self._verifier, token, route.roles)
+        caller = await admit(self._verifier, token, route.roles)
         idem = required(headers.get("idempotency-key"), "POST", route.path, body)
         return await route.endpoint(model, caller, self._writes, idem)
 

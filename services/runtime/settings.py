@@ -27,6 +27,27 @@ class Settings(BaseSettings):
     jwt_secret: str = DEV_JWT_SECRET
     jwks_url: str | None = None
     jwt_audience: str | None = None
+    # security (issue #17; services/runtime/auth.py, audit.py, ratelimit.py)
+    jwt_issuer: str | None = None
+    jwt_leeway_s: float = Field(default=30.0, ge=0, le=300)
+    """Clock skew allowed on ``exp``/``nbf``/``iat`` (bounded: at most 5 minutes)."""
+    jwks_ttl_s: float = 300.0
+    jwks_min_refresh_s: float = 10.0
+    """At most one JWKS fetch per this many seconds for tokens naming an unknown ``kid``."""
+    rate_limit_writes_per_s: float = 1000.0
+    """Per organisation and service (per process), writes (POST/PUT/PATCH/DELETE); 0: none.
+    The defaults stop a runaway client, not a busy hospital (the benchmarks drive a few
+    hundred requests a second from one organisation)."""
+    rate_limit_writes_burst: int = 2000
+    rate_limit_reads_per_s: float = 500.0
+    """Per organisation and service (per process), expensive reads (collections: lists,
+    searches, exports, reports); 0: none."""
+    rate_limit_reads_burst: int = 1000
+    request_timeout_s: float = 30.0
+    """A request running longer is answered 503 and its work cancelled; 0: no limit."""
+    request_timeout_bulk_s: float = 900.0
+    """The timeout of a request whose body is over 1 MiB (a bulk import: 200,000 rows take
+    minutes)."""
     log_level: str = "INFO"
     data_dir: Path = Path("var")
     role: Literal["all", "api", "worker"] = "all"

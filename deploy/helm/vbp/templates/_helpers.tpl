@@ -46,6 +46,8 @@ app.kubernetes.io/component: {{ .role }}
   value: {{ .root.Values.auth.jwksUrl | quote }}
 - name: VBP_JWT_AUDIENCE
   value: {{ .root.Values.auth.audience | quote }}
+- name: VBP_JWT_ISSUER
+  value: {{ .root.Values.auth.issuer | quote }}
 - name: VBP_JWT_SECRET
   valueFrom:
     secretKeyRef: {name: {{ .root.Values.auth.jwtSecretName }}, key: jwt-secret, optional: true}
