@@ -370,7 +370,8 @@ async def test_nul_characters_in_parameters_or_bodies_are_422_not_500(
         assert fields(r) == ["query.cursor"]
         r = await orders.get("/v1/agreements/A%00B", headers=REGULATOR)
         assert fields(r) == ["path"]
-        r = await orders.post("/v1/institutions", headers=REGULATOR, json={"institutions": [
+        r = await orders.post("/v1/institutions", headers={**REGULATOR, "Idempotency-Key": "k-nul"},
+                              json={"institutions": [
             {"institution_id": "H\x001", "region": "重庆市", "institution_type": "public"}]})
         assert r.status_code == 422, r.text
         assert r.headers["content-type"] == "application/problem+json"
