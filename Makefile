@@ -27,3 +27,4 @@ bench:          ## benchmarks: print figures (each starts its own broker and Pos
 	.venv/bin/python bench/catalog.py
 	.venv/bin/python bench/orders.py --split
 	.venv/bin/python bench/supply.py
+	.venv/bin/python bench/payments.py

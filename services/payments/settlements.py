@@ -10,6 +10,7 @@ payer records payments (partial allowed); what is unpaid at the deadline is over
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -35,7 +36,9 @@ ZERO = Decimal("0.00")
 async def on_orders_accepted(uow: UnitOfWork,
                              items: Sequence[tuple[OrderAccepted, CloudEvent]]) -> None:
     """Open the payables of many acceptances in a few statements: one insert (a replayed
-    acceptance's payable exists already and opens nothing), the ledger transfers, the events."""
+    acceptance's payable exists already and opens nothing), the ledger transfers (one insert,
+    one upsert of the accounts' sums), the events (written by the unit of work in one
+    statement, or COPY when many)."""
     conn = uow.conn
     now = uow.clock.now()
     known: dict[str, programs.Program] = {}
@@ -54,10 +57,9 @@ async def on_orders_accepted(uow: UnitOfWork,
             "amount": event.amount, "paid": ZERO, "accepted_at": event.accepted_at,
             "due_at": settlement_due_for(program.profile, event.accepted_at),
             "status": "open", "overdue_at": None})
-    opened = set((await conn.execute(
-        store.insert_for(conn, PY).on_conflict_do_nothing(index_elements=["payable_id"])
-        .returning(PY.c.payable_id), rows)).scalars())
+    opened = await store.open_payables(conn, rows)
     batch = []
+    per_program: Counter[str] = Counter()
     for row, (_, ce) in zip(rows, items, strict=True):
         if row["payable_id"] not in opened:
             continue
@@ -72,8 +74,10 @@ async def on_orders_accepted(uow: UnitOfWork,
                 distributor_id=row["distributor_id"], payer=row["payer"],
                 payer_id=row["payer_id"], amount=row["amount"],
                 accepted_at=row["accepted_at"], due_at=row["due_at"], opened_at=now))
-        metrics.PAYABLES_OPENED.labels(row["program_id"]).inc()
+        per_program[row["program_id"]] += 1
     await store.post_unlimited(conn, batch, now)
+    for program_id, count in per_program.items():
+        metrics.PAYABLES_OPENED.labels(program_id).inc(count)
 
 
 async def on_order_accepted(uow: UnitOfWork, event: OrderAccepted, ce: CloudEvent) -> None:

@@ -5,6 +5,7 @@ payments and their offsets (R-PAY-4), payables and payments (R-PAY-1, R-PAY-5)."
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.money import to_fen
 from services.payments.domain.ledger import (
     CREDITS_MUST_NOT_EXCEED_DEBITS,
     DEBITS_MUST_NOT_EXCEED_CREDITS,
@@ -256,16 +258,91 @@ async def post(conn: AsyncConnection, batch: Sequence[Transfer], at: Any) -> int
     return len(fresh)
 
 
+# The batch path of ``OrderAccepted`` on PostgreSQL: one statement per table per chunk, its
+# rows bound as a few arrays (``unnest``), so no per-row statement building or bind processing
+# in Python (issue #14's speed target: 1,000,000 acceptances in under 2 minutes).
+
+OPEN_PAYABLES = text("""
+INSERT INTO payables (payable_id, program_id, region, institution_id, enterprise_id,
+                      distributor_id, payer, payer_id, amount, paid, accepted_at, due_at,
+                      status, overdue_at)
+SELECT payable_id, program_id, region, institution_id, enterprise_id, distributor_id, payer,
+       payer_id, amount, 0, accepted_at, due_at, 'open', NULL
+FROM unnest(CAST(:payable_id AS text[]), CAST(:program_id AS text[]),
+            CAST(:region AS text[]), CAST(:institution_id AS text[]),
+            CAST(:enterprise_id AS text[]), CAST(:distributor_id AS text[]),
+            CAST(:payer AS text[]), CAST(:payer_id AS text[]), CAST(:amount AS bigint[]),
+            CAST(:accepted_at AS timestamptz[]), CAST(:due_at AS timestamptz[]))
+     AS r(payable_id, program_id, region, institution_id, enterprise_id, distributor_id,
+          payer, payer_id, amount, accepted_at, due_at)
+ON CONFLICT (payable_id) DO NOTHING
+RETURNING payable_id
+""")
+
+INSERT_TRANSFERS = text("""
+INSERT INTO transfers (id, debit_account, credit_account, amount, code, posted_at)
+SELECT id, debit_account, credit_account, amount, code, :posted_at
+FROM unnest(CAST(:id AS text[]), CAST(:debit AS text[]), CAST(:credit AS text[]),
+            CAST(:amount AS bigint[]), CAST(:code AS text[]))
+     AS t(id, debit_account, credit_account, amount, code)
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+""")
+
+ADD_TO_ACCOUNTS = text("""
+INSERT INTO accounts (id, debits_posted, credits_posted, limit_kind)
+SELECT id, debits, credits, limit_kind
+FROM unnest(CAST(:id AS text[]), CAST(:debits AS bigint[]), CAST(:credits AS bigint[]),
+            CAST(:limit_kind AS text[])) AS a(id, debits, credits, limit_kind)
+ON CONFLICT (id) DO UPDATE SET debits_posted = accounts.debits_posted + excluded.debits_posted,
+                              credits_posted = accounts.credits_posted + excluded.credits_posted
+""")
+"""One row per distinct account (summed in Python), in id order: concurrent chunks lock the
+accounts they share in the same order."""
+
+
+async def open_payables(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert payables (``rows`` as the table's columns; ``paid`` 0, ``status`` open); one
+    whose id exists already (a replayed acceptance) is skipped. Returns the ids inserted."""
+    if not rows:
+        return set()
+    if conn.dialect.name != "postgresql":
+        return set((await conn.execute(
+            insert_for(conn, payables).on_conflict_do_nothing(index_elements=["payable_id"])
+            .returning(payables.c.payable_id), list(rows))).scalars())
+    params: dict[str, list[Any]] = {name: [r[name] for r in rows] for name in (
+        "payable_id", "program_id", "region", "institution_id", "enterprise_id",
+        "distributor_id", "payer", "payer_id", "accepted_at", "due_at")}
+    params["amount"] = [to_fen(r["amount"]) for r in rows]
+    for name in ("accepted_at", "due_at"):
+        params[name] = [_utc(v) for v in params[name]]
+    return set((await conn.execute(OPEN_PAYABLES, params)).scalars())
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: instants must be timezone-aware")
+    return value.astimezone(UTC)
+
+
 async def post_unlimited(conn: AsyncConnection, batch: Iterable[Transfer], at: Any) -> int:
     """Post many transfers that can break no limit in a few statements (the batch path of
-    ``OrderAccepted``: payables opened). Transfers already posted are skipped."""
+    ``OrderAccepted``: payables opened). Transfers already posted are skipped (ids derive from
+    the cause: a replay posts nothing twice); the accounts move by the sums of what was
+    inserted, in the same transaction, so debits still equal credits (R-PAY-6)."""
     items = list(batch)
     if not items:
         return 0
+    limits: dict[str, str | None] = {}
     for t in items:  # a debit can break only a debit limit, a credit only a credit limit
-        if (limit_of(t.debit) == DEBITS_MUST_NOT_EXCEED_CREDITS
-                or limit_of(t.credit) == CREDITS_MUST_NOT_EXCEED_DEBITS):
+        for name in (t.debit, t.credit):
+            if name not in limits:
+                limits[name] = limit_of(name)
+        if (limits[t.debit] == DEBITS_MUST_NOT_EXCEED_CREDITS
+                or limits[t.credit] == CREDITS_MUST_NOT_EXCEED_DEBITS):
             raise ValueError(f"transfer {t.id} could break a limit: post it with post()")
+    if conn.dialect.name == "postgresql":
+        return await _post_unlimited_pg(conn, items, at, limits)
     inserted = set((await conn.execute(
         insert_for(conn, transfers).on_conflict_do_nothing(index_elements=["id"])
         .returning(transfers.c.id),
@@ -292,3 +369,25 @@ async def balance(conn: AsyncConnection, account_id: str) -> tuple[int, int]:
     row = (await conn.execute(select(accounts.c.debits_posted, accounts.c.credits_posted)
                               .where(accounts.c.id == account_id))).first()
     return (0, 0) if row is None else (row[0], row[1])
+
+
+async def _post_unlimited_pg(conn: AsyncConnection, items: list[Transfer], at: Any,
+                             limits: dict[str, str | None]) -> int:
+    inserted = set((await conn.execute(INSERT_TRANSFERS, {
+        "id": [t.id for t in items], "debit": [t.debit for t in items],
+        "credit": [t.credit for t in items], "amount": [t.amount for t in items],
+        "code": [t.code for t in items], "posted_at": _utc(at)})).scalars())
+    posted = len(inserted)
+    if not posted:
+        return 0
+    delta: dict[str, list[int]] = {}
+    for t in items:
+        if t.id in inserted:
+            inserted.discard(t.id)  # the same transfer twice in one batch is posted once
+            delta.setdefault(t.debit, [0, 0])[0] += t.amount
+            delta.setdefault(t.credit, [0, 0])[1] += t.amount
+    names = sorted(delta)
+    await conn.execute(ADD_TO_ACCOUNTS, {
+        "id": names, "debits": [delta[n][0] for n in names],
+        "credits": [delta[n][1] for n in names], "limit_kind": [limits[n] for n in names]})
+    return posted

@@ -28,23 +28,26 @@ import httpx
 import openpyxl
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from contracts.base import CloudEvent, Event
 from contracts.catalog import ProgramPublished
 from contracts.orders import AgreementRecorded, OrderAccepted
+from contracts.payments import PayableOverdue
 from contracts.profiles import PolicyProfile, PrepaymentPolicy
 from services.catalog.presets import PRESETS
 from services.devstack.postgres import PostgresCluster
-from services.payments import store
+from services.payments import overdue, store
 from services.payments.app import create_app
 from services.payments.domain import postings
 from services.payments.domain.ledger import LedgerRefused, Transfer
 from services.payments.reconcile import reconcile
 from services.runtime.clock import SHANGHAI, FixedClock
 from services.runtime.db import make_engine
+from services.runtime.db import outbox as outbox_table
 from services.runtime.envelope import encode
 from services.runtime.kafka import ensure_topics
+from services.runtime.tracing import valid_traceparent
 from tests.integration.apps import bearer, eventually, running
 
 pytestmark = pytest.mark.integration
@@ -596,3 +599,51 @@ async def test_reconcile_command_prints_the_result(app: App) -> None:
     stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
     assert "every balance equals its transfers" in stdout.decode(), stdout + stderr
     assert process.returncode == 0
+
+
+async def test_overdue_events_written_by_the_database_are_the_contracts_dump(app: App) -> None:
+    """R-PAY-1, the set-based overdue scan (issue #14: the database flags a chunk and writes its
+    ``PayableOverdue`` events to the outbox in one statement): each payload is exactly what the
+    contract dumps (decimal strings, instants in UTC, microseconds kept, non-ASCII ids), with a
+    trace of its own, flagged and written once, and the relay publishes it."""
+    tag = uuid.uuid4().hex[:8]
+    due = [datetime(2020, 5, 1, 0, 0, 0, 120, tzinfo=UTC),
+           datetime(2020, 4, 30, 16, tzinfo=UTC)]
+    rows = [{"payable_id": f"OV{i}-{tag}", "program_id": f"CQ-{tag}", "region": "重庆",
+             "institution_id": f"医院{i}-{tag}", "enterprise_id": "企业E1",
+             "distributor_id": None, "payer": "institution", "payer_id": f"医院{i}-{tag}",
+             "amount": D("1000.50"), "paid": D("0.25") * i, "accepted_at": due[i],
+             "due_at": due[i], "status": "open", "overdue_at": None} for i in range(2)]
+    engine = make_engine(app.url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(store.payables.insert(), rows)
+        runtime = app.client.app.state.runtime  # type: ignore[attr-defined]
+        now = datetime(2020, 6, 1, 8, 30, 15, 5, tzinfo=SHANGHAI)
+        assert await overdue.scan_payables(runtime.uow, now) == 2
+        assert await overdue.scan_payables(runtime.uow, now) == 0
+        for row in rows:
+            expected = PayableOverdue(
+                payable_id=row["payable_id"], program_id=row["program_id"],
+                institution_id=row["institution_id"], enterprise_id=row["enterprise_id"],
+                payer=row["payer"], outstanding=row["amount"] - row["paid"],
+                due_at=row["due_at"], detected_at=now)
+            async with engine.connect() as conn:
+                (written,) = (await conn.execute(select(outbox_table).where(
+                    outbox_table.c.key == row["payable_id"]))).all()
+            assert json.loads(written.payload) == expected.model_dump(mode="json")
+            assert (written.topic, written.ce_type) == (PayableOverdue.TOPIC,
+                                                       PayableOverdue.TYPE)
+            assert valid_traceparent(written.traceparent), written.traceparent
+            assert str(uuid.UUID(written.event_id)) == written.event_id
+
+        async def published() -> None:
+            async with engine.connect() as conn:
+                left = await conn.scalar(select(func.count()).select_from(outbox_table).where(
+                    outbox_table.c.key.in_([r["payable_id"] for r in rows]),
+                    outbox_table.c.published_at.is_(None)))
+            assert left == 0
+
+        await eventually(published)
+    finally:
+        await engine.dispose()
