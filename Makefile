@@ -28,3 +28,4 @@ bench:          ## benchmarks: print figures (each starts its own broker and Pos
 	.venv/bin/python bench/orders.py --split
 	.venv/bin/python bench/supply.py
 	.venv/bin/python bench/payments.py
+	.venv/bin/python bench/monitoring.py
