@@ -143,7 +143,8 @@ async def execution(conn: AsyncConnection, month: Month, region: str | None,
     grains = await reports.grains(conn, month, region=region)
     groups: dict[tuple[str, str], list[Grain]] = {}
     for g in grains:
-        groups.setdefault((g.region, g.registration_no), []).append(g)
+        if g.registration_no is not None:  # payments' figures name no product
+            groups.setdefault((g.region, g.registration_no), []).append(g)
     lines, withheld = [], 0
     for (reg, product), members in sorted(groups.items()):
         buyers = {g.institution_id for g in members if g.figures.ordered_units

@@ -20,6 +20,12 @@ from contracts.orders import (
     OrderRejected,
     PacingWarningRaised,
 )
+from contracts.payments import (
+    InstallmentDisbursed,
+    InstallmentOverdue,
+    PayableOverdue,
+    PayablePaid,
+)
 from contracts.supply import OrderDelivered, OrderRouted, SupplyRiskOpened
 from services.monitoring.intake import handler
 from services.runtime.consumer import ConsumerSpec
@@ -47,5 +53,10 @@ CONSUMERS = [
         SupplyRiskOpened: handler(SupplyRiskOpened),
         OrderDelivered: handler(OrderDelivered),
     }),
-    # payments: its settlement and disbursement events join here (readmodels.PROJECTORS)
+    ConsumerSpec(name="payments", routes={}, batch_routes={
+        PayablePaid: handler(PayablePaid),
+        PayableOverdue: handler(PayableOverdue),
+        InstallmentDisbursed: handler(InstallmentDisbursed),
+        InstallmentOverdue: handler(InstallmentOverdue),
+    }),
 ]

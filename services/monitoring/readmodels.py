@@ -1,5 +1,6 @@
 """Read models of the other services' events (R-MON-1): programs, listings, agreements,
-orders, facts, pacing warnings, supply risks.
+orders, facts, pacing warnings, supply risks, and payments' settlement and disbursement
+outcomes.
 
 Each ``project_*`` takes consecutive events of one type and writes them with a few statements;
 every write is idempotent (keyed by the event id or the aggregate's version), so replaying a
@@ -7,10 +8,10 @@ topic — a rebuild, or its tail after the swap — changes nothing twice. Facts
 *event* time (the producer's own timestamp: placed_at, accepted_at, delivered_at …), so a
 month's figures do not depend on when an event arrived.
 
-Extension point for the payments service (its events are not in ``contracts`` yet): add its
-settlement and disbursement events to ``PROJECTORS`` with a projector writing facts of kinds
-``settled_on_time`` / ``settled_overdue`` / ``disbursed_on_time`` / ``disbursed_late``, and
-fill ``reports.NOT_YET``'s columns from them (services/monitoring/README.md).
+Payments' events become one outcome per payable or installment (``domain.repayment``):
+``settled_on_time`` / ``settled_overdue`` (R-PAY-1), ``disbursed_on_time`` /
+``disbursed_late`` (R-PAY-7), keyed by the payable or installment, so an outcome counts once
+whichever of its events arrives first (an overdue payable paid later, say).
 """
 
 from __future__ import annotations
@@ -40,8 +41,16 @@ from contracts.orders import (
     OrderRejected,
     PacingWarningRaised,
 )
+from contracts.payments import (
+    InstallmentDisbursed,
+    InstallmentOverdue,
+    PayableOverdue,
+    PayablePaid,
+)
 from contracts.supply import OrderDelivered, OrderRouted, SupplyRiskOpened
 from services.monitoring import store
+from services.monitoring.domain import repayment
+from services.monitoring.domain.repayment import Outcome
 
 Batch = Sequence[tuple[Any, CloudEvent]]
 Projector = Callable[[AsyncConnection, Batch], Awaitable[None]]
@@ -197,6 +206,49 @@ async def project_routed(conn: AsyncConnection, batch: Batch) -> None:
                            .values(closed_at=e.routed_at))
 
 
+# --- payments (R-PAY-1, R-PAY-7) ----------------------------------------------------------------
+
+
+def _outcome(outcome: Outcome | None, program_id: str, institution_id: str,
+             enterprise_id: str | None = None, payer: str | None = None
+             ) -> list[dict[str, Any]]:
+    """The outcome's row (none for a payment that completes nothing): the same whichever of
+    an outcome's events writes it, so the table does not depend on their order."""
+    if outcome is None:
+        return []
+    return [{"outcome_key": outcome.key, "kind": outcome.kind, "at": outcome.at,
+             "program_id": program_id, "institution_id": institution_id,
+             "enterprise_id": enterprise_id, "payer": payer}]
+
+
+async def project_paid(conn: AsyncConnection, batch: Batch) -> None:
+    await insert_new(conn, store.payment_facts, [row for e, _ in batch for row in _outcome(
+        repayment.payable_paid(e.payable_id, outstanding=e.outstanding, on_time=e.on_time,
+                               paid_at=e.paid_at, due_at=e.due_at),
+        e.program_id, e.institution_id, e.enterprise_id, e.payer)])
+
+
+async def project_payable_overdue(conn: AsyncConnection, batch: Batch) -> None:
+    await insert_new(conn, store.payment_facts, [row for e, _ in batch for row in _outcome(
+        repayment.payable_overdue(e.payable_id, due_at=e.due_at),
+        e.program_id, e.institution_id, e.enterprise_id, e.payer)])
+
+
+async def project_disbursed(conn: AsyncConnection, batch: Batch) -> None:
+    await insert_new(conn, store.payment_facts, [row for e, _ in batch for row in _outcome(
+        repayment.installment_disbursed(
+            e.schedule_id, e.seq, disbursed_total=e.disbursed_total,
+            installment_amount=e.installment_amount, on_time=e.on_time,
+            disbursed_at=e.disbursed_at, due_at=e.due_at),
+        e.program_id, e.institution_id)])
+
+
+async def project_installment_overdue(conn: AsyncConnection, batch: Batch) -> None:
+    await insert_new(conn, store.payment_facts, [row for e, _ in batch for row in _outcome(
+        repayment.installment_overdue(e.schedule_id, e.seq, due_at=e.due_at),
+        e.program_id, e.institution_id)])
+
+
 PROJECTORS: dict[type[Event], Projector] = {
     ProgramPublished: project_programs,
     ProgramProfileChanged: project_profiles,
@@ -214,6 +266,10 @@ PROJECTORS: dict[type[Event], Projector] = {
     OrderDelivered: project_delivered,
     SupplyRiskOpened: project_risk_opened,
     OrderRouted: project_routed,
+    PayablePaid: project_paid,
+    PayableOverdue: project_payable_overdue,
+    InstallmentDisbursed: project_disbursed,
+    InstallmentOverdue: project_installment_overdue,
 }
 """Every event the read models are built from, and its projector (also what a rebuild
-replays). Payments' settlement and disbursement events join here once they exist."""
+replays)."""

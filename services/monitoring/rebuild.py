@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.base import CloudEvent, Event
 from contracts.orders import AGREEMENTS_TOPIC, ORDERS_TOPIC
+from contracts.payments import PREPAYMENTS_TOPIC, SETTLEMENTS_TOPIC
 from contracts.supply import DELIVERIES_TOPIC
 from services.monitoring import store
 from services.monitoring.readmodels import PROJECTORS
@@ -43,10 +44,14 @@ Progress = Callable[[int, int, float], None]
 BY_TYPE: dict[str, type[Event]] = {cls.TYPE: cls for cls in PROJECTORS}
 RANK: dict[type[Event], int] = {cls: i for i, cls in enumerate(PROJECTORS)}
 """``PROJECTORS``' order: a supply risk opens before the routing that closes it."""
-COMMUTING = frozenset({AGREEMENTS_TOPIC, ORDERS_TOPIC, DELIVERIES_TOPIC})
+COMMUTING = frozenset({AGREEMENTS_TOPIC, ORDERS_TOPIC, DELIVERIES_TOPIC, SETTLEMENTS_TOPIC,
+                       PREPAYMENTS_TOPIC})
 """Topics whose projectors give the same tables in any order of types (facts and orders are
-inserts keyed by event or order; a routing closes only risks opened before it). Catalog's
-listing changes are version-guarded updates of one row: applied in their order."""
+inserts keyed by event or order; a routing closes only risks opened before it; a payable's or
+an installment's outcome is one row written the same by each of its events — the one case of
+two outcomes, an installment disbursed on time whose amount an adjustment raised before its
+due date, keeps the earlier, as ``PROJECTORS``' order of types does). Catalog's listing
+changes are version-guarded updates of one row: applied in their order."""
 TOPICS: list[str] = sorted({cls.TOPIC for cls in PROJECTORS})
 
 

@@ -37,6 +37,7 @@ from services.runtime.db import Fen, UnitOfWork
 from services.runtime.idempotency import as_json
 
 O, F, A = store.orders, store.facts, store.agreements  # noqa: E741
+PF = store.payment_facts
 TICK = timedelta(microseconds=1)
 
 
@@ -88,7 +89,29 @@ async def _activity(conn: AsyncConnection, program: Program, month: Month,
             delivery_seconds=int(r.delivery_seconds), late_deliveries=int(r.late_deliveries))
         grains.append(Grain(program.program_id, program.region, r.institution_id,
                             r.enterprise_id, r.registration_no, r.distributor_id, figures))
-    return grains
+    return grains + await _payments(conn, program, month)
+
+
+async def _payments(conn: AsyncConnection, program: Program, month: Month) -> list[Grain]:
+    """The month's settlement and disbursement outcomes (R-PAY-1, R-PAY-7) by their event
+    time, per institution and enterprise (an installment's: the institution's alone)."""
+    kind = PF.c.kind
+    query = (
+        select(PF.c.institution_id, PF.c.enterprise_id,
+               _sum(kind == "settled_on_time", 1).label("settlements_on_time"),
+               _sum(kind == "settled_overdue", 1).label("settlements_overdue"),
+               _sum(kind == "disbursed_on_time", 1).label("disbursements_on_time"),
+               _sum(kind == "disbursed_late", 1).label("disbursements_late"))
+        .where(PF.c.program_id == program.program_id, PF.c.at >= month.start,
+               PF.c.at < month.end)
+        .group_by(PF.c.institution_id, PF.c.enterprise_id)
+    )
+    return [Grain(program.program_id, program.region, r.institution_id, r.enterprise_id, None,
+                  None, Figures(settlements_on_time=int(r.settlements_on_time),
+                                settlements_overdue=int(r.settlements_overdue),
+                                disbursements_on_time=int(r.disbursements_on_time),
+                                disbursements_late=int(r.disbursements_late)))
+            for r in await conn.execute(query)]
 
 
 async def agreements_as_of(conn: AsyncConnection, program: Program, at: datetime,
@@ -134,7 +157,6 @@ class MonthReport(BaseModel):
     as_of: datetime
     complete: bool
     """the month has ended (its figures no longer move, but for late events of the month)"""
-    not_yet_available: list[str]
     lines: list[dict[str, Any]]
 
 
@@ -144,13 +166,12 @@ async def month_report(conn: AsyncConnection, month: Month, now: datetime, *,
     found = await grains(conn, month, region=region, program_id=program_id)
     return MonthReport(month=str(month), region=region, program_id=program_id,
                        as_of=month.end, complete=month.end <= now,
-                       not_yet_available=list(rules.NOT_YET),
                        lines=rules.report_lines(month, found, dimensions))
 
 
-def _cell(name: str, value: object) -> object:
+def _cell(value: object) -> object:
     if value is None:
-        return "暂无数据" if name in rules.NOT_YET else ""
+        return ""
     if isinstance(value, Decimal):
         return str(value)
     return value
@@ -162,7 +183,7 @@ def as_csv(report: MonthReport) -> bytes:
     writer = csv.writer(out)
     writer.writerow([c.heading for c in rules.COLUMNS])
     for line in report.lines:
-        writer.writerow([_cell(c.name, line[c.name]) for c in rules.COLUMNS])
+        writer.writerow([_cell(line[c.name]) for c in rules.COLUMNS])
     return ("\ufeff" + out.getvalue()).encode()
 
 
@@ -171,7 +192,7 @@ def as_xlsx(report: MonthReport) -> bytes:
     sheet = book.create_sheet(f"{report.month} 监测")
     sheet.append([c.heading for c in rules.COLUMNS])
     for line in report.lines:
-        sheet.append([_cell(c.name, line[c.name]) for c in rules.COLUMNS])
+        sheet.append([_cell(line[c.name]) for c in rules.COLUMNS])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -201,8 +222,7 @@ async def close_month(uow: UnitOfWork, body: MonthCloseIn, caller: Principal
                                    closed_at=known.closed_at)
     found = await grains(uow.conn, month, region=body.region)
     report = MonthReport(month=str(month), region=body.region, program_id=None,
-                         as_of=month.end, complete=True, not_yet_available=list(rules.NOT_YET),
-                         lines=rules.report_lines(month, found))
+                         as_of=month.end, complete=True, lines=rules.report_lines(month, found))
     event = MonthlyReportClosed(report_id=report_id, month=str(month), region=body.region,
                                 totals=rules.totals(found), rows=len(report.lines),
                                 sha256=digest(report), closed_by=caller.actor, closed_at=now)
@@ -239,7 +259,8 @@ class AssessmentOut(BaseModel):
 async def assess(conn: AsyncConnection, institution_id: str, program_id: str,
                  agreement_year: int, now: datetime) -> AssessmentOut:
     """The institution's assessment for an agreement year, as of its end (or now, while it
-    runs): progress, pacing (months without a pacing warning), repayment."""
+    runs): progress, pacing (months without a pacing warning), repayment (its settlements
+    on time of those settled or overdue in the year)."""
     program = await programs.get(conn, program_id)
     if not 1 <= agreement_year <= program.cycle_years:
         raise BadMonth(f"agreement year {agreement_year} is outside the program's "
@@ -259,15 +280,29 @@ async def assess(conn: AsyncConnection, institution_id: str, program_id: str,
             W.c.program_id == program_id, W.c.institution_id == institution_id,
             W.c.agreement_year == agreement_year, W.c.raised_at < at))
     elapsed = _months_between(year[0], at)
+    on_time, overdue = await _settlements(conn, institution_id, program_id, year[0], at)
     result = scoring.assess(program.profile.monitoring.assessment,
                             accepted_units=int(accepted or 0), agreement_units=agreed,
-                            warned_months=int(warned or 0), elapsed_months=elapsed)
+                            warned_months=int(warned or 0), elapsed_months=elapsed,
+                            settlements_on_time=on_time, settlements_due=on_time + overdue)
     return AssessmentOut(
         institution_id=institution_id, program_id=program_id, agreement_year=agreement_year,
         year_start=year[0], year_end=year[1], as_of=at, score=result.score,
         parts=[PartOut(name=p.name, value=p.value, weight=p.weight,
                        applied_weight=p.applied_weight, points=p.points,
                        explanation=p.explanation) for p in result.parts])
+
+
+async def _settlements(conn: AsyncConnection, institution_id: str, program_id: str,
+                       start: datetime, at: datetime) -> tuple[int, int]:
+    """R-PAY-1: the institution's own payables (not the fund's, R-PAY-5) settled on time and
+    gone overdue in ``[start, at)``, by event time."""
+    kind = PF.c.kind
+    row = (await conn.execute(
+        select(_sum(kind == "settled_on_time", 1), _sum(kind == "settled_overdue", 1))
+        .where(PF.c.program_id == program_id, PF.c.institution_id == institution_id,
+               PF.c.payer == "institution", PF.c.at >= start, PF.c.at < at))).one()
+    return int(row[0]), int(row[1])
 
 
 def _months_between(start: datetime, at: datetime) -> int:

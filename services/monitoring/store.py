@@ -6,7 +6,8 @@ Two kinds of tables:
   when, why), measures applied and lifted, ratings, R-CRD-5 interventions, closed months;
 * **read models** of the other services' events (``READ_MODELS``): programs, listings,
   agreements (every version), orders, facts (one row per event that moves a figure, at its
-  event time), pacing warnings and supply risks. Every write to them is idempotent (keyed by
+  event time), pacing warnings, supply risks and payment facts (settlement and disbursement
+  outcomes). Every write to them is idempotent (keyed by
   the event or the aggregate's version), so ``vbp monitoring rebuild`` can replay the topics
   into fresh copies and re-apply the tail after the swap.
 """
@@ -234,6 +235,24 @@ supply_risks = Table(
     UniqueConstraint("order_id", "opened_at"),
 )
 
+payment_facts = Table(
+    "payment_facts",
+    metadata,
+    Column("outcome_key", String(200), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("program_id", String(64), nullable=False),
+    Column("institution_id", String(64), nullable=False),
+    Column("enterprise_id", String(64)),
+    Column("payer", String(20)),
+    Index("ix_payment_facts_program_at", "program_id", "at"),
+)
+"""One row per payable or prepayment installment that came to an outcome (R-PAY-1, R-PAY-7):
+settled on time / overdue, disbursed on time / late, at the outcome's event time
+(``domain.repayment``), keyed by the payable or installment so it counts once. A payable's
+``enterprise_id`` and ``payer`` (institution, or the fund under direct settlement); an
+installment names neither."""
+
 READ_MODELS: tuple[Table, ...] = (programs, listings, agreements, orders, facts,
-                                  pacing_warnings, supply_risks)
+                                  pacing_warnings, supply_risks, payment_facts)
 """Rebuilt from the topics by ``vbp monitoring rebuild``."""

@@ -19,6 +19,9 @@ from services.devstack.postgres import PostgresCluster
 from services.runtime.auth import mint_token
 
 SECRET = "e2e-test-secret-0123456789abcdef0123"
+DATABASES: dict[str, str] = {}
+"""The running platform's database URL per service: for a test that runs a service's
+clock-driven job at a later instant (the e2e services keep the real clock)."""
 
 
 def bearer(role: str, org: str) -> dict[str, str]:
@@ -31,7 +34,7 @@ def platform(kafka: KafkaBroker, postgres: PostgresCluster) -> Iterator[dict[str
            "VBP_RELAY_INTERVAL_S": "0.1"}
     for name in launcher.SERVICES:
         db = f"e2e_{name}_{int(time.time())}"
-        env[f"VBP_{name.upper()}_DATABASE_URL"] = postgres.create_database(db)
+        env[f"VBP_{name.upper()}_DATABASE_URL"] = DATABASES[name] = postgres.create_database(db)
     logs = Path(tempfile.mkdtemp(prefix="vbp-e2e-logs-"))
     procs = [launcher.start_service(name, free_loopback_port(), env, logs)
              for name in launcher.SERVICES]

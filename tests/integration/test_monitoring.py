@@ -348,8 +348,7 @@ async def test_r_mon_1_past_month_is_as_of_event_time(database_url: str,
         assert (e["agreement_units"], e["ordered_units"], e["accepted_units"]) == (360, 10, 10)
         assert e["orders_delivered"] == 1 and e["mean_delivery_hours"] == "30.00"
         assert e["progress"] == "0.0278"  # 10 / 360
-        assert e["settlements_overdue"] is None and "settlements_overdue" in \
-            feb_report["not_yet_available"]
+        assert (e["settlements_on_time"], e["settlements_overdue"]) == (0, 0)
         assert line(feb_report, "distributor", "D1")["orders_delivered"] == 1
         assert line(feb_report, "region", w.region)["accepted_amount"] == "7300.00"
 
@@ -388,7 +387,7 @@ async def test_r_mon_1_past_month_is_as_of_event_time(database_url: str,
                                params={"region": w.region, "format": "csv"})
         text = r.content.decode("utf-8-sig")
         assert r.status_code == 200 and text.splitlines()[0].startswith("月份,维度,对象,协议采购量")
-        assert "暂无数据" in text
+        assert "按时回款笔数,逾期回款笔数,医保基金按时拨付笔数,医保基金逾期拨付笔数" in text
         r = await w.client.get("/v1/reports/monthly/2025-02", headers=OPERATOR,
                                params={"region": w.region, "format": "xlsx"})
         sheet = load_workbook(io.BytesIO(r.content)).active

@@ -223,7 +223,7 @@ def test_r_mon_1_roll_up_sums_then_derives_ratios() -> None:
     assert e1["mean_delivery_hours"] == Decimal("36.00")
     assert ("distributor", "D1") in by and len([k for k in by if k[0] == "distributor"]) == 1
     assert by[("institution", "H2")]["progress"] == Decimal("0.0000")
-    assert e1["settlements_overdue"] is None  # payments' events: not yet available
+    assert e1["settlements_overdue"] == 0  # no payable of E1 came to an outcome this month
     assert [c.name for c in reports.COLUMNS] == list(e1)
 
 
@@ -254,11 +254,12 @@ def test_r_mon_2_score_from_weighted_parts_each_explained() -> None:
 
 def test_r_mon_2_unmeasured_part_is_left_out_and_said_so() -> None:
     a = assessment.assess(AssessmentWeights(), accepted_units=150, agreement_units=100,
-                          warned_months=0, elapsed_months=6)
-    # progress capped at 1; repayment not available: weights 0.5/0.7 and 0.2/0.7
+                          warned_months=0, elapsed_months=6, settlements_on_time=0,
+                          settlements_due=0)
+    # progress capped at 1; no settlement came due: weights 0.5/0.7 and 0.2/0.7
     assert a.score == Decimal("100.00")
     rep = {p.name: p for p in a.parts}["repayment"]
-    assert rep.value is None and "not yet available" in rep.explanation
+    assert rep.value is None and "no settlement came due" in rep.explanation
     assert "scaled" in {p.name: p for p in a.parts}["progress"].explanation
 
 

@@ -1,9 +1,10 @@
 """Annual assessment of an institution (R-MON-2): a score from progress, pacing and repayment,
 with the weights from the profile, each part explained.
 
-A part that cannot be measured (no agreement volume; repayment before the payments service's
-events are consumed) is left out and the weights of the others are scaled up to sum to 1: the
-explanation says so, rather than scoring a missing figure as 0 or 1.
+A part that cannot be measured (no agreement volume; no month elapsed; no settlement of the
+institution's own came due in the year) is left out and the weights of the others are scaled
+up to sum to 1: the explanation says so, rather than scoring a missing figure as 0 or 1. When
+every part is measured, each keeps the profile's weight.
 """
 
 from __future__ import annotations
@@ -57,20 +58,20 @@ def pacing_part(warned_months: int, elapsed_months: int) -> tuple[Decimal | None
         f"{elapsed_months - warned} of {elapsed_months} months without a pacing warning")
 
 
-def repayment_part(on_time: int | None, due: int | None) -> tuple[Decimal | None, str]:
-    """R-PAY-1: settlements paid on time / settlements due. None until the payments service's
-    settlement events are consumed."""
-    if on_time is None or due is None:
-        return None, "settlement events not yet available: not measured"
-    if due == 0:
-        return None, "no settlement due: not measured"
+def repayment_part(on_time: int, due: int) -> tuple[Decimal | None, str]:
+    """R-PAY-1: settlements paid on time / settlements that came to an outcome (paid on time,
+    or overdue at their deadline) in the period."""
+    if due <= 0:
+        return None, "no settlement came due: not measured"
+    on_time = min(on_time, due)
     value = Decimal(on_time) / Decimal(due)
-    return value.quantize(FOUR, ROUND_HALF_UP), f"{on_time} of {due} settlements paid on time"
+    return value.quantize(FOUR, ROUND_HALF_UP), (
+        f"{on_time} of {due} settlements paid on time, {due - on_time} overdue")
 
 
 def assess(weights: AssessmentWeights, *, accepted_units: int, agreement_units: int,
-           warned_months: int, elapsed_months: int, settlements_on_time: int | None = None,
-           settlements_due: int | None = None) -> Assessment:
+           warned_months: int, elapsed_months: int, settlements_on_time: int,
+           settlements_due: int) -> Assessment:
     """R-MON-2: score = 100 × Σ weight × part over the measurable parts, weights scaled to 1."""
     raw = [
         ("progress", weights.progress, *progress_part(accepted_units, agreement_units)),
@@ -87,6 +88,8 @@ def assess(weights: AssessmentWeights, *, accepted_units: int, agreement_units: 
             value is not None) else Decimal(0)
         if value is not None and applied != weight:
             why += f"; weight {weight} scaled to {applied} (parts not measured left out)"
+        elif value is not None:
+            why += f"; weight {weight}: {points} points"
         parts.append(Part(name, value, weight, applied, points, why))
         if value is not None:
             score += 100 * (weight / measured) * value

@@ -3,9 +3,11 @@ distributor, program and region, rolled up from per-product grains, as of the mo
 event time (R-PRG-4: Shanghai months).
 
 Additive counters are summed up the dimensions; ratios (progress, pacing, mean delivery time)
-are derived after the roll-up, never averaged. Settlement and disbursement figures come from
-the payments service's events, which are not consumed yet: they are ``None`` ("not yet
-available"), never a made-up zero.
+are derived after the roll-up, never averaged. Settlement and disbursement figures are counts
+of outcomes from the payments service's events (``repayment``): settlements on time and
+overdue per institution and enterprise (R-PAY-1), installments disbursed on time and late per
+institution (R-PAY-7; no enterprise is involved, so they are not in the enterprise or
+distributor lines).
 """
 
 from __future__ import annotations
@@ -89,6 +91,10 @@ class Figures:
     orders_delivered: int = 0
     delivery_seconds: int = 0
     late_deliveries: int = 0
+    settlements_on_time: int = 0
+    settlements_overdue: int = 0
+    disbursements_on_time: int = 0
+    disbursements_late: int = 0
 
     def add(self, other: Figures) -> None:
         for f in fields(self):
@@ -100,8 +106,10 @@ class Grain:
     program_id: str
     region: str
     institution_id: str
-    enterprise_id: str
-    registration_no: str
+    enterprise_id: str | None
+    """None: a prepayment installment's figures (the institution's, no enterprise's)"""
+    registration_no: str | None
+    """None: payments' figures (a payable or installment names no product)"""
     distributor_id: str | None
     figures: Figures = field(default_factory=Figures)
 
@@ -113,7 +121,7 @@ class Grain:
 
 def roll_up(grains: Iterable[Grain], dimension: Dimension) -> dict[str, Figures]:
     """Sum the grains per key of the dimension (grains without one, e.g. no distributor yet,
-    are left out of that dimension)."""
+    or an installment's figures in the enterprise dimension, are left out of it)."""
     out: dict[str, Figures] = {}
     for grain in grains:
         key = grain.key(dimension)
@@ -159,17 +167,17 @@ COLUMNS: tuple[Column, ...] = (
     Column("settlements_on_time", "按时回款笔数"),
     Column("settlements_overdue", "逾期回款笔数"),
     Column("disbursements_on_time", "医保基金按时拨付笔数"),
+    Column("disbursements_late", "医保基金逾期拨付笔数"),
 )
-NOT_YET = ("settlements_on_time", "settlements_overdue", "disbursements_on_time")
-"""Filled from the payments service's settlement and disbursement events once monitoring
-consumes them (the extension point: ``readmodels.PAYMENTS_ROUTES``); ``None`` until then."""
 
 
 def line(month: Month, dimension: Dimension, key: str, f: Figures) -> dict[str, object]:
     """One report line: the additive figures and the ratios derived from them (R-MON-1).
     progress = accepted this agreement year / agreement volume (R-AGR-3); pacing = accepted
     this year / the even line at the month's end (R-AGR-6); mean delivery time in hours over
-    the orders delivered in the month (R-SUP-3)."""
+    the orders delivered in the month (R-SUP-3); payables settled in the month on time /
+    overdue (R-PAY-1) and prepayment installments disbursed on time / late (R-PAY-7), by the
+    outcome's event time (``repayment``)."""
     mean_hours = (None if not f.orders_delivered else
                   (Decimal(f.delivery_seconds) / Decimal(3600 * f.orders_delivered))
                   .quantize(TWO, rounding=ROUND_HALF_UP))
@@ -186,9 +194,11 @@ def line(month: Month, dimension: Dimension, key: str, f: Figures) -> dict[str, 
         "pacing": ratio(f.accepted_units_ytd, f.expected_units),
         "rejected_units": f.rejected_units, "orders_delivered": f.orders_delivered,
         "mean_delivery_hours": mean_hours, "late_deliveries": f.late_deliveries,
+        "settlements_on_time": f.settlements_on_time,
+        "settlements_overdue": f.settlements_overdue,
+        "disbursements_on_time": f.disbursements_on_time,
+        "disbursements_late": f.disbursements_late,
     }
-    for name in NOT_YET:
-        out[name] = None
     return out
 
 

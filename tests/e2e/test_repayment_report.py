@@ -1,0 +1,158 @@
+"""End to end, repayment reaching the regulator's monthly report, every service its own process
+(R-MON-1, R-PAY-1): two orders of one hospital listed, placed, routed, delivered and accepted;
+payments opens a payable for each; the hospital pays one in full before its deadline; the
+other is still unpaid when payments' overdue job runs at an instant past its deadline (the
+services keep the real clock, so the test runs the payments scheduler's job itself, on
+payments' database, as the scheduler would then: ``PayableOverdue`` leaves through payments'
+own outbox and relay). Monitoring's report for the hospital shows the payment on time in the
+month it was paid and the overdue one in the month its deadline passed, and nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from services.catalog.domain import enterprise_id
+from services.devstack.kafka import KafkaBroker
+from services.monitoring.domain.reports import Month
+from services.payments import overdue
+from services.runtime.clock import FixedClock
+from services.runtime.db import UnitOfWork, make_engine
+from tests.e2e.conftest import DATABASES, bearer
+from tests.e2e.test_order_path import post, until
+from tests.e2e.test_payment_path import settlement_events
+
+pytestmark = pytest.mark.e2e
+RUN = uuid.uuid4().hex[:6]
+PROGRAM = f"CQ-REPAY-{RUN}"
+REGION = f"重庆市-{RUN}"
+HOSPITAL_ID = f"H-{RUN}"
+CERT = "国械注准20163132305"  # 上海微创, winning price 730.00
+MICROPORT = enterprise_id("上海微创医疗器械(集团)有限公司")
+REGULATOR = bearer("regulator", "BUREAU")
+OPERATOR = bearer("operator", "OPS")
+HOSPITAL = bearer("institution", HOSPITAL_ID)
+ENTERPRISE = bearer("enterprise", MICROPORT)
+DISTRIBUTOR = bearer("distributor", f"D-{RUN}")
+
+
+def accepted_order(platform: dict[str, str], listing_id: str) -> str:
+    """One order of 10 units from placement to acceptance; its id (= its payable's)."""
+    orders, supply = platform["orders"], platform["supply"]
+    placed = post(f"{orders}/v1/orders", {"institution_id": HOSPITAL_ID,
+                                          "listing_id": listing_id, "units": 10,
+                                          "unit_price": "730.00"}, HOSPITAL)
+    assert placed.status_code == 201, placed.text
+    order_id = str(placed.json()["order_id"])
+
+    def status() -> str:
+        return str(httpx.get(f"{orders}/v1/orders/{order_id}", headers=HOSPITAL)
+                   .json()["status"])
+
+    until(lambda: status() == "routed", what="routing")
+    path = f"{supply}/v1/deliveries/{order_id}"
+    assert post(f"{path}/shipments", {"units": 10}, DISTRIBUTOR).status_code == 201
+    assert post(f"{path}/deliveries", {"units": 10}, DISTRIBUTOR).status_code == 201
+    until(lambda: status() == "delivered", what="delivery reaching orders")
+    r = post(f"{orders}/v1/orders/{order_id}/acceptance", {"accepted_units": 10}, HOSPITAL)
+    assert r.status_code in (200, 201), r.text
+    return order_id
+
+
+async def run_overdue_job(at: datetime) -> int:
+    """Payments' scheduled job ``payables-overdue`` at ``at``, on payments' database."""
+    engine = make_engine(DATABASES["payments"])
+    clock = FixedClock(at)
+    try:
+        return await overdue.scan_payables(
+            lambda: UnitOfWork(engine, clock=clock, source="/vbp/payments", notify=True), at)
+    finally:
+        await engine.dispose()
+
+
+def institution_line(monitoring: str, month: Month) -> dict[str, Any] | None:
+    r = httpx.get(f"{monitoring}/v1/reports/monthly/{month}", headers=OPERATOR,
+                  params={"region": REGION, "dimension": "institution"})
+    assert r.status_code == 200, r.text
+    found = [ln for ln in r.json()["lines"] if ln["key"] == HOSPITAL_ID]
+    return dict(found[0]) if found else None
+
+
+def repayment(line: dict[str, Any] | None) -> tuple[int, int] | None:
+    return None if line is None else (line["settlements_on_time"], line["settlements_overdue"])
+
+
+def test_a_payable_paid_on_time_and_another_overdue_in_the_monthly_report(
+        platform: dict[str, str], kafka: KafkaBroker) -> None:
+    catalog, supply = platform["catalog"], platform["supply"]
+    payments, monitoring = platform["payments"], platform["monitoring"]
+    r = post(f"{catalog}/v1/programs", {
+        "program_id": PROGRAM, "category": "冠脉支架", "region": REGION,
+        "notice_no": "渝医保办〔2023〕3号", "organiser": "national",
+        "execution_start": "2026-01-31T00:00:00+08:00", "cycle_years": 3,
+        "preset": "chongqing-stents-2023"}, REGULATOR)
+    assert r.status_code == 201, r.text
+    r = post(f"{catalog}/v1/programs/{PROGRAM}/winning-products", {"rows": [{
+        "seq": 1, "product_name": "冠脉雷帕霉素洗脱钴基合金支架系统", "registration_no": CERT,
+        "declaring_enterprise": "上海微创医疗器械(集团)有限公司",
+        "registrant": "上海微创医疗器械(集团)有限公司", "product_price": "680",
+        "service_price": "50", "winning_price": "730"}]}, REGULATOR)
+    assert r.status_code == 201, r.text
+    listing_id = r.json()["listing_ids"][0]
+    r = post(f"{supply}/v1/distributors", {"distributor_id": f"D-{RUN}", "name": "渝配送"},
+             REGULATOR)
+    assert r.status_code == 201, r.text
+
+    def assigned() -> httpx.Response | None:
+        r = post(f"{supply}/v1/assignments", {
+            "registration_no": CERT, "distributor_id": f"D-{RUN}", "scope": "region",
+            "region": REGION, "valid_from": "2026-01-01T00:00:00+08:00",
+            "reason": "regional distributor"}, ENTERPRISE)
+        return r if r.status_code == 201 else None
+
+    until(assigned, what="the assignment (supply learns the listing from catalog)")
+    until(lambda: httpx.get(f"{platform['orders']}/v1/listings",
+                            params={"program_id": PROGRAM}, headers=HOSPITAL).json()["items"],
+          what="the listing in orders")
+    on_time, late = accepted_order(platform, listing_id), accepted_order(platform, listing_id)
+
+    def payable(order_id: str) -> dict[str, Any] | None:
+        r = httpx.get(f"{payments}/v1/payables/{order_id}", headers=HOSPITAL)
+        return dict(r.json()) if r.status_code == 200 else None
+
+    until(lambda: payable(on_time), what="the first payable in payments")
+    due = datetime.fromisoformat(until(lambda: payable(late), what="the second payable")
+                                 ["due_at"])
+
+    # the hospital pays the first in full, before its deadline
+    r = post(f"{payments}/v1/payables/{on_time}/payments", {"amount": "7300.00"}, HOSPITAL)
+    assert r.status_code == 201 and r.json()["status"] == "paid", r.text
+    paid = asyncio.run(settlement_events(kafka.bootstrap_servers, on_time, 2))[1]
+    assert paid[0] == "vbp.payments.payable.paid.v1" and paid[1]["on_time"] is True
+
+    # payments' overdue job, run a minute past the second one's deadline, flags it (once)
+    assert asyncio.run(run_overdue_job(due + timedelta(minutes=1))) == 1
+    assert asyncio.run(run_overdue_job(due + timedelta(minutes=2))) == 0
+    flagged = asyncio.run(settlement_events(kafka.bootstrap_servers, late, 2))[1]
+    assert flagged[0] == "vbp.payments.payable.overdue.v1"
+    still = payable(late)
+    assert still is not None and still["days_overdue"] == 0  # by payments' own (real) clock
+
+    # monitoring: paid on time in the month of payment; overdue in the month the deadline
+    # passed (the Shanghai month beginning at the exclusive bound)
+    paid_month = Month.of(datetime.fromisoformat(paid[1]["paid_at"]))
+    overdue_month = Month.of(due)
+    assert paid_month != overdue_month
+    until(lambda: repayment(institution_line(monitoring, overdue_month)) == (0, 1),
+          what="the overdue settlement in monitoring's report")
+    until(lambda: repayment(institution_line(monitoring, paid_month)) == (1, 0),
+          what="the settlement on time in monitoring's report")
+    line = institution_line(monitoring, paid_month)
+    assert line is not None and line["accepted_units"] == 20  # both acceptances, this month
+    between = Month.of(due - timedelta(days=1))  # the deadline's own month: neither
+    assert repayment(institution_line(monitoring, between)) in (None, (0, 0))
