@@ -9,7 +9,7 @@ see everything, filtered by program and region. Another org's object is not foun
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -30,7 +30,7 @@ from services.payments import fund_payments, prepayments, settlements, views
 from services.payments.views import Format, cursor_of
 from services.runtime.app import ClockDep, Engine, UoW
 from services.runtime.auth import Principal, authorize
-from services.runtime.idempotency import Idempotency
+from services.runtime.idempotency import IdempotencyRequired
 from services.runtime.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["payments"])
@@ -41,6 +41,13 @@ PayableViewer = Annotated[Principal, Depends(authorize(
 PrepaymentViewer = Annotated[Principal, Depends(authorize(
     "institution", "agency", "regulator", "operator"))]
 Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+EXPORT: dict[int | str, dict[str, Any]] = {200: {
+    "description": "a page as JSON, or with ``format=csv|xlsx`` every matching row as a file",
+    "content": {"text/csv": {"schema": {"type": "string"}},
+                fund_payments.XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
+"""The list routes' CSV and XLSX exports, documented beside the JSON page."""
 
 
 def _file(items: list[object], fmt: Format, name: str) -> Response:
@@ -55,14 +62,14 @@ def _file(items: list[object], fmt: Format, name: str) -> Response:
 
 @router.post("/payables/{payable_id}/payments", status_code=201, response_model=PayableOut)
 async def pay(payable_id: str, body: PaymentIn, caller: Payer, uow: UoW,
-              idem: Idempotency) -> JSONResponse:
+              idem: IdempotencyRequired) -> JSONResponse:
     """Pay (part of) a payable: the institution its own, the agency the fund's (R-PAY-5).
     Send an Idempotency-Key: a retried request pays once."""
     return await idem.run(uow, caller.actor, lambda u: settlements.pay(
         u, payable_id, body.amount, caller, idem.key))
 
 
-@router.get("/payables", response_model=PayablesPage)
+@router.get("/payables", response_model=PayablesPage, responses=EXPORT)
 async def list_payables(
     caller: PayableViewer, engine: Engine, clock: ClockDep,
     program_id: str | None = None, region: str | None = None,
@@ -87,7 +94,7 @@ async def list_payables(
                         next_cursor=cursor_of(last.due_at, last.payable_id) if last else None)
 
 
-@router.get("/payables/ageing", response_model=list[AgeingRow])
+@router.get("/payables/ageing", response_model=list[AgeingRow], responses=EXPORT)
 async def payables_ageing(
     caller: PayableViewer, engine: Engine, clock: ClockDep, program_id: str | None = None,
     enterprise_id: str | None = None, format: Format = "json",
@@ -119,13 +126,13 @@ async def get_payable(payable_id: str, caller: PayableViewer, engine: Engine,
 @router.post("/schedules/{schedule_id}/installments/{seq}/disbursements", status_code=201,
              response_model=InstallmentOut)
 async def disburse(schedule_id: str, seq: int, body: DisbursementIn, caller: Agency, uow: UoW,
-                   idem: Idempotency) -> JSONResponse:
+                   idem: IdempotencyRequired) -> JSONResponse:
     """The paying agency disburses (part of) an installment; send an Idempotency-Key."""
     return await idem.run(uow, caller.actor, lambda u: prepayments.disburse(
         u, schedule_id, seq, body.amount, caller, idem.key))
 
 
-@router.get("/installments", response_model=InstallmentsPage)
+@router.get("/installments", response_model=InstallmentsPage, responses=EXPORT)
 async def list_installments(
     caller: PrepaymentViewer, engine: Engine, program_id: str | None = None,
     region: str | None = None, institution_id: str | None = None,
@@ -146,7 +153,7 @@ async def list_installments(
         next_cursor=cursor_of(last.due_at, f"{last.seq}|{last.schedule_id}") if last else None)
 
 
-@router.get("/prepayments/balances", response_model=list[BalanceOut])
+@router.get("/prepayments/balances", response_model=list[BalanceOut], responses=EXPORT)
 async def prepayment_balances(
     caller: PrepaymentViewer, engine: Engine, program_id: str | None = None,
     region: str | None = None, institution_id: str | None = None, format: Format = "json",
@@ -163,7 +170,7 @@ async def prepayment_balances(
 
 @router.post("/fund-payments", status_code=201, response_model=FundPaymentsResult)
 async def submit_fund_payments(body: FundPaymentsIn, caller: Agency, uow: UoW,
-                               idem: Idempotency) -> JSONResponse:
+                               idem: IdempotencyRequired) -> JSONResponse:
     """Months of fund payments per institution: offsets applied, net payable published; all
     or nothing; a month submitted again with the same amount changes nothing."""
     return await idem.run(uow, caller.actor,
@@ -175,7 +182,7 @@ async def submit_fund_payments(body: FundPaymentsIn, caller: Agency, uow: UoW,
                  "text/csv": {"schema": {"type": "string"}},
                  fund_payments.XLSX: {"schema": {"type": "string", "format": "binary"}}}}})
 async def import_fund_payments(request: Request, caller: Agency, uow: UoW,
-                               idem: Idempotency) -> JSONResponse:
+                               idem: IdempotencyRequired) -> JSONResponse:
     """The same as ``POST /v1/fund-payments`` from a CSV or XLSX file (columns
     institution_id, month, amount): every bad row is named and nothing is imported."""
     data = await request.body()

@@ -452,6 +452,10 @@ async def test_partial_payments_retries_and_overdue_by_the_clock(app: App) -> No
         f"/v1/payables/{pid}/payments", json={"amount": "1.00"},
         headers={**bearer("institution", "H-other"), "Idempotency-Key": "3"})
     assert stranger.status_code == 404
+    keyless = await app.client.post(f"/v1/payables/{pid}/payments", json={"amount": "1.00"},
+                                    headers=bearer("institution", h))
+    assert keyless.status_code == 400, keyless.text  # money moves only with a key (issue #12.13)
+    assert keyless.json()["type"] == "urn:vbp:problem:idempotency-key-required"
     assert (await app.client.get(f"/v1/payables/{pid}",
                                  headers=bearer("enterprise", "E9"))).status_code == 404
     paid = await outbox(app, "vbp.payments.payable.paid.v1", pid)
