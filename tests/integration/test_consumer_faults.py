@@ -60,7 +60,9 @@ def own_postgres() -> Iterator[PostgresCluster]:
     """A PostgreSQL cluster of this test's own, to crash."""
     root = Path(tempfile.mkdtemp(prefix="vbp-pgcrash-"))
     os.chmod(root, 0o755)
-    pg = PostgresCluster(root / "pg")
+    # durable commits (fsync and synchronous_commit on, unlike the session cluster): a crash
+    # must not take back a commit the consumer was told of, as on a real server
+    pg = PostgresCluster(root / "pg", fsync=True)
     pg.start()
     try:
         yield pg
