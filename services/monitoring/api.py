@@ -33,9 +33,11 @@ from contracts.monitoring import (
 )
 from services.monitoring import credit, disclosure, interventions, proposals, reports
 from services.monitoring.domain.reports import DIMENSIONS, Dimension, Month
+from services.monitoring.errors import UnknownProgram
 from services.runtime.app import ClockDep, Engine, UoW
 from services.runtime.auth import Principal, authorize
 from services.runtime.idempotency import Idempotency
+from services.runtime.problems import not_found
 
 router = APIRouter(prefix="/v1", tags=["monitoring"])
 Regulator = Annotated[Principal, Depends(authorize("regulator"))]
@@ -177,7 +179,7 @@ def _attachment(filename: str) -> dict[str, str]:
     return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"}
 
 
-@router.post("/reports/monthly/closings", response_model=MonthlyReportClosed, status_code=201)
+@router.post("/report-closings", response_model=MonthlyReportClosed, status_code=201)
 async def close_month(body: MonthCloseIn, caller: Overseer, uow: UoW,
                       idem: Idempotency) -> JSONResponse:
     """Close an ended month: its digest kept, ``MonthlyReportClosed`` published (R-MON-1)."""
@@ -197,8 +199,13 @@ async def assessment(program_id: str, agreement_year: int, institution_id: str,
 @router.get("/completion-risks/{program_id}", response_model=reports.RiskListOut)
 async def completion_risks(program_id: str, caller: Overseer, conn: Engine,
                            clock: ClockDep) -> reports.RiskListOut:
-    async with conn.connect() as c:
-        return await reports.completion_risks(c, program_id, clock.now())
+    """The institution × product pairs projected below the profile's threshold; an unknown
+    program is a 404 (the program in the path names the resource)."""
+    try:
+        async with conn.connect() as c:
+            return await reports.completion_risks(c, program_id, clock.now())
+    except UnknownProgram:
+        raise not_found("program", program_id) from None
 
 
 # --- public disclosure (no token) -----------------------------------------------------------------

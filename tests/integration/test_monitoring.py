@@ -394,7 +394,7 @@ async def test_r_mon_1_past_month_is_as_of_event_time(database_url: str,
         assert sheet is not None and sheet.cell(1, 4).value == "协议采购量"
 
         # closing a month publishes its report event; the open month cannot be closed
-        r = await w.post("/v1/reports/monthly/closings", {"month": "2025-02",
+        r = await w.post("/v1/report-closings", {"month": "2025-02",
                                                           "region": w.region}, OPERATOR)
         assert r.status_code == 201, dump(r)
         closed = r.json()
@@ -402,7 +402,7 @@ async def test_r_mon_1_past_month_is_as_of_event_time(database_url: str,
         events = await published(bootstrap, REPORTS_TOPIC, lambda ce: ce.subject == (
             f"2025-02:{w.region}"), expect=1)
         assert events[0].data["sha256"] == closed["sha256"]
-        r = await w.post("/v1/reports/monthly/closings", {"month": "2025-04",
+        r = await w.post("/v1/report-closings", {"month": "2025-04",
                                                           "region": w.region}, OPERATOR)
         assert r.status_code == 422 and r.json()["type"].endswith("bad-month"), dump(r)
         r = await w.client.get("/v1/reports/monthly/2025-13", headers=OPERATOR)
