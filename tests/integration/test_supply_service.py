@@ -444,7 +444,7 @@ async def test_enterprises_are_named_beside_their_ids(supply: httpx.AsyncClient,
                             headers=bearer("enterprise", ent))
     assert seen.json()["enterprise_name"] == NAME
     page = await supply.get(f"/v1/assignments?enterprise_id={ent}", headers=REGULATOR)
-    assert [a["enterprise_name"] for a in page.json()["items"]] == [NAME]
+    assert {a["enterprise_name"] for a in page.json()["items"]} == {NAME}
     oid = uid("O")
     await bus.send(placed(oid, enterprise=ent, institution=h1, product=mine))
     view = await wait_status(supply, oid, "routed")
