@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
 from contracts.catalog import ProductListed
-from services.catalog.importing import WinningRow, enterprise_key
-
-
-def _short_hash(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
-
-
-def listing_id(program_id: str, registration_no: str) -> str:
-    """A winning product's listing id: stable, so importing the same table again is a no-op
-    (R-CAT-4: one certificate wins once per program)."""
-    return f"L-{_short_hash(program_id, registration_no)}"
-
-
-def enterprise_id(enterprise_name: str) -> str:
-    """An enterprise's id from its normalised name (brackets' width and spaces folded)."""
-    return f"E-{_short_hash(enterprise_key(enterprise_name))}"
-
-
-def named(enterprise_id: str, name: str | None) -> str:
-    """An enterprise as messages show it: its name beside its opaque id, when the name is
-    known (``美敦力（上海）管理有限公司 (E-8106b3d38e7b00d8)``)."""
-    return f"{name} ({enterprise_id})" if name else enterprise_id
+from contracts.identity import enterprise_id as enterprise_id  # importable as before
+from contracts.identity import enterprise_key
+from contracts.identity import listing_id as listing_id
+from contracts.identity import named as named
+from services.catalog.importing import WinningRow
 
 
 @dataclass(frozen=True)

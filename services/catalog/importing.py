@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from contracts.identity import enterprise_key as enterprise_key  # importable as before
+from contracts.identity import normalise_certificate
 from services.runtime.rows import RowError, plural
 
 MAX_ROWS = 50_000
@@ -132,20 +134,6 @@ def normalise_text(value: str) -> str:
     if " " not in collapsed:
         return collapsed
     return _WRAP_SPACE.sub("", collapsed)
-
-
-def normalise_certificate(value: str) -> str:
-    """``国械注准 20163132305`` -> ``国械注准20163132305`` (all whitespace removed, NFKC)."""
-    return "".join(unicodedata.normalize("NFKC", value).split())
-
-
-def enterprise_key(name: str) -> str:
-    """Matching key for an enterprise name: NFKC fold, no whitespace, casefolded.
-
-    ``美敦力（上海）管理 有限公司`` and ``美敦力(上海)管理有限公司`` give the same key. The key is
-    only for matching; the published name is what is displayed.
-    """
-    return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
 
 
 def _header_key(value: object) -> str:

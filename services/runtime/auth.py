@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
@@ -61,6 +61,16 @@ class Principal:
     def scope(self) -> str | None:
         """The org the caller's reads and writes are limited to; None for overseers."""
         return None if self.sees_all else self.org
+
+    def filters(self, columns: Mapping[str, str]) -> dict[str, str]:
+        """The equality filters that limit a query to what the caller may see: ``columns``
+        names, per role, the column that holds the owning organisation (e.g.
+        ``{"institution": "institution_id", "enterprise": "enterprise_id"}``). Overseers get
+        none; a role without a column gets none either, so only pass the roles a route admits
+        (``authorize`` has refused the rest)."""
+        if self.sees_all or self.role not in columns:
+            return {}
+        return {columns[self.role]: self.org}
 
     def check_owns(self, owner_org: str, what: str, ident: str) -> None:
         """404 unless the object belongs to the caller's org (or the caller oversees)."""
@@ -286,3 +296,10 @@ def authorize(*roles: Role) -> Callable[..., Awaitable[Principal]]:
 
     return dependency
 
+
+Regulator = Annotated[Principal, Depends(authorize("regulator"))]
+"""A caller who must be a regulator (the role aliases every service's routes use)."""
+Overseer = Annotated[Principal, Depends(authorize("regulator", "operator"))]
+"""A regulator or an operator: sees everything."""
+AnyRole = Annotated[Principal, Depends(authorize(*ROLES))]
+"""Any authenticated caller; the route scopes what it answers with ``Principal.filters``."""

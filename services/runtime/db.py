@@ -27,6 +27,7 @@ from sqlalchemy import (
     insert,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -164,6 +165,28 @@ async def copy_rows(conn: AsyncConnection, table: Table, rows: Sequence[dict[str
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection  # asyncpg: aware datetimes go in as timestamptz
     await driver.copy_records_to_table(table.name, records=records, columns=names)
+
+
+async def bulk_insert(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]],
+                      *, chunk: int = 5_000) -> None:
+    """Insert many rows in the connection's transaction: COPY on PostgreSQL, INSERTs of
+    ``chunk`` rows elsewhere."""
+    if conn.dialect.name == "postgresql":
+        await copy_rows(conn, table, rows)
+        return
+    for i in range(0, len(rows), chunk):
+        await conn.execute(insert(table), list(rows[i:i + chunk]))
+
+
+def insert_for(conn: AsyncConnection, table: Table) -> Any:
+    """The dialect's INSERT (PostgreSQL or SQLite), which has ``on_conflict_do_nothing``."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def insert_ignoring_duplicates(conn: AsyncConnection, table: Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING for PostgreSQL and SQLite."""
+    return insert_for(conn, table).on_conflict_do_nothing()
 
 
 def _isoformat(value: object) -> str:
