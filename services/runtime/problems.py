@@ -12,6 +12,8 @@ import logging
 import socket
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -62,6 +64,25 @@ class Problem(Exception):
             body["instance"] = instance
         body.update(self.extensions)
         return body
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A kind of refusal a service answers with: status, stable slug (the problem's
+    ``type``) and title. Each service lists its own in ``errors.py`` and its README's
+    "Problem types" table is checked against that list (tests/unit/test_service_shape.py)."""
+
+    status: int
+    slug: str
+    title: str
+
+    def __call__(self, detail: str, **extensions: Any) -> Problem:
+        return Problem(self.status, self.slug, self.title, detail, **extensions)
+
+
+def refusals_of(module: ModuleType) -> list[Refusal]:
+    """The refusals a service's ``errors`` module declares (its module-level ``Refusal``s)."""
+    return [v for v in vars(module).values() if isinstance(v, Refusal)]
 
 
 def not_found(what: str, ident: str) -> Problem:
