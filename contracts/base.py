@@ -30,9 +30,13 @@ class Event(BaseModel):
     TOPIC: ClassVar[str]
     """Kafka topic the event is published on."""
 
+    KEY: ClassVar[str]
+    """The field holding the aggregate id: the Kafka message key and CloudEvents subject
+    (the AsyncAPI document names it per message)."""
+
     def key(self) -> str:
         """Aggregate id: Kafka message key and CloudEvents subject."""
-        raise NotImplementedError
+        return str(getattr(self, self.KEY))
 
 
 class CloudEvent(BaseModel):

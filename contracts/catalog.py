@@ -32,6 +32,7 @@ class ProgramPublished(Event):
 
     TYPE: ClassVar[str] = "vbp.catalog.program.published.v1"
     TOPIC: ClassVar[str] = PROGRAMS_TOPIC
+    KEY: ClassVar[str] = "program_id"
 
     program_id: str
     category: str
@@ -44,15 +45,13 @@ class ProgramPublished(Event):
     profile: PolicyProfile | None = None
     published_by: str
 
-    def key(self) -> str:
-        return self.program_id
-
 
 class ProgramProfileChanged(Event):
     """A new version of a program's policy profile (never an edit in place)."""
 
     TYPE: ClassVar[str] = "vbp.catalog.program.profile-changed.v1"
     TOPIC: ClassVar[str] = PROGRAMS_TOPIC
+    KEY: ClassVar[str] = "program_id"
 
     program_id: str
     version: int
@@ -61,15 +60,13 @@ class ProgramProfileChanged(Event):
     changed_by: str
     changed_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.program_id
-
 
 class ProductListed(Event):
     """A winning product was listed (挂网) at its winning price (R-CAT-5)."""
 
     TYPE: ClassVar[str] = "vbp.catalog.listing.listed.v1"
     TOPIC: ClassVar[str] = LISTINGS_TOPIC
+    KEY: ClassVar[str] = "listing_id"
 
     listing_id: str
     program_id: str
@@ -90,9 +87,6 @@ class ProductListed(Event):
     national_lowest: Money | None = None
     version: int = 1
 
-    def key(self) -> str:
-        return self.listing_id
-
 
 class ListingPriceChanged(Event):
     """A listing's price changed: a non-winning product lowered to a new national lowest price
@@ -100,6 +94,7 @@ class ListingPriceChanged(Event):
 
     TYPE: ClassVar[str] = "vbp.catalog.listing.price-changed.v1"
     TOPIC: ClassVar[str] = LISTINGS_TOPIC
+    KEY: ClassVar[str] = "listing_id"
 
     listing_id: str
     program_id: str
@@ -113,9 +108,6 @@ class ListingPriceChanged(Event):
     changed_at: AwareDatetime
     version: int
 
-    def key(self) -> str:
-        return self.listing_id
-
 
 class WinningProductCorrected(Event):
     """A corrected notice table changed a listed winning product (never silently, R-CAT-1):
@@ -123,6 +115,7 @@ class WinningProductCorrected(Event):
 
     TYPE: ClassVar[str] = "vbp.catalog.listing.corrected.v1"
     TOPIC: ClassVar[str] = LISTINGS_TOPIC
+    KEY: ClassVar[str] = "listing_id"
 
     listing_id: str
     program_id: str
@@ -138,15 +131,13 @@ class WinningProductCorrected(Event):
     corrected_at: AwareDatetime
     version: int
 
-    def key(self) -> str:
-        return self.listing_id
-
 
 class ListingSuspended(Event):
     """Institutions cannot order a suspended listing (R-CAT-8)."""
 
     TYPE: ClassVar[str] = "vbp.catalog.listing.suspended.v1"
     TOPIC: ClassVar[str] = LISTINGS_TOPIC
+    KEY: ClassVar[str] = "listing_id"
 
     listing_id: str
     program_id: str
@@ -157,15 +148,13 @@ class ListingSuspended(Event):
     suspended_at: AwareDatetime
     version: int
 
-    def key(self) -> str:
-        return self.listing_id
-
 
 class ListingReinstated(Event):
     """A suspension was lifted (credit repair or measure expiry, R-CRD-4)."""
 
     TYPE: ClassVar[str] = "vbp.catalog.listing.reinstated.v1"
     TOPIC: ClassVar[str] = LISTINGS_TOPIC
+    KEY: ClassVar[str] = "listing_id"
 
     listing_id: str
     program_id: str
@@ -175,9 +164,6 @@ class ListingReinstated(Event):
     reinstated_by: str
     reinstated_at: AwareDatetime
     version: int
-
-    def key(self) -> str:
-        return self.listing_id
 
 
 # --- HTTP API models -------------------------------------------------------------------------

@@ -37,6 +37,7 @@ class CreditMeasureApplied(Event):
 
     TYPE: ClassVar[str] = "vbp.monitoring.credit.measure-applied.v1"
     TOPIC: ClassVar[str] = CREDIT_TOPIC
+    KEY: ClassVar[str] = "subject_id"
 
     measure_id: str
     subject_id: str = Field(description="enterprise_id or distributor_id the measure is against")
@@ -53,15 +54,13 @@ class CreditMeasureApplied(Event):
     reason: str
     decided_by: str
 
-    def key(self) -> str:
-        return self.subject_id
-
 
 class CreditMeasureLifted(Event):
     """A measure ended: credit repair approved (R-CRD-4) or its period is over."""
 
     TYPE: ClassVar[str] = "vbp.monitoring.credit.measure-lifted.v1"
     TOPIC: ClassVar[str] = CREDIT_TOPIC
+    KEY: ClassVar[str] = "subject_id"
 
     measure_id: str
     subject_id: str
@@ -69,9 +68,6 @@ class CreditMeasureLifted(Event):
     reason: str
     lifted_by: str
     lifted_at: AwareDatetime
-
-    def key(self) -> str:
-        return self.subject_id
 
 
 SubjectKind = Literal["enterprise", "distributor"]
@@ -89,6 +85,7 @@ class CreditRatingChanged(Event):
 
     TYPE: ClassVar[str] = "vbp.monitoring.credit.rating-changed.v1"
     TOPIC: ClassVar[str] = CREDIT_TOPIC
+    KEY: ClassVar[str] = "subject_id"
 
     subject_id: str
     subject_kind: SubjectKind
@@ -100,9 +97,6 @@ class CreditRatingChanged(Event):
     changed_at: AwareDatetime
     reason: str
 
-    def key(self) -> str:
-        return self.subject_id
-
 
 class BackupProductSwitched(Event):
     """R-CRD-5: for a failure of quality or quantity, a regulator switched an institution's
@@ -110,6 +104,7 @@ class BackupProductSwitched(Event):
 
     TYPE: ClassVar[str] = "vbp.monitoring.credit.backup-switched.v1"
     TOPIC: ClassVar[str] = CREDIT_TOPIC
+    KEY: ClassVar[str] = "enterprise_id"
 
     switch_id: str
     program_id: str
@@ -123,9 +118,6 @@ class BackupProductSwitched(Event):
     decided_by: str
     decided_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.enterprise_id
-
 
 class EmergencySupplyTriggered(Event):
     """R-CRD-5: a regulator triggered emergency supply of a product for the region (or for the
@@ -133,6 +125,7 @@ class EmergencySupplyTriggered(Event):
 
     TYPE: ClassVar[str] = "vbp.monitoring.credit.emergency-supply.v1"
     TOPIC: ClassVar[str] = CREDIT_TOPIC
+    KEY: ClassVar[str] = "enterprise_id"
 
     emergency_id: str
     program_id: str
@@ -144,15 +137,13 @@ class EmergencySupplyTriggered(Event):
     decided_by: str
     decided_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.enterprise_id
-
 
 class MonthlyReportClosed(Event):
     """R-MON-1: a month's monitoring report was closed (as of the month's end, by event time)."""
 
     TYPE: ClassVar[str] = "vbp.monitoring.report.month-closed.v1"
     TOPIC: ClassVar[str] = REPORTS_TOPIC
+    KEY: ClassVar[str] = "report_id"
 
     report_id: str
     month: str = Field(pattern=r"^\d{4}-\d{2}$", description="the Shanghai month, YYYY-MM")
@@ -163,9 +154,6 @@ class MonthlyReportClosed(Event):
     sha256: str = Field(description="of the report's JSON: the same month gives the same hash")
     closed_by: str
     closed_at: AwareDatetime
-
-    def key(self) -> str:
-        return self.report_id
 
 
 # --- HTTP API models -------------------------------------------------------------------------

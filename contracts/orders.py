@@ -26,6 +26,7 @@ class AgreementRecorded(Event):
 
     TYPE: ClassVar[str] = "vbp.orders.agreement.recorded.v1"
     TOPIC: ClassVar[str] = AGREEMENTS_TOPIC
+    KEY: ClassVar[str] = "agreement_id"
 
     agreement_id: str
     program_id: str
@@ -45,9 +46,6 @@ class AgreementRecorded(Event):
     reason: str
     version: int = 1
 
-    def key(self) -> str:
-        return self.agreement_id
-
 
 class HistoricalPurchaseRecorded(Event):
     """Units an institution actually accepted of one product in one agreement year before the
@@ -57,6 +55,7 @@ class HistoricalPurchaseRecorded(Event):
 
     TYPE: ClassVar[str] = "vbp.orders.history.purchase-recorded.v1"
     TOPIC: ClassVar[str] = AGREEMENTS_TOPIC
+    KEY: ClassVar[str] = "purchase_id"
 
     purchase_id: str
     program_id: str
@@ -71,15 +70,13 @@ class HistoricalPurchaseRecorded(Event):
     reason: str
     version: int = 1
 
-    def key(self) -> str:
-        return self.purchase_id
-
 
 class RenewalDecided(Event):
     """An institution's demand for the next agreement year was accepted or refused (R-AGR-2)."""
 
     TYPE: ClassVar[str] = "vbp.orders.renewal.decided.v1"
     TOPIC: ClassVar[str] = AGREEMENTS_TOPIC
+    KEY: ClassVar[str] = "renewal_id"
 
     renewal_id: str
     program_id: str
@@ -91,15 +88,13 @@ class RenewalDecided(Event):
     decided_by: str
     decided_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.renewal_id
-
 
 class OrderPlaced(Event):
     """A purchase order at the listing price (R-CAT-5, R-AGR-4/5)."""
 
     TYPE: ClassVar[str] = "vbp.orders.order.placed.v1"
     TOPIC: ClassVar[str] = ORDERS_TOPIC
+    KEY: ClassVar[str] = "order_id"
 
     order_id: str
     program_id: str
@@ -117,24 +112,19 @@ class OrderPlaced(Event):
     agreement_year: int | None = Field(
         default=None, description="the agreement year (R-PRG-2) the order was placed in")
 
-    def key(self) -> str:
-        return self.order_id
-
 
 class OrderCancelled(Event):
     """Cancelled before shipping (R-AGR-8)."""
 
     TYPE: ClassVar[str] = "vbp.orders.order.cancelled.v1"
     TOPIC: ClassVar[str] = ORDERS_TOPIC
+    KEY: ClassVar[str] = "order_id"
 
     order_id: str
     institution_id: str
     reason: str
     cancelled_by: str
     cancelled_at: AwareDatetime
-
-    def key(self) -> str:
-        return self.order_id
 
 
 class OrderAccepted(Event):
@@ -143,6 +133,7 @@ class OrderAccepted(Event):
 
     TYPE: ClassVar[str] = "vbp.orders.order.accepted.v1"
     TOPIC: ClassVar[str] = ORDERS_TOPIC
+    KEY: ClassVar[str] = "order_id"
 
     order_id: str
     program_id: str
@@ -159,15 +150,13 @@ class OrderAccepted(Event):
     accepted_by: str
     accepted_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.order_id
-
 
 class OrderRejected(Event):
     """The institution rejected the whole delivery, with a reason (R-AGR-8)."""
 
     TYPE: ClassVar[str] = "vbp.orders.order.rejected.v1"
     TOPIC: ClassVar[str] = ORDERS_TOPIC
+    KEY: ClassVar[str] = "order_id"
 
     order_id: str
     institution_id: str
@@ -176,9 +165,6 @@ class OrderRejected(Event):
     rejected_by: str
     rejected_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.order_id
-
 
 class PacingWarningRaised(Event):
     """Bunched or lagging purchases against the even line (R-AGR-6): once per institution,
@@ -186,6 +172,7 @@ class PacingWarningRaised(Event):
 
     TYPE: ClassVar[str] = "vbp.orders.pacing.warning-raised.v1"
     TOPIC: ClassVar[str] = AGREEMENTS_TOPIC
+    KEY: ClassVar[str] = "warning_id"
 
     warning_id: str
     program_id: str
@@ -213,9 +200,6 @@ class PacingWarningRaised(Event):
     raised_by: str | None = Field(
         default=None, description="'order:<id>' when an order placement crossed the bound, "
         "or who ran the month-end evaluation")
-
-    def key(self) -> str:
-        return self.warning_id
 
 
 # --- HTTP API models -------------------------------------------------------------------------

@@ -42,6 +42,7 @@ class PrepaymentScheduled(Event):
 
     TYPE: ClassVar[str] = "vbp.payments.prepayment.scheduled.v1"
     TOPIC: ClassVar[str] = PREPAYMENTS_TOPIC
+    KEY: ClassVar[str] = "institution_id"
 
     schedule_id: str
     program_id: str
@@ -55,15 +56,13 @@ class PrepaymentScheduled(Event):
     cause: str = Field(description="what changed it: the agreement id and version")
     computed_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.institution_id
-
 
 class InstallmentDisbursed(Event):
     """The paying agency disbursed (part of) an installment (R-PAY-2/3, R-PAY-7)."""
 
     TYPE: ClassVar[str] = "vbp.payments.installment.disbursed.v1"
     TOPIC: ClassVar[str] = PREPAYMENTS_TOPIC
+    KEY: ClassVar[str] = "institution_id"
 
     disbursement_id: str
     schedule_id: str
@@ -80,9 +79,6 @@ class InstallmentDisbursed(Event):
     disbursed_by: str
     disbursed_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.institution_id
-
 
 class InstallmentOverdue(Event):
     """An installment not fully disbursed by its due date: overdue for the agency (R-PAY-7).
@@ -90,6 +86,7 @@ class InstallmentOverdue(Event):
 
     TYPE: ClassVar[str] = "vbp.payments.installment.overdue.v1"
     TOPIC: ClassVar[str] = PREPAYMENTS_TOPIC
+    KEY: ClassVar[str] = "institution_id"
 
     schedule_id: str
     program_id: str
@@ -101,15 +98,13 @@ class InstallmentOverdue(Event):
     outstanding: Money
     detected_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.institution_id
-
 
 class PrepaymentOffset(Event):
     """Outstanding prepayment deducted from a month's fund payment (R-PAY-4)."""
 
     TYPE: ClassVar[str] = "vbp.payments.prepayment.offset.v1"
     TOPIC: ClassVar[str] = PREPAYMENTS_TOPIC
+    KEY: ClassVar[str] = "institution_id"
 
     fund_payment_id: str
     schedule_id: str
@@ -121,9 +116,6 @@ class PrepaymentOffset(Event):
     outstanding_after: Money
     offset_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.institution_id
-
 
 class NetPayablePublished(Event):
     """A month's fund payment to an institution after offsets and direct-settlement
@@ -131,6 +123,7 @@ class NetPayablePublished(Event):
 
     TYPE: ClassVar[str] = "vbp.payments.net-payable.published.v1"
     TOPIC: ClassVar[str] = PREPAYMENTS_TOPIC
+    KEY: ClassVar[str] = "institution_id"
 
     fund_payment_id: str
     agency_id: str
@@ -142,9 +135,6 @@ class NetPayablePublished(Event):
     net_payable: Money
     published_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.institution_id
-
 
 # --- settlements (key: payable_id) -------------------------------------------------------------
 
@@ -155,6 +145,7 @@ class PayableOpened(Event):
 
     TYPE: ClassVar[str] = "vbp.payments.payable.opened.v1"
     TOPIC: ClassVar[str] = SETTLEMENTS_TOPIC
+    KEY: ClassVar[str] = "payable_id"
 
     payable_id: str = Field(description="the accepted order's id")
     program_id: str
@@ -168,15 +159,13 @@ class PayableOpened(Event):
     due_at: AwareDatetime = Field(description="exclusive bound, Asia/Shanghai (R-PAY-1)")
     opened_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.payable_id
-
 
 class PayablePaid(Event):
     """A payment (partial allowed) against a payable (R-PAY-1)."""
 
     TYPE: ClassVar[str] = "vbp.payments.payable.paid.v1"
     TOPIC: ClassVar[str] = SETTLEMENTS_TOPIC
+    KEY: ClassVar[str] = "payable_id"
 
     payment_id: str
     payable_id: str
@@ -192,9 +181,6 @@ class PayablePaid(Event):
     paid_by: str
     paid_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.payable_id
-
 
 class PayableOverdue(Event):
     """A payable still (partly) unpaid at its deadline (R-PAY-1); published once, by the
@@ -202,6 +188,7 @@ class PayableOverdue(Event):
 
     TYPE: ClassVar[str] = "vbp.payments.payable.overdue.v1"
     TOPIC: ClassVar[str] = SETTLEMENTS_TOPIC
+    KEY: ClassVar[str] = "payable_id"
 
     payable_id: str
     program_id: str
@@ -211,9 +198,6 @@ class PayableOverdue(Event):
     outstanding: Money
     due_at: AwareDatetime
     detected_at: AwareDatetime
-
-    def key(self) -> str:
-        return self.payable_id
 
 
 # --- requests and responses --------------------------------------------------------------------

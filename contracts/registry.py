@@ -14,12 +14,19 @@ from contracts.base import Event
 
 @dataclass(frozen=True)
 class Topic:
+    """A topic. Each event class states its own key field (``Event.KEY``); a topic may carry
+    events of several aggregates (``keys``), each kept in order per its own key."""
+
     name: str
     owner: str
     description: str
-    key: str
     events: tuple[type[Event], ...] = field(default=())
     partitions: int = 4
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The key fields of the topic's events, in the order the events are listed."""
+        return tuple(dict.fromkeys(e.KEY for e in self.events))
 
 
 TOPICS: tuple[Topic, ...] = (
@@ -27,14 +34,12 @@ TOPICS: tuple[Topic, ...] = (
         catalog.PROGRAMS_TOPIC,
         "catalog",
         "VBP programs and their policy profiles",
-        "program_id",
         (catalog.ProgramPublished, catalog.ProgramProfileChanged),
     ),
     Topic(
         catalog.LISTINGS_TOPIC,
         "catalog",
         "Listings (挂网) of products and their prices",
-        "listing_id",
         (
             catalog.ProductListed,
             catalog.ListingPriceChanged,
@@ -47,7 +52,6 @@ TOPICS: tuple[Topic, ...] = (
         orders.AGREEMENTS_TOPIC,
         "orders",
         "Agreement volumes, renewals and pacing per institution and year",
-        "agreement_id",
         (orders.AgreementRecorded, orders.RenewalDecided, orders.PacingWarningRaised,
          orders.HistoricalPurchaseRecorded),
     ),
@@ -55,14 +59,12 @@ TOPICS: tuple[Topic, ...] = (
         orders.ORDERS_TOPIC,
         "orders",
         "Purchase orders and their lifecycle",
-        "order_id",
         (orders.OrderPlaced, orders.OrderCancelled, orders.OrderAccepted, orders.OrderRejected),
     ),
     Topic(
         supply.ASSIGNMENTS_TOPIC,
         "supply",
         "Distributors, assignments and the violation list",
-        "assignment_id",
         (
             supply.DistributorRegistered,
             supply.AssignmentRecorded,
@@ -75,7 +77,6 @@ TOPICS: tuple[Topic, ...] = (
         supply.DELIVERIES_TOPIC,
         "supply",
         "Routing, supply risks, shipment and delivery",
-        "order_id",
         (supply.OrderRouted, supply.SupplyRiskOpened, supply.OrderShipped,
          supply.OrderDelivered),
     ),
@@ -83,7 +84,6 @@ TOPICS: tuple[Topic, ...] = (
         payments.PREPAYMENTS_TOPIC,
         "payments",
         "Prepayment ledger",
-        "institution_id",
         (payments.PrepaymentScheduled, payments.InstallmentDisbursed,
          payments.InstallmentOverdue, payments.PrepaymentOffset,
          payments.NetPayablePublished),
@@ -92,19 +92,17 @@ TOPICS: tuple[Topic, ...] = (
         payments.SETTLEMENTS_TOPIC,
         "payments",
         "Settlements due, paid, overdue",
-        "payable_id",
         (payments.PayableOpened, payments.PayablePaid, payments.PayableOverdue),
     ),
     Topic(
         monitoring.CREDIT_TOPIC,
         "monitoring",
         "Credit records, ratings and measures",
-        "subject_id",
         (monitoring.CreditMeasureApplied, monitoring.CreditMeasureLifted,
          monitoring.CreditRatingChanged, monitoring.BackupProductSwitched,
          monitoring.EmergencySupplyTriggered),
     ),
-    Topic(monitoring.REPORTS_TOPIC, "monitoring", "Monthly monitoring reports", "report_id",
+    Topic(monitoring.REPORTS_TOPIC, "monitoring", "Monthly monitoring reports",
           (monitoring.MonthlyReportClosed,)),
 )
 

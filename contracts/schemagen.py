@@ -71,7 +71,7 @@ def _headers(cls: type[Event], topic: Topic) -> dict[str, Any]:
             "ce_source": header("URI reference of the producing service"),
             "ce_type": header("CloudEvents type, ends with the version", const=cls.TYPE),
             "ce_time": header("When it happened (RFC 3339)", format="date-time"),
-            "ce_subject": header(f"Aggregate id ({topic.key}); same as the Kafka key"),
+            "ce_subject": header(f"Aggregate id ({cls.KEY}); same as the Kafka key"),
             "traceparent": header("W3C Trace Context of the producing request"),
         },
         "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject"],
@@ -88,7 +88,7 @@ def _message(cls: type[Event], topic: Topic) -> dict[str, Any]:
         "payload": {"$ref": schema_path(cls.TYPE)},
         "bindings": {
             "kafka": {
-                "key": {"type": "string", "description": f"Aggregate id ({topic.key})"},
+                "key": {"type": "string", "description": f"Aggregate id ({cls.KEY})"},
                 "bindingVersion": KAFKA_BINDING_VERSION,
             }
         },

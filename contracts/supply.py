@@ -20,6 +20,7 @@ AssignmentScope = Literal["institution", "region"]
 class DistributorRegistered(Event):
     TYPE: ClassVar[str] = "vbp.supply.distributor.registered.v1"
     TOPIC: ClassVar[str] = ASSIGNMENTS_TOPIC
+    KEY: ClassVar[str] = "distributor_id"
 
     distributor_id: str
     name: str
@@ -28,9 +29,6 @@ class DistributorRegistered(Event):
     registered_at: AwareDatetime
     reason: str | None = None
 
-    def key(self) -> str:
-        return self.distributor_id
-
 
 class AssignmentRecorded(Event):
     """A winning enterprise chose a distributor for a product, per institution or region
@@ -38,6 +36,7 @@ class AssignmentRecorded(Event):
 
     TYPE: ClassVar[str] = "vbp.supply.assignment.recorded.v1"
     TOPIC: ClassVar[str] = ASSIGNMENTS_TOPIC
+    KEY: ClassVar[str] = "assignment_id"
 
     assignment_id: str
     enterprise_id: str
@@ -52,15 +51,13 @@ class AssignmentRecorded(Event):
     recorded_at: AwareDatetime
     reason: str
 
-    def key(self) -> str:
-        return self.assignment_id
-
 
 class AssignmentRevoked(Event):
     """By the enterprise, or because its distributor was barred (R-SUP-4)."""
 
     TYPE: ClassVar[str] = "vbp.supply.assignment.revoked.v1"
     TOPIC: ClassVar[str] = ASSIGNMENTS_TOPIC
+    KEY: ClassVar[str] = "assignment_id"
 
     assignment_id: str
     enterprise_id: str
@@ -69,15 +66,13 @@ class AssignmentRevoked(Event):
     revoked_by: str
     revoked_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.assignment_id
-
 
 class DistributorBarred(Event):
     """Placed on the violation list (违规名单): loses its qualification at once (R-SUP-4)."""
 
     TYPE: ClassVar[str] = "vbp.supply.distributor.barred.v1"
     TOPIC: ClassVar[str] = ASSIGNMENTS_TOPIC
+    KEY: ClassVar[str] = "distributor_id"
 
     distributor_id: str
     reason: str
@@ -87,15 +82,13 @@ class DistributorBarred(Event):
     barred_by: str
     bar_id: str | None = Field(default=None, description="the violation-list entry")
 
-    def key(self) -> str:
-        return self.distributor_id
-
 
 class DistributorReinstated(Event):
     """Lifted from the violation list: qualification back, revoked assignments not."""
 
     TYPE: ClassVar[str] = "vbp.supply.distributor.reinstated.v1"
     TOPIC: ClassVar[str] = ASSIGNMENTS_TOPIC
+    KEY: ClassVar[str] = "distributor_id"
 
     distributor_id: str
     reason: str
@@ -104,15 +97,13 @@ class DistributorReinstated(Event):
     bar_id: str | None = Field(default=None, description="the violation-list entry lifted")
     measure_id: str | None = None
 
-    def key(self) -> str:
-        return self.distributor_id
-
 
 class OrderRouted(Event):
     """An order was routed to the enterprise's assigned distributor (also after re-routing)."""
 
     TYPE: ClassVar[str] = "vbp.supply.order.routed.v1"
     TOPIC: ClassVar[str] = DELIVERIES_TOPIC
+    KEY: ClassVar[str] = "order_id"
 
     order_id: str
     institution_id: str
@@ -122,9 +113,6 @@ class OrderRouted(Event):
     rerouted_from: str | None = None
     routed_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.order_id
-
 
 class SupplyRiskOpened(Event):
     """No valid assignment for an order: an open supply risk, visible to the regulator, until
@@ -132,6 +120,7 @@ class SupplyRiskOpened(Event):
 
     TYPE: ClassVar[str] = "vbp.supply.risk.opened.v1"
     TOPIC: ClassVar[str] = DELIVERIES_TOPIC
+    KEY: ClassVar[str] = "order_id"
 
     order_id: str
     enterprise_id: str
@@ -144,13 +133,11 @@ class SupplyRiskOpened(Event):
         description="the barred distributor the order was taken back from (R-SUP-4), if any",
     )
 
-    def key(self) -> str:
-        return self.order_id
-
 
 class OrderShipped(Event):
     TYPE: ClassVar[str] = "vbp.supply.order.shipped.v1"
     TOPIC: ClassVar[str] = DELIVERIES_TOPIC
+    KEY: ClassVar[str] = "order_id"
 
     order_id: str
     distributor_id: str
@@ -158,13 +145,11 @@ class OrderShipped(Event):
     shipped_at: AwareDatetime
     recorded_by: str
 
-    def key(self) -> str:
-        return self.order_id
-
 
 class OrderDelivered(Event):
     TYPE: ClassVar[str] = "vbp.supply.order.delivered.v1"
     TOPIC: ClassVar[str] = DELIVERIES_TOPIC
+    KEY: ClassVar[str] = "order_id"
 
     order_id: str
     distributor_id: str
@@ -176,9 +161,6 @@ class OrderDelivered(Event):
     complete: bool = Field(
         default=True, description="the ordered quantity is now fully delivered"
     )
-
-    def key(self) -> str:
-        return self.order_id
 
 
 # --- HTTP API of the supply service ------------------------------------------------------------
