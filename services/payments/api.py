@@ -26,12 +26,11 @@ from contracts.payments import (
     PayablesPage,
     PaymentIn,
 )
-from services.payments import fund_payments, prepayments, settlements, views
+from services.payments import errors, fund_payments, prepayments, settlements, views
 from services.payments.views import Format, cursor_of
 from services.runtime.app import ClockDep, Engine, UoW
 from services.runtime.auth import Principal, authorize
 from services.runtime.idempotency import IdempotencyRequired
-from services.runtime.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["payments"])
 Payer = Annotated[Principal, Depends(authorize("institution", "agency"))]
@@ -115,8 +114,7 @@ async def get_payable(payable_id: str, caller: PayableViewer, engine: Engine,
             enterprise_id=None, status=None, overdue=None, cursor=None, limit=1,
             payable_id=payable_id)
     if not items:
-        raise Problem(404, "not-found", "payable not found",
-                      f"no payable {payable_id!r} visible to you")
+        raise errors.payable_not_found(payable_id)
     return items[0]
 
 
@@ -191,5 +189,5 @@ async def import_fund_payments(request: Request, caller: Agency, uow: UoW,
     except fund_payments.FileRejected as rejected:
         raise rejected.problem() from None
     if not items:
-        raise Problem(422, "import-rejected", "The file was not imported", "the file has no rows")
+        raise errors.IMPORT_REJECTED("the file has no rows")
     return await idem.run(uow, caller.actor, lambda u: fund_payments.submit(u, items, caller))

@@ -7,13 +7,19 @@ from decimal import Decimal
 
 from contracts.money import from_fen
 from services.payments.domain.ledger import LedgerRefused
-from services.runtime.problems import Problem, not_found
+from services.runtime.problems import Problem, Refusal, not_found
+
+LEDGER_LIMIT = Refusal(409, "ledger-limit", "The ledger refuses this movement")
+OVERPAYMENT = Refusal(409, "overpayment", "Payment exceeds what is outstanding")
+OVER_DISBURSEMENT = Refusal(409, "over-disbursement", "Disbursement exceeds the installment")
+FUND_PAYMENT_CONFLICT = Refusal(409, "fund-payment-conflict", "Fund payment already submitted")
+IMPORT_REJECTED = Refusal(422, "import-rejected", "The file was not imported")
+UNKNOWN_INSTITUTION = Refusal(422, "unknown-institution", "Institution not known to this agency")
 
 
 def ledger_refused(refused: LedgerRefused) -> Problem:
     """R-PAY-6: a transfer that would break an account's limit; nothing was posted."""
-    return Problem(
-        409, "ledger-limit", "The ledger refuses this movement",
+    return LEDGER_LIMIT(
         f"{refused.transfer.code} of {from_fen(refused.transfer.amount)} would break account "
         f"{refused.account}: {refused.limit.replace('_', ' ')}",
         account=refused.account, limit=refused.limit,
@@ -23,30 +29,30 @@ def ledger_refused(refused: LedgerRefused) -> Problem:
 
 
 def overpayment(payable_id: str, amount: Decimal, outstanding: Decimal) -> Problem:
-    return Problem(409, "overpayment", "Payment exceeds what is outstanding",
-                   f"payable {payable_id!r}: 'amount' {amount} exceeds the outstanding "
-                   f"{outstanding}", field="amount", outstanding=str(outstanding))
+    return OVERPAYMENT(
+        f"payable {payable_id!r}: 'amount' {amount} exceeds the outstanding {outstanding}",
+        field="amount", outstanding=str(outstanding))
 
 
 def over_disbursement(schedule_id: str, seq: int, amount: Decimal,
                       outstanding: Decimal) -> Problem:
-    return Problem(409, "over-disbursement", "Disbursement exceeds the installment",
-                   f"installment {seq} of {schedule_id!r}: 'amount' {amount} exceeds the "
-                   f"undisbursed {outstanding}", field="amount", outstanding=str(outstanding))
+    return OVER_DISBURSEMENT(
+        f"installment {seq} of {schedule_id!r}: 'amount' {amount} exceeds the undisbursed "
+        f"{outstanding}", field="amount", outstanding=str(outstanding))
 
 
 def fund_payment_conflict(row: int | None, fund_payment_id: str, submitted: Decimal,
                           amount: Decimal) -> Problem:
     where = f"row {row}: " if row is not None else ""
-    return Problem(409, "fund-payment-conflict", "Fund payment already submitted",
-                   f"{where}{fund_payment_id} was submitted with {submitted}, not {amount}; a "
-                   "submitted month is not changed", row=row, field="amount")
+    return FUND_PAYMENT_CONFLICT(
+        f"{where}{fund_payment_id} was submitted with {submitted}, not {amount}; a submitted "
+        "month is not changed", row=row, field="amount")
 
 
 def unknown_institution(institution_id: str, agency_id: str) -> Problem:
-    return Problem(422, "unknown-institution", "Institution not known to this agency",
-                   f"no prepayment or payable of institution {institution_id!r} in region "
-                   f"{agency_id!r}", field="institution_id")
+    return UNKNOWN_INSTITUTION(
+        f"no prepayment or payable of institution {institution_id!r} in region {agency_id!r}",
+        field="institution_id")
 
 
 def payable_not_found(payable_id: str) -> Problem:

@@ -148,10 +148,9 @@ class FileRejected(Exception):
 
     def problem(self) -> Problem:
         rows = sorted({e.row for e in self.errors})
-        return Problem(422, "import-rejected", "The file was not imported",
-                       f"{len(self.errors)} problem(s) in row(s) "
-                       f"{', '.join(map(str, rows[:20]))}; nothing was imported",
-                       errors=as_problem_errors(self.errors))
+        return errors.IMPORT_REJECTED(
+            f"{len(self.errors)} problem(s) in row(s) {', '.join(map(str, rows[:20]))}; nothing "
+            "was imported", errors=as_problem_errors(self.errors))
 
 
 def _text(value: object) -> str:

@@ -81,8 +81,17 @@ class Refusal:
 
 
 def refusals_of(module: ModuleType) -> list[Refusal]:
-    """The refusals a service's ``errors`` module declares (its module-level ``Refusal``s)."""
-    return [v for v in vars(module).values() if isinstance(v, Refusal)]
+    """The refusals a service's ``errors`` module declares: its module-level ``Refusal``s, and
+    the leaves of a hierarchy of exception classes that carry ``status``, ``slug`` and
+    ``title`` (the domain errors monitoring's rules raise)."""
+    found = [v for v in vars(module).values() if isinstance(v, Refusal)]
+    classes = [v for v in vars(module).values()
+               if isinstance(v, type) and issubclass(v, Exception)
+               and v.__module__ == module.__name__ and "slug" in vars(v)]
+    for cls in classes:
+        if not any(other is not cls and issubclass(other, cls) for other in classes):
+            found.append(Refusal(cls.status, cls.slug, cls.title))  # type: ignore[attr-defined]
+    return found
 
 
 def not_found(what: str, ident: str) -> Problem:
