@@ -47,7 +47,7 @@ from services.runtime.idempotency import EncodedJSON, IdempotentRequest, as_json
 from services.runtime.problems import Problem
 
 log = logging.getLogger("vbp.groupcommit")
-K = idempotency_keys.c
+saved = idempotency_keys.c
 Action = Callable[[UnitOfWork], Awaitable[Any]]
 BatchAction = Callable[[UnitOfWork, list[Any]], Awaitable[list[Any]]]
 """Applies many items in one unit of work: one outcome per item, in order, a result or the
@@ -232,8 +232,10 @@ async def _locked_and_stored(uow: UnitOfWork, locks: list[str], keys: list[tuple
     of ``keys``."""
     if not keys and not locks:
         return {}
-    wanted = tuple_(K.principal, K.key).in_(keys)  # an index lookup per key, whatever the stats
-    query = select(K.principal, K.key, K.route, K.request_hash, K.status_code, K.response)
+    # an index lookup per key, whatever the statistics
+    wanted = tuple_(saved.principal, saved.key).in_(keys)
+    query = select(saved.principal, saved.key, saved.route, saved.request_hash,
+                   saved.status_code, saved.response)
     if is_postgres(uow.conn):  # one row at least, all NULL when no key is stored
         rows = (await uow.conn.execute(
             query.select_from(LOCKED.outerjoin(idempotency_keys, wanted)),

@@ -34,9 +34,9 @@ from services.runtime.db import UnitOfWork, idempotency_keys
 from services.runtime.problems import Problem
 
 HEADER = "Idempotency-Key"
-K = idempotency_keys.c
-LOOKUP = select(K.route, K.request_hash, K.status_code, K.response).where(
-    K.principal == bindparam("principal"), K.key == bindparam("key"))
+saved = idempotency_keys.c
+LOOKUP = select(saved.route, saved.request_hash, saved.status_code, saved.response).where(
+    saved.principal == bindparam("principal"), saved.key == bindparam("key"))
 
 
 class EncodedJSON(JSONResponse):

@@ -13,20 +13,23 @@ import httpx
 import pytest
 
 from contracts.profiles import PolicyProfile
-from services.catalog.domain import enterprise_id
 from services.catalog.presets import CHONGQING_STENTS_2023, NATIONAL_CREDIT_2025
 from tests.e2e.conftest import bearer
-from tests.e2e.test_order_path import post, until
+from tests.e2e.world import (
+    CERT,
+    ENTERPRISE,
+    MICROPORT,
+    REGULATOR,
+    post,
+    publish_program,
+    until,
+)
 
 pytestmark = pytest.mark.e2e
 RUN = uuid.uuid4().hex[:6]
 PROGRAM = f"CQ-CREDIT-{RUN}"
 REGION = f"重庆市-{RUN}"
-CERT = "国械注准20163132305"  # 上海微创, winning price 730.00
-MICROPORT = enterprise_id("上海微创医疗器械(集团)有限公司")
-REGULATOR = bearer("regulator", "BUREAU")
 HOSPITAL = bearer("institution", f"H-{RUN}")
-ENTERPRISE = bearer("enterprise", MICROPORT)
 DISTRIBUTOR_ID = f"D-{RUN}"
 # the 2025 scheme (it bars distributors), repair approvable at once (the e2e clock is real)
 PROFILE: PolicyProfile = CHONGQING_STENTS_2023.model_copy(update={
@@ -39,19 +42,8 @@ def test_a_credit_record_suspends_ordering_and_repair_restores_it(
         platform: dict[str, str]) -> None:
     catalog, orders = platform["catalog"], platform["orders"]
     supply, monitoring = platform["supply"], platform["monitoring"]
-    r = post(f"{catalog}/v1/programs", {
-        "program_id": PROGRAM, "category": "冠脉支架", "region": REGION,
-        "notice_no": "渝医保办〔2023〕3号", "organiser": "national",
-        "execution_start": "2026-01-31T00:00:00+08:00", "cycle_years": 3,
-        "profile": PROFILE.model_dump(mode="json")}, REGULATOR)
-    assert r.status_code == 201, r.text
-    r = post(f"{catalog}/v1/programs/{PROGRAM}/winning-products", {"rows": [{
-        "seq": 1, "product_name": "冠脉雷帕霉素洗脱钴基合金支架系统", "registration_no": CERT,
-        "declaring_enterprise": "上海微创医疗器械(集团)有限公司",
-        "registrant": "上海微创医疗器械(集团)有限公司", "product_price": "680",
-        "service_price": "50", "winning_price": "730"}]}, REGULATOR)
-    assert r.status_code == 201, r.text
-    listing_id = r.json()["listing_ids"][0]
+    listing_id = publish_program(catalog, PROGRAM, REGION,
+                                 profile=PROFILE.model_dump(mode="json"))
 
     def listing_status() -> str:
         items = httpx.get(f"{orders}/v1/listings", params={"program_id": PROGRAM},

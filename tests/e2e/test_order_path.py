@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,74 +16,33 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from contracts.orders import ORDERS_TOPIC
-from services.catalog.domain import enterprise_id
 from services.devstack.kafka import KafkaBroker
 from tests.e2e.conftest import bearer
+from tests.e2e.world import (
+    assign_distributor,
+    listing_in_orders,
+    post,
+    publish_program,
+    until,
+)
 
 pytestmark = pytest.mark.e2e
 RUN = uuid.uuid4().hex[:6]
 PROGRAM = f"CQ-ORDER-PATH-{RUN}"
-CERT = "国械注准20163132305"  # 上海微创, winning price 730.00
-MICROPORT = enterprise_id("上海微创医疗器械(集团)有限公司")
-REGULATOR = bearer("regulator", "BUREAU")
 HOSPITAL = bearer("institution", f"H-{RUN}")
-ENTERPRISE = bearer("enterprise", MICROPORT)
 DISTRIBUTOR = bearer("distributor", f"D-{RUN}")
 STRANGER = bearer("distributor", f"D2-{RUN}")
-
-
-def until(check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
-    """Poll ``check`` until it returns something truthy (events take a moment to travel)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
-
-
-def post(url: str, body: dict[str, Any], headers: dict[str, str],
-         key: str | None = None) -> httpx.Response:
-    extra = {"Idempotency-Key": key or uuid.uuid4().hex}
-    return httpx.post(url, json=body, headers={**headers, **extra}, timeout=30)
 
 
 def test_an_order_from_placement_to_acceptance(platform: dict[str, str],
                                                kafka: KafkaBroker) -> None:
     catalog, orders, supply = platform["catalog"], platform["orders"], platform["supply"]
-    r = post(f"{catalog}/v1/programs", {
-        "program_id": PROGRAM, "category": "冠脉支架", "region": "重庆市",
-        "notice_no": "渝医保办〔2023〕3号", "organiser": "national",
-        "execution_start": "2026-01-31T00:00:00+08:00", "cycle_years": 3,
-        "preset": "chongqing-stents-2023"}, REGULATOR)
-    assert r.status_code == 201, r.text
-    r = post(f"{catalog}/v1/programs/{PROGRAM}/winning-products", {"rows": [{
-        "seq": 1, "product_name": "冠脉雷帕霉素洗脱钴基合金支架系统", "registration_no": CERT,
-        "declaring_enterprise": "上海微创医疗器械(集团)有限公司",
-        "registrant": "上海微创医疗器械(集团)有限公司", "product_price": "680",
-        "service_price": "50", "winning_price": "730"}]}, REGULATOR)
-    assert r.status_code == 201, r.text
-    listing_id = r.json()["listing_ids"][0]
-
+    listing_id = publish_program(catalog, PROGRAM, "重庆市")
     # supply: the regulator registers a distributor; the enterprise assigns it for the region
-    r = post(f"{supply}/v1/distributors", {"distributor_id": f"D-{RUN}", "name": "渝配送"},
-             REGULATOR)
-    assert r.status_code == 201, r.text
-
-    def assigned() -> httpx.Response | None:
-        r = post(f"{supply}/v1/assignments", {
-            "registration_no": CERT, "distributor_id": f"D-{RUN}", "scope": "region",
-            "region": "重庆市", "valid_from": "2026-01-01T00:00:00+08:00",
-            "reason": "regional distributor"}, ENTERPRISE)
-        return r if r.status_code == 201 else None  # until supply has the listing
-
-    until(assigned, what="the assignment (supply learns the listing from catalog)")
+    assign_distributor(supply, f"D-{RUN}", "重庆市")
 
     # orders: the hospital orders at exactly the listing price, once its read model has it
-    until(lambda: httpx.get(f"{orders}/v1/listings", params={"program_id": PROGRAM},
-                            headers=HOSPITAL).json()["items"], what="the listing in orders")
+    listing_in_orders(orders, PROGRAM, HOSPITAL)
     body = {"institution_id": f"H-{RUN}", "listing_id": listing_id, "units": 10,
             "unit_price": "730.00"}
     one_fen_off = post(f"{orders}/v1/orders", {**body, "unit_price": "729.99"}, HOSPITAL)

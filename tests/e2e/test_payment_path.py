@@ -17,21 +17,24 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from contracts.payments import SETTLEMENTS_TOPIC
-from services.catalog.domain import enterprise_id
 from services.devstack.kafka import KafkaBroker
 from services.payments.domain.deadlines import settlement_due
 from tests.e2e.conftest import bearer
-from tests.e2e.test_order_path import post, until
+from tests.e2e.world import (
+    ENTERPRISE,
+    assign_distributor,
+    deliver_and_accept,
+    listing_in_orders,
+    post,
+    publish_program,
+    until,
+)
 
 pytestmark = pytest.mark.e2e
 RUN = uuid.uuid4().hex[:6]
 PROGRAM = f"CQ-PAY-PATH-{RUN}"
 REGION = f"重庆市-{RUN}"
-CERT = "国械注准20163132305"  # 上海微创, winning price 730.00
-MICROPORT = enterprise_id("上海微创医疗器械(集团)有限公司")
-REGULATOR = bearer("regulator", "BUREAU")
 HOSPITAL = bearer("institution", f"H-{RUN}")
-ENTERPRISE = bearer("enterprise", MICROPORT)
 DISTRIBUTOR = bearer("distributor", f"D-{RUN}")
 
 
@@ -39,50 +42,15 @@ def test_an_order_from_placement_to_payment(platform: dict[str, str],
                                             kafka: KafkaBroker) -> None:
     catalog, orders, supply = platform["catalog"], platform["orders"], platform["supply"]
     payments = platform["payments"]
-    r = post(f"{catalog}/v1/programs", {
-        "program_id": PROGRAM, "category": "冠脉支架", "region": REGION,
-        "notice_no": "渝医保办〔2023〕3号", "organiser": "national",
-        "execution_start": "2026-01-31T00:00:00+08:00", "cycle_years": 3,
-        "preset": "chongqing-stents-2023"}, REGULATOR)
-    assert r.status_code == 201, r.text
-    r = post(f"{catalog}/v1/programs/{PROGRAM}/winning-products", {"rows": [{
-        "seq": 1, "product_name": "冠脉雷帕霉素洗脱钴基合金支架系统", "registration_no": CERT,
-        "declaring_enterprise": "上海微创医疗器械(集团)有限公司",
-        "registrant": "上海微创医疗器械(集团)有限公司", "product_price": "680",
-        "service_price": "50", "winning_price": "730"}]}, REGULATOR)
-    assert r.status_code == 201, r.text
-    listing_id = r.json()["listing_ids"][0]
-    r = post(f"{supply}/v1/distributors", {"distributor_id": f"D-{RUN}", "name": "渝配送"},
-             REGULATOR)
-    assert r.status_code == 201, r.text
-
-    def assigned() -> httpx.Response | None:
-        r = post(f"{supply}/v1/assignments", {
-            "registration_no": CERT, "distributor_id": f"D-{RUN}", "scope": "region",
-            "region": REGION, "valid_from": "2026-01-01T00:00:00+08:00",
-            "reason": "regional distributor"}, ENTERPRISE)
-        return r if r.status_code == 201 else None
-
-    until(assigned, what="the assignment (supply learns the listing from catalog)")
-    until(lambda: httpx.get(f"{orders}/v1/listings", params={"program_id": PROGRAM},
-                            headers=HOSPITAL).json()["items"], what="the listing in orders")
+    listing_id = publish_program(catalog, PROGRAM, REGION)
+    assign_distributor(supply, f"D-{RUN}", REGION)
+    listing_in_orders(orders, PROGRAM, HOSPITAL)
     placed = post(f"{orders}/v1/orders", {"institution_id": f"H-{RUN}",
                                           "listing_id": listing_id, "units": 10,
                                           "unit_price": "730.00"}, HOSPITAL)
     assert placed.status_code == 201, placed.text
     order_id = placed.json()["order_id"]
-
-    def status() -> str:
-        return str(httpx.get(f"{orders}/v1/orders/{order_id}", headers=HOSPITAL)
-                   .json()["status"])
-
-    until(lambda: status() == "routed", what="routing")
-    path = f"{supply}/v1/deliveries/{order_id}"
-    assert post(f"{path}/shipments", {"units": 10}, DISTRIBUTOR).status_code == 201
-    assert post(f"{path}/deliveries", {"units": 10}, DISTRIBUTOR).status_code == 201
-    until(lambda: status() == "delivered", what="delivery reaching orders")
-    r = post(f"{orders}/v1/orders/{order_id}/acceptance", {"accepted_units": 10}, HOSPITAL)
-    assert r.status_code in (200, 201), r.text
+    deliver_and_accept(platform, order_id, 10, HOSPITAL, DISTRIBUTOR)
 
     # payments: the acceptance opened a payable from the hospital to the enterprise
     def payable() -> dict[str, Any] | None:

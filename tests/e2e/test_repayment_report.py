@@ -17,50 +17,40 @@ from typing import Any
 import httpx
 import pytest
 
-from services.catalog.domain import enterprise_id
 from services.devstack.kafka import KafkaBroker
 from services.monitoring.domain.reports import Month
 from services.payments import overdue
 from services.runtime.clock import FixedClock
 from services.runtime.db import UnitOfWork, make_engine
 from tests.e2e.conftest import DATABASES, bearer
-from tests.e2e.test_order_path import post, until
 from tests.e2e.test_payment_path import settlement_events
+from tests.e2e.world import (
+    assign_distributor,
+    deliver_and_accept,
+    listing_in_orders,
+    post,
+    publish_program,
+    until,
+)
 
 pytestmark = pytest.mark.e2e
 RUN = uuid.uuid4().hex[:6]
 PROGRAM = f"CQ-REPAY-{RUN}"
 REGION = f"重庆市-{RUN}"
 HOSPITAL_ID = f"H-{RUN}"
-CERT = "国械注准20163132305"  # 上海微创, winning price 730.00
-MICROPORT = enterprise_id("上海微创医疗器械(集团)有限公司")
-REGULATOR = bearer("regulator", "BUREAU")
 OPERATOR = bearer("operator", "OPS")
 HOSPITAL = bearer("institution", HOSPITAL_ID)
-ENTERPRISE = bearer("enterprise", MICROPORT)
 DISTRIBUTOR = bearer("distributor", f"D-{RUN}")
 
 
 def accepted_order(platform: dict[str, str], listing_id: str) -> str:
     """One order of 10 units from placement to acceptance; its id (= its payable's)."""
-    orders, supply = platform["orders"], platform["supply"]
-    placed = post(f"{orders}/v1/orders", {"institution_id": HOSPITAL_ID,
-                                          "listing_id": listing_id, "units": 10,
-                                          "unit_price": "730.00"}, HOSPITAL)
+    placed = post(f"{platform['orders']}/v1/orders", {
+        "institution_id": HOSPITAL_ID, "listing_id": listing_id, "units": 10,
+        "unit_price": "730.00"}, HOSPITAL)
     assert placed.status_code == 201, placed.text
     order_id = str(placed.json()["order_id"])
-
-    def status() -> str:
-        return str(httpx.get(f"{orders}/v1/orders/{order_id}", headers=HOSPITAL)
-                   .json()["status"])
-
-    until(lambda: status() == "routed", what="routing")
-    path = f"{supply}/v1/deliveries/{order_id}"
-    assert post(f"{path}/shipments", {"units": 10}, DISTRIBUTOR).status_code == 201
-    assert post(f"{path}/deliveries", {"units": 10}, DISTRIBUTOR).status_code == 201
-    until(lambda: status() == "delivered", what="delivery reaching orders")
-    r = post(f"{orders}/v1/orders/{order_id}/acceptance", {"accepted_units": 10}, HOSPITAL)
-    assert r.status_code in (200, 201), r.text
+    deliver_and_accept(platform, order_id, 10, HOSPITAL, DISTRIBUTOR)
     return order_id
 
 
@@ -91,34 +81,9 @@ def test_a_payable_paid_on_time_and_another_overdue_in_the_monthly_report(
         platform: dict[str, str], kafka: KafkaBroker) -> None:
     catalog, supply = platform["catalog"], platform["supply"]
     payments, monitoring = platform["payments"], platform["monitoring"]
-    r = post(f"{catalog}/v1/programs", {
-        "program_id": PROGRAM, "category": "冠脉支架", "region": REGION,
-        "notice_no": "渝医保办〔2023〕3号", "organiser": "national",
-        "execution_start": "2026-01-31T00:00:00+08:00", "cycle_years": 3,
-        "preset": "chongqing-stents-2023"}, REGULATOR)
-    assert r.status_code == 201, r.text
-    r = post(f"{catalog}/v1/programs/{PROGRAM}/winning-products", {"rows": [{
-        "seq": 1, "product_name": "冠脉雷帕霉素洗脱钴基合金支架系统", "registration_no": CERT,
-        "declaring_enterprise": "上海微创医疗器械(集团)有限公司",
-        "registrant": "上海微创医疗器械(集团)有限公司", "product_price": "680",
-        "service_price": "50", "winning_price": "730"}]}, REGULATOR)
-    assert r.status_code == 201, r.text
-    listing_id = r.json()["listing_ids"][0]
-    r = post(f"{supply}/v1/distributors", {"distributor_id": f"D-{RUN}", "name": "渝配送"},
-             REGULATOR)
-    assert r.status_code == 201, r.text
-
-    def assigned() -> httpx.Response | None:
-        r = post(f"{supply}/v1/assignments", {
-            "registration_no": CERT, "distributor_id": f"D-{RUN}", "scope": "region",
-            "region": REGION, "valid_from": "2026-01-01T00:00:00+08:00",
-            "reason": "regional distributor"}, ENTERPRISE)
-        return r if r.status_code == 201 else None
-
-    until(assigned, what="the assignment (supply learns the listing from catalog)")
-    until(lambda: httpx.get(f"{platform['orders']}/v1/listings",
-                            params={"program_id": PROGRAM}, headers=HOSPITAL).json()["items"],
-          what="the listing in orders")
+    listing_id = publish_program(catalog, PROGRAM, REGION)
+    assign_distributor(supply, f"D-{RUN}", REGION)
+    listing_in_orders(platform["orders"], PROGRAM, HOSPITAL)
     on_time, late = accepted_order(platform, listing_id), accepted_order(platform, listing_id)
 
     def payable(order_id: str) -> dict[str, Any] | None:
