@@ -223,6 +223,12 @@ def _contracts(args: argparse.Namespace) -> int:
     return schemagen.main(["--check"] if args.action == "check" else [])
 
 
+def _clients(args: argparse.Namespace) -> int:
+    from services import clients
+
+    return clients.main(args.out, tuple(args.service or clients.SERVICES))
+
+
 def _run(args: argparse.Namespace) -> int:
     """Start a local Kafka broker (unless KAFKA_BOOTSTRAP_SERVERS is set) and all services."""
     from services import launcher
@@ -341,6 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("contracts", help="JSON Schemas and AsyncAPI")
     p.add_argument("action", choices=["generate", "check"])
     p.set_defaults(func=_contracts)
+
+    p = sub.add_parser("clients", help="generate typed Python clients of the services' HTTP "
+                                       "APIs (openapi-python-client)")
+    p.add_argument("--out", type=Path, default=Path("clients"),
+                   help="folder for the packages vbp_<service>_client (default: ./clients)")
+    p.add_argument("--service", action="append", choices=sorted(SERVICES),
+                   help="only this service (repeatable); all five by default")
+    p.set_defaults(func=_clients)
     return parser
 
 

@@ -24,6 +24,7 @@ from typing import Annotated, Any, TypeVar
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -402,6 +403,13 @@ class _RequestContext:
                 time.perf_counter() - started)
 
 
+def operation_id(route: APIRoute) -> str:
+    """A route's OpenAPI operationId is its endpoint's name (``place_order``): what a
+    generated client calls the operation (``vbp clients``). Names are unique per service
+    (``openapi.check_unique_operation_ids``)."""
+    return route.name
+
+
 def create_app(
     spec: ServiceSpec,
     settings: Settings | None = None,
@@ -432,7 +440,7 @@ def create_app(
             log.info("%s stopped", spec.name)
 
     app = FastAPI(title=spec.title or f"VBP {spec.name}", version=spec.version,
-                  lifespan=lifespan)
+                  lifespan=lifespan, generate_unique_id_function=operation_id)
     app.state.runtime = runtime
     problems.install(app)
 

@@ -31,7 +31,11 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 
 from contracts.problems import MEDIA_TYPE, ProblemDetails
-from services.runtime.idempotency import HEADER, idempotent_request
+from services.runtime.idempotency import (
+    HEADER,
+    idempotent_request,
+    required_idempotent_request,
+)
 from services.runtime.problems import RETRY_AFTER_S
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -74,7 +78,7 @@ def statuses(route: Any, database: frozenset[Callable[..., Any]]) -> set[int]:
     out: set[int] = set()
     if any(isinstance(d.call, HTTPBearer) for d in deps):
         out |= {401, 403}
-    if id(idempotent_request) in calls:
+    if calls & {id(idempotent_request), id(required_idempotent_request)}:
         out |= {400, 422}
     params = [p for d in (route.dependant, *deps) for p in d.path_params]
     if params:
@@ -144,11 +148,15 @@ def document(schema: dict[str, Any], app: FastAPI,
                 responses.pop("422", None)
             for status in sorted(errors | {c for c in declared if c >= 400}):
                 responses[str(status)] = _problem_response(status, responses.get(str(status)))
-            if id(idempotent_request) in {id(d.call) for d in dependencies(route.dependant)}:
+            calls = {id(d.call) for d in dependencies(route.dependant)}
+            key_required = id(required_idempotent_request) in calls
+            if key_required or id(idempotent_request) in calls:
                 operation.setdefault("parameters", []).append({
-                    "name": HEADER, "in": "header", "required": False,
-                    "description": "the same key with the same body replays the first "
-                                   "response; with another body it is refused (422)",
+                    "name": HEADER, "in": "header", "required": key_required,
+                    "description": ("required by this route (400 idempotency-key-required "
+                                    "without it); " if key_required else "")
+                    + "the same key with the same body replays the first response; with "
+                      "another body it is refused (422)",
                     "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
     _hoist_defs(schema["paths"], components)
     text = repr(schema["paths"])
