@@ -50,13 +50,7 @@ async def record_assignment(uow: UnitOfWork, body: AssignmentIn,
         store.assignments.c.registration_no == body.registration_no)
     distributors = await store.distributors_by_id(
         conn, [a.distributor_id for a in existing] + [new.distributor_id])
-    problems = domain.validate_assignment(new, existing, distributors=distributors)
-    chosen = distributors.get(new.distributor_id)
-    starts = max(now, new.valid_from)
-    if chosen is not None and not problems and not domain.is_qualified(chosen, starts):
-        # backdated, but it would start distributing now: it must be qualified now (R-SUP-4)
-        problems.append(f"distributor {new.distributor_id} is not qualified at "
-                        f"{starts.isoformat()} (R-SUP-4)")
+    problems = domain.assignment_problems(new, existing, distributors=distributors, now=now)
     if problems:
         raise errors.assignment_refused(problems)
     await conn.execute(insert(store.assignments).values(

@@ -280,15 +280,15 @@ def to_order(row: Any) -> domain.OrderToRoute:
 
 # --- queries --------------------------------------------------------------------------------------
 
-_A_COLS = [assignments.c[n] for n in (
+_ASSIGNMENT_COLUMNS = [assignments.c[n] for n in (
     "assignment_id", "enterprise_id", "registration_no", "distributor_id", "scope",
     "institution_id", "region", "valid_from", "valid_until", "revoked_at")]
-_D_COLS = [distributors.c[n] for n in (
+_DISTRIBUTOR_COLUMNS = [distributors.c[n] for n in (
     "distributor_id", "name", "qualified", "barred_from", "barred_until")]
 
 
 _CANDIDATE_COLUMNS = (
-    *_A_COLS, distributors.c.name, distributors.c.qualified,
+    *_ASSIGNMENT_COLUMNS, distributors.c.name, distributors.c.qualified,
     distributors.c.barred_from.label("d_from"), distributors.c.barred_until.label("d_until"))
 _CANDIDATE_JOIN = assignments.join(
     distributors, distributors.c.distributor_id == assignments.c.distributor_id)
@@ -298,7 +298,7 @@ _CANDIDATE_JOIN = assignments.join(
 # lists let the (enterprise, product) index narrow the search; the exact (enterprise, product,
 # place) pairs are compared as one string each, which the database looks up in a hash rather
 # than comparing row values one by one.
-_A = assignments.c
+_assignment = assignments.c
 _SEP = "\x1f"
 
 
@@ -309,13 +309,15 @@ def _place_key(enterprise_id: Any, registration_no: Any, place: Any) -> Any:
 _ROUTING_CANDIDATES = (
     select(*_CANDIDATE_COLUMNS)
     .select_from(_CANDIDATE_JOIN)
-    .where(_A.enterprise_id.in_(bindparam("enterprises", expanding=True)),
-           _A.registration_no.in_(bindparam("products", expanding=True)),
-           or_(and_(_A.scope == "institution",
-                    _place_key(_A.enterprise_id, _A.registration_no, _A.institution_id)
+    .where(_assignment.enterprise_id.in_(bindparam("enterprises", expanding=True)),
+           _assignment.registration_no.in_(bindparam("products", expanding=True)),
+           or_(and_(_assignment.scope == "institution",
+                    _place_key(_assignment.enterprise_id, _assignment.registration_no,
+                               _assignment.institution_id)
                     .in_(bindparam("institution_keys", expanding=True))),
-               and_(_A.scope == "region",
-                    _place_key(_A.enterprise_id, _A.registration_no, _A.region)
+               and_(_assignment.scope == "region",
+                    _place_key(_assignment.enterprise_id, _assignment.registration_no,
+                               _assignment.region)
                     .in_(bindparam("region_keys", expanding=True)))))
     .order_by(distributors.c.distributor_id)  # locked in one order, whoever routes
     .with_for_update(read=True, key_share=True, of=distributors)
@@ -359,7 +361,7 @@ async def routing_candidates(
 
 
 async def assignments_where(conn: AsyncConnection, *conditions: Any) -> list[domain.Assignment]:
-    rows = (await conn.execute(select(*_A_COLS).where(*conditions))).all()
+    rows = (await conn.execute(select(*_ASSIGNMENT_COLUMNS).where(*conditions))).all()
     return [to_assignment(r) for r in rows]
 
 
@@ -385,7 +387,7 @@ async def distributors_by_id(
     wanted = sorted(set(ids))
     found: dict[str, domain.Distributor] = {}
     for start in range(0, len(wanted), 5000):
-        query = select(*_D_COLS).where(
+        query = select(*_DISTRIBUTOR_COLUMNS).where(
             distributors.c.distributor_id.in_(wanted[start:start + 5000]))
         if key_share:
             query = query.with_for_update(read=True, key_share=True)

@@ -198,3 +198,22 @@ def validate_assignment(
                 f"and {new.scope}; end it before the new one starts"
             )
     return problems
+
+
+def assignment_problems(
+    new: Assignment,
+    existing: Iterable[Assignment],
+    *,
+    distributors: Mapping[str, Distributor],
+    now: datetime,
+) -> list[str]:
+    """R-SUP-1, R-SUP-4: the problems with recording ``new`` at ``now`` (empty: record it):
+    those of ``validate_assignment`` and, since a backdated assignment starts distributing
+    now, a distributor not qualified when it would start."""
+    problems = validate_assignment(new, existing, distributors=distributors)
+    chosen = distributors.get(new.distributor_id)
+    starts = max(now, new.valid_from)
+    if chosen is not None and not problems and not is_qualified(chosen, starts):
+        problems.append(f"distributor {new.distributor_id} is not qualified at "
+                        f"{starts.isoformat()} (R-SUP-4)")
+    return problems
