@@ -1,4 +1,6 @@
-"""Supply HTTP routes: thin; the work is in handlers and domain.
+"""Supply HTTP routes: thin; the work is in the use-case modules (``distributors``,
+``assignments``, ``deliveries``, ``violations``, ``accounts``, ``routing``), the answers in
+``views``, the queries in ``store``.
 
 Who sees what: regulators and operators everything; an enterprise its own assignments, orders,
 risks and contingencies; a distributor the orders routed to it and the assignments naming it;
@@ -7,13 +9,12 @@ an institution its own orders, accounts and open items. Another org's object is 
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from contracts.supply import (
     AccountIn,
@@ -33,9 +34,7 @@ from contracts.supply import (
     DistributorIn,
     DistributorOut,
     DistributorsPage,
-    GapOut,
     HistoryOut,
-    OpenAccountItemOut,
     OpenAccountItemsPage,
     ReasonIn,
     ShipmentIn,
@@ -46,20 +45,30 @@ from contracts.supply import (
     SweepOut,
 )
 from services.runtime.app import ClockDep, Engine, UoW
-from services.runtime.auth import Principal, authorize
+from services.runtime.auth import Overseer, Principal, Regulator, authorize
 from services.runtime.idempotency import IdempotencyRequired
-from services.runtime.problems import Problem, not_found
-from services.supply import domain, handlers, store
+from services.runtime.problems import not_found
+from services.supply import (
+    accounts,
+    assignments,
+    deliveries,
+    distributors,
+    domain,
+    errors,
+    routing,
+    store,
+    views,
+    violations,
+)
 from services.supply.waiting import OrderNotKnownYet
 
 router = APIRouter(prefix="/v1", tags=["supply"])
-Regulator = Annotated[Principal, Depends(authorize("regulator"))]
-Overseer = Annotated[Principal, Depends(authorize("regulator", "operator"))]
 Enterprise = Annotated[Principal, Depends(authorize("enterprise"))]
 Institution = Annotated[Principal, Depends(authorize("institution"))]
 Distributor = Annotated[Principal, Depends(authorize("distributor"))]
 AnyRole = Annotated[Principal, Depends(authorize(
     "regulator", "operator", "institution", "enterprise", "distributor"))]
+"""Every role but ``agency`` (the runtime's ``AnyRole`` admits it too)."""
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 Status = Annotated[Literal["open", "closed", "all"], Query()]
@@ -68,19 +77,16 @@ NOT_OPEN: dict[int | str, dict[str, Any]] = {
     409: {"description": "the order is not open for this (cancelled, or not routed to you)"}}
 
 
-def _page(items: list[Any], limit: int, key: str) -> tuple[list[Any], str | None]:
-    if len(items) > limit:
-        items = items[:limit]
-        return items, str(getattr(items[-1], key))
-    return items, None
-
-
-def _scoped(caller: Principal, field: str, wanted: str | None) -> tuple[str | None, bool]:
-    """The filter value for ``field`` when the caller is limited to its own org: (value,
-    empty) where ``empty`` says the caller asked for another org's (so nothing)."""
-    if caller.sees_all:
-        return wanted, False
-    return caller.org, wanted not in (None, caller.org)
+def _scoped(caller: Principal, columns: Mapping[str, str],
+            wanted: dict[str, str | None]) -> dict[str, str | None] | None:
+    """The filters ``wanted`` limited to the caller's own org (``Principal.filters``: the
+    column that holds the owner for the caller's role, from ``columns``); None when the
+    caller asked for another org's objects (so nothing)."""
+    for column, org in caller.filters(columns).items():
+        if wanted.get(column) not in (None, org):
+            return None
+        wanted[column] = org
+    return wanted
 
 
 # --- distributors ---------------------------------------------------------------------------------
@@ -92,7 +98,7 @@ async def register_distributor(body: DistributorIn, caller: Overseer, uow: UoW,
                                idem: IdempotencyRequired) -> JSONResponse:
     """Register a distribution company, with its standing qualification."""
     return await idem.run(uow, caller.actor,
-                          lambda u: handlers.register_distributor(u, body, caller))
+                          lambda u: distributors.register_distributor(u, body, caller))
 
 
 @router.get("/distributors", response_model=DistributorsPage)
@@ -105,8 +111,7 @@ async def list_distributors(
     async with engine.connect() as conn:
         rows = await store.list_distributors(conn, after=cursor, limit=limit + 1, q=q)
     now = clock.now()
-    items, nxt = _page([handlers.distributor_out(r, now) for r in rows], limit,
-                       "distributor_id")
+    items, nxt = views.page([views.distributor_out(r, now) for r in rows], limit, "distributor_id")
     return DistributorsPage(items=items, next_cursor=nxt)
 
 
@@ -117,17 +122,7 @@ async def get_distributor(distributor_id: str, caller: AnyRole, engine: Engine,
         row = await store.get_distributor(conn, distributor_id)
     if row is None:
         raise not_found("distributor", distributor_id)
-    return handlers.distributor_out(row, clock.now())
-
-
-async def _history(engine: Any, kind: str, ident: str) -> list[HistoryOut]:
-    H = store.history
-    async with engine.connect() as conn:
-        rows = (await conn.execute(select(H).where(H.c.subject_kind == kind,
-                                                   H.c.subject_id == ident)
-                                   .order_by(H.c.id).limit(1000))).all()
-    return [HistoryOut(change=r.change, detail=json.loads(r.detail), actor=r.actor,
-                       reason=r.reason, at=r.at) for r in rows]
+    return views.distributor_out(row, clock.now())
 
 
 @router.get("/distributors/{distributor_id}/history", response_model=list[HistoryOut])
@@ -135,13 +130,12 @@ async def distributor_history(distributor_id: str, caller: AnyRole,
                               engine: Engine) -> list[HistoryOut]:
     """Registration, bars and lifts: who, when, why."""
     if caller.role != "distributor" and not caller.sees_all:
-        raise Problem(403, "forbidden", "Not allowed for this role",
-                      "a distributor's history is for regulators, operators and itself")
+        raise errors.history_not_for_role()
     caller.check_owns(distributor_id, "distributor", distributor_id)
     async with engine.connect() as conn:
         if await store.get_distributor(conn, distributor_id) is None:
             raise not_found("distributor", distributor_id)
-    return await _history(engine, "distributor", distributor_id)
+        return await views.history(conn, "distributor", distributor_id)
 
 
 # --- violation list -------------------------------------------------------------------------------
@@ -158,7 +152,7 @@ async def bar_distributor(body: BarIn, caller: Regulator, uow: UoW, idem: Idempo
     affected gets a contingency item."""
     now = clock.now()
     until = body.until or domain.CalendarYears(body.years or 0).after(now)
-    return await idem.run(uow, caller.actor, lambda u: handlers.bar_distributor(
+    return await idem.run(uow, caller.actor, lambda u: violations.bar_distributor(
         u, body.distributor_id, body.reason, until, caller.actor))
 
 
@@ -168,7 +162,7 @@ async def lift_bar(bar_id: str, body: ReasonIn, caller: Regulator, uow: UoW,
                    idem: IdempotencyRequired) -> JSONResponse:
     """Lift a listing: qualification comes back (once no other bar holds the distributor);
     the revoked assignments do not."""
-    return await idem.run(uow, caller.actor, lambda u: handlers.lift_bar(
+    return await idem.run(uow, caller.actor, lambda u: violations.lift_bar(
         u, caller.actor, body.reason, bar_id=bar_id), status_code=200)
 
 
@@ -177,30 +171,21 @@ async def list_bars(caller: AnyRole, engine: Engine, clock: ClockDep,
                     distributor_id: str | None = None, active: bool | None = None,
                     cursor: Cursor = None, limit: Limit = 50) -> BarsPage:
     """The violation list (public): every bar, active or not."""
-    B = store.bars
-    query = select(B).order_by(B.c.bar_id)
-    if distributor_id:
-        query = query.where(B.c.distributor_id == distributor_id)
-    if cursor:
-        query = query.where(B.c.bar_id > cursor)
     now = clock.now()
-    if active is not None:
-        live = (B.c.lifted_at.is_(None) & (B.c.barred_from <= now) & (B.c.barred_until > now))
-        query = query.where(live if active else ~live)
     async with engine.connect() as conn:
-        rows = (await conn.execute(query.limit(limit + 1))).all()
-    items, nxt = _page([handlers.bar_out(r, now) for r in rows], limit, "bar_id")
+        rows = await store.list_bars(conn, distributor_id=distributor_id, active=active, now=now,
+                                     after=cursor, limit=limit + 1)
+    items, nxt = views.page([views.bar_out(r, now) for r in rows], limit, "bar_id")
     return BarsPage(items=items, next_cursor=nxt)
 
 
 @router.get("/violations/{bar_id}", response_model=BarOut)
 async def get_bar(bar_id: str, caller: AnyRole, engine: Engine, clock: ClockDep) -> BarOut:
     async with engine.connect() as conn:
-        row = (await conn.execute(select(store.bars)
-                                  .where(store.bars.c.bar_id == bar_id))).first()
+        row = await store.get_bar(conn, bar_id)
     if row is None:
         raise not_found("bar", bar_id)
-    return handlers.bar_out(row, clock.now())
+    return views.bar_out(row, clock.now())
 
 
 # --- assignments ----------------------------------------------------------------------------------
@@ -214,14 +199,14 @@ async def record_assignment(body: AssignmentIn, caller: Enterprise, uow: UoW,
     """The calling enterprise chooses a distributor for one of its products, for one
     institution or one region (R-SUP-1). Orders waiting for one are routed at once."""
     return await idem.run(uow, caller.actor,
-                          lambda u: handlers.record_assignment(u, body, caller))
+                          lambda u: assignments.record_assignment(u, body, caller))
 
 
 @router.post("/assignments/{assignment_id}/revoke", response_model=AssignmentOut,
              responses={409: {"description": "the assignment has ended already"}})
 async def revoke_assignment(assignment_id: str, body: ReasonIn, caller: Enterprise, uow: UoW,
                             idem: IdempotencyRequired) -> JSONResponse:
-    return await idem.run(uow, caller.actor, lambda u: handlers.revoke_assignment(
+    return await idem.run(uow, caller.actor, lambda u: assignments.revoke_assignment(
         u, assignment_id, body.reason, caller), status_code=200)
 
 
@@ -238,20 +223,17 @@ async def list_assignments(
 ) -> AssignmentsPage:
     """Enterprises see their own; distributors those naming them; institutions those naming
     them; regulators and operators all."""
-    filters: dict[str, str | None] = {
+    filters = _scoped(caller, _ASSIGNMENT_SCOPE, {
         "enterprise_id": enterprise_id, "distributor_id": distributor_id,
-        "institution_id": institution_id, "region": region, "registration_no": registration_no}
-    if not caller.sees_all:
-        field = _ASSIGNMENT_SCOPE[caller.role]
-        if filters[field] not in (None, caller.org):
-            return AssignmentsPage(items=[])
-        filters[field] = caller.org
+        "institution_id": institution_id, "region": region, "registration_no": registration_no})
+    if filters is None:
+        return AssignmentsPage(items=[])
     async with engine.connect() as conn:
         rows = await store.search_assignments(conn, filters=filters, after=cursor,
                                               limit=limit + 1)
         names = await store.enterprise_names(conn, (r.enterprise_id for r in rows))
     now = clock.now()
-    items, nxt = _page([handlers.assignment_out(r, now, names) for r in rows], limit,
+    items, nxt = views.page([views.assignment_out(r, now, names) for r in rows], limit,
                        "assignment_id")
     return AssignmentsPage(items=items, next_cursor=nxt)
 
@@ -261,9 +243,9 @@ async def _visible_assignment(engine: Any, caller: Principal, assignment_id: str
         row = await store.get_assignment(conn, assignment_id)
     if row is None:
         raise not_found("assignment", assignment_id)
-    if not caller.sees_all:
-        owner = getattr(row, _ASSIGNMENT_SCOPE[caller.role])
-        caller.check_owns(owner or "", "assignment", assignment_id)
+    for column, org in caller.filters(_ASSIGNMENT_SCOPE).items():
+        if (getattr(row, column) or "") != org:
+            raise not_found("assignment", assignment_id)
     return row
 
 
@@ -273,7 +255,7 @@ async def get_assignment(assignment_id: str, caller: AnyRole, engine: Engine,
     row = await _visible_assignment(engine, caller, assignment_id)
     async with engine.connect() as conn:
         names = await store.enterprise_names(conn, [row.enterprise_id])
-    return handlers.assignment_out(row, clock.now(), names)
+    return views.assignment_out(row, clock.now(), names)
 
 
 @router.get("/assignments/{assignment_id}/history", response_model=list[HistoryOut])
@@ -281,7 +263,8 @@ async def assignment_history(assignment_id: str, caller: AnyRole,
                              engine: Engine) -> list[HistoryOut]:
     """Every change of an assignment: who, when, why."""
     await _visible_assignment(engine, caller, assignment_id)
-    return await _history(engine, "assignment", assignment_id)
+    async with engine.connect() as conn:
+        return await views.history(conn, "assignment", assignment_id)
 
 
 # --- accounts (R-SUP-2) ---------------------------------------------------------------------------
@@ -293,7 +276,7 @@ async def record_account(body: AccountIn, caller: Institution, uow: UoW,
                          idem: IdempotencyRequired) -> JSONResponse:
     """The calling institution requested or opened an account with a distributor. Tracked
     only: an unopened account never holds up supply (R-AGR-7)."""
-    return await idem.run(uow, caller.actor, lambda u: handlers.record_account(u, body, caller))
+    return await idem.run(uow, caller.actor, lambda u: accounts.record_account(u, body, caller))
 
 
 @router.get("/accounts", response_model=list[AccountOut])
@@ -304,23 +287,14 @@ async def list_accounts(
     offset: Offset = 0, limit: Limit = 100,
 ) -> list[AccountOut]:
     """Accounts institutions requested or opened (R-SUP-2); paginated by offset."""
-    T = store.accounts
-    if caller.role == "institution":
-        institution_id, empty = _scoped(caller, "institution_id", institution_id)
-    elif caller.role == "distributor":
-        distributor_id, empty = _scoped(caller, "distributor_id", distributor_id)
-    else:
-        empty = False
-    if empty:
+    filters = _scoped(caller, {"institution": "institution_id", "distributor": "distributor_id"},
+                      {"institution_id": institution_id, "distributor_id": distributor_id})
+    if filters is None:
         return []
-    query = (select(T).order_by(T.c.institution_id, T.c.distributor_id)
-             .offset(offset).limit(limit))
-    if institution_id:
-        query = query.where(T.c.institution_id == institution_id)
-    if distributor_id:
-        query = query.where(T.c.distributor_id == distributor_id)
     async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
+        rows = await store.list_accounts(conn, institution_id=filters["institution_id"],
+                                         distributor_id=filters["distributor_id"],
+                                         offset=offset, limit=limit)
     return [AccountOut.model_validate(r._asdict()) for r in rows]
 
 
@@ -333,17 +307,14 @@ async def open_account_items(
 ) -> OpenAccountItemsPage:
     """Assigned institution–distributor pairs whose account is not opened (R-SUP-2): for
     follow-up; they never block supply."""
-    institution_id, empty = _scoped(caller, "institution_id", institution_id)
-    if empty:
+    filters = _scoped(caller, {"institution": "institution_id"},
+                      {"institution_id": institution_id})
+    if filters is None:
         return OpenAccountItemsPage(items=[])
     async with engine.connect() as conn:
-        items = await handlers.open_account_items(conn, clock.now(), institution_id)
-    page = items[cursor:cursor + limit]
+        items = await accounts.open_account_items(conn, clock.now(), filters["institution_id"])
     return OpenAccountItemsPage(
-        items=[OpenAccountItemOut(institution_id=i.institution_id,
-                                  distributor_id=i.distributor_id,
-                                  status=None if i.status is None else i.status.value)
-               for i in page],
+        items=[views.open_item_out(i) for i in items[cursor:cursor + limit]],
         next_cursor=str(cursor + limit) if len(items) > cursor + limit else None)
 
 
@@ -364,18 +335,15 @@ async def list_orders(
 ) -> SupplyOrdersPage:
     """Orders as supply sees them. A distributor sees the orders routed to it (its work
     queue); an enterprise and an institution their own."""
-    filters: dict[str, str | None] = {"status": status, "distributor_id": distributor_id,
-                                      "enterprise_id": enterprise_id,
-                                      "institution_id": institution_id}
-    if not caller.sees_all:
-        field = _ORDER_SCOPE[caller.role]
-        if filters[field] not in (None, caller.org):
-            return SupplyOrdersPage(items=[])
-        filters[field] = caller.org
+    filters = _scoped(caller, _ORDER_SCOPE, {
+        "status": status, "distributor_id": distributor_id, "enterprise_id": enterprise_id,
+        "institution_id": institution_id})
+    if filters is None:
+        return SupplyOrdersPage(items=[])
     async with engine.connect() as conn:
         rows = await store.search_orders(conn, filters=filters, after=cursor, limit=limit + 1)
         names = await store.enterprise_names(conn, (r.enterprise_id for r in rows))
-    items, nxt = _page([handlers.order_out(r, names=names) for r in rows], limit, "order_id")
+    items, nxt = views.page([views.order_out(r, names=names) for r in rows], limit, "order_id")
     return SupplyOrdersPage(items=items, next_cursor=nxt)
 
 
@@ -385,11 +353,12 @@ async def get_order(order_id: str, caller: AnyRole, engine: Engine) -> SupplyOrd
         row = await store.get_order(conn, order_id)
         if row is None:
             raise OrderNotKnownYet(order_id)  # 404 with Retry-After (waiting.py)
-        if not caller.sees_all:
-            caller.check_owns(getattr(row, _ORDER_SCOPE[caller.role]) or "", "order", order_id)
+        for column, org in caller.filters(_ORDER_SCOPE).items():
+            if (getattr(row, column) or "") != org:
+                raise not_found("order", order_id)
         moves = (await store.movements_of(conn, [order_id])).get(order_id, [])
         names = await store.enterprise_names(conn, [row.enterprise_id])
-    return handlers.order_out(row, moves, names)
+    return views.order_out(row, moves, names)
 
 
 @router.post("/deliveries/{order_id}/shipments", status_code=201, response_model=SupplyOrderOut,
@@ -398,7 +367,7 @@ async def record_shipment(order_id: str, body: ShipmentIn, caller: Distributor, 
                           idem: IdempotencyRequired) -> JSONResponse:
     """The distributor the order is routed to ships (part of) it. Idempotency-Key required."""
     return await idem.run(uow, caller.actor,
-                          lambda u: handlers.record_shipment(u, order_id, body, caller))
+                          lambda u: deliveries.record_shipment(u, order_id, body, caller))
 
 
 @router.post("/deliveries/{order_id}/deliveries", status_code=201,
@@ -408,7 +377,7 @@ async def record_delivery(order_id: str, body: DeliveryIn, caller: Distributor, 
     """The distributor delivers (part of) what it shipped; delivery time is measured from
     placement to the last unit delivered (R-SUP-3). Idempotency-Key required."""
     return await idem.run(uow, caller.actor,
-                          lambda u: handlers.record_delivery(u, order_id, body, caller))
+                          lambda u: deliveries.record_delivery(u, order_id, body, caller))
 
 
 @router.get("/delivery-stats", response_model=list[DeliveryStatsOut])
@@ -423,29 +392,16 @@ async def delivery_stats(
     mean and nearest-rank 90th percentile (R-SUP-3)."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
-            raise Problem(422, "validation", "Request is not valid", f"invalid fields: {name}",
-                          errors=[{"field": f"query.{name}", "message": "needs an offset"}])
-    if caller.role == "enterprise":
-        enterprise_id, empty = _scoped(caller, "enterprise_id", enterprise_id)
-    elif caller.role == "distributor":
-        distributor_id, empty = _scoped(caller, "distributor_id", distributor_id)
-    else:
-        empty = False
-    if empty:
+            raise errors.query_needs_offset(name)
+    filters = _scoped(caller, {"enterprise": "enterprise_id", "distributor": "distributor_id"},
+                      {"enterprise_id": enterprise_id, "distributor_id": distributor_id})
+    if filters is None:
         return []
     async with engine.connect() as conn:
-        rows = await store.delivery_stats(conn, distributor_id=distributor_id,
-                                          enterprise_id=enterprise_id, since=since,
+        rows = await store.delivery_stats(conn, distributor_id=filters["distributor_id"],
+                                          enterprise_id=filters["enterprise_id"], since=since,
                                           until=until, offset=offset, limit=limit)
-    out = []
-    for r in rows:
-        stats = domain.stats_from_totals(r.distributor_id, r.enterprise_id, int(r.n),
-                                         int(r.total), int(r.p90))
-        out.append(DeliveryStatsOut(
-            distributor_id=stats.distributor_id, enterprise_id=stats.enterprise_id,
-            count=stats.count, mean_hours=domain.to_decimal(stats.mean_hours),
-            p90_hours=domain.to_decimal(stats.p90_hours)))
-    return out
+    return [views.delivery_stats_out(r) for r in rows]
 
 
 # --- supply risks and contingencies (R-SUP-4) -----------------------------------------------------
@@ -460,29 +416,15 @@ async def list_risks(
     cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None, limit: Limit = 50,
 ) -> SupplyRisksPage:
     """Orders nobody may distribute now, until an assignment routes them."""
-    R = store.supply_risks
-    if caller.role == "enterprise":
-        enterprise_id, empty = _scoped(caller, "enterprise_id", enterprise_id)
-    elif caller.role == "institution":
-        institution_id, empty = _scoped(caller, "institution_id", institution_id)
-    else:
-        empty = False
-    if empty:
+    filters = _scoped(caller, {"enterprise": "enterprise_id", "institution": "institution_id"},
+                      {"enterprise_id": enterprise_id, "institution_id": institution_id,
+                       "registration_no": registration_no})
+    if filters is None:
         return SupplyRisksPage(items=[])
-    query = select(R).order_by(R.c.risk_id).limit(limit + 1)
-    for column, value in ((R.c.enterprise_id, enterprise_id),
-                          (R.c.institution_id, institution_id),
-                          (R.c.registration_no, registration_no)):
-        if value is not None:
-            query = query.where(column == value)
-    if status != "all":
-        query = query.where(R.c.closed_at.is_(None) if status == "open"
-                            else R.c.closed_at.is_not(None))
-    if cursor is not None:
-        query = query.where(R.c.risk_id > cursor)
     async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    items, nxt = _page([SupplyRiskOut.model_validate(r._asdict()) for r in rows], limit,
+        rows = await store.search_risks(conn, filters=filters, status=status, after=cursor,
+                                        limit=limit + 1)
+    items, nxt = views.page([SupplyRiskOut.model_validate(r._asdict()) for r in rows], limit,
                        "risk_id")
     return SupplyRisksPage(items=items, next_cursor=nxt)
 
@@ -493,28 +435,9 @@ async def route_pending(caller: Overseer, uow: UoW,
     """Route the pending orders an assignment now covers (one that has started since it was
     recorded). Safe to call any time."""
     async with uow:
-        out = await handlers.route_pending(uow, limit)
+        out = await routing.route_pending(uow, limit)
         await uow.commit()
     return out
-
-
-async def _contingency_out(conn: Any, rows: list[Any]) -> list[ContingencyOut]:
-    G = store.contingency_gaps
-    ids = [r.contingency_id for r in rows]
-    gaps: dict[str, list[GapOut]] = {}
-    if ids:
-        for g in (await conn.execute(select(G).where(G.c.contingency_id.in_(ids))
-                                     .order_by(G.c.registration_no, G.c.place))).all():
-            gaps.setdefault(g.contingency_id, []).append(GapOut(
-                registration_no=g.registration_no, scope=g.scope, place=g.place,
-                closed_at=g.closed_at, closed_by=g.closed_by))
-    return [ContingencyOut(
-        contingency_id=r.contingency_id, enterprise_id=r.enterprise_id,
-        distributor_id=r.distributor_id, bar_id=r.bar_id,
-        registration_nos=json.loads(r.registration_nos),
-        status="open" if r.closed_at is None else "closed", opened_at=r.opened_at,
-        closed_at=r.closed_at, closed_by=r.closed_by, gaps=gaps.get(r.contingency_id, []))
-        for r in rows]
 
 
 @router.get("/contingencies", response_model=ContingenciesPage)
@@ -524,23 +447,15 @@ async def list_contingencies(
     distributor_id: str | None = None, cursor: Cursor = None, limit: Limit = 50,
 ) -> ContingenciesPage:
     """Enterprises that lost a distributor to a bar and must assign another (R-SUP-4)."""
-    C = store.contingencies
-    enterprise_id, empty = _scoped(caller, "enterprise_id", enterprise_id)
-    if empty:
+    filters = _scoped(caller, {"enterprise": "enterprise_id"},
+                      {"enterprise_id": enterprise_id, "distributor_id": distributor_id})
+    if filters is None:
         return ContingenciesPage(items=[])
-    query = select(C).order_by(C.c.contingency_id).limit(limit + 1)
-    if enterprise_id is not None:
-        query = query.where(C.c.enterprise_id == enterprise_id)
-    if distributor_id is not None:
-        query = query.where(C.c.distributor_id == distributor_id)
-    if status != "all":
-        query = query.where(C.c.closed_at.is_(None) if status == "open"
-                            else C.c.closed_at.is_not(None))
-    if cursor:
-        query = query.where(C.c.contingency_id > cursor)
     async with engine.connect() as conn:
-        items = await _contingency_out(conn, list((await conn.execute(query)).all()))
-    items, nxt = _page(items, limit, "contingency_id")
+        rows = await store.search_contingencies(conn, filters=filters, status=status,
+                                                after=cursor, limit=limit + 1)
+        items = await views.contingencies_out(conn, rows)
+    items, nxt = views.page(items, limit, "contingency_id")
     return ContingenciesPage(items=items, next_cursor=nxt)
 
 
@@ -550,10 +465,9 @@ async def get_contingency(
     caller: Annotated[Principal, Depends(authorize("regulator", "operator", "enterprise"))],
     engine: Engine,
 ) -> ContingencyOut:
-    C = store.contingencies
     async with engine.connect() as conn:
-        row = (await conn.execute(select(C).where(C.c.contingency_id == contingency_id))).first()
+        row = await store.get_contingency(conn, contingency_id)
         if row is None:
             raise not_found("contingency", contingency_id)
         caller.check_owns(row.enterprise_id, "contingency", contingency_id)
-        return (await _contingency_out(conn, [row]))[0]
+        return (await views.contingencies_out(conn, [row]))[0]

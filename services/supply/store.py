@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.runtime.db import BigId, UTCDateTime, is_postgres, new_metadata
+from services.runtime.history import history_row, history_table, write_history
 from services.supply import domain
 
 metadata = new_metadata()
@@ -206,19 +207,27 @@ async def enterprise_names(conn: AsyncConnection, enterprise_ids: Iterable[str]
     return {r.enterprise_id: r.enterprise_name for r in rows}
 
 
-history = Table(  # every change of a distributor, assignment, bar or account: who, when, why
-    "history",
-    metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("subject_kind", String(20), nullable=False),
-    Column("subject_id", String(64), nullable=False),
-    Column("change", String(40), nullable=False),
-    Column("detail", Text, nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("at", UTCDateTime(), nullable=False),
-)
-Index("ix_history_subject_kind_subject_id", history.c.subject_kind, history.c.subject_id)
+history = history_table(metadata)
+"""Every change of a distributor, assignment, bar, contingency or account: who, when, why (the
+runtime's history table, ``services.runtime.history``)."""
+
+
+async def write_changes(conn: AsyncConnection, entries: Iterable[tuple[str, str, str, Any]],
+                        actor: str, reason: str, at: datetime) -> None:
+    """Append (subject kind, subject id, change, detail) entries to ``history``."""
+    await write_history(conn, history, [history_row(kind, ident, change, detail, actor, reason,
+                                                    at)
+                                        for kind, ident, change, detail in entries])
+
+
+async def history_page(conn: AsyncConnection, subject_kind: str, subject_id: str,
+                       limit: int = 1000) -> list[Row[Any]]:
+    """One object's changes, oldest first (at most ``limit``)."""
+    query = (select(history).where(history.c.subject_kind == subject_kind,
+                                   history.c.subject_id == subject_id)
+             .order_by(history.c.seq).limit(limit))
+    return list((await conn.execute(query)).all())
+
 
 OPEN_STATUSES = ("routed", "shipped")
 """Orders with a distributor and not yet fully delivered."""
@@ -271,15 +280,15 @@ def to_order(row: Any) -> domain.OrderToRoute:
 
 # --- queries --------------------------------------------------------------------------------------
 
-_A_COLS = [assignments.c[n] for n in (
+_ASSIGNMENT_COLUMNS = [assignments.c[n] for n in (
     "assignment_id", "enterprise_id", "registration_no", "distributor_id", "scope",
     "institution_id", "region", "valid_from", "valid_until", "revoked_at")]
-_D_COLS = [distributors.c[n] for n in (
+_DISTRIBUTOR_COLUMNS = [distributors.c[n] for n in (
     "distributor_id", "name", "qualified", "barred_from", "barred_until")]
 
 
 _CANDIDATE_COLUMNS = (
-    *_A_COLS, distributors.c.name, distributors.c.qualified,
+    *_ASSIGNMENT_COLUMNS, distributors.c.name, distributors.c.qualified,
     distributors.c.barred_from.label("d_from"), distributors.c.barred_until.label("d_until"))
 _CANDIDATE_JOIN = assignments.join(
     distributors, distributors.c.distributor_id == assignments.c.distributor_id)
@@ -289,7 +298,7 @@ _CANDIDATE_JOIN = assignments.join(
 # lists let the (enterprise, product) index narrow the search; the exact (enterprise, product,
 # place) pairs are compared as one string each, which the database looks up in a hash rather
 # than comparing row values one by one.
-_A = assignments.c
+_assignment = assignments.c
 _SEP = "\x1f"
 
 
@@ -300,13 +309,15 @@ def _place_key(enterprise_id: Any, registration_no: Any, place: Any) -> Any:
 _ROUTING_CANDIDATES = (
     select(*_CANDIDATE_COLUMNS)
     .select_from(_CANDIDATE_JOIN)
-    .where(_A.enterprise_id.in_(bindparam("enterprises", expanding=True)),
-           _A.registration_no.in_(bindparam("products", expanding=True)),
-           or_(and_(_A.scope == "institution",
-                    _place_key(_A.enterprise_id, _A.registration_no, _A.institution_id)
+    .where(_assignment.enterprise_id.in_(bindparam("enterprises", expanding=True)),
+           _assignment.registration_no.in_(bindparam("products", expanding=True)),
+           or_(and_(_assignment.scope == "institution",
+                    _place_key(_assignment.enterprise_id, _assignment.registration_no,
+                               _assignment.institution_id)
                     .in_(bindparam("institution_keys", expanding=True))),
-               and_(_A.scope == "region",
-                    _place_key(_A.enterprise_id, _A.registration_no, _A.region)
+               and_(_assignment.scope == "region",
+                    _place_key(_assignment.enterprise_id, _assignment.registration_no,
+                               _assignment.region)
                     .in_(bindparam("region_keys", expanding=True)))))
     .order_by(distributors.c.distributor_id)  # locked in one order, whoever routes
     .with_for_update(read=True, key_share=True, of=distributors)
@@ -350,7 +361,7 @@ async def routing_candidates(
 
 
 async def assignments_where(conn: AsyncConnection, *conditions: Any) -> list[domain.Assignment]:
-    rows = (await conn.execute(select(*_A_COLS).where(*conditions))).all()
+    rows = (await conn.execute(select(*_ASSIGNMENT_COLUMNS).where(*conditions))).all()
     return [to_assignment(r) for r in rows]
 
 
@@ -376,7 +387,7 @@ async def distributors_by_id(
     wanted = sorted(set(ids))
     found: dict[str, domain.Distributor] = {}
     for start in range(0, len(wanted), 5000):
-        query = select(*_D_COLS).where(
+        query = select(*_DISTRIBUTOR_COLUMNS).where(
             distributors.c.distributor_id.in_(wanted[start:start + 5000]))
         if key_share:
             query = query.with_for_update(read=True, key_share=True)
@@ -516,3 +527,84 @@ async def delivery_stats(conn: AsyncConnection, *, distributor_id: str | None,
         .offset(offset).limit(limit)
     )
     return list((await conn.execute(query)).all())
+
+
+async def get_bar(conn: AsyncConnection, bar_id: str) -> Row[Any] | None:
+    return (await conn.execute(select(bars).where(bars.c.bar_id == bar_id))).first()
+
+
+async def list_bars(conn: AsyncConnection, *, distributor_id: str | None, active: bool | None,
+                    now: datetime, after: str | None, limit: int) -> list[Row[Any]]:
+    """The violation list, by bar id; ``active``: only the bars in force at ``now`` (or only
+    those not)."""
+    query = select(bars).order_by(bars.c.bar_id)
+    if distributor_id:
+        query = query.where(bars.c.distributor_id == distributor_id)
+    if after:
+        query = query.where(bars.c.bar_id > after)
+    if active is not None:
+        live = (bars.c.lifted_at.is_(None) & (bars.c.barred_from <= now)
+                & (bars.c.barred_until > now))
+        query = query.where(live if active else ~live)
+    return list((await conn.execute(query.limit(limit))).all())
+
+
+async def list_accounts(conn: AsyncConnection, *, institution_id: str | None,
+                        distributor_id: str | None, offset: int, limit: int) -> list[Row[Any]]:
+    query = (select(accounts).order_by(accounts.c.institution_id, accounts.c.distributor_id)
+             .offset(offset).limit(limit))
+    if institution_id:
+        query = query.where(accounts.c.institution_id == institution_id)
+    if distributor_id:
+        query = query.where(accounts.c.distributor_id == distributor_id)
+    return list((await conn.execute(query)).all())
+
+
+def _open_or_closed(query: Any, closed_at: Any, status: str) -> Any:
+    if status == "all":
+        return query
+    return query.where(closed_at.is_(None) if status == "open" else closed_at.is_not(None))
+
+
+async def search_risks(conn: AsyncConnection, *, filters: dict[str, str | None], status: str,
+                       after: int | None, limit: int) -> list[Row[Any]]:
+    """Supply risks by id; ``status``: open, closed or all."""
+    query = select(supply_risks).order_by(supply_risks.c.risk_id).limit(limit)
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(supply_risks.c[name] == value)
+    query = _open_or_closed(query, supply_risks.c.closed_at, status)
+    if after is not None:
+        query = query.where(supply_risks.c.risk_id > after)
+    return list((await conn.execute(query)).all())
+
+
+async def search_contingencies(conn: AsyncConnection, *, filters: dict[str, str | None],
+                               status: str, after: str | None, limit: int) -> list[Row[Any]]:
+    """Contingency items by id; ``status``: open, closed or all."""
+    query = select(contingencies).order_by(contingencies.c.contingency_id).limit(limit)
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(contingencies.c[name] == value)
+    query = _open_or_closed(query, contingencies.c.closed_at, status)
+    if after:
+        query = query.where(contingencies.c.contingency_id > after)
+    return list((await conn.execute(query)).all())
+
+
+async def get_contingency(conn: AsyncConnection, contingency_id: str) -> Row[Any] | None:
+    return (await conn.execute(select(contingencies).where(
+        contingencies.c.contingency_id == contingency_id))).first()
+
+
+async def gaps_of(conn: AsyncConnection,
+                  contingency_ids: Sequence[str]) -> dict[str, list[Row[Any]]]:
+    """Each contingency item's gaps, by product and place."""
+    found: dict[str, list[Row[Any]]] = {}
+    if contingency_ids:
+        query = (select(contingency_gaps)
+                 .where(contingency_gaps.c.contingency_id.in_(contingency_ids))
+                 .order_by(contingency_gaps.c.registration_no, contingency_gaps.c.place))
+        for row in (await conn.execute(query)).all():
+            found.setdefault(row.contingency_id, []).append(row)
+    return found

@@ -18,7 +18,8 @@ from services.runtime.db import UTCDateTime
 from services.runtime.metrics import Labels, Sampled, SampledHistogram
 from services.supply import store
 
-Ord, R, B, G = store.orders, store.supply_risks, store.bars, store.contingency_gaps
+orders, risks, bars, gaps_table = (store.orders, store.supply_risks, store.bars,
+                                    store.contingency_gaps)
 UNKNOWN = "unknown"
 HOUR = 3600.0
 DELIVERY_BUCKETS = (HOUR, 4 * HOUR, 12 * HOUR, 24 * HOUR, 48 * HOUR, 72 * HOUR, 120 * HOUR,
@@ -61,9 +62,10 @@ async def sample(runtime: Runtime) -> None:
 async def _routing(conn: AsyncConnection) -> set[str]:
     """Orders routed and waiting, per program and region; returns the regions seen."""
     rows = await conn.execute(
-        select(Ord.c.program_id, Ord.c.region, func.count(Ord.c.routed_at),
-               func.count().filter(and_(Ord.c.routed_at.is_(None), Ord.c.cancelled_at.is_(None))))
-        .group_by(Ord.c.program_id, Ord.c.region))
+        select(orders.c.program_id, orders.c.region, func.count(orders.c.routed_at),
+               func.count().filter(and_(orders.c.routed_at.is_(None),
+                                        orders.c.cancelled_at.is_(None))))
+        .group_by(orders.c.program_id, orders.c.region))
     routed: dict[Labels, int] = {}
     unrouted: dict[Labels, int] = {}
     for program, region, done, waiting in rows:
@@ -75,14 +77,14 @@ async def _routing(conn: AsyncConnection) -> set[str]:
 
 
 async def _deliveries(conn: AsyncConnection) -> None:
-    distributor = func.coalesce(Ord.c.distributor_id, UNKNOWN)
-    buckets = [func.sum(case((Ord.c.delivery_us <= int(bound * 1_000_000), 1), else_=0))
+    distributor = func.coalesce(orders.c.distributor_id, UNKNOWN)
+    buckets = [func.sum(case((orders.c.delivery_us <= int(bound * 1_000_000), 1), else_=0))
                for bound in DELIVERY_BUCKETS]
     rows = await conn.execute(
-        select(Ord.c.program_id, Ord.c.region, distributor, func.count(),
-               func.coalesce(func.sum(Ord.c.delivery_us), 0), *buckets)
-        .where(Ord.c.delivery_us.is_not(None))
-        .group_by(Ord.c.program_id, Ord.c.region, distributor))
+        select(orders.c.program_id, orders.c.region, distributor, func.count(),
+               func.coalesce(func.sum(orders.c.delivery_us), 0), *buckets)
+        .where(orders.c.delivery_us.is_not(None))
+        .group_by(orders.c.program_id, orders.c.region, distributor))
     values: dict[Labels, tuple[list[int], float]] = {}
     for program, region, dist, count, total_us, *counts in rows:
         values[(program, region, dist)] = ([int(c or 0) for c in counts] + [count],
@@ -91,15 +93,15 @@ async def _deliveries(conn: AsyncConnection) -> None:
 
 
 async def _risks(conn: AsyncConnection, now: datetime) -> None:
-    program = func.coalesce(Ord.c.program_id, UNKNOWN)
-    region = func.coalesce(Ord.c.region, UNKNOWN)
+    program = func.coalesce(orders.c.program_id, UNKNOWN)
+    region = func.coalesce(orders.c.region, UNKNOWN)
     rows = await conn.execute(
-        select(program, region, R.c.reason, func.count(),
-               func.count().filter(R.c.closed_at.is_(None)),
-               type_coerce(func.min(case((R.c.closed_at.is_(None), R.c.opened_at))),
+        select(program, region, risks.c.reason, func.count(),
+               func.count().filter(risks.c.closed_at.is_(None)),
+               type_coerce(func.min(case((risks.c.closed_at.is_(None), risks.c.opened_at))),
                            UTCDateTime()))
-        .select_from(R.outerjoin(Ord, Ord.c.order_id == R.c.order_id))
-        .group_by(program, region, R.c.reason))
+        .select_from(risks.outerjoin(orders, orders.c.order_id == risks.c.order_id))
+        .group_by(program, region, risks.c.reason))
     opened: dict[Labels, int] = {}
     still_open: dict[Labels, int] = {}
     oldest: dict[Labels, datetime] = {}
@@ -116,13 +118,13 @@ async def _risks(conn: AsyncConnection, now: datetime) -> None:
 
 async def _violations(conn: AsyncConnection, now: datetime, regions: set[str]) -> None:
     barred = await conn.execute(
-        select(B.c.distributor_id).distinct()
-        .where(B.c.lifted_at.is_(None), B.c.barred_from <= now, B.c.barred_until > now))
+        select(bars.c.distributor_id).distinct()
+        .where(bars.c.lifted_at.is_(None), bars.c.barred_from <= now, bars.c.barred_until > now))
     BARRED.replace({(distributor,): 1 for (distributor,) in barred})
     gaps: dict[Labels, int] = {(region,): 0 for region in regions}  # 0 rather than no series
-    region = func.coalesce(G.c.region, UNKNOWN)  # one expression: PostgreSQL must see the
+    region = func.coalesce(gaps_table.c.region, UNKNOWN)  # one expression: PostgreSQL must see the
     rows = await conn.execute(  # same parameter in SELECT and GROUP BY
-        select(region, func.count()).where(G.c.closed_at.is_(None)).group_by(region))
+        select(region, func.count()).where(gaps_table.c.closed_at.is_(None)).group_by(region))
     for place, count in rows:
         gaps[(place,)] = count
     GAPS.replace(gaps)

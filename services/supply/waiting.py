@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.runtime.problems import Problem, problem_response
+from services.supply.errors import ORDER_NOT_KNOWN_YET
 
 RETRY_AFTER_S = 1
 WAIT_HINT_S = 60
@@ -34,7 +35,7 @@ class OrderNotKnownYet(Problem):
 
     def __init__(self, order_id: str) -> None:
         super().__init__(
-            404, "order-not-known-yet", "Order not known to supply yet",
+            ORDER_NOT_KNOWN_YET.status, ORDER_NOT_KNOWN_YET.slug, ORDER_NOT_KNOWN_YET.title,
             f"supply has not received order {order_id!r} yet: orders reach supply from the "
             f"orders service a moment after they are placed (eventual consistency). Retry "
             f"after {RETRY_AFTER_S} s, backing off; an id still unknown after about "

@@ -30,6 +30,7 @@ from services.supply.domain import (
     SupplyRisk,
     TimeOrderError,
     apply_bar,
+    assignment_problems,
     bar_distributor,
     bar_period_for_level,
     credit_bar_until,
@@ -710,3 +711,17 @@ def test_r_sup_2_revoked_and_expired_assignments_need_no_account() -> None:
     ]
     assert open_items([], assignments, at=NOW) == [OpenAccountItem(H2, "D-3", None)]
     assert [i.distributor_id for i in open_items([], assignments)] == ["D-2", "D-3"]
+
+
+def test_r_sup_4_a_backdated_assignment_needs_a_distributor_qualified_when_it_starts() -> None:
+    """Qualified at ``valid_from`` but barred now: recorded now, it would start distributing
+    now, so it is refused; the same assignment recorded before the bar is accepted."""
+    backdated = assign("A-1", "D-1", valid_from=START)
+    distributors = barred("D-1", sh(2024, 1, 1), since=sh(2023, 2, 1))
+    assert validate_assignment(backdated, [], distributors=distributors) == []
+    problems = assignment_problems(backdated, [], distributors=distributors, now=NOW)
+    assert problems == [f"distributor D-1 is not qualified at {NOW.isoformat()} (R-SUP-4)"]
+    assert assignment_problems(backdated, [], distributors=distributors,
+                               now=sh(2023, 1, 31, 12)) == []
+    future = assign("A-2", "D-1", valid_from=sh(2024, 1, 1))
+    assert assignment_problems(future, [], distributors=distributors, now=NOW) == []

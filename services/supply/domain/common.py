@@ -1,0 +1,17 @@
+"""Shared pieces of the supply rules: the base of their refusals and the check that an
+instant is timezone-aware."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class SupplyError(ValueError):
+    """A step the supply rules refuse."""
+
+
+
+def aware(instant: datetime, what: str = "instant") -> datetime:
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware")
+    return instant

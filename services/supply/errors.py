@@ -1,0 +1,137 @@
+"""The supply service's refusals, in one place: each a ``Refusal`` (status, stable slug, title)
+that the use cases and routes raise and the runtime renders as problem+json. The README's
+"Problem types" table lists exactly these. Slugs and titles are part of the contract: clients
+match on them.
+
+Not here: the runtime's generic ``not-found`` (``services.runtime.problems.not_found``; an
+object of another organisation is answered the same way) and request validation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.runtime.problems import Problem, Refusal
+
+# --- distributors and accounts ---------------------------------------------------------------
+
+DISTRIBUTOR_EXISTS = Refusal(409, "distributor-exists", "Distributor already registered")
+UNKNOWN_DISTRIBUTOR = Refusal(422, "unknown-distributor", "Unknown distributor")
+ACCOUNT_ALREADY_OPEN = Refusal(409, "account-already-open", "Account already opened")
+HISTORY_NOT_FOR_ROLE = Refusal(403, "forbidden", "Not allowed for this role")
+
+# --- assignments (R-SUP-1) -------------------------------------------------------------------
+
+NOT_YOUR_PRODUCT = Refusal(422, "not-your-product", "Product belongs to another enterprise")
+ASSIGNMENT_OVERLAPS = Refusal(409, "assignment-overlaps", "Assignment overlaps another")
+ASSIGNMENT_REJECTED = Refusal(422, "assignment-rejected", "Assignment is not valid")
+ASSIGNMENT_NOT_LIVE = Refusal(409, "assignment-not-live", "Assignment already ended")
+
+# --- shipment and delivery (R-SUP-3) ---------------------------------------------------------
+
+IN_THE_FUTURE = Refusal(422, "in-the-future", "Instant is in the future")
+ORDER_PENDING = Refusal(409, "order-not-open", "Order is pending")
+ORDER_DELIVERED = Refusal(409, "order-not-open", "Order is delivered")
+ORDER_CANCELLED = Refusal(409, "order-not-open", "Order is cancelled")
+QUANTITY = Refusal(422, "quantity", "Quantity not allowed")
+TIME_ORDER = Refusal(422, "time-order", "Instant not allowed")
+ORDER_NOT_KNOWN_YET = Refusal(404, "order-not-known-yet", "Order not known to supply yet")
+"""Answered with ``Retry-After`` (``waiting.OrderNotKnownYet``)."""
+INVALID_QUERY = Refusal(422, "validation", "Request is not valid")
+
+# --- the violation list (R-SUP-4, R-CRD-3) ---------------------------------------------------
+
+BAR_PERIOD = Refusal(422, "bar-period", "A bar must end after it starts")
+BAR_REJECTED = Refusal(422, "bar-rejected", "Bar not valid")
+ALREADY_LIFTED = Refusal(409, "already-lifted", "Bar already lifted")
+
+
+def _field(name: str, message: str) -> list[dict[str, str]]:
+    return [{"field": name, "message": message}]
+
+
+def distributor_exists(distributor_id: str) -> Problem:
+    return DISTRIBUTOR_EXISTS(f"distributor {distributor_id!r} is already registered")
+
+
+def unknown_distributor(distributor_id: str) -> Problem:
+    return UNKNOWN_DISTRIBUTOR(f"distributor {distributor_id!r} is not registered",
+                               errors=_field("body.distributor_id", "not registered"))
+
+
+def account_already_open(distributor_id: str, opened_at: datetime) -> Problem:
+    return ACCOUNT_ALREADY_OPEN(f"the account for {distributor_id} was opened at "
+                                f"{opened_at.isoformat()}")
+
+
+def history_not_for_role() -> Problem:
+    return HISTORY_NOT_FOR_ROLE(
+        "a distributor's history is for regulators, operators and itself")
+
+
+def not_your_product(registration_no: str, enterprise_id: str, name: str | None) -> Problem:
+    """R-SUP-1: an enterprise assigns distributors for its own products only."""
+    return NOT_YOUR_PRODUCT(
+        f"{registration_no} is not a product of enterprise {enterprise_id}"
+        + (f" ({name})" if name else ""),
+        errors=_field("body.registration_no", "listed for another enterprise"))
+
+
+_FIELD_HINTS = (("valid_until", "valid_until"), ("institution_id", "institution_id"),
+                ("needs a region", "region"), ("distributor", "distributor_id"),
+                ("overlaps", "valid_from"), ("valid_from", "valid_from"))
+
+
+def _problem_field(message: str) -> str:
+    for needle, field in _FIELD_HINTS:
+        if needle in message:
+            return f"body.{field}"
+    return "body"
+
+
+def assignment_refused(problems: list[str]) -> Problem:
+    """409 when the only problems are overlaps with live assignments, else 422; each problem
+    names its field."""
+    overlap_only = all(p.startswith("overlaps") for p in problems)
+    refusal = ASSIGNMENT_OVERLAPS if overlap_only else ASSIGNMENT_REJECTED
+    return refusal("; ".join(problems),
+                   errors=[{"field": _problem_field(p), "message": p} for p in problems])
+
+
+def assignment_not_live(assignment_id: str, status: str) -> Problem:
+    return ASSIGNMENT_NOT_LIVE(f"assignment {assignment_id} is {status}")
+
+
+def in_the_future(field: str, at: datetime) -> Problem:
+    return IN_THE_FUTURE(f"{field} {at.isoformat()} is after now",
+                         errors=_field(f"body.{field}", "in the future"))
+
+
+_NOT_OPEN = {"pending": ORDER_PENDING, "delivered": ORDER_DELIVERED,
+             "cancelled": ORDER_CANCELLED}
+
+
+def order_not_open(order_id: str, status: str) -> Problem:
+    """Nothing more to ship or deliver: the order is pending, delivered or cancelled."""
+    return _NOT_OPEN[status](f"order {order_id} is {status}: nothing more to ship or deliver")
+
+
+def quantity(message: str) -> Problem:
+    return QUANTITY(message, errors=_field("body.units", message))
+
+
+def time_order(field: str, message: str) -> Problem:
+    return TIME_ORDER(message, errors=_field(f"body.{field}", message))
+
+
+def query_needs_offset(name: str) -> Problem:
+    return INVALID_QUERY(f"invalid fields: {name}",
+                         errors=_field(f"query.{name}", "needs an offset"))
+
+
+def bar_period(until: datetime, at: datetime) -> Problem:
+    return BAR_PERIOD(f"until {until.isoformat()} is not after {at.isoformat()}",
+                      errors=_field("body.until", "not after now"))
+
+
+def already_lifted(bar_id: str, lifted_at: datetime) -> Problem:
+    return ALREADY_LIFTED(f"bar {bar_id} was lifted at {lifted_at.isoformat()}")
