@@ -423,19 +423,22 @@ async def test_enterprises_are_named_beside_their_ids(supply: httpx.AsyncClient,
             "service_price": "50.00", "listing_price": "730.00", "winning": True,
             "listed_at": iso(now()), "listed_by": "regulator:B/x"})
 
-    ent, other, h1 = uid("E"), uid("E"), uid("H")
-    mine, theirs = (f"国械注准2016{uuid.uuid4().int % 10**7:07d}" for _ in range(2))
+    ent, other, prober, h1 = uid("E"), uid("E"), uid("E"), uid("H")
+    mine, theirs, probers = (f"国械注准2016{uuid.uuid4().int % 10**7:07d}" for _ in range(3))
     await bus.send(listed(ent, NAME, mine))
     await bus.send(listed(other, "美敦力（上海）管理有限公司", theirs))
+    await bus.send(listed(prober, "乐普（北京）医疗器械股份有限公司", probers))
     await register(supply, "D-N")
 
     async def refused() -> None:
-        r = await supply.post("/v1/assignments", headers={**bearer("enterprise", ent),
+        # a third enterprise probes: supply takes an assignment of a product it has not seen
+        # listed yet, so a probe that runs before the listings arrive records one, of its own
+        r = await supply.post("/v1/assignments", headers={**bearer("enterprise", prober),
                                                           **keyed()}, json={
             "registration_no": theirs, "distributor_id": "D-N", "scope": "region",
             "region": REGION, "reason": "x"})
         assert r.status_code == 422, dump(r)
-        assert f"{ent} ({NAME})" in r.json()["detail"], dump(r)
+        assert f"{prober} (乐普（北京）医疗器械股份有限公司)" in r.json()["detail"], dump(r)
         assert other not in r.text and "美敦力" not in r.text
 
     await eventually(refused)
@@ -444,7 +447,7 @@ async def test_enterprises_are_named_beside_their_ids(supply: httpx.AsyncClient,
                             headers=bearer("enterprise", ent))
     assert seen.json()["enterprise_name"] == NAME
     page = await supply.get(f"/v1/assignments?enterprise_id={ent}", headers=REGULATOR)
-    assert {a["enterprise_name"] for a in page.json()["items"]} == {NAME}
+    assert [a["enterprise_name"] for a in page.json()["items"]] == [NAME]
     oid = uid("O")
     await bus.send(placed(oid, enterprise=ent, institution=h1, product=mine))
     view = await wait_status(supply, oid, "routed")
