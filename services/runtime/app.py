@@ -39,6 +39,7 @@ from services.runtime.consumer import ConsumerSpec, EventConsumer
 from services.runtime.db import UnitOfWork, is_postgres, make_engine
 from services.runtime.direct import DirectRoute, DirectRoutes
 from services.runtime.groupcommit import GroupCommit
+from services.runtime.i18n import Localise
 from services.runtime.kafka import ensure_topics, keep_trying, make_producer, stop_producer
 from services.runtime.migrate import upgrade
 from services.runtime.outbox import BacklogSampler, OutboxRelay
@@ -475,5 +476,6 @@ def create_app(
     # of every write, both outside the request context so that direct routes are covered too
     app.add_middleware(Limits, runtime=runtime)
     app.add_middleware(AuditTrail, runtime=runtime)
+    app.add_middleware(Localise)  # outermost: every problem, 429s and timeouts too
     return app
 

@@ -1,0 +1,44 @@
+"""Problems in Chinese on a real service (catalog, in-process, on the real PostgreSQL and
+Kafka): a missing token, an invalid body and the rate limiter's 429 all answer with a Chinese
+title when the request prefers Chinese, and in English otherwise (issue #17)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from services.catalog.app import SPEC
+from services.runtime.app import create_app
+from services.runtime.settings import Settings
+from tests.integration.apps import bearer, running
+
+pytestmark = pytest.mark.integration
+ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
+
+
+def catalog(settings: Settings) -> FastAPI:
+    return create_app(SPEC, settings, configure_logging=False)
+
+
+async def test_problems_speak_the_language_the_request_prefers(database_url: str,
+                                                                bootstrap: str) -> None:
+    async with running(catalog, "catalog", database_url, bootstrap,
+                       rate_limit_writes_per_s=0.001, rate_limit_writes_burst=2) as c:
+        anonymous = await c.get("/v1/programs", headers=ZH)
+        assert anonymous.status_code == 401
+        assert anonymous.json()["title"] == "需要身份认证"
+        assert anonymous.headers["content-language"] == "zh-CN"
+        assert anonymous.headers["content-type"].startswith("application/problem+json")
+        english = await c.get("/v1/programs")
+        assert english.json()["title"] == "Authentication required"
+
+        regulator: dict[str, Any] = {**bearer("regulator", "BUREAU"), **ZH}
+        invalid = await c.post("/v1/programs", json={"program_id": "X"}, headers=regulator)
+        assert invalid.status_code == 422 and invalid.json()["title"] == "请求无效"
+        assert any(e["field"].endswith("category") for e in invalid.json()["errors"])
+        for _ in range(2):  # the burst of 2 writes is spent; the next one waits 1,000 s
+            limited = await c.post("/v1/programs", json={"program_id": "X"}, headers=regulator)
+        assert limited.status_code == 429, limited.text
+        assert limited.json()["title"] == "请求过于频繁" and "retry-after" in limited.headers
