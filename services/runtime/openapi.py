@@ -88,6 +88,8 @@ def statuses(route: Any, database: frozenset[Callable[..., Any]]) -> set[int]:
     if any(d.body_params for d in (route.dependant, *deps)) or (
             "requestBody" in (route.openapi_extra or {})):
         out |= {400, 413, 422}  # 400: a body that is not JSON at all
+    if "requestBody" in (route.openapi_extra or {}):
+        out.add(415)  # a file upload (CSV, XLSX …) in a format the route does not read
     if any(d.query_params or d.header_params for d in (route.dependant, *deps)):
         out.add(422)
     if calls & {id(c) for c in database}:
