@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -19,11 +21,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    insert,
     or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.catalog import HistoryEntry
 from services.runtime.db import BigId, Fen, UTCDateTime, new_metadata
 
 metadata = new_metadata()
@@ -207,10 +211,28 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def history(conn: AsyncConnection, listing_id: str) -> list[Row[Any]]:
+HistoryEntries = Iterable[tuple[str, int, str, Mapping[str, Any]]]
+"""(listing id, its new version, the change, the detail) per changed listing."""
+
+
+async def write_listing_history(conn: AsyncConnection, entries: HistoryEntries, *, actor: str,
+                                reason: str, at: datetime) -> None:
+    """A history row per change of a listing: who, when, why."""
+    rows = [{"listing_id": lid, "version": version, "change": change,
+             "detail": json.dumps(detail, ensure_ascii=False, default=str), "actor": actor,
+             "reason": reason, "at": at}
+            for lid, version, change, detail in entries]
+    if rows:
+        await conn.execute(insert(listing_history), rows)
+
+
+async def listing_changes(conn: AsyncConnection, listing_id: str) -> list[HistoryEntry]:
+    """Every change of a listing, oldest first."""
     query = (select(listing_history).where(listing_history.c.listing_id == listing_id)
              .order_by(listing_history.c.id))
-    return list((await conn.execute(query)).all())
+    return [HistoryEntry(version=r.version, change=r.change, detail=json.loads(r.detail),
+                         actor=r.actor, reason=r.reason, at=r.at)
+            for r in (await conn.execute(query)).all()]
 
 
 async def observations(conn: AsyncConnection, registration_no: str) -> list[Row[Any]]:
