@@ -12,11 +12,11 @@ from contracts.monitoring import SUSPENDING, CreditMeasureApplied, CreditMeasure
 from services.catalog import domain, store
 from services.runtime.db import UnitOfWork
 
-# --- credit measures (R-CAT-8, R-CRD-3, R-CRD-4) ------------------------------------------------
-
 
 async def on_measure_applied(uow: UnitOfWork, event: CreditMeasureApplied,
                              ce: CloudEvent) -> None:
+    """R-CAT-8: suspend the listings a suspending measure on an enterprise reaches; each
+    suspension is recorded per measure, so a listing stays suspended while any holds it."""
     if event.subject_kind != "enterprise" or event.measure not in SUSPENDING:
         return
     refs = await _listing_refs(uow, event.subject_id)
@@ -54,6 +54,7 @@ async def on_measure_applied(uow: UnitOfWork, event: CreditMeasureApplied,
 
 async def on_measure_lifted(uow: UnitOfWork, event: CreditMeasureLifted,
                             ce: CloudEvent) -> None:
+    """R-CRD-4: lifting a measure reinstates the listings no other measure still holds."""
     lids = list((await uow.conn.execute(select(store.suspensions.c.listing_id).where(
         store.suspensions.c.measure_id == event.measure_id))).scalars())
     await uow.conn.execute(delete(store.suspensions)
@@ -84,10 +85,5 @@ async def on_measure_lifted(uow: UnitOfWork, event: CreditMeasureLifted,
 
 
 async def _listing_refs(uow: UnitOfWork, enterprise_id: str) -> list[domain.ListingRef]:
-    query = (select(store.listings.c.listing_id, store.listings.c.enterprise_id,
-                    store.listings.c.registration_no, store.programs.c.region)
-             .join(store.programs, store.programs.c.program_id == store.listings.c.program_id)
-             .where(store.listings.c.enterprise_id == enterprise_id))
     return [domain.ListingRef(r.listing_id, r.enterprise_id, r.registration_no, r.region)
-            for r in (await uow.conn.execute(query)).all()]
-
+            for r in await store.listings_with_region(uow.conn, enterprise_id)]

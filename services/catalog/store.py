@@ -247,6 +247,14 @@ async def listings_of(conn: AsyncConnection, *, registration_no: str,
     return list((await conn.execute(query.order_by(listings.c.listing_id))).all())
 
 
+async def listings_with_region(conn: AsyncConnection, enterprise_id: str) -> list[Row[Any]]:
+    """An enterprise's listings with their program's region (a credit measure's reach)."""
+    query = (select(listings.c.listing_id, listings.c.enterprise_id, listings.c.registration_no,
+                    programs.c.region)
+             .join(programs, programs.c.program_id == listings.c.program_id)
+             .where(listings.c.enterprise_id == enterprise_id))
+    return list((await conn.execute(query)).all())
+
 
 async def enterprise_name(conn: AsyncConnection, enterprise_id: str) -> str | None:
     """The name an enterprise's listings give it (None if it has none yet), for messages that
