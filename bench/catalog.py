@@ -35,7 +35,7 @@ from bench.common import (
     timed,
 )
 from contracts.catalog import LISTINGS_TOPIC
-from services.catalog.domain import enterprise_id
+from contracts.identity import enterprise_id
 from services.catalog.sample_tables import synthetic_rows, synthetic_table
 from services.runtime.auth import mint_token
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -24,7 +25,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.catalog import HistoryEntry
 from services.runtime.db import BigId, Fen, UTCDateTime, new_metadata
+from services.runtime.history import (
+    detail_of,
+    history_of,
+    history_row,
+    history_table,
+    write_history,
+)
 
 metadata = new_metadata()
 
@@ -86,18 +95,10 @@ Index("ix_listings_program_id_listing_id", listings.c.program_id, listings.c.lis
 Index("ix_listings_enterprise_id_listing_id", listings.c.enterprise_id, listings.c.listing_id)
 Index("ix_listings_registration_no", listings.c.registration_no)
 
-listing_history = Table(  # every change of a listing: who, when, why (R-AGR-9 style audit)
-    "listing_history",
-    metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("listing_id", String(64), nullable=False, index=True),
-    Column("version", Integer, nullable=False),
-    Column("change", String(40), nullable=False),
-    Column("detail", Text, nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("at", UTCDateTime(), nullable=False),
-)
+history = history_table(metadata)
+"""Every change of a listing (subject_kind ``listing``): who, when, why; the detail holds the
+listing's new ``version`` and the change's own ``detail``."""
+LISTING = "listing"
 
 price_observations = Table(
     "price_observations",
@@ -207,10 +208,28 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def history(conn: AsyncConnection, listing_id: str) -> list[Row[Any]]:
-    query = (select(listing_history).where(listing_history.c.listing_id == listing_id)
-             .order_by(listing_history.c.id))
-    return list((await conn.execute(query)).all())
+HistoryEntries = Iterable[tuple[str, int, str, Any]]
+"""(listing id, its new version, the change, the change's detail) per changed listing."""
+
+
+async def write_listing_history(conn: AsyncConnection, entries: HistoryEntries, *, actor: str,
+                                reason: str, at: datetime) -> None:
+    """A history row per change of a listing: who, when, why."""
+    await write_history(conn, history, (
+        history_row(LISTING, lid, change, {"version": version, "detail": detail}, actor,
+                    reason, at)
+        for lid, version, change, detail in entries))
+
+
+async def listing_changes(conn: AsyncConnection, listing_id: str) -> list[HistoryEntry]:
+    """Every change of a listing, oldest first."""
+    entries = []
+    for row in await history_of(conn, history, LISTING, listing_id):
+        detail = detail_of(row)
+        entries.append(HistoryEntry(version=detail["version"], change=row.change,
+                                    detail=detail["detail"], actor=row.actor, reason=row.reason,
+                                    at=row.at))
+    return entries
 
 
 async def observations(conn: AsyncConnection, registration_no: str) -> list[Row[Any]]:
@@ -227,6 +246,14 @@ async def listings_of(conn: AsyncConnection, *, registration_no: str,
         query = query.where(listings.c.winning == winning)
     return list((await conn.execute(query.order_by(listings.c.listing_id))).all())
 
+
+async def listings_with_region(conn: AsyncConnection, enterprise_id: str) -> list[Row[Any]]:
+    """An enterprise's listings with their program's region (a credit measure's reach)."""
+    query = (select(listings.c.listing_id, listings.c.enterprise_id, listings.c.registration_no,
+                    programs.c.region)
+             .join(programs, programs.c.program_id == listings.c.program_id)
+             .where(listings.c.enterprise_id == enterprise_id))
+    return list((await conn.execute(query)).all())
 
 
 async def enterprise_name(conn: AsyncConnection, enterprise_id: str) -> str | None:

@@ -13,8 +13,6 @@ from services.catalog import store
 from services.runtime.app import Runtime
 from services.runtime.metrics import Labels, Sampled
 
-P, L, H = store.programs, store.listings, store.listing_history
-
 PROGRAMS = Sampled("vbp_catalog_programs", "Programs published (R-PRG-1)",
                    ("region", "category"))
 LISTINGS = Sampled("vbp_catalog_listings", "Listings (挂网) by status; winning: a winning "
@@ -33,21 +31,26 @@ async def sample(runtime: Runtime) -> None:
 
 
 async def _programs(conn: AsyncConnection) -> None:
-    rows = await conn.execute(select(P.c.region, P.c.category, func.count())
-                              .group_by(P.c.region, P.c.category))
+    programs = store.programs
+    rows = await conn.execute(select(programs.c.region, programs.c.category, func.count())
+                              .group_by(programs.c.region, programs.c.category))
     PROGRAMS.replace({(region, category): count for region, category, count in rows})
 
 
 async def _listings(conn: AsyncConnection) -> None:
+    listings, history = store.listings, store.history
     listed = (await conn.execute(
-        select(L.c.program_id, L.c.category, L.c.status, L.c.winning, func.count())
-        .group_by(L.c.program_id, L.c.category, L.c.status, L.c.winning))).all()
+        select(listings.c.program_id, listings.c.category, listings.c.status,
+               listings.c.winning, func.count())
+        .group_by(listings.c.program_id, listings.c.category, listings.c.status,
+                  listings.c.winning))).all()
     LISTINGS.replace({(program, category, status, str(bool(winning)).lower()): count
                       for program, category, status, winning, count in listed})
     suspended = await conn.execute(
-        select(L.c.program_id, L.c.category, func.count())
-        .select_from(H.join(L, L.c.listing_id == H.c.listing_id))
-        .where(H.c.change == "suspended").group_by(L.c.program_id, L.c.category))
+        select(listings.c.program_id, listings.c.category, func.count())
+        .select_from(history.join(listings, listings.c.listing_id == history.c.subject_id))
+        .where(history.c.subject_kind == store.LISTING, history.c.change == "suspended")
+        .group_by(listings.c.program_id, listings.c.category))
     counts: dict[Labels, int] = {(program, category): 0  # 0 rather than no series
                                  for program, category, *_ in listed}
     counts.update({(program, category): count for program, category, count in suspended})

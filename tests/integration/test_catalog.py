@@ -13,8 +13,8 @@ import httpx
 import openpyxl
 import pytest
 
+from contracts.identity import enterprise_id
 from contracts.monitoring import CreditMeasureApplied, CreditMeasureLifted
-from services.catalog.domain import enterprise_id
 from tests.conftest import SHARED
 from tests.integration.apps import bearer, eventually, publish
 

@@ -1,4 +1,6 @@
-"""Catalog rules as plain code (R-PRG-1, R-CAT-4, R-CAT-5). No framework imports."""
+"""Listing rules as plain code: a winning product listed at its winning price (R-CAT-5), a
+corrected table told apart from a re-import (R-CAT-4), a non-winning product listed at no more
+than the national lowest price (R-CAT-6). No framework imports."""
 
 from __future__ import annotations
 
@@ -8,10 +10,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from contracts.catalog import ProductListed
-from contracts.identity import enterprise_id as enterprise_id  # importable as before
-from contracts.identity import enterprise_key
-from contracts.identity import listing_id as listing_id
-from contracts.identity import named as named
+from contracts.identity import enterprise_id, enterprise_key, listing_id
 from services.catalog.importing import WinningRow
 
 
@@ -86,39 +85,6 @@ def corrections(current: ListedProduct, new: ListedProduct) -> dict[str, tuple[s
 
 def _shown(value: object) -> str:
     return f"{value:.2f}" if isinstance(value, Decimal) else str(value)
-
-
-@dataclass(frozen=True)
-class ListingRef:
-    """What deciding a credit measure's reach needs to know of a listing."""
-
-    listing_id: str
-    enterprise_id: str
-    registration_no: str
-    region: str
-
-
-def measure_reach(
-    *, subject_id: str, region: str, scope: str, registration_nos: frozenset[str],
-    listings: list[ListingRef],
-) -> list[str]:
-    """R-CAT-8 / R-CRD-3: the listings a suspending credit measure suspends.
-
-    ``involved``: the enterprise's listings of the products involved, in the region;
-    ``all_in_region``: all its listings in the region; ``all_everywhere``: all its listings
-    (the top level also suspends the products involved in every region; with no products
-    named that is everything)."""
-    reached = []
-    for ref in listings:
-        if ref.enterprise_id != subject_id:
-            continue
-        in_region = ref.region == region
-        involved = ref.registration_no in registration_nos
-        if (scope == "involved" and in_region and involved) or (
-            scope == "all_in_region" and in_region
-        ) or (scope == "all_everywhere" and (in_region or involved or not registration_nos)):
-            reached.append(ref.listing_id)
-    return sorted(reached)
 
 
 def list_non_winning(
