@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.identity import enterprise_id
 from contracts.monitoring import CreditMeasureApplied
-from services.catalog.domain import enterprise_id
 from services.devstack.kafka import KafkaBroker
 from tests.conftest import SHARED
 from tests.e2e.conftest import SECRET, bearer

@@ -37,8 +37,8 @@ import yaml
 from aiokafka import AIOKafkaProducer
 
 from contracts.catalog import LISTINGS_TOPIC
+from contracts.identity import enterprise_id
 from deploy.grafana.dashboards import render_all
-from services.catalog.domain import enterprise_id
 from services.devstack import prometheus
 from services.devstack.kafka import KafkaBroker
 from tests.e2e.conftest import bearer, platform  # noqa: F401  (the platform fixture)
