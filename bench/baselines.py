@@ -22,14 +22,14 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
@@ -37,6 +37,8 @@ from services import launcher
 
 ROOT = Path(__file__).resolve().parents[1]
 DSN_ENV = "VBP_RAW_DATABASE_URL"
+KAFKA_ENV = "VBP_RAW_KAFKA_BOOTSTRAP_SERVERS"
+TOPIC_ENV = "VBP_RAW_TOPIC"
 
 ORDER_TABLES = """
 CREATE TABLE IF NOT EXISTS raw_orders (
@@ -56,6 +58,8 @@ CREATE TABLE IF NOT EXISTS raw_outbox (
     created_at timestamptz NOT NULL,
     published_at timestamptz
 );
+CREATE INDEX IF NOT EXISTS raw_outbox_unpublished ON raw_outbox (id)
+    WHERE published_at IS NULL;
 """
 
 
@@ -72,6 +76,7 @@ class RawOrderIn(BaseModel):
 def create_app() -> FastAPI:
     """The raw order endpoint on the database named by ``VBP_RAW_DATABASE_URL``."""
     dsn = os.environ[DSN_ENV]
+    bootstrap, topic = os.environ.get(KAFKA_ENV), os.environ.get(TOPIC_ENV, "raw.orders")
     pools: list[asyncpg.Pool] = []
 
     @asynccontextmanager
@@ -80,9 +85,21 @@ def create_app() -> FastAPI:
         async with pool.acquire() as conn:
             await conn.execute(ORDER_TABLES)
         pools.append(pool)
+        producer = task = None
+        if bootstrap:
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
+                                        linger_ms=5)
+            await producer.start()
+            task = asyncio.create_task(relay(pool, producer, topic))
         try:
             yield
         finally:
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+            if producer is not None:
+                await producer.stop()
             await pool.close()
 
     app = FastAPI(lifespan=lifespan)
@@ -114,15 +131,38 @@ def create_app() -> FastAPI:
     return app
 
 
-def serve(port: int, dsn: str, logs: Path) -> launcher.ServiceProcess:
-    """The raw endpoint under uvicorn (one worker, no access log), as its own process."""
+async def relay(pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str) -> None:
+    """The raw outbox relay: poll the unpublished rows every 5 ms (up to 500 at a time, locked),
+    produce them, wait for the acknowledgements, mark them published."""
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, key, payload::text AS payload FROM raw_outbox "
+                "WHERE published_at IS NULL ORDER BY id LIMIT 500 FOR UPDATE SKIP LOCKED")
+            if rows:
+                acks = [await producer.send(topic, key=r["key"].encode(),
+                                            value=r["payload"].encode()) for r in rows]
+                await asyncio.gather(*acks)
+                await conn.execute("UPDATE raw_outbox SET published_at = now() "
+                                   "WHERE id = any($1::bigint[])", [r["id"] for r in rows])
+        if not rows:
+            await asyncio.sleep(0.005)
+
+
+def serve(port: int, dsn: str, logs: Path, bootstrap: str | None = None,
+          topic: str = "raw.orders") -> launcher.ServiceProcess:
+    """The raw endpoint under uvicorn (one worker, no access log), as its own process; with
+    ``bootstrap``, its raw relay publishes the outbox to ``topic``."""
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / "raw-orders.log"
     cmd = [sys.executable, "-m", "uvicorn", "bench.baselines:create_app", "--factory",
            "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
            "--log-level", "warning"]
     with log.open("ab") as out:
-        process = subprocess.Popen(cmd, env={**os.environ, DSN_ENV: dsn}, stdout=out,
+        env = {**os.environ, DSN_ENV: dsn, TOPIC_ENV: topic}
+        if bootstrap:
+            env[KAFKA_ENV] = bootstrap
+        process = subprocess.Popen(cmd, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
     return launcher.ServiceProcess("raw-orders", port, process, log)
 
@@ -134,8 +174,6 @@ ROUTED_TABLE = """
 CREATE TABLE IF NOT EXISTS raw_routed (
     order_id text PRIMARY KEY,
     institution_id text NOT NULL,
-    enterprise_id text NOT NULL,
-    registration_no text NOT NULL,
     units integer NOT NULL,
     routed_at timestamptz NOT NULL
 )
@@ -161,25 +199,44 @@ def asyncpg_dsn(url: str) -> str:
 
 
 async def consume_loop(bootstrap: str, database_url: str, source: str, sink: str,
-                       expect: int, *, batch: int = 500, timeout: float = 120) -> LoopResult:
-    """Consume ``expect`` events from ``source`` (from its start), for each batch insert one row
-    per event in one transaction, produce one event per record to ``sink`` keyed as the record
+                       expect: int | None, *, from_end: bool = False, batch: int = 500,
+                       timeout: float = 120, ready: asyncio.Event | None = None) -> LoopResult:
+    """Consume ``expect`` events (None: until cancelled) from ``source`` (from its start, or
+    its end: ``from_end``; ``ready`` is set once positioned); for each batch insert one row per
+    event in one transaction, produce one event per record to ``sink`` keyed as the record
     was, wait for the acknowledgements, then commit the offsets."""
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
     await conn.execute(ROUTED_TABLE)
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap,
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap,
                                 group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
-                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                enable_auto_commit=False, fetch_max_wait_ms=20,
                                 max_partition_fetch_bytes=4 << 20)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
                                 linger_ms=5)
     await consumer.start()
     await producer.start()
+    await consumer.topics()  # the cluster's metadata, with the source's partitions
+    parts = consumer.partitions_for_topic(source) or set()
+    if not parts:
+        await consumer.stop()
+        await producer.stop()
+        await conn.close()
+        raise RuntimeError(f"raw loop: no topic {source}")
+    tps = [TopicPartition(source, p) for p in parts]
+    consumer.assign(tps)
+    if from_end:
+        await consumer.seek_to_end(*tps)
+        for tp in tps:
+            await consumer.position(tp)
+    else:
+        await consumer.seek_to_beginning(*tps)
+    if ready is not None:
+        ready.set()
     done, first = 0, 0.0
     deadline = time.monotonic() + timeout
     try:
-        while done < expect:
-            if time.monotonic() > deadline:
+        while expect is None or done < expect:
+            if expect is not None and time.monotonic() > deadline:
                 raise RuntimeError(f"raw loop: {done} of {expect} events in {timeout:.0f} s")
             fetched = await consumer.getmany(timeout_ms=200, max_records=batch)
             records = [r for rs in fetched.values() for r in rs]
@@ -191,13 +248,12 @@ async def consume_loop(bootstrap: str, database_url: str, source: str, sink: str
             rows = []
             for r in records:
                 data = json.loads(r.value or b"{}")  # binary mode: the value is the data
-                rows.append((data["order_id"], data["institution_id"], data["enterprise_id"],
-                             data["registration_no"], int(data["units"]), now))
+                rows.append((data["order_id"], data["institution_id"], int(data["units"]),
+                             now))
             async with conn.transaction():
                 await conn.executemany(
-                    "INSERT INTO raw_routed (order_id, institution_id, enterprise_id, "
-                    "registration_no, units, routed_at) VALUES ($1, $2, $3, $4, $5, $6) "
-                    "ON CONFLICT DO NOTHING", rows)
+                    "INSERT INTO raw_routed (order_id, institution_id, units, routed_at) "
+                    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", rows)
             acks = [await producer.send(sink, key=r.key, value=json.dumps(
                 {"order_id": row[0], "routed_at": now.isoformat()}).encode())
                 for r, row in zip(records, rows, strict=True)]
