@@ -223,7 +223,7 @@ async def closed(url: str, listings: list[dict[str, Any]], plan: Plan) -> LoadRe
 
 async def opened(url: str, listings: list[dict[str, Any]], plan: Plan,
                  watcher: Routed | None = None) -> tuple[LoadResult, orders_bench.Placer]:
-    placer = orders_bench.Placer(url, listings, seed=13)
+    placer = orders_bench.Placer(url, listings, seed=13, record=watcher is not None)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256),
                                      timeout=aiohttp.ClientTimeout(total=30)) as session:
         await open_loop(plan.rate / 2, plan.warm_s, placer, session=session)
@@ -232,6 +232,7 @@ async def opened(url: str, listings: list[dict[str, Any]], plan: Plan,
         placer.record = True
         placer.responded.clear()
         placer.index.clear()
+        placer.errors.clear()
         result = await open_loop(plan.rate, plan.open_s, placer, session=session)
     print(f"  {result.report(f'open loop at {plan.rate:.0f}/s, {url}')}; errors by kind "
           f"{placer.errors or 0}", flush=True)
