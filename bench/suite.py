@@ -140,7 +140,8 @@ def stack() -> Iterator[Stack]:
     pg = PostgresCluster(root / "pg")
     try:
         with ThreadPoolExecutor(2) as pool:
-            for f in [pool.submit(broker.start), pool.submit(pg.start)]:
+            # generous start-up times: the machine is shared (load averages of 10-40 seen)
+            for f in [pool.submit(broker.start, 300), pool.submit(pg.start, 300)]:
                 f.result()
         yield Stack(broker.bootstrap_servers, pg, root)
     finally:
