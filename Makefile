@@ -22,10 +22,11 @@ prometheus:     ## Prometheus on 127.0.0.1:9090 scraping the services `make run`
 	scripts/bootstrap.sh && .venv/bin/python -m services.devstack prometheus-install
 	.venv/bin/python -m services.devstack prometheus --data-dir var/prometheus
 
-bench:          ## benchmarks: print figures (each starts its own broker and PostgreSQL)
+bench:          ## benchmarks: each script's figures, then `vbp bench`'s table against raw baselines
 	scripts/bootstrap.sh
 	.venv/bin/python bench/catalog.py
 	.venv/bin/python bench/orders.py --split
 	.venv/bin/python bench/supply.py
 	.venv/bin/python bench/payments.py
 	.venv/bin/python bench/monitoring.py
+	.venv/bin/vbp bench

@@ -312,3 +312,49 @@ def per_second(samples: list[tuple[float, CpuTimes]], start: float
 def timed() -> Callable[[], float]:
     started = time.perf_counter()
     return lambda: time.perf_counter() - started
+
+
+async def closed_loop(
+    concurrency: int, duration_s: float,
+    request: Callable[[aiohttp.ClientSession, int], Awaitable[bool]],
+    *, session: aiohttp.ClientSession | None = None,
+) -> LoadResult:
+    """``concurrency`` clients, each sending its next request as soon as its previous one is
+    answered, for ``duration_s`` seconds: the throughput a server reaches at that concurrency
+    (its latency, measured from each request's start, is the queue it keeps). The same
+    generator and concurrency for a service and its raw baseline make their ratio fair."""
+    latencies: list[float] = []
+    timeline: list[tuple[float, float]] = []
+    errors = 0
+    sent = 0
+    loop = asyncio.get_running_loop()
+
+    async def client() -> None:
+        nonlocal errors, sent
+        assert session is not None
+        while (began := loop.time()) < stop:
+            i, sent = sent, sent + 1
+            try:
+                ok = await request(session, i)
+            except (aiohttp.ClientError, TimeoutError):
+                ok = False
+            ms = (loop.time() - began) * 1000
+            latencies.append(ms)
+            timeline.append((began - start, ms))
+            if not ok:
+                errors += 1
+
+    owned = session is None
+    if session is None:
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency),
+                                        timeout=aiohttp.ClientTimeout(total=30))
+    try:
+        with collector_paused():
+            start = loop.time()
+            stop = start + duration_s
+            await asyncio.gather(*(client() for _ in range(concurrency)))
+            elapsed = loop.time() - start
+    finally:
+        if owned:
+            await session.close()
+    return LoadResult(sent, errors, elapsed, latencies, timeline, start)

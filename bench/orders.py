@@ -375,9 +375,11 @@ class Placer:
         self.rng = random.Random(seed)
         self.record = record
         self.responded: dict[str, float] = {}
+        self.index: dict[str, int] = {}
+        """Order id → the index ``open_loop`` gave its request (when ``record``)."""
         self.errors: dict[str, int] = {}
 
-    async def __call__(self, session: aiohttp.ClientSession, _: int) -> bool:
+    async def __call__(self, session: aiohttp.ClientSession, i: int) -> bool:
         inst = self.rng.choice(self.institutions)
         item = self.rng.choice(self.listings)
         body = {"institution_id": inst, "listing_id": item["listing_id"],
@@ -393,7 +395,9 @@ class Placer:
         if resp.status != 201:
             self.errors[str(resp.status)] = self.errors.get(str(resp.status), 0) + 1
         elif self.record:
-            self.responded[json.loads(payload)["order_id"]] = time.time()
+            order_id = json.loads(payload)["order_id"]
+            self.responded[order_id] = time.time()
+            self.index[order_id] = i
         return resp.status == 201
 
     async def on_kafka(self, watcher: Watcher, timeout: float = 30

@@ -32,7 +32,9 @@ import time
 import uuid
 import zlib
 from collections import Counter
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -42,7 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import FastAPI
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.base import CloudEvent
 from contracts.orders import ORDERS_TOPIC, OrderPlaced
@@ -80,7 +84,9 @@ def product(e: str, p: int) -> str:
     return f"国械注准2016{zlib.crc32(f'{e}/{p}'.encode()) % 10**7:07d}"
 
 
-async def setup(client: httpx.AsyncClient) -> None:
+async def setup(client: httpx.AsyncClient, bar: bool = True) -> None:
+    """Distributors and assignments; ``bar``: also those of the barring measurement (D-BAR
+    chosen for each of the 200 institutions: a thousand assignments)."""
     for d in [f"D-{i:02d}" for i in range(DISTRIBUTORS)] + [BARRED, BACKUP]:
         r = await client.post("/v1/distributors",
                               headers=headers("regulator", "BUREAU", key=True),
@@ -102,7 +108,7 @@ async def setup(client: httpx.AsyncClient) -> None:
             for h in range(0, 5):  # a few institution-specific choices
                 await assign(e, p, f"D-{(i + p + 1) % DISTRIBUTORS:02d}",
                              institution_id=f"H-{(i * 7 + h) % INSTITUTIONS:04d}")
-    for p in range(PRODUCTS):
+    for p in range(PRODUCTS if bar else 0):
         await assign(BAR_ENTERPRISE, p, BACKUP, region=REGION)
         await assign(LONE_ENTERPRISE, p, BARRED, region=REGION)
         for h in range(INSTITUTIONS):
@@ -130,8 +136,14 @@ def orders(n: int, bar_orders: int, prefix: str) -> list[OrderPlaced]:
     return out
 
 
-async def produce(bootstrap: str, events: list[OrderPlaced]) -> float:
-    await ensure_topics(bootstrap, [ORDERS_TOPIC])
+async def produce(bootstrap: str, events: list[OrderPlaced], topic: str = ORDERS_TOPIC,
+                  partitions: int | None = None) -> float:
+    """The events on ``topic`` (``partitions``: when it is not a registered topic, as many
+    partitions as the orders topic has, for a raw baseline to read them as supply does)."""
+    if partitions is None:
+        await ensure_topics(bootstrap, [topic])
+    else:
+        await ensure_topics(bootstrap, [topic], partitions=partitions, dlt=False)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
                                 linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
@@ -141,8 +153,7 @@ async def produce(bootstrap: str, events: list[OrderPlaced]) -> float:
         for event in events:
             key, value, hdrs = encode(CloudEvent.of(event, source="/vbp/orders",
                                                     time=datetime.now(UTC)))
-            futures.append(await producer.send(ORDERS_TOPIC, value=value, key=key,
-                                               headers=hdrs))
+            futures.append(await producer.send(topic, value=value, key=key, headers=hdrs))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -192,50 +203,82 @@ async def read_deliveries(bootstrap: str, expect: int, timeout: float = 120) -> 
     return found
 
 
-async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> dict[str, Any]:
-    settings = Settings.for_service("supply", database_url=database_url,
-                                    kafka_bootstrap_servers=bootstrap, jwt_secret=SECRET,
-                                    log_level="WARNING")
-    results: dict[str, Any] = {"events": args.events, "bar_orders": args.bar_orders}
+def supply_settings(bootstrap: str, database_url: str) -> Settings:
+    return Settings.for_service("supply", database_url=database_url,
+                                kafka_bootstrap_servers=bootstrap, jwt_secret=SECRET,
+                                log_level="WARNING")
 
+
+async def prepare(settings: Settings, bar: bool = True) -> float:
+    """The distributors and assignments (``setup``) through the in-process service's API; its
+    time in seconds."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://supply") as c:
             t = time.perf_counter()
-            await setup(c)
-            results["setup_s"] = round(time.perf_counter() - t, 1)
-    engine = make_engine(database_url)
+            await setup(c, bar)
+            return round(time.perf_counter() - t, 1)
+
+
+@asynccontextmanager
+async def routed(app: FastAPI, engine: AsyncEngine, bootstrap: str, events: list[OrderPlaced]
+                 ) -> AsyncIterator[tuple[float, dict[str, Any]]]:
+    """Puts ``events`` on the orders topic, then starts ``app`` (supply) and waits until every
+    one is routed and its ``OrderRouted`` published: (seconds to produce them, the routing
+    figures). The service stays up inside the block."""
     baseline = await published_count(engine)
-
-    events = orders(args.events, args.bar_orders, prefix=f"B{uuid.uuid4().hex[:6]}-")
-    results["produce_s"] = round(await produce(bootstrap, events), 2)
-    print(f"  {len(events)} OrderPlaced on {ORDERS_TOPIC} in {results['produce_s']} s",
-          flush=True)
-
-    app = create_app(settings)
+    produce_s = round(await produce(bootstrap, events), 2)
+    print(f"  {len(events)} OrderPlaced on {ORDERS_TOPIC} in {produce_s} s", flush=True)
     started = time.perf_counter()
     async with app.router.lifespan_context(app):
-        await wait_published(engine, baseline + args.events, 60, "routing")
+        await wait_published(engine, baseline + len(events), 60, "routing")
         wall = time.perf_counter() - started
         async with engine.connect() as conn:
             first_routed = await conn.scalar(select(func.min(store.orders.c.routed_at)))
             last_routed = await conn.scalar(select(func.max(store.orders.c.routed_at)))
             last_published = await conn.scalar(select(func.max(outbox.c.published_at)))
-            routed = await conn.scalar(select(func.count()).select_from(store.orders)
-                                       .where(store.orders.c.status == "routed"))
+            in_db = await conn.scalar(select(func.count()).select_from(store.orders)
+                                      .where(store.orders.c.status == "routed"))
         span = (last_published - first_routed).total_seconds()
-        results["routing"] = {
+        n = len(events)
+        routing = {
             "wall_s_incl_startup": round(wall, 2),
             "first_routed_to_last_published_s": round(span, 2),
-            "events_per_s": round(args.events / span, 1),
+            "events_per_s": round(n / span, 1),
             "first_to_last_routed_s": round((last_routed - first_routed).total_seconds(), 2),
             "last_routed_to_last_published_s": round(
                 (last_published - last_routed).total_seconds(), 2),
-            "orders_routed_in_db": routed,
+            "orders_routed_in_db": in_db,
         }
-        print(f"  routing: {args.events} events in {span:.2f} s = "
-              f"{args.events / span:.0f}/s (wall incl. start-up {wall:.2f} s)", flush=True)
+        print(f"  routing: {n} events in {span:.2f} s = {n / span:.0f}/s (wall incl. "
+              f"start-up {wall:.2f} s)", flush=True)
+        yield produce_s, routing
+
+
+async def bench_routing(bootstrap: str, database_url: str, n: int) -> dict[str, Any]:
+    """Routing alone (``vbp bench``): ``n`` orders spread over the enterprises, none barred."""
+    await prepare(supply_settings(bootstrap, database_url), bar=False)
+    engine = make_engine(database_url)
+    try:
+        app = create_app(supply_settings(bootstrap, database_url))
+        async with routed(app, engine, bootstrap,
+                          orders(n, 0, prefix=f"R{uuid.uuid4().hex[:6]}-")) as (_, routing):
+            return routing
+    finally:
+        await engine.dispose()
+
+
+async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> dict[str, Any]:
+    settings = supply_settings(bootstrap, database_url)
+    results: dict[str, Any] = {"events": args.events, "bar_orders": args.bar_orders}
+
+    results["setup_s"] = await prepare(settings)
+    engine = make_engine(database_url)
+    events = orders(args.events, args.bar_orders, prefix=f"B{uuid.uuid4().hex[:6]}-")
+    app = create_app(settings)
+    async with routed(app, engine, bootstrap, events) as (produce_s, routing):
+        results["produce_s"], results["routing"] = produce_s, routing
 
         # --- barring a distributor with bar_orders open orders
         async with engine.connect() as conn:

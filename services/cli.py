@@ -217,6 +217,14 @@ def _monitoring_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    """Issue #19: the benchmarks with targets and their raw baselines, one run, one table."""
+    sys.path.insert(0, str(REPO_ROOT))  # bench/ is the repository's, not part of the package
+    from bench import suite
+
+    return suite.run(args)
+
+
 def _contracts(args: argparse.Namespace) -> int:
     from contracts import schemagen
 
@@ -343,6 +351,19 @@ def build_parser() -> argparse.ArgumentParser:
     mon = p.add_subparsers(dest="action", required=True)
     m = mon.add_parser("rebuild", help="replay the topics into fresh read models, swap them in")
     m.set_defaults(func=_monitoring_rebuild)
+
+    p = sub.add_parser("bench", help="benchmarks against raw baselines, one table (issue #19)")
+    p.add_argument("--quick", action="store_true",
+                   help="a short run (seconds per figure, a lower rate): that all runs")
+    for flag, kind, what in [
+            ("--concurrency", int, "closed-loop clients (full 32)"),
+            ("--closed", float, "seconds of each closed-loop run (full 20)"),
+            ("--rate", float, "orders per second of the open-loop runs (full 300)"),
+            ("--open", float, "seconds of each open-loop run (full 30)"),
+            ("--events", int, "OrderPlaced events for routing and the raw loop (full 20000)"),
+            ("--rows", int, "agreements imported before ordering (full 28000)")]:
+        p.add_argument(flag, type=kind, help=what)
+    p.set_defaults(func=_bench)
 
     p = sub.add_parser("contracts", help="JSON Schemas and AsyncAPI")
     p.add_argument("action", choices=["generate", "check"])
