@@ -64,6 +64,32 @@ COUNTS_TOWARD_PROGRESS: frozenset[OrderStatus] = frozenset(
 )
 """R-AGR-8: only acceptance counts toward progress and starts the settlement clock."""
 
+COMMITS_NOTHING: frozenset[OrderStatus] = FINAL_STATUSES - COUNTS_TOWARD_PROGRESS
+"""R-AGR-4: closed orders that hold nothing of the agreement volume (cancelled, rejected). An
+open order holds its ordered units, an accepted one its accepted units."""
+
+NOT_ORDERED: frozenset[OrderStatus] = frozenset({OrderStatus.CANCELLED})
+"""R-AGR-6: the statuses whose units pacing does not count as ordered ("orders" are ordered
+units not cancelled)."""
+
+
+def committed_units(status: OrderStatus | str, units: int, accepted_units: int | None) -> int:
+    """R-AGR-4: the units an order holds of its agreement's remaining volume: accepted units
+    once accepted (:data:`COUNTS_TOWARD_PROGRESS`), nothing once cancelled or rejected
+    (:data:`COMMITS_NOTHING`), its ordered units while open. (``store`` builds the same rule
+    in SQL from these constants.)"""
+    status = OrderStatus(status)
+    if status in COUNTS_TOWARD_PROGRESS:
+        return accepted_units or 0
+    if status in COMMITS_NOTHING:
+        return 0
+    return units
+
+
+def ordered_units(status: OrderStatus | str, units: int) -> int:
+    """R-AGR-6: the units an order counts as ordered for pacing (none once cancelled)."""
+    return 0 if OrderStatus(status) in NOT_ORDERED else units
+
 
 class IllegalTransition(Exception):
     """An action that the order's status does not allow (R-AGR-8)."""
