@@ -475,8 +475,9 @@ async def insert_orders(conn: AsyncConnection,
     ``placed_by`` at ``placed_at``): one round trip for all on PostgreSQL."""
     if not placed:
         return
-    rows = [history_row(ORDER, values["order_id"], "placed", detail, values["placed_by"],
-                        "order placed", values["placed_at"]) for values, detail in placed]
+    rows = [history_row(ORDER, values["order_id"], OrderStatus.PLACED.value, detail,
+                        values["placed_by"], "order placed", values["placed_at"])
+            for values, detail in placed]
     if conn.dialect.name == "postgresql":
         await conn.execute(INSERT_ORDER_WITH_HISTORY, [
             {**{f"o_{c.name}": values.get(c.name) for c in orders.c},
@@ -496,7 +497,8 @@ def _insert_order_with_history() -> Any:
                                   for c in orders.c})
            .returning(orders.c.order_id).cte("new_order"))
     return (insert(history).values(
-        subject_kind=ORDER, subject_id=bindparam("o_order_id", type_=String), change="placed",
+        subject_kind=ORDER, subject_id=bindparam("o_order_id", type_=String),
+        change=OrderStatus.PLACED.value,
         detail=bindparam("h_detail", type_=Text), actor=bindparam("h_actor", type_=String),
         reason="order placed", at=bindparam("h_at", type_=UTCDateTime()))
         .add_cte(new))
