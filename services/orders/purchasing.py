@@ -64,22 +64,26 @@ def placement_context(rows: Sequence[Any], now: datetime) -> domain.PlacementCon
             program_id=known.program_id, region=known.region,
             execution_start=known.execution_start, cycle_years=known.cycle_years,
             pacing=known.pacing)
-    volumes: dict[int, tuple[int, dict[int, int], list[int], int | None]] = {}
-    for row in rows:
-        if row.agreement_year is None:
+    years: dict[int, Any] = {}  # agreement year → its first row (volume, last month warned)
+    ordered: dict[int, dict[int, int]] = {}
+    committed: dict[int, int] = {}
+    for row in rows:  # one per agreement year and month with orders (or one without orders)
+        year = row.agreement_year
+        if year is None:
             continue
-        volume = volumes.setdefault(row.agreement_year, (
-            row.agreement_units, {}, [0], row.last_warned_month))
+        if year not in years:
+            years[year], ordered[year], committed[year] = row, {}, 0
         if row.month is not None:
-            volume[1][row.month] = int(row.ordered)
-            volume[2][0] += int(row.committed)
+            ordered[year][row.month] = int(row.ordered)
+            committed[year] += int(row.committed)
     return domain.PlacementContext(
         now=now, listing=listing, program=program,
         institution_region=first.institution_region,
         region_has_register=bool(first.region_known),
-        volumes={year: domain.AgreementVolume(units=units, ordered=ordered,
-                                              committed=committed[0], last_warned_month=warned)
-                 for year, (units, ordered, committed, warned) in volumes.items()})
+        volumes={year: domain.AgreementVolume(units=row.agreement_units, ordered=ordered[year],
+                                              committed=committed[year],
+                                              last_warned_month=row.last_warned_month)
+                 for year, row in years.items()})
 
 
 async def place_orders(uow: UnitOfWork, requests: Sequence[tuple[OrderIn, Principal]]
