@@ -70,10 +70,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.common import MachineSampler, open_loop, summary
 from contracts.catalog import ProductListed, ProgramPublished
+from contracts.identity import enterprise_id, listing_id
 from contracts.orders import AGREEMENTS_TOPIC, ORDERS_TOPIC
 from contracts.profiles import PacingPolicy
 from services import launcher
-from services.catalog.domain import enterprise_id, listing_id
 from services.catalog.presets import PRESETS
 from services.devstack.kafka import KafkaBroker, ensure_jars
 from services.devstack.net import free_loopback_port

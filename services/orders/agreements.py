@@ -25,31 +25,20 @@ from contracts.orders import (
     ProgressLine,
     ProgressReport,
 )
-from services.orders import domain, store
+from services.orders import domain, errors, store
 from services.orders.domain import AgreementRow
-from services.orders.programs import Program, program_unknown
+from services.orders.errors import program_unknown
+from services.orders.programs import Program
 from services.runtime.auth import Principal
-from services.runtime.db import UnitOfWork
-from services.runtime.problems import Problem
-from services.runtime.rows import RowError, as_problem_errors
+from services.runtime.db import UnitOfWork, bulk_insert
+from services.runtime.history import history_row
+from services.runtime.rows import RowError
 
-A = store.agreements
-MAX_REPORTED_ERRORS = 10_000
-"""A rejected import names every bad row, up to this many problems (the total is given)."""
+AGREEMENTS = store.agreements
 
 
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def rejected(errors: Sequence[RowError]) -> Problem:
-    shown = sorted(errors, key=lambda e: (e.row, e.field or ""))[:MAX_REPORTED_ERRORS]
-    return Problem(
-        422, "agreements-rejected", "Agreement import rejected, nothing imported",
-        f"{len(errors)} problems in {len({e.row for e in errors})} rows",
-        error_count=len(errors), truncated=len(errors) > len(shown),
-        errors=as_problem_errors(shown),
-    )
 
 
 def register_errors(rows: Sequence[AgreementRow], register: dict[str, str] | None
@@ -57,15 +46,15 @@ def register_errors(rows: Sequence[AgreementRow], register: dict[str, str] | Non
     """R-PRG-3: a registered institution's type must be the registered one."""
     if register is None:
         return []
-    errors = []
+    problems = []
     for number, row in enumerate(rows, start=1):
         known = register.get(row.institution_id)
         if known is not None and row.institution_type in domain.INSTITUTION_TYPES \
                 and known != row.institution_type:
-            errors.append(RowError(number, "institution_type",
-                                   f"institution {row.institution_id!r} is registered as "
-                                   f"{known}, not {row.institution_type}"))
-    return errors
+            problems.append(RowError(number, "institution_type",
+                                     f"institution {row.institution_id!r} is registered as "
+                                     f"{known}, not {row.institution_type}"))
+    return problems
 
 
 async def import_agreements(
@@ -89,21 +78,24 @@ async def import_agreements(
         return AgreementImportResult.model_validate(
             {**previous._asdict(), "replayed": True})
     if not rows:
-        raise rejected([RowError(0, None, "the file has no rows")])
+        raise errors.agreements_rejected([RowError(0, None, "the file has no rows")])
     products = {domain.certificate_key(r.registration_no): r
                 for r in await store.winning_listings(conn, program_id)}
     register = await store.region_register(conn, program.region)
-    errors = domain.validate_agreement_rows(
+    problems = domain.validate_agreement_rows(
         rows, known_products={k: r.enterprise_id for k, r in products.items()},
         region_institutions=frozenset(register) if register is not None else None,
         enterprise_names=await store.enterprise_names(conn, program_id=program_id))
-    errors += register_errors(rows, register)
-    if errors:
-        raise rejected(errors)
+    problems += register_errors(rows, register)
+    if problems:
+        raise errors.agreements_rejected(problems)
 
+    agreement = AGREEMENTS.c
     existing = {r.agreement_id: r for r in (await conn.execute(
-        select(A.c.agreement_id, A.c.units, A.c.version, A.c.institution_type)
-        .where(A.c.program_id == program_id, A.c.agreement_year == year_index))).all()}
+        select(agreement.agreement_id, agreement.units, agreement.version,
+               agreement.institution_type)
+        .where(agreement.program_id == program_id, agreement.agreement_year == year_index))
+    ).all()}
     now = uow.clock.now()
     import_id = "AI-" + hashlib.sha256(f"{program_id}|{year_index}|{digest}".encode()
                                        ).hexdigest()[:24]
@@ -153,10 +145,10 @@ async def import_agreements(
 async def _write(uow: UnitOfWork, new_rows: list[dict[str, Any]],
                  changed_rows: list[dict[str, Any]], existing: dict[str, Any]) -> None:
     conn = uow.conn
-    await store.bulk_insert(conn, A, new_rows)
+    await bulk_insert(conn, store.agreements, new_rows)
     if changed_rows:
         keys = [k for k in changed_rows[0] if k != "agreement_id"]
-        stmt = (update(A).where(A.c.agreement_id == bindparam("b_id"))
+        stmt = (update(AGREEMENTS).where(AGREEMENTS.c.agreement_id == bindparam("b_id"))
                 .values({k: bindparam(f"b_{k}") for k in keys}))
         for chunk in _chunks(changed_rows):
             await conn.execute(stmt, [{f"b_{k}": v for k, v in r.items()}
@@ -169,8 +161,8 @@ async def _write(uow: UnitOfWork, new_rows: list[dict[str, Any]],
                   "import_id": values["import_id"]}
         if old is not None:
             detail["previous_units"] = old.units
-        history.append(store.history_row(
-            "agreement", values["agreement_id"], "recorded" if old is None else "changed",
+        history.append(history_row(
+            store.AGREEMENT, values["agreement_id"], "recorded" if old is None else "changed",
             detail, values["recorded_by"], values["reason"], values["recorded_at"]))
         uow.record(AgreementRecorded(
             agreement_id=values["agreement_id"], program_id=values["program_id"],
@@ -182,7 +174,7 @@ async def _write(uow: UnitOfWork, new_rows: list[dict[str, Any]],
             amount=values["amount"], recorded_by=values["recorded_by"],
             recorded_at=values["recorded_at"], reason=values["reason"],
             version=values["version"]), time=values["recorded_at"])
-    await store.bulk_insert(conn, store.history, history)
+    await bulk_insert(conn, store.history, history)
 
 
 def _chunks(rows: list[dict[str, Any]], size: int = 5_000) -> list[list[dict[str, Any]]]:
@@ -213,22 +205,24 @@ async def list_agreements(conn: Any, *, institution_id: str | None, program_id: 
                           agreement_year: int | None, region: str | None,
                           enterprise_id: str | None, registration_no: str | None,
                           after: str | None, limit: int) -> list[AgreementOut]:
-    query = store.agreements_with_progress().order_by(A.c.agreement_id).limit(limit)
-    for column, value in ((A.c.institution_id, institution_id), (A.c.program_id, program_id),
-                          (A.c.agreement_year, agreement_year), (A.c.region, region),
-                          (A.c.enterprise_id, enterprise_id),
-                          (A.c.registration_no,
+    agreement = AGREEMENTS.c
+    query = store.agreements_with_progress().order_by(agreement.agreement_id).limit(limit)
+    for column, value in ((agreement.institution_id, institution_id),
+                          (agreement.program_id, program_id),
+                          (agreement.agreement_year, agreement_year), (agreement.region, region),
+                          (agreement.enterprise_id, enterprise_id),
+                          (agreement.registration_no,
                            domain.certificate_key(registration_no) if registration_no else None)):
         if value is not None:
             query = query.where(column == value)
     if after:
-        query = query.where(A.c.agreement_id > after)
+        query = query.where(agreement.agreement_id > after)
     return [agreement_out(r) for r in (await conn.execute(query)).all()]
 
 
 async def get_agreement(conn: Any, agreement_id: str) -> AgreementOut | None:
     row = (await conn.execute(store.agreements_with_progress()
-                              .where(A.c.agreement_id == agreement_id))).first()
+                              .where(AGREEMENTS.c.agreement_id == agreement_id))).first()
     return agreement_out(row) if row is not None else None
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from contracts.catalog import ListingOut, ListingsPage
+from contracts.catalog import ListingsPage
 from contracts.orders import (
     AcceptanceIn,
     AgreementImportResult,
@@ -44,30 +44,32 @@ from contracts.orders import (
 )
 from services.orders import (
     agreements,
+    errors,
     history,
     importing,
     institutions,
+    listings,
+    order_views,
     pacing,
     purchasing,
     renewals,
     store,
 )
+from services.orders.errors import program_unknown
 from services.orders.importing import FileRejected
-from services.orders.programs import Program, program_unknown
+from services.orders.programs import Program
 from services.runtime.app import ClockDep, Engine, UoW, Writes
-from services.runtime.auth import ROLES, Principal, Role, authorize
+from services.runtime.auth import AnyRole, Overseer, Principal, Regulator, Role, authorize
 from services.runtime.db import analyze
 from services.runtime.direct import DirectRoute
+from services.runtime.history import history_of
 from services.runtime.idempotency import IdempotencyRequired
-from services.runtime.problems import PROBLEM_JSON, Problem, not_found
+from services.runtime.problems import PROBLEM_JSON, not_found
 
 router = APIRouter(prefix="/v1", tags=["orders"])
-AnyRole = Annotated[Principal, Depends(authorize(*ROLES))]  # type: ignore[arg-type,unused-ignore]
 INSTITUTION_ONLY: tuple[Role, ...] = ("institution",)
 """The roles of ``Institution`` routes, also those of the direct order route."""
 Institution = Annotated[Principal, Depends(authorize(*INSTITUTION_ONLY))]
-Regulator = Annotated[Principal, Depends(authorize("regulator"))]
-Overseer = Annotated[Principal, Depends(authorize("regulator", "operator"))]
 Viewer = Annotated[Principal, Depends(authorize("institution", "regulator", "operator"))]
 AgreementViewer = Annotated[Principal, Depends(authorize(
     "institution", "enterprise", "regulator", "operator"))]
@@ -78,11 +80,25 @@ TRANSITION: dict[int | str, dict[str, Any]] = {
     409: {"description": "not allowed in the order's status (R-AGR-8)"}}
 
 
+OWN_INSTITUTION = {"institution": "institution_id"}
+"""An institution sees and acts for its own institution (``Principal.filters``)."""
+
+
 def _own(caller: Principal, institution_id: str) -> None:
-    if caller.role == "institution" and institution_id != caller.org:
-        raise Problem(403, "not-your-institution", "You act only for your own institution",
-                      f"'institution_id' {institution_id!r} is not your institution "
-                      f"{caller.org!r}")
+    for org in caller.filters(OWN_INSTITUTION).values():
+        if institution_id != org:
+            raise errors.not_your_institution(institution_id, org)
+
+
+def _narrowed(caller: Principal, viewers: dict[str, str],
+              filters: dict[str, str | None]) -> bool:
+    """Narrow the query ``filters`` (column → value) to what the caller may see; False when
+    they ask for something outside it (the answer is then empty)."""
+    for column, org in caller.filters(viewers).items():
+        if filters.get(column) not in (None, org):
+            return False
+        filters[column] = org
+    return True
 
 
 def _history(rows: list[Any]) -> list[HistoryEntryOut]:
@@ -108,18 +124,9 @@ async def list_listings(
 ) -> ListingsPage:
     """Listed products that may be ordered (the orders service's read model of the catalog).
     An enterprise sees only its own products, as in catalog's ``GET /v1/listings``."""
-    if caller.role == "enterprise":
-        if enterprise_id not in (None, caller.org):
-            return ListingsPage(items=[])
-        enterprise_id = caller.org
     async with engine.connect() as conn:
-        rows = await store.search_listings(
-            conn, program_id=program_id, enterprise_id=enterprise_id, after=cursor,
-            limit=limit + 1,
-        )
-    items = [ListingOut.model_validate(row._asdict()) for row in rows[:limit]]
-    next_cursor = items[-1].listing_id if len(rows) > limit else None
-    return ListingsPage(items=items, next_cursor=next_cursor)
+        return await listings.search(conn, caller, program_id=program_id,
+                                     enterprise_id=enterprise_id, cursor=cursor, limit=limit)
 
 
 @router.get("/programs", response_model=list[ProgramView])
@@ -190,11 +197,9 @@ async def import_agreements(
     try:
         rows = await asyncio.to_thread(importing.parse, content_type, body)
     except FileRejected as exc:
-        raise agreements.rejected(exc.errors) from exc
+        raise errors.agreements_rejected(exc.errors) from exc
     except ValueError as exc:
-        raise Problem(415, "unsupported-media-type", "Unsupported file format",
-                      f"Content-Type {content_type!r}; send one of: "
-                      f"{', '.join(importing.FORMATS)}") from exc
+        raise errors.unsupported_media_type(content_type, list(importing.FORMATS)) from exc
     digest = agreements.content_hash(body)
     response = await idem.run(uow, caller.actor, lambda u: agreements.import_agreements(
         u, program_id, agreement_year, rows, digest, caller, reason))
@@ -222,11 +227,9 @@ async def import_history(
     try:
         rows = await asyncio.to_thread(importing.parse_history, content_type, body)
     except FileRejected as exc:
-        raise history.rejected(exc.errors) from exc
+        raise errors.history_rejected(exc.errors) from exc
     except ValueError as exc:
-        raise Problem(415, "unsupported-media-type", "Unsupported file format",
-                      f"Content-Type {content_type!r}; send one of: "
-                      f"{', '.join(importing.FORMATS)}") from exc
+        raise errors.unsupported_media_type(content_type, list(importing.FORMATS)) from exc
     digest = agreements.content_hash(body)
     response = await idem.run(uow, caller.actor, lambda u: history.import_history(
         u, program_id, rows, digest, caller, reason))
@@ -234,9 +237,12 @@ async def import_history(
     return response
 
 
+AGREEMENT_VIEWERS = {"institution": "institution_id", "enterprise": "enterprise_id"}
+"""Per role, the column of an agreement that holds the caller's org (``Principal.filters``)."""
+
+
 def _agreement_scope(caller: Principal) -> dict[str, str]:
-    return {"institution": {"institution_id": caller.org},
-            "enterprise": {"enterprise_id": caller.org}}.get(caller.role, {})
+    return caller.filters(AGREEMENT_VIEWERS)
 
 
 @router.get("/agreements", response_model=AgreementsPage)
@@ -248,11 +254,10 @@ async def list_agreements(
 ) -> AgreementsPage:
     """Agreement volumes with progress and remaining volume (R-AGR-3); an institution sees its
     own, an enterprise those of its products, regulators and operators all."""
-    filters = {"institution_id": institution_id, "enterprise_id": enterprise_id}
-    for key, value in _agreement_scope(caller).items():
-        if filters[key] not in (None, value):
-            return AgreementsPage(items=[])
-        filters[key] = value
+    filters: dict[str, str | None] = {"institution_id": institution_id,
+                                      "enterprise_id": enterprise_id}
+    if not _narrowed(caller, AGREEMENT_VIEWERS, filters):
+        return AgreementsPage(items=[])
     async with engine.connect() as conn:
         items = await agreements.list_agreements(
             conn, program_id=program_id, agreement_year=agreement_year, region=region,
@@ -280,7 +285,7 @@ async def agreement_history(agreement_id: str, caller: AgreementViewer,
     """Every version of an agreement: who recorded it, when, why (R-AGR-9)."""
     async with engine.connect() as conn:
         await _visible_agreement(conn, agreement_id, caller)
-        return _history(await store.history_of(conn, agreement_id))
+        return _history(await history_of(conn, store.history, store.AGREEMENT, agreement_id))
 
 
 @router.get("/progress", response_model=ProgressReport,
@@ -294,10 +299,10 @@ async def progress(
     """Progress per product, per enterprise and in total, with pacing warnings (R-AGR-3/6). An
     institution sees its own; a regulator one institution's, or the sum over the filters.
     The agreement year defaults to the one holding now."""
-    if caller.role == "institution":
-        if institution_id not in (None, caller.org):
-            raise not_found("institution", institution_id or "")
-        institution_id = caller.org
+    wanted: dict[str, str | None] = {"institution_id": institution_id}
+    if not _narrowed(caller, OWN_INSTITUTION, wanted):
+        raise not_found("institution", institution_id or "")
+    institution_id = wanted["institution_id"]
     async with engine.connect() as conn:
         row = await store.get_program(conn, program_id)
         if row is None:
@@ -356,10 +361,10 @@ async def list_renewals(
         pattern="^(accepted|refused|accepted_with_exception)$")] = None,
     cursor: str | None = None, limit: Limit = 100,
 ) -> RenewalsPage:
-    if caller.role == "institution":
-        if institution_id not in (None, caller.org):
-            return RenewalsPage(items=[])
-        institution_id = caller.org
+    wanted: dict[str, str | None] = {"institution_id": institution_id}
+    if not _narrowed(caller, OWN_INSTITUTION, wanted):
+        return RenewalsPage(items=[])
+    institution_id = wanted["institution_id"]
     async with engine.connect() as conn:
         items = await renewals.list_renewals(
             conn, institution_id=institution_id, program_id=program_id,
@@ -370,7 +375,8 @@ async def list_renewals(
 async def _visible_renewal(conn: Any, renewal_id: str, caller: Principal) -> RenewalOut:
     row = (await conn.execute(store.renewals.select().where(
         store.renewals.c.renewal_id == renewal_id))).first()
-    if row is None or (caller.role == "institution" and row.institution_id != caller.org):
+    if row is None or any(getattr(row, column) != org
+                          for column, org in caller.filters(OWN_INSTITUTION).items()):
         raise not_found("renewal", renewal_id)
     return renewals.renewal_out(row)
 
@@ -386,7 +392,7 @@ async def renewal_history(renewal_id: str, caller: Viewer,
                           engine: Engine) -> list[HistoryEntryOut]:
     async with engine.connect() as conn:
         await _visible_renewal(conn, renewal_id, caller)
-        return _history(await store.history_of(conn, renewal_id))
+        return _history(await history_of(conn, store.history, store.RENEWAL, renewal_id))
 
 
 # --- orders -----------------------------------------------------------------------------------
@@ -415,15 +421,15 @@ async def list_orders(
     listing_id: str | None = None, status: OrderStatus | None = None,
     order_class: str | None = None, cursor: str | None = None, limit: Limit = 100,
 ) -> OrdersPage:
-    """Orders, oldest first, each caller seeing only its own (see ``scope_filters``)."""
+    """Orders, oldest first, each caller seeing only its own (``order_views.ORDER_VIEWERS``)."""
     filters = {"program_id": program_id, "institution_id": institution_id,
                "enterprise_id": enterprise_id, "listing_id": listing_id, "status": status,
                "order_class": order_class}
-    for key, value in purchasing.scope_filters(caller).items():
+    for key, value in order_views.scope_filters(caller).items():
         if filters.get(key) not in (None, value):
             return OrdersPage(items=[])
     async with engine.connect() as conn:
-        items = await purchasing.list_orders(conn, caller, filters=filters, after=cursor,
+        items = await order_views.list_orders(conn, caller, filters=filters, after=cursor,
                                              limit=limit + 1)
     return OrdersPage(items=items[:limit], next_cursor=_cursor(items, limit, "order_id"))
 
@@ -431,8 +437,8 @@ async def list_orders(
 @router.get("/orders/{order_id}", response_model=OrderOut)
 async def get_order(order_id: str, caller: AnyRole, engine: Engine) -> OrderOut:
     async with engine.connect() as conn:
-        return await purchasing.order_view(
-            conn, await purchasing.get_visible(conn, order_id, caller))
+        return await order_views.order_view(
+            conn, await order_views.get_visible(conn, order_id, caller))
 
 
 @router.get("/orders/{order_id}/history", response_model=list[HistoryEntryOut])
@@ -440,8 +446,8 @@ async def order_history(order_id: str, caller: AnyRole,
                         engine: Engine) -> list[HistoryEntryOut]:
     """Every change of the order: what, who, when, why (R-AGR-9)."""
     async with engine.connect() as conn:
-        await purchasing.get_visible(conn, order_id, caller)
-        return _history(await store.history_of(conn, order_id))
+        await order_views.get_visible(conn, order_id, caller)
+        return _history(await history_of(conn, store.history, store.ORDER, order_id))
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut, responses=TRANSITION)
@@ -482,10 +488,10 @@ async def list_pacing_warnings(
     cursor: str | None = None, limit: Limit = 100,
 ) -> PacingWarningsPage:
     """Pacing warnings (R-AGR-6): an institution's own; all for regulators and operators."""
-    if caller.role == "institution":
-        if institution_id not in (None, caller.org):
-            return PacingWarningsPage(items=[])
-        institution_id = caller.org
+    wanted: dict[str, str | None] = {"institution_id": institution_id}
+    if not _narrowed(caller, OWN_INSTITUTION, wanted):
+        return PacingWarningsPage(items=[])
+    institution_id = wanted["institution_id"]
     async with engine.connect() as conn:
         items = await pacing.list_warnings(
             conn, institution_id=institution_id, program_id=program_id,
@@ -508,8 +514,7 @@ async def evaluate_pacing(body: PacingEvaluationIn, caller: Overseer,
         program = Program.of(row)
         year = body.agreement_year or program.year_at(uow.clock.now())
         if year is None:
-            raise Problem(422, "outside-cycle", "No agreement year holds now",
-                          "name the agreement_year to evaluate")
+            raise errors.NO_AGREEMENT_YEAR_NOW("name the agreement_year to evaluate")
         program.year(year)
         result = await pacing.evaluate_closed_months(uow, program, year, caller)
         await uow.commit()

@@ -20,26 +20,16 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from contracts.orders import HistoricalPurchaseRecorded, HistoryImportResult
-from services.orders import agreements, domain, store
+from services.orders import agreements, domain, errors, store
 from services.orders.domain import HistoryRow
-from services.orders.programs import Program, program_unknown
+from services.orders.errors import program_unknown
+from services.orders.programs import Program
 from services.runtime.auth import Principal
-from services.runtime.db import UnitOfWork
-from services.runtime.problems import Problem
-from services.runtime.rows import RowError, as_problem_errors
+from services.runtime.db import UnitOfWork, bulk_insert
+from services.runtime.history import history_row
+from services.runtime.rows import RowError
 
-H = store.historical_purchases
-
-
-def rejected(errors: Sequence[RowError]) -> Problem:
-    shown = sorted(errors, key=lambda e: (e.row, e.field or ""))[
-        :agreements.MAX_REPORTED_ERRORS]
-    return Problem(
-        422, "history-rejected", "History import rejected, nothing imported",
-        f"{len(errors)} problems in {len({e.row for e in errors})} rows",
-        error_count=len(errors), truncated=len(errors) > len(shown),
-        errors=as_problem_errors(shown),
-    )
+PURCHASES = store.historical_purchases
 
 
 def started_years(program: Program, now: Any) -> list[int]:
@@ -64,20 +54,20 @@ async def import_history(uow: UnitOfWork, program_id: str, rows: Sequence[Histor
         return HistoryImportResult.model_validate_json(previous).model_copy(
             update={"replayed": True})
     if not rows:
-        raise rejected([RowError(0, None, "the file has no rows")])
+        raise errors.history_rejected([RowError(0, None, "the file has no rows")])
     now = uow.clock.now()
     years = started_years(program, now)
     products = {domain.certificate_key(r.registration_no): r
                 for r in await store.winning_listings(conn, program_id)}
     register = await store.region_register(conn, program.region)
-    rows, errors = domain.resolve_listings(rows, {r.listing_id: k for k, r in products.items()})
-    errors += domain.validate_history_rows(
+    rows, problems = domain.resolve_listings(rows, {r.listing_id: k for k, r in products.items()})
+    problems += domain.validate_history_rows(
         rows, years=years, known_products={k: r.enterprise_id for k, r in products.items()},
         region_institutions=frozenset(register) if register is not None else None,
         enterprise_names=await store.enterprise_names(conn, program_id=program_id))
-    errors += _register_errors(rows, register)
-    if errors:
-        raise rejected(errors)
+    problems += _register_errors(rows, register)
+    if problems:
+        raise errors.history_rejected(problems)
 
     import_id = "HI-" + hashlib.sha256(f"{program_id}|{digest}".encode()).hexdigest()[:24]
     why = reason or f"program history imported (file sha256 {digest[:12]}…)"
@@ -118,8 +108,8 @@ async def _purchases(uow: UnitOfWork, program: Program, by_year: dict[int, list[
     """Record each row's accepted units (new, a new version, or as they were)."""
     conn, now = uow.conn, uow.clock.now()
     existing = {r.purchase_id: r for r in (await conn.execute(
-        select(H.c.purchase_id, H.c.accepted_units, H.c.version)
-        .where(H.c.program_id == program.program_id))).all()}
+        select(PURCHASES.c.purchase_id, PURCHASES.c.accepted_units, PURCHASES.c.version)
+        .where(PURCHASES.c.program_id == program.program_id))).all()}
     new_rows: list[dict[str, Any]] = []
     changed_rows: list[dict[str, Any]] = []
     unchanged = 0
@@ -145,11 +135,11 @@ async def _purchases(uow: UnitOfWork, program: Program, by_year: dict[int, list[
                 "import_id": import_id,
             }
             (new_rows if current is None else changed_rows).append(values)
-    await store.bulk_insert(conn, H, new_rows)
+    await bulk_insert(conn, PURCHASES, new_rows)
     if changed_rows:
         keys = ("accepted_units", "version", "recorded_by", "recorded_at", "reason",
                 "import_id")
-        stmt = (update(H).where(H.c.purchase_id == bindparam("b_id"))
+        stmt = (update(PURCHASES).where(PURCHASES.c.purchase_id == bindparam("b_id"))
                 .values({k: bindparam(f"b_{k}") for k in keys}))
         await conn.execute(stmt, [{"b_id": v["purchase_id"], **{f"b_{k}": v[k] for k in keys}}
                                   for v in changed_rows])
@@ -160,8 +150,8 @@ async def _purchases(uow: UnitOfWork, program: Program, by_year: dict[int, list[
                   "import_id": import_id}
         if old is not None:
             detail["previous_accepted_units"] = old.accepted_units
-        history.append(store.history_row(
-            "historical_purchase", values["purchase_id"],
+        history.append(history_row(
+            store.HISTORICAL_PURCHASE, values["purchase_id"],
             "recorded" if old is None else "changed", detail, caller.actor, why, now))
         uow.record(HistoricalPurchaseRecorded(
             purchase_id=values["purchase_id"], program_id=values["program_id"],
@@ -170,5 +160,5 @@ async def _purchases(uow: UnitOfWork, program: Program, by_year: dict[int, list[
             listing_id=values["listing_id"], accepted_units=values["accepted_units"],
             recorded_by=caller.actor, recorded_at=now, reason=why,
             version=values["version"]), time=now)
-    await store.bulk_insert(conn, store.history, history)
+    await bulk_insert(conn, store.history, history)
     return len(new_rows), len(changed_rows), unchanged

@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from contracts.orders import InstitutionOut, InstitutionsIn, InstitutionsRegistered
-from services.orders import store
+from services.orders import errors, store
 from services.runtime.auth import Principal
 from services.runtime.db import UnitOfWork
-from services.runtime.problems import Problem
+from services.runtime.history import history_row, write_history
 
-I = store.institutions  # noqa: E741
+INSTITUTIONS = store.institutions
 
 
 async def register(uow: UnitOfWork, cmd: InstitutionsIn, caller: Principal
@@ -26,10 +26,9 @@ async def register(uow: UnitOfWork, cmd: InstitutionsIn, caller: Principal
     ids = [i.institution_id for i in cmd.institutions]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})[:20]
-        raise Problem(422, "validation", "Request is not valid",
-                      f"institutions listed twice: {', '.join(dup)}")
+        raise errors.INVALID(f"institutions listed twice: {', '.join(dup)}")
     existing = {r.institution_id: r for r in (await uow.conn.execute(
-        select(I).where(I.c.institution_id.in_(ids)))).all()}
+        select(INSTITUTIONS).where(INSTITUTIONS.c.institution_id.in_(ids)))).all()}
     now = uow.clock.now()
     new, changed, history = [], 0, []
     for inst in cmd.institutions:
@@ -40,26 +39,27 @@ async def register(uow: UnitOfWork, cmd: InstitutionsIn, caller: Principal
         elif (old.region, old.institution_type, old.name) != (inst.region, inst.institution_type,
                                                               inst.name):
             changed += 1
-            await uow.conn.execute(update(I).where(I.c.institution_id == inst.institution_id)
-                                   .values(**values, registered_by=caller.actor,
-                                           registered_at=now))
+            await uow.conn.execute(
+                update(INSTITUTIONS)
+                .where(INSTITUTIONS.c.institution_id == inst.institution_id)
+                .values(**values, registered_by=caller.actor, registered_at=now))
         else:
             continue
-        history.append(store.history_row(
-            "institution", inst.institution_id, "registered" if old is None else "changed",
+        history.append(history_row(
+            store.INSTITUTION, inst.institution_id, "registered" if old is None else "changed",
             values, caller.actor, cmd.reason, now))
     if new:
-        await uow.conn.execute(insert(I), new)
-    await store.add_history(uow.conn, history)
+        await uow.conn.execute(insert(INSTITUTIONS), new)
+    await write_history(uow.conn, store.history, history)
     return InstitutionsRegistered(registered=len(new), updated=changed,
                                   unchanged=len(ids) - len(new) - changed)
 
 
 async def list_institutions(conn: Any, *, region: str | None, after: str | None,
                             limit: int) -> list[InstitutionOut]:
-    query = select(I).order_by(I.c.institution_id).limit(limit)
+    query = select(INSTITUTIONS).order_by(INSTITUTIONS.c.institution_id).limit(limit)
     if region is not None:
-        query = query.where(I.c.region == region)
+        query = query.where(INSTITUTIONS.c.region == region)
     if after:
-        query = query.where(I.c.institution_id > after)
+        query = query.where(INSTITUTIONS.c.institution_id > after)
     return [InstitutionOut.model_validate(r._asdict()) for r in (await conn.execute(query)).all()]

@@ -21,33 +21,31 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import func, select
 
 from contracts.orders import PacingEvaluationResult, PacingWarningOut, PacingWarningRaised
-from contracts.profiles import PacingPolicy
 from services.orders import domain, store
 from services.orders.programs import Program
 from services.runtime.auth import Principal
-from services.runtime.db import UnitOfWork
+from services.runtime.db import UnitOfWork, insert_ignoring_duplicates
 
-W = store.pacing_warnings
-O = store.orders  # noqa: E741
+WARNINGS = store.pacing_warnings
 
 
 async def raise_warning(
-    uow: UnitOfWork, program: Program, month: domain.AgreementMonth, *, institution_id: str,
+    uow: UnitOfWork, program_id: str, month: domain.AgreementMonth, *, institution_id: str,
     registration_no: str, annual_units: int, monthly_orders: list[int],
     found: list[domain.PacingWarning], raised_by: str,
 ) -> str | None:
     """Store and publish the month's warning unless it was raised before; its id if new."""
     if not found:
         return None
-    warning_id = domain.pacing_warning_id(program.program_id, month.year, institution_id,
+    warning_id = domain.pacing_warning_id(program_id, month.year, institution_id,
                                           registration_no, month.month)
     now = uow.clock.now()
     checks = sorted({w.check for w in found})
     values = {
-        "warning_id": warning_id, "program_id": program.program_id,
+        "warning_id": warning_id, "program_id": program_id,
         "agreement_year": month.year, "institution_id": institution_id,
         "registration_no": registration_no, "agreement_month": month.month,
         "month": month.calendar_month, "month_start": month.start, "month_end": month.end,
@@ -56,31 +54,18 @@ async def raise_warning(
         "reason": "; ".join(w.reason for w in found), "raised_by": raised_by, "raised_at": now,
     }
     inserted = await uow.conn.scalar(
-        store.insert_ignoring_duplicates(uow.conn, W).values(values)
-        .returning(W.c.warning_id))
+        insert_ignoring_duplicates(uow.conn, WARNINGS).values(values)
+        .returning(WARNINGS.c.warning_id))
     if inserted is None:
         return None
     uow.record(PacingWarningRaised(
-        warning_id=warning_id, program_id=program.program_id, agreement_year=month.year,
+        warning_id=warning_id, program_id=program_id, agreement_year=month.year,
         institution_id=institution_id, registration_no=registration_no,
         month=month.calendar_month, reason=values["reason"], raised_at=now,
         agreement_month=month.month, month_start=month.start, month_end=month.end,
         checks=checks, annual_units=annual_units, ordered_units=values["ordered_units"],
         cumulative_units=values["cumulative_units"], raised_by=raised_by))
     return warning_id
-
-
-async def on_order_placed(
-    uow: UnitOfWork, program: Program, policy: PacingPolicy, month: domain.AgreementMonth, *,
-    institution_id: str, registration_no: str, annual_units: int, per_month: dict[int, int],
-    order_id: str,
-) -> str | None:
-    """Judge the open month with the new order in it (``per_month`` includes it)."""
-    monthly = [per_month.get(m, 0) for m in range(1, month.month + 1)]
-    found = domain.month_pacing_warnings(annual_units, monthly, policy, month_closed=False)
-    return await raise_warning(uow, program, month, institution_id=institution_id,
-                               registration_no=registration_no, annual_units=annual_units,
-                               monthly_orders=monthly, found=found, raised_by=f"order:{order_id}")
 
 
 async def evaluate_closed_months(uow: UnitOfWork, program: Program, year: int,
@@ -97,13 +82,15 @@ async def evaluate_closed_months(uow: UnitOfWork, program: Program, year: int,
     )).all()
     raised: list[str] = []
     if policy is not None and months:
-        ordered = case((O.c.status == "cancelled", literal(0)), else_=O.c.units)
+        ordered = store.ordered_units()
+        orders = store.orders.c
         per: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
         for inst, reg, month, units in (await uow.conn.execute(
-                select(O.c.institution_id, O.c.registration_no, O.c.agreement_month,
+                select(orders.institution_id, orders.registration_no, orders.agreement_month,
                        func.sum(ordered))
-                .where(O.c.program_id == program.program_id, O.c.agreement_year == year)
-                .group_by(O.c.institution_id, O.c.registration_no, O.c.agreement_month))).all():
+                .where(orders.program_id == program.program_id, orders.agreement_year == year)
+                .group_by(orders.institution_id, orders.registration_no,
+                          orders.agreement_month))).all():
             per[(inst, reg)][int(month)] = int(units or 0)
         for a in agreements:
             counts = per.get((a.institution_id, a.registration_no), {})
@@ -113,7 +100,7 @@ async def evaluate_closed_months(uow: UnitOfWork, program: Program, year: int,
                 by_month[w.month].append(w)
             for index, found in sorted(by_month.items()):
                 wid = await raise_warning(
-                    uow, program, months[index - 1], institution_id=a.institution_id,
+                    uow, program.program_id, months[index - 1], institution_id=a.institution_id,
                     registration_no=a.registration_no, annual_units=a.units,
                     monthly_orders=series[:index], found=found, raised_by=caller.actor)
                 if wid is not None:
@@ -133,15 +120,16 @@ async def list_warnings(conn: Any, *, institution_id: str | None, program_id: st
                         agreement_year: int | None, registration_no: str | None = None,
                         region: str | None = None, after: str | None = None,
                         limit: int = 500) -> list[PacingWarningOut]:
-    query = select(W).order_by(W.c.warning_id).limit(limit)
-    for column, value in ((W.c.institution_id, institution_id), (W.c.program_id, program_id),
-                          (W.c.agreement_year, agreement_year),
-                          (W.c.registration_no, registration_no)):
+    query = select(WARNINGS).order_by(WARNINGS.c.warning_id).limit(limit)
+    for column, value in ((WARNINGS.c.institution_id, institution_id),
+                          (WARNINGS.c.program_id, program_id),
+                          (WARNINGS.c.agreement_year, agreement_year),
+                          (WARNINGS.c.registration_no, registration_no)):
         if value is not None:
             query = query.where(column == value)
     if region is not None:
-        query = query.where(W.c.program_id.in_(
+        query = query.where(WARNINGS.c.program_id.in_(
             select(store.programs.c.program_id).where(store.programs.c.region == region)))
     if after:
-        query = query.where(W.c.warning_id > after)
+        query = query.where(WARNINGS.c.warning_id > after)
     return [warning_out(r) for r in (await conn.execute(query)).all()]

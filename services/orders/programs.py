@@ -1,5 +1,6 @@
-"""The programs the orders service knows (its read model of catalog's programs), and the
-parts of their policy profiles it applies: renewal thresholds (R-AGR-2) and pacing (R-AGR-6)."""
+"""The programs the orders service knows (its read model of catalog's programs, kept by the
+consumers below), and the parts of their policy profiles it applies: renewal thresholds
+(R-AGR-2) and pacing (R-AGR-6)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import update
+
+from contracts.base import CloudEvent
+from contracts.catalog import ProgramProfileChanged, ProgramPublished
 from contracts.profiles import PacingPolicy, PolicyProfile, RenewalPolicy
-from services.orders import domain
-from services.runtime.problems import Problem, not_found
+from services.orders import domain, errors, store
+from services.runtime.db import UnitOfWork
 
 
 @lru_cache(maxsize=256)
@@ -51,17 +56,34 @@ class Program:
     def year(self, index: int) -> domain.AgreementYear:
         years = domain.agreement_years(self.execution_start, self.cycle_years)
         if not 1 <= index <= len(years):
-            raise Problem(422, "no-such-agreement-year", "No such agreement year",
-                          f"program {self.program_id!r} has agreement years 1 to {len(years)} "
-                          f"(R-PRG-2), not {index}")
+            raise errors.no_such_agreement_year(self.program_id, len(years), index)
         return years[index - 1]
 
     def year_at(self, instant: datetime) -> int | None:
         return domain.agreement_year_of(instant, self.execution_start, self.cycle_years)
 
 
-def program_unknown(program_id: str) -> Problem:
-    problem = not_found("program", program_id)
-    problem.detail = (f"program {program_id!r} is not known to the orders service (yet): it "
-                      "learns programs from catalog's events")
-    return problem
+async def on_program_published(uow: UnitOfWork, event: ProgramPublished,
+                               ce: CloudEvent) -> None:
+    """Keep the programs the orders service needs: region, execution start, cycle, profile."""
+    if await store.get_program(uow.conn, event.program_id) is not None:
+        return
+    profile = event.profile
+    await uow.conn.execute(store.programs.insert().values(
+        program_id=event.program_id, category=event.category, region=event.region,
+        execution_start=event.execution_start, cycle_years=event.cycle_years,
+        profile=profile.model_dump_json() if profile is not None else None,
+        profile_version=profile.version if profile is not None else 1,
+        updated_at=uow.clock.now()))
+
+
+async def on_profile_changed(uow: UnitOfWork, event: ProgramProfileChanged,
+                             ce: CloudEvent) -> None:
+    """A newer profile version replaces the one held (an older or replayed one changes
+    nothing)."""
+    programs = store.programs.c
+    await uow.conn.execute(
+        update(store.programs)
+        .where(programs.program_id == event.program_id, programs.profile_version < event.version)
+        .values(profile=event.profile.model_dump_json(), profile_version=event.version,
+                updated_at=uow.clock.now()))

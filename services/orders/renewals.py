@@ -5,7 +5,6 @@ volumes (per enterprise); a refused renewal may be accepted by a regulator's exc
 from __future__ import annotations
 
 import json
-import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,13 +13,16 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 
 from contracts.orders import RenewalDecided, RenewalFailureOut, RenewalIn, RenewalOut
-from services.orders import domain, store
-from services.orders.programs import Program, program_unknown
+from services.orders import domain, errors, store
+from services.orders.errors import program_unknown
+from services.orders.programs import Program
 from services.runtime.auth import Principal
 from services.runtime.db import UnitOfWork
-from services.runtime.problems import TYPE_PREFIX, Problem, not_found
+from services.runtime.history import history_row, write_history
+from services.runtime.ids import time_ordered_id
+from services.runtime.problems import not_found
 
-R = store.renewals
+RENEWALS = store.renewals
 ACCEPTED = ("accepted", "accepted_with_exception")
 FAILURE_FIELDS = frozenset(domain.RenewalFailure.__dataclass_fields__)
 """What a stored failure holds of ``domain.RenewalFailure`` (it also holds the name)."""
@@ -39,10 +41,10 @@ def demand_of(cmd: RenewalIn) -> dict[str, int]:
     demand: dict[str, int] = {}
     for i, line in enumerate(cmd.demand):
         if line.enterprise_id in demand:
-            raise Problem(422, "validation", "Request is not valid",
-                          f"enterprise {line.enterprise_id!r} appears twice in the demand",
-                          errors=[{"field": f"body.demand.{i}.enterprise_id",
-                                   "message": "duplicate enterprise"}])
+            raise errors.INVALID(
+                f"enterprise {line.enterprise_id!r} appears twice in the demand",
+                errors=[{"field": f"body.demand.{i}.enterprise_id",
+                         "message": "duplicate enterprise"}])
         demand[line.enterprise_id] = line.units
     return demand
 
@@ -53,15 +55,16 @@ async def assess(conn: Any, program: Program, cmd: RenewalIn) -> Assessment:
     program onboarded under way) count alike."""
     program.year(cmd.agreement_year)
     last = cmd.agreement_year - 1
-    A = store.agreements
+    agreement_table = store.agreements.c
     total = await store.accepted_total(conn, program_id=program.program_id, agreement_year=last,
                                        institution_id=cmd.institution_id)
     agreement: dict[str, int] = defaultdict(int)
     for enterprise, units in (await conn.execute(
-            select(A.c.enterprise_id, func.sum(A.c.units))
-            .where(A.c.program_id == program.program_id,
-                   A.c.institution_id == cmd.institution_id, A.c.agreement_year == last)
-            .group_by(A.c.enterprise_id))).all():
+            select(agreement_table.enterprise_id, func.sum(agreement_table.units))
+            .where(agreement_table.program_id == program.program_id,
+                   agreement_table.institution_id == cmd.institution_id,
+                   agreement_table.agreement_year == last)
+            .group_by(agreement_table.enterprise_id))).all():
         agreement[enterprise] = int(units)
     demand = demand_of(cmd)
     names = await store.enterprise_names(conn, program_id=program.program_id)
@@ -95,13 +98,10 @@ def renewal_out(row: Any) -> RenewalOut:
 def refusal_body(out: RenewalOut) -> dict[str, Any]:
     """A refused renewal as problem details (it is stored: a regulator may approve an
     exception for it)."""
-    return {
-        "type": TYPE_PREFIX + "renewal-refused", "title": "Renewal refused",
-        "status": 422, "detail": "; ".join(f.message for f in out.failures),
-        "renewal_id": out.renewal_id, "failures": [f.model_dump(mode="json")
-                                                   for f in out.failures],
-        "renewal": out.model_dump(mode="json"),
-    }
+    return errors.RENEWAL_REFUSED(
+        "; ".join(f.message for f in out.failures), renewal_id=out.renewal_id,
+        failures=[f.model_dump(mode="json") for f in out.failures],
+        renewal=out.model_dump(mode="json")).body()
 
 
 async def submit(uow: UnitOfWork, cmd: RenewalIn, caller: Principal,
@@ -109,22 +109,22 @@ async def submit(uow: UnitOfWork, cmd: RenewalIn, caller: Principal,
     """SubmitRenewal: decide at once by the thresholds; stored and published either way."""
     conn = uow.conn
     program = await load_program(conn, cmd.program_id)
-    already = await conn.scalar(select(R.c.renewal_id).where(
-        R.c.program_id == cmd.program_id, R.c.agreement_year == cmd.agreement_year,
-        R.c.institution_id == cmd.institution_id, R.c.status.in_(ACCEPTED)).limit(1))
+    already = await conn.scalar(select(RENEWALS.c.renewal_id).where(
+        RENEWALS.c.program_id == cmd.program_id, RENEWALS.c.agreement_year == cmd.agreement_year,
+        RENEWALS.c.institution_id == cmd.institution_id, RENEWALS.c.status.in_(ACCEPTED)).limit(1))
     if already is not None:
-        raise Problem(409, "renewal-already-accepted", "Renewal already accepted",
-                      f"renewal {already} for agreement year {cmd.agreement_year} is accepted")
+        raise errors.RENEWAL_ALREADY_ACCEPTED(
+            f"renewal {already} for agreement year {cmd.agreement_year} is accepted")
     assessment = await assess(conn, program, cmd)
     accepted = not assessment.failures
     if accepted != expect_accepted:
-        raise Problem(409, "renewal-basis-changed", "Last year's figures changed meanwhile",
-                      "an acceptance arrived while the renewal was checked: send it again")
+        raise errors.RENEWAL_BASIS_CHANGED(
+            "an acceptance arrived while the renewal was checked: send it again")
     now = uow.clock.now()
-    renewal_id = f"R-{int(now.timestamp() * 1000):012x}{secrets.token_hex(5)}"
+    renewal_id = time_ordered_id("R", now)
     failures = _failures_out(assessment.failures, assessment.enterprise_names)
     status = "accepted" if accepted else "refused"
-    await conn.execute(insert(R).values(
+    await conn.execute(insert(RENEWALS).values(
         renewal_id=renewal_id, program_id=cmd.program_id, agreement_year=cmd.agreement_year,
         institution_id=cmd.institution_id, demand=json.dumps(assessment.demand),
         status=status, last_year_accepted_total=assessment.last_year_accepted_total,
@@ -133,15 +133,15 @@ async def submit(uow: UnitOfWork, cmd: RenewalIn, caller: Principal,
                             ensure_ascii=False),
         submitted_by=caller.actor, submitted_at=now, decided_by=caller.actor, decided_at=now))
     reason = "thresholds met" if accepted else "; ".join(f.message for f in failures)
-    await store.add_history(conn, [store.history_row(
-        "renewal", renewal_id, status, {"demand": assessment.demand,
+    await write_history(conn, store.history, [history_row(
+        store.RENEWAL, renewal_id, status, {"demand": assessment.demand,
                                         "failures": [f.check for f in failures]},
         caller.actor, reason, now)])
     uow.record(RenewalDecided(
         renewal_id=renewal_id, program_id=cmd.program_id, agreement_year=cmd.agreement_year,
         institution_id=cmd.institution_id, accepted=accepted,
         failures=[f.message for f in failures], decided_by=caller.actor, decided_at=now))
-    row = (await conn.execute(select(R).where(R.c.renewal_id == renewal_id))).one()
+    row = (await conn.execute(select(RENEWALS).where(RENEWALS.c.renewal_id == renewal_id))).one()
     out = renewal_out(row)
     return out.model_dump(mode="json") if accepted else refusal_body(out)
 
@@ -151,13 +151,12 @@ async def approve_exception(uow: UnitOfWork, renewal_id: str, reason: str,
     """ApproveRenewalException (R-AGR-2 原则上): a regulator accepts a refused renewal, with a
     reason, if the profile allows exceptions."""
     conn = uow.conn
-    row = (await conn.execute(select(R).where(R.c.renewal_id == renewal_id)
+    row = (await conn.execute(select(RENEWALS).where(RENEWALS.c.renewal_id == renewal_id)
                               .with_for_update())).first()
     if row is None:
         raise not_found("renewal", renewal_id)
     if row.status != "refused":
-        raise Problem(409, "renewal-not-refused", "Only a refused renewal takes an exception",
-                      f"renewal {renewal_id} is {row.status}")
+        raise errors.RENEWAL_NOT_REFUSED(f"renewal {renewal_id} is {row.status}")
     program = await load_program(conn, row.program_id)
     failures = json.loads(row.failures)
     if not domain.renewal_allowed(
@@ -165,20 +164,20 @@ async def approve_exception(uow: UnitOfWork, renewal_id: str, reason: str,
                                       "ratio": Decimal(f["ratio"])}) for f in failures],
             approved_exception_reason=reason,
             exceptions_allowed=program.renewal.exceptions_allowed):
-        raise Problem(422, "exceptions-not-allowed", "The profile allows no exception",
-                      f"program {row.program_id!r}'s renewal thresholds admit no exception")
-    later = await conn.scalar(select(R.c.renewal_id).where(
-        R.c.program_id == row.program_id, R.c.agreement_year == row.agreement_year,
-        R.c.institution_id == row.institution_id, R.c.status.in_(ACCEPTED)).limit(1))
+        raise errors.EXCEPTIONS_NOT_ALLOWED(
+            f"program {row.program_id!r}'s renewal thresholds admit no exception")
+    later = await conn.scalar(select(RENEWALS.c.renewal_id).where(
+        RENEWALS.c.program_id == row.program_id, RENEWALS.c.agreement_year == row.agreement_year,
+        RENEWALS.c.institution_id == row.institution_id, RENEWALS.c.status.in_(ACCEPTED)).limit(1))
     if later is not None:
-        raise Problem(409, "renewal-already-accepted", "Renewal already accepted",
-                      f"renewal {later} for agreement year {row.agreement_year} is accepted")
+        raise errors.RENEWAL_ALREADY_ACCEPTED(
+            f"renewal {later} for agreement year {row.agreement_year} is accepted")
     now = uow.clock.now()
-    await conn.execute(update(R).where(R.c.renewal_id == renewal_id).values(
+    await conn.execute(update(RENEWALS).where(RENEWALS.c.renewal_id == renewal_id).values(
         status="accepted_with_exception", exception_reason=reason, decided_by=caller.actor,
         decided_at=now))
-    await store.add_history(conn, [store.history_row(
-        "renewal", renewal_id, "exception_approved", {"failures": [f["check"]
+    await write_history(conn, store.history, [history_row(
+        store.RENEWAL, renewal_id, "exception_approved", {"failures": [f["check"]
                                                                    for f in failures]},
         caller.actor, reason, now)])
     uow.record(RenewalDecided(
@@ -186,17 +185,19 @@ async def approve_exception(uow: UnitOfWork, renewal_id: str, reason: str,
         institution_id=row.institution_id, accepted=True,
         failures=[f["message"] for f in failures], exception_reason=reason,
         decided_by=caller.actor, decided_at=now))
-    return renewal_out((await conn.execute(select(R).where(R.c.renewal_id == renewal_id))).one())
+    return renewal_out((await conn.execute(
+        select(RENEWALS).where(RENEWALS.c.renewal_id == renewal_id))).one())
 
 
 async def list_renewals(conn: Any, *, institution_id: str | None, program_id: str | None,
                         agreement_year: int | None, status: str | None, after: str | None,
                         limit: int) -> list[RenewalOut]:
-    query = select(R).order_by(R.c.renewal_id).limit(limit)
-    for column, value in ((R.c.institution_id, institution_id), (R.c.program_id, program_id),
-                          (R.c.agreement_year, agreement_year), (R.c.status, status)):
+    query = select(RENEWALS).order_by(RENEWALS.c.renewal_id).limit(limit)
+    for column, value in ((RENEWALS.c.institution_id, institution_id),
+                          (RENEWALS.c.program_id, program_id),
+                          (RENEWALS.c.agreement_year, agreement_year), (RENEWALS.c.status, status)):
         if value is not None:
             query = query.where(column == value)
     if after:
-        query = query.where(R.c.renewal_id > after)
+        query = query.where(RENEWALS.c.renewal_id > after)
     return [renewal_out(r) for r in (await conn.execute(query)).all()]

@@ -4,8 +4,7 @@ warnings, and one history table (who, when, why of every change, R-AGR-9)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,14 +30,26 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
 
-from services.runtime.db import BigId, Fen, UTCDateTime, copy_rows, new_metadata
+from services.orders.domain import (
+    COMMITS_NOTHING,
+    COUNTS_TOWARD_PROGRESS,
+    NOT_ORDERED,
+    OrderStatus,
+)
+from services.runtime.db import Fen, UTCDateTime, new_metadata
+from services.runtime.history import history_row, history_table, write_history
 
 metadata = new_metadata()
+
+ORDER, AGREEMENT, RENEWAL, INSTITUTION = "order", "agreement", "renewal", "institution"
+HISTORICAL_PURCHASE = "historical_purchase"
+"""The kinds of subject the history holds."""
 
 # --- read models of the catalog ---------------------------------------------------------------
 
@@ -266,56 +277,9 @@ Index("ix_pacing_warnings_program", pacing_warnings.c.program_id,
 
 # --- history (R-AGR-9) ------------------------------------------------------------------------
 
-history = Table(
-    "history",
-    metadata,
-    Column("seq", BigId, primary_key=True, autoincrement=True),
-    Column("kind", String(20), nullable=False),  # order | agreement | renewal
-    Column("aggregate_id", String(64), nullable=False),
-    Column("change", String(40), nullable=False),
-    Column("detail", Text, nullable=False),  # JSON object
-    Column("actor", String(200), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("at", UTCDateTime(), nullable=False),
-)
-Index("ix_history_aggregate", history.c.aggregate_id, history.c.seq)
-
-
-
-def history_row(kind: str, aggregate_id: str, change: str, detail: dict[str, Any], actor: str,
-                reason: str, at: datetime) -> dict[str, Any]:
-    return {"kind": kind, "aggregate_id": aggregate_id, "change": change,
-            "detail": json.dumps(detail, ensure_ascii=False, default=str,
-                                 separators=(",", ":")),
-            "actor": actor, "reason": reason, "at": at}
-
-
-async def add_history(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(insert(history), list(rows))
-
-
-async def history_of(conn: AsyncConnection, aggregate_id: str) -> list[Row[Any]]:
-    query = select(history).where(history.c.aggregate_id == aggregate_id).order_by(history.c.seq)
-    return list((await conn.execute(query)).all())
-
-
-async def bulk_insert(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]],
-                      *, chunk: int = 5_000) -> None:
-    """Insert many rows in the connection's transaction: PostgreSQL's COPY (an order of
-    magnitude faster than INSERTs for an agreement import of 200,000 rows), INSERTs
-    elsewhere."""
-    if conn.dialect.name == "postgresql":
-        await copy_rows(conn, table, rows)
-        return
-    for i in range(0, len(rows), chunk):
-        await conn.execute(insert(table), list(rows[i:i + chunk]))
-
-
-def insert_ignoring_duplicates(conn: AsyncConnection, table: Table) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING for PostgreSQL and SQLite."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+history = history_table(metadata)
+"""Who changed what, when and why (R-AGR-9): subjects ``order``, ``agreement``, ``renewal``,
+``institution``, ``historical_purchase`` (``services.runtime.history``)."""
 
 
 # --- listings ---------------------------------------------------------------------------------
@@ -391,6 +355,28 @@ async def region_register(conn: AsyncConnection, region: str) -> dict[str, str] 
 # --- orders -----------------------------------------------------------------------------------
 
 
+def _any_of(column: ColumnElement[Any], statuses: Iterable[OrderStatus]) -> ColumnElement[bool]:
+    """``column`` is one of ``statuses``, as ORs of equalities in a stable order (no IN (…): an
+    expanding parameter is rendered on every execution of a prepared statement)."""
+    return or_(*(column == status.value for status in sorted(statuses)))
+
+
+def committed_units(counted: Iterable[OrderStatus] = COUNTS_TOWARD_PROGRESS,
+                    nothing: Iterable[OrderStatus] = COMMITS_NOTHING) -> ColumnElement[Any]:
+    """R-AGR-4 in SQL, built from the domain's statuses (``domain.committed_units``): an
+    order's accepted units once accepted, nothing once cancelled or rejected, its units while
+    open."""
+    return case((_any_of(orders.c.status, counted), orders.c.accepted_units),
+                (_any_of(orders.c.status, nothing), literal(0)),
+                else_=orders.c.units)
+
+
+def ordered_units(withdrawn: Iterable[OrderStatus] = NOT_ORDERED) -> ColumnElement[Any]:
+    """R-AGR-6 in SQL, built from the domain's statuses (``domain.ordered_units``): an order's
+    units unless it was cancelled."""
+    return case((_any_of(orders.c.status, withdrawn), literal(0)), else_=orders.c.units)
+
+
 def _order_context(listing: Any, institution: Any) -> Select[Any]:
     """Everything placing an order for ``listing`` by ``institution`` (parameters, or the
     columns of a list of requests) needs, in one round trip: the listing; its program; whether
@@ -404,13 +390,8 @@ def _order_context(listing: Any, institution: Any) -> Select[Any]:
                    .where(institutions.c.institution_id == institution)
                    .scalar_subquery())
     region_known = exists().where(institutions.c.region == programs.c.region)
-    status = orders.c.status
-    committed = case(  # no IN (…): an expanding parameter is rendered on every execution
-        (or_(status == "accepted", status == "partially_accepted"), orders.c.accepted_units),
-        (or_(status == "cancelled", status == "rejected"), literal(0)),
-        else_=orders.c.units,
-    )
-    ordered = case((status == "cancelled", literal(0)), else_=orders.c.units)
+    committed = committed_units()
+    ordered = ordered_units()
     of_listing = select(listings.c.program_id, listings.c.registration_no).where(
         listings.c.listing_id == listing).subquery()
     stats = (
@@ -494,8 +475,9 @@ async def insert_orders(conn: AsyncConnection,
     ``placed_by`` at ``placed_at``): one round trip for all on PostgreSQL."""
     if not placed:
         return
-    rows = [history_row("order", values["order_id"], "placed", detail, values["placed_by"],
-                        "order placed", values["placed_at"]) for values, detail in placed]
+    rows = [history_row(ORDER, values["order_id"], OrderStatus.PLACED.value, detail,
+                        values["placed_by"], "order placed", values["placed_at"])
+            for values, detail in placed]
     if conn.dialect.name == "postgresql":
         await conn.execute(INSERT_ORDER_WITH_HISTORY, [
             {**{f"o_{c.name}": values.get(c.name) for c in orders.c},
@@ -504,7 +486,7 @@ async def insert_orders(conn: AsyncConnection,
         return
     await conn.execute(insert(orders), [{c.name: values.get(c.name) for c in orders.c}
                                         for values, _ in placed])
-    await add_history(conn, rows)
+    await write_history(conn, history, rows)
 
 
 def _insert_order_with_history() -> Any:
@@ -515,7 +497,8 @@ def _insert_order_with_history() -> Any:
                                   for c in orders.c})
            .returning(orders.c.order_id).cte("new_order"))
     return (insert(history).values(
-        kind="order", aggregate_id=bindparam("o_order_id", type_=String), change="placed",
+        subject_kind=ORDER, subject_id=bindparam("o_order_id", type_=String),
+        change=OrderStatus.PLACED.value,
         detail=bindparam("h_detail", type_=Text), actor=bindparam("h_actor", type_=String),
         reason="order placed", at=bindparam("h_at", type_=UTCDateTime()))
         .add_cte(new))
@@ -532,20 +515,33 @@ async def get_order(conn: AsyncConnection, order_id: str, *, for_update: bool = 
     return (await conn.execute(query)).first()
 
 
+async def change_order(conn: AsyncConnection, row: Any, change: str, values: dict[str, Any],
+                       detail: dict[str, Any], actor: str, reason: str, at: datetime) -> Any:
+    """A change of an order: its new values with the next version, and the history row saying
+    what, who, when and why (R-AGR-9); the order as it is now."""
+    version = row.version + 1
+    await conn.execute(update(orders).where(orders.c.order_id == row.order_id)
+                       .values(**values, updated_at=at, version=version))
+    await write_history(conn, history, [history_row(
+        ORDER, row.order_id, change, {**detail, "version": version}, actor, reason, at)])
+    return await get_order(conn, row.order_id)
+
+
 def accepted_sum(program_id: Any, year: Any, institution_id: Any,
                  registration_no: Any) -> Any:
     """Correlated: winning-product units accepted by an institution in an agreement year, by
     live orders and as imported history (the two count alike)."""
-    H = historical_purchases.c
+    purchases = historical_purchases.c
     live = (select(func.coalesce(func.sum(orders.c.accepted_units), 0))
             .where(orders.c.program_id == program_id, orders.c.accepted_year == year,
                    orders.c.institution_id == institution_id,
                    orders.c.registration_no == registration_no,
                    orders.c.winning.is_(True), orders.c.accepted_units.is_not(None))
             .scalar_subquery())
-    imported = (select(func.coalesce(func.sum(H.accepted_units), 0))
-                .where(H.program_id == program_id, H.agreement_year == year,
-                       H.institution_id == institution_id, H.registration_no == registration_no)
+    imported = (select(func.coalesce(func.sum(purchases.accepted_units), 0))
+                .where(purchases.program_id == program_id, purchases.agreement_year == year,
+                       purchases.institution_id == institution_id,
+                       purchases.registration_no == registration_no)
                 .scalar_subquery())
     return live + imported
 
@@ -554,16 +550,16 @@ async def accepted_total(conn: AsyncConnection, *, program_id: str, agreement_ye
                          institution_id: str) -> int:
     """Winning-product units an institution accepted in an agreement year (its actual
     purchases, R-AGR-2): live orders and imported history alike."""
-    H = historical_purchases.c
+    purchases = historical_purchases.c
     live = await conn.scalar(
         select(func.coalesce(func.sum(orders.c.accepted_units), 0))
         .where(orders.c.program_id == program_id, orders.c.institution_id == institution_id,
                orders.c.accepted_year == agreement_year, orders.c.winning.is_(True),
                orders.c.accepted_units.is_not(None)))
     imported = await conn.scalar(
-        select(func.coalesce(func.sum(H.accepted_units), 0))
-        .where(H.program_id == program_id, H.institution_id == institution_id,
-               H.agreement_year == agreement_year))
+        select(func.coalesce(func.sum(purchases.accepted_units), 0))
+        .where(purchases.program_id == program_id, purchases.institution_id == institution_id,
+               purchases.agreement_year == agreement_year))
     return int(live or 0) + int(imported or 0)
 
 
@@ -585,17 +581,17 @@ async def accepted_by_product(conn: AsyncConnection, *, program_id: str, agreeme
         query = query.where(orders.c.institution_id == institution_id)
     if region is not None:
         query = query.where(orders.c.region == region)
-    H = historical_purchases.c
+    purchases = historical_purchases.c
     imported = (
-        select(H.institution_id, H.registration_no, H.enterprise_id,
-               true().label("winning"), func.sum(H.accepted_units).label("accepted"))
-        .where(H.program_id == program_id, H.agreement_year == agreement_year)
-        .group_by(H.institution_id, H.registration_no, H.enterprise_id)
+        select(purchases.institution_id, purchases.registration_no, purchases.enterprise_id,
+               true().label("winning"), func.sum(purchases.accepted_units).label("accepted"))
+        .where(purchases.program_id == program_id, purchases.agreement_year == agreement_year)
+        .group_by(purchases.institution_id, purchases.registration_no, purchases.enterprise_id)
     )
     if institution_id is not None:
-        imported = imported.where(H.institution_id == institution_id)
+        imported = imported.where(purchases.institution_id == institution_id)
     if region is not None:
-        imported = imported.where(H.region == region)
+        imported = imported.where(purchases.region == region)
     return [*(await conn.execute(query)).all(), *(await conn.execute(imported)).all()]
 
 

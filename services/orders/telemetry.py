@@ -15,15 +15,15 @@ from sqlalchemy import BigInteger, ColumnElement, and_, func, select, type_coerc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.orders import store
-from services.orders.domain import OrderStatus
+from services.orders.domain import FINAL_STATUSES, OrderStatus
 from services.runtime.app import Runtime
 from services.runtime.metrics import Labels, Sampled
 
-Ord, L, A = store.orders, store.listings, store.agreements
-W, P = store.pacing_warnings, store.programs
+ORDERS, LISTINGS, AGREEMENTS = store.orders, store.listings, store.agreements
+WARNINGS, PROGRAMS = store.pacing_warnings, store.programs
 KEY = ("program", "region", "category")
 UNKNOWN = "unknown"
-OPEN = (OrderStatus.PLACED, OrderStatus.ROUTED, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+OPEN = tuple(status for status in OrderStatus if status not in FINAL_STATUSES)
 
 PLACED = Sampled("vbp_orders_placed", "Purchase orders placed (R-AGR-8)", KEY, "counter")
 PLACED_FEN = Sampled("vbp_orders_placed_amount_fen",
@@ -70,14 +70,14 @@ async def sample(runtime: Runtime) -> None:
 
 
 async def _orders(conn: AsyncConnection) -> None:
-    category = func.coalesce(L.c.category, UNKNOWN)
+    category = func.coalesce(LISTINGS.c.category, UNKNOWN)
     rows = await conn.execute(
-        select(Ord.c.program_id, Ord.c.region, category, Ord.c.status, func.count(),
-               func.coalesce(func.sum(_fen(Ord.c.amount)), 0),
-               func.count(Ord.c.accepted_at),
-               func.coalesce(func.sum(_fen(Ord.c.accepted_amount)), 0))
-        .select_from(Ord.outerjoin(L, L.c.listing_id == Ord.c.listing_id))
-        .group_by(Ord.c.program_id, Ord.c.region, category, Ord.c.status))
+        select(ORDERS.c.program_id, ORDERS.c.region, category, ORDERS.c.status, func.count(),
+               func.coalesce(func.sum(_fen(ORDERS.c.amount)), 0),
+               func.count(ORDERS.c.accepted_at),
+               func.coalesce(func.sum(_fen(ORDERS.c.accepted_amount)), 0))
+        .select_from(ORDERS.outerjoin(LISTINGS, LISTINGS.c.listing_id == ORDERS.c.listing_id))
+        .group_by(ORDERS.c.program_id, ORDERS.c.region, category, ORDERS.c.status))
     figures: dict[Sampled, dict[Labels, int]] = {
         m: defaultdict(int) for m in (PLACED, PLACED_FEN, ACCEPTED, ACCEPTED_FEN, CANCELLED,
                                       CANCELLED_FEN, REJECTED, OPEN_ORDERS)}
@@ -102,13 +102,17 @@ async def _orders(conn: AsyncConnection) -> None:
 
 async def _progress(conn: AsyncConnection, now: datetime) -> None:
     """R-AGR-3 progress and the R-AGR-6 even line of each program's agreement year in force."""
-    category = func.coalesce(L.c.category, UNKNOWN)
-    in_force = and_(A.c.year_start <= now, A.c.year_end > now)
+    category = func.coalesce(LISTINGS.c.category, UNKNOWN)
+    agreement = AGREEMENTS.c
+    in_force = and_(agreement.year_start <= now, agreement.year_end > now)
     agreed = await conn.execute(
-        select(A.c.program_id, A.c.region, category, A.c.agreement_year, func.sum(A.c.units),
-               func.min(A.c.year_start), func.max(A.c.year_end))
-        .select_from(A.outerjoin(L, L.c.listing_id == A.c.listing_id)).where(in_force)
-        .group_by(A.c.program_id, A.c.region, category, A.c.agreement_year))
+        select(agreement.program_id, agreement.region, category, agreement.agreement_year,
+               func.sum(agreement.units), func.min(agreement.year_start),
+               func.max(agreement.year_end))
+        .select_from(AGREEMENTS.outerjoin(LISTINGS,
+                                          LISTINGS.c.listing_id == agreement.listing_id))
+        .where(in_force)
+        .group_by(agreement.program_id, agreement.region, category, agreement.agreement_year))
     units: dict[Labels, int] = {}
     years: dict[tuple[str, str], tuple[int, datetime, datetime]] = {}
     for program, region, cat, year, total, start, end in agreed:
@@ -116,14 +120,14 @@ async def _progress(conn: AsyncConnection, now: datetime) -> None:
         years[(program, region)] = (year, start, end)
     accepted: dict[Labels, int] = {}
     if years:
-        ocat = func.coalesce(L.c.category, UNKNOWN)
+        ocat = func.coalesce(LISTINGS.c.category, UNKNOWN)
         rows = await conn.execute(
-            select(Ord.c.program_id, Ord.c.region, ocat, Ord.c.accepted_year,
-                   func.sum(Ord.c.accepted_units))
-            .select_from(Ord.outerjoin(L, L.c.listing_id == Ord.c.listing_id))
-            .where(Ord.c.accepted_units.is_not(None), Ord.c.winning.is_(True),
-                   Ord.c.program_id.in_({program for program, _ in years}))
-            .group_by(Ord.c.program_id, Ord.c.region, ocat, Ord.c.accepted_year))
+            select(ORDERS.c.program_id, ORDERS.c.region, ocat, ORDERS.c.accepted_year,
+                   func.sum(ORDERS.c.accepted_units))
+            .select_from(ORDERS.outerjoin(LISTINGS, LISTINGS.c.listing_id == ORDERS.c.listing_id))
+            .where(ORDERS.c.accepted_units.is_not(None), ORDERS.c.winning.is_(True),
+                   ORDERS.c.program_id.in_({program for program, _ in years}))
+            .group_by(ORDERS.c.program_id, ORDERS.c.region, ocat, ORDERS.c.accepted_year))
         for program, region, cat, year, total in rows:
             if (program, region) in years and years[(program, region)][0] == year:
                 accepted[(program, region, cat)] = int(total or 0)
@@ -136,11 +140,11 @@ async def _progress(conn: AsyncConnection, now: datetime) -> None:
 
 
 async def _pacing(conn: AsyncConnection) -> None:
-    region = func.coalesce(P.c.region, UNKNOWN)
+    region = func.coalesce(PROGRAMS.c.region, UNKNOWN)
     rows = await conn.execute(
-        select(W.c.program_id, region, W.c.checks, func.count())
-        .select_from(W.outerjoin(P, P.c.program_id == W.c.program_id))
-        .group_by(W.c.program_id, region, W.c.checks))
+        select(WARNINGS.c.program_id, region, WARNINGS.c.checks, func.count())
+        .select_from(WARNINGS.outerjoin(PROGRAMS, PROGRAMS.c.program_id == WARNINGS.c.program_id))
+        .group_by(WARNINGS.c.program_id, region, WARNINGS.c.checks))
     counts: dict[Labels, int] = defaultdict(int)
     for program, reg, checks, count in rows:
         for check in filter(None, (c.strip() for c in checks.split(","))):

@@ -37,7 +37,7 @@ from services.runtime.auth import TokenVerifier
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.consumer import ConsumerSpec, EventConsumer
 from services.runtime.db import UnitOfWork, is_postgres, make_engine
-from services.runtime.direct import DirectRoute, DirectRoutes
+from services.runtime.direct import DirectRoute, DirectRoutes, check_twins
 from services.runtime.groupcommit import GroupCommit
 from services.runtime.i18n import Localise
 from services.runtime.kafka import ensure_topics, keep_trying, make_producer, stop_producer
@@ -468,6 +468,8 @@ def create_app(
         app.include_router(router)
     app.include_router(audit_router)  # GET /v1/audit, regulators (issue #17)
     openapi.install(app, database=DATABASE)
+    # a direct route's FastAPI twin must do nothing the direct path skips (refuse to start)
+    check_twins(openapi.api_routes(app), spec.direct, plumbing=(get_writes, get_runtime))
     app.add_middleware(_RequestContext, service=spec.name, max_body=settings.max_body_bytes,
                        direct=DirectRoutes(spec.direct, runtime.verifier, runtime.writes),
                        outage=problems.Outage(spec.name),

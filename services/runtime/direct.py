@@ -17,23 +17,39 @@ not valid JSON or not a valid model) is handed to FastAPI unchanged, with its bo
 refusal of a malformed request is FastAPI's own (RFC 9457 problems naming the field). The
 route stays declared with FastAPI, which documents it in the OpenAPI schema and serves those
 requests.
+
+Because the direct path does by hand what the FastAPI route's dependencies do, a dependency
+added to that route later (on the route, its router, an ``include_router`` or the app: a rate
+limit, a feature flag, another check) would silently be skipped for the direct requests.
+``check_twins`` is run at start-up (``runtime.app.create_app``): it refuses to start
+(``DirectRouteMismatch``, naming it) when a direct route's FastAPI twin depends on anything
+beyond what ``DirectRoutes`` does itself: the bearer token with the same roles
+(``auth.authorize``), the required Idempotency-Key, the body model, and the plumbing that
+hands it the group commit.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi.dependencies.models import Dependant
+from fastapi.security import HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.runtime.auth import Principal, TokenVerifier, admit
+from services.runtime.auth import Principal, TokenVerifier, admit, authorize
 from services.runtime.groupcommit import GroupCommit
-from services.runtime.idempotency import IdempotentRequest, required
+from services.runtime.idempotency import (
+    IdempotentRequest,
+    required,
+    required_idempotent_request,
+)
 from services.runtime.problems import Problem, problem_response
 
 Endpoint = Callable[[Any, Principal, GroupCommit, IdempotentRequest], Awaitable[Response]]
@@ -46,6 +62,84 @@ class DirectRoute:
     endpoint: Endpoint
     body: type[BaseModel]
     roles: frozenset[str]
+
+
+class DirectRouteMismatch(RuntimeError):
+    """A direct route whose FastAPI twin does something the direct path does not: the service
+    must not start (its direct requests would skip it)."""
+
+
+_AUTHORIZE = f"{authorize.__qualname__}.<locals>.dependency"
+
+
+def _roles_of(call: Any) -> frozenset[str] | None:
+    """The roles an ``auth.authorize(*roles)`` dependency admits; None for anything else."""
+    if getattr(call, "__qualname__", None) != _AUTHORIZE:
+        return None
+    allowed = inspect.getclosurevars(call).nonlocals.get("allowed")
+    return frozenset(allowed) if isinstance(allowed, frozenset) else None
+
+
+def _name(call: Any) -> str:
+    name = getattr(call, "__qualname__", None) or type(call).__qualname__
+    module = getattr(call, "__module__", None)
+    return f"{module}.{name}" if module else name
+
+
+def _params(dependant: Dependant) -> Iterator[str]:
+    for kind in ("path", "query", "header", "cookie"):
+        for param in getattr(dependant, f"{kind}_params"):
+            yield f"{kind} parameter {param.name!r}"
+
+
+def _extras(dependant: Dependant, route: DirectRoute,
+            plumbing: Collection[Callable[..., Any]]) -> Iterator[str]:
+    """What resolving ``dependant`` does that the direct path does not."""
+    yield from _params(dependant)
+    for dep in dependant.dependencies:
+        call = dep.call
+        roles = _roles_of(call)
+        if roles is not None:
+            if roles != route.roles:
+                yield (f"{_name(call)} for roles {', '.join(sorted(roles))} (the direct route "
+                       f"admits {', '.join(sorted(route.roles))})")
+        elif not (call is required_idempotent_request or isinstance(call, HTTPBearer)
+                  or call in plumbing):
+            yield _name(call)
+            continue
+        yield from _extras(dep, route, plumbing)
+
+
+def check_twins(routes: Iterable[Any], direct: Sequence[DirectRoute], *,
+                plumbing: Collection[Callable[..., Any]] = ()) -> None:
+    """Refuse (``DirectRouteMismatch``) a direct route without a FastAPI twin (``POST`` of the
+    same path answered by the same endpoint, with the same body model) or whose twin depends
+    on anything the direct path does not do itself. ``routes``: the app's API routes with
+    their effective paths and dependencies (``openapi.api_routes``); ``plumbing``: the
+    dependencies that only hand the endpoint what ``DirectRoutes`` passes it (the group
+    commit)."""
+    if not direct:
+        return
+    twins = {route.path: route for route in routes
+             if "POST" in (route.methods or ()) and route.path in {d.path for d in direct}}
+    for route in direct:
+        twin = twins.get(route.path)
+        if twin is None or twin.endpoint is not route.endpoint:
+            raise DirectRouteMismatch(
+                f"direct route POST {route.path}: no FastAPI route POST {route.path} answered "
+                f"by {_name(route.endpoint)}")
+        dependant: Dependant = twin.dependant
+        bodies = [param.field_info.annotation for param in dependant.body_params]
+        if bodies != [route.body]:
+            raise DirectRouteMismatch(
+                f"direct route POST {route.path} reads a {route.body.__name__} body; its FastAPI "
+                f"route reads {', '.join(getattr(b, '__name__', str(b)) for b in bodies)}")
+        extras = list(_extras(dependant, route, plumbing))
+        if extras:
+            raise DirectRouteMismatch(
+                f"direct route POST {route.path}: its FastAPI route also depends on "
+                f"{'; '.join(extras)}, which the direct path does not do (services/runtime/"
+                "direct.py): do it in DirectRoutes too, or serve the route through FastAPI only")
 
 
 class DirectRoutes:
