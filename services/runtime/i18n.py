@@ -81,6 +81,7 @@ TITLES_ZH: dict[str, str] = {
     "Agreement import rejected, nothing imported": "协议量导入被拒绝，未导入任何内容",
     "History import rejected, nothing imported": "历史数据导入被拒绝，未导入任何内容",
     "Renewal already accepted": "续签已通过",
+    "Renewal refused": "续签未通过",
     "Last year's figures changed meanwhile": "上一年度数据已发生变化",
     "Only a refused renewal takes an exception": "只有被拒绝的续签可以例外批准",
     "The profile allows no exception": "政策配置不允许例外",
