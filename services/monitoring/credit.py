@@ -11,7 +11,6 @@ distributors.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -40,14 +39,11 @@ from services.monitoring.errors import RecordNotProposed
 from services.monitoring.programs import Program
 from services.runtime.auth import Principal
 from services.runtime.db import UnitOfWork
+from services.runtime.ids import time_ordered_id
 from services.runtime.problems import not_found
 
 R = store.records
 M = store.measures
-
-
-def new_id(prefix: str, uow: UnitOfWork) -> str:
-    return f"{prefix}-{int(uow.clock.now().timestamp() * 1000):012x}{secrets.token_hex(4)}"
 
 
 async def _step(uow: UnitOfWork, record_id: str, step: str, actor: str, reason: str,
@@ -65,7 +61,7 @@ async def file_record(uow: UnitOfWork, body: CreditRecordIn, caller: Principal
     """A regulator files a record: active at once, rated at the level given (R-CRD-1/2)."""
     program = await programs.get(uow.conn, body.program_id)
     level = rules.level_of(program.profile.credit, body.level)
-    record_id = new_id("CR", uow)
+    record_id = time_ordered_id("CR", uow.clock.now())
     now = uow.clock.now()
     await uow.conn.execute(insert(R).values(
         record_id=record_id, subject_kind=body.subject_kind, subject_id=body.subject_id,
@@ -90,7 +86,7 @@ async def propose(uow: UnitOfWork, *, key: str, subject_kind: str, subject_id: s
     if known is not None:
         return False
     level = rules.proposed_level(program.profile.credit)
-    record_id = new_id("CR", uow)
+    record_id = time_ordered_id("CR", uow.clock.now())
     await uow.conn.execute(insert(R).values(
         record_id=record_id, subject_kind=subject_kind, subject_id=subject_id,
         program_id=program.program_id, region=program.region,
@@ -228,7 +224,7 @@ async def rerate(uow: UnitOfWork, subject_kind: str, subject_id: str, program: P
             subject_kind=subject_kind,
             reason=reason, lifted_by=actor, lifted_at=now))
     for m in plan.apply:
-        measure_id = new_id("M", uow)
+        measure_id = time_ordered_id("M", uow.clock.now())
         await uow.conn.execute(insert(M).values(
             measure_id=measure_id, subject_kind=subject_kind, subject_id=subject_id,
             region=region, scheme=scheme.scheme, level=m.level, measure=m.measure,
