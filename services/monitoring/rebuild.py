@@ -29,11 +29,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.base import CloudEvent, Event
-from contracts.orders import AGREEMENTS_TOPIC, ORDERS_TOPIC
-from contracts.payments import PREPAYMENTS_TOPIC, SETTLEMENTS_TOPIC
-from contracts.supply import DELIVERIES_TOPIC
 from services.monitoring import store
-from services.monitoring.readmodels import PROJECTORS
+from services.monitoring.readmodels import PROJECTORS, groups
 from services.runtime.db import is_postgres
 from services.runtime.envelope import EnvelopeError, decode
 
@@ -42,16 +39,6 @@ OLD = "monitoring_old"
 CHUNK = 5_000
 Progress = Callable[[int, int, float], None]
 BY_TYPE: dict[str, type[Event]] = {cls.TYPE: cls for cls in PROJECTORS}
-RANK: dict[type[Event], int] = {cls: i for i, cls in enumerate(PROJECTORS)}
-"""``PROJECTORS``' order: a supply risk opens before the routing that closes it."""
-COMMUTING = frozenset({AGREEMENTS_TOPIC, ORDERS_TOPIC, DELIVERIES_TOPIC, SETTLEMENTS_TOPIC,
-                       PREPAYMENTS_TOPIC})
-"""Topics whose projectors give the same tables in any order of types (facts and orders are
-inserts keyed by event or order; a routing closes only risks opened before it; a payable's or
-an installment's outcome is one row written the same by each of its events — the one case of
-two outcomes, an installment disbursed on time whose amount an adjustment raised before its
-due date, keeps the earlier, as ``PROJECTORS``' order of types does). Catalog's listing
-changes are version-guarded updates of one row: applied in their order."""
 TOPICS: list[str] = sorted({cls.TOPIC for cls in PROJECTORS})
 
 
@@ -105,16 +92,14 @@ async def _replay(engine: AsyncEngine, bootstrap: str, start: dict[TopicPartitio
             async with engine.connect() as conn:
                 conn = await conn.execution_options(**options)
                 async with conn.begin():
-                    ordered: list[Any] = []
-                    commuting: list[Any] = []
+                    fetched: list[Any] = []
                     for tp, records in batches.items():
                         wanted = [r for r in records if r.offset < end[tp]]
-                        (commuting if tp.topic in COMMUTING else ordered).extend(wanted)
+                        fetched.extend(wanted)
                         done += len(wanted)
                         if not wanted or wanted[-1].offset + 1 >= end[tp]:
                             remaining.discard(tp)
-                    await _apply(conn, ordered)
-                    await _apply(conn, commuting, by_type=True)
+                    await _apply(conn, fetched)
             if progress is not None:
                 progress(done, total, time.monotonic() - started)
         if progress is not None and total == 0:
@@ -124,13 +109,11 @@ async def _replay(engine: AsyncEngine, bootstrap: str, start: dict[TopicPartitio
         await consumer.stop()
 
 
-async def _apply(conn: AsyncConnection, records: Sequence[Any], *, by_type: bool = False
-                 ) -> None:
-    """Runs of consecutive events of one type go to their projector together. ``by_type``:
-    the events' projectors commute (inserts keyed by event, and ``COMMUTING``'s order), so
-    they are sorted by type first (stable: each key's events keep their order) and each type
-    is written with a few statements."""
-    events: list[tuple[type[Event], CloudEvent]] = []
+async def _apply(conn: AsyncConnection, records: Sequence[Any]) -> None:
+    """A fetch's events, through the projectors in groups of one type
+    (``readmodels.groups``: on the topics whose projectors commute, each type's events of the
+    whole fetch with a few statements; the others in their order)."""
+    events: list[tuple[Event, CloudEvent]] = []
     for record in records:
         try:
             ce = decode(record.value, record.headers)
@@ -138,20 +121,9 @@ async def _apply(conn: AsyncConnection, records: Sequence[Any], *, by_type: bool
             continue  # the live consumer dead-lettered it too
         cls = BY_TYPE.get(ce.type)
         if cls is not None:
-            events.append((cls, ce))
-    if by_type:
-        events.sort(key=lambda item: RANK[item[0]])
-    run: list[tuple[Event, CloudEvent]] = []
-    run_type: type[Event] | None = None
-    for cls, ce in events:
-        if cls is not run_type and run:
-            assert run_type is not None
-            await PROJECTORS[run_type](conn, run)
-            run = []
-        run_type = cls
-        run.append((cls.model_validate(ce.data), ce))
-    if run and run_type is not None:
-        await PROJECTORS[run_type](conn, run)
+            events.append((cls.model_validate(ce.data), ce))
+    for event_type, group in groups(events):
+        await PROJECTORS[event_type](conn, group)
 
 
 async def _fresh_tables(engine: AsyncEngine) -> None:
