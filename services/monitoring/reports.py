@@ -63,6 +63,7 @@ def _sum(cond: Any, value: Any) -> Any:
 
 MONEY = ("ordered_amount", "accepted_amount")
 """Figures in fen in SQL (``Fen``), Decimal yuan in ``Figures``."""
+DECIMALS = frozenset((*MONEY, "expected_units"))
 
 
 def _activity_figures(program: Program, month: Month, year: tuple[datetime, datetime] | None
@@ -121,12 +122,11 @@ def _payments_query(program: Program, month: Month) -> Select[Any]:
 
 
 def _figures(row: Any, names: Sequence[str]) -> Figures:
-    values: dict[str, Any] = {}
-    for name in names:
-        value = getattr(row, name)
-        values[name] = (Decimal(value or 0) if name in MONEY or name == "expected_units"
-                        else int(value))
-    return Figures(**values)
+    """Figures from a row's columns of those names (in that order, at its end)."""
+    values = tuple(row)[-len(names):]
+    figures: dict[str, Any] = {name: Decimal(v or 0) if name in DECIMALS else int(v)
+                               for name, v in zip(names, values, strict=True)}
+    return Figures(**figures)
 
 
 FIGURES = [f.name for f in fields(Figures)]
@@ -237,11 +237,13 @@ async def rolled_up(conn: AsyncConnection, month: Month, *, region: str | None =
                     *[type_coerce(func.sum(every.c[name]), Fen() if name in MONEY
                                   else Numeric()).label(name) for name in FIGURES])
              .group_by(func.grouping_sets(*[tuple_(keys[d]) for d in dimensions])))
+    n = len(dimensions)
     for row in await conn.execute(query):
-        for d in dimensions:
-            key = getattr(row, f"k_{d}")
-            if getattr(row, f"g_{d}") == 0 and key is not None:  # no key: left out, as roll_up
+        for i, d in enumerate(dimensions):
+            key = row[n + i]
+            if row[i] == 0 and key is not None:  # no key: left out, as roll_up does
                 out[d][key] = _figures(row, FIGURES)
+                break
     return out
 
 
