@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -33,7 +34,6 @@ from contracts.base import CloudEvent, Event
 from services.monitoring import store
 from services.monitoring.readmodels import PROJECTORS, groups
 from services.runtime.db import is_postgres
-from services.runtime.envelope import EnvelopeError, decode
 
 FRESH = "monitoring_rebuild"
 OLD = "monitoring_old"
@@ -114,17 +114,30 @@ async def _apply(conn: AsyncConnection, records: Sequence[Any]) -> None:
     """A fetch's events, through the projectors in groups of one type
     (``readmodels.groups``: on the topics whose projectors commute, each type's events of the
     whole fetch with a few statements; the others in their order)."""
-    events: list[tuple[Event, CloudEvent]] = []
-    for record in records:
-        try:
-            ce = decode(record.value, record.headers)
-        except EnvelopeError:
-            continue  # the live consumer dead-lettered it too
-        cls = BY_TYPE.get(ce.type)
-        if cls is not None:
-            events.append((cls.model_validate(ce.data), ce))
+    events = [event for event in map(_read, records) if event is not None]
     for event_type, group in groups(events):
         await PROJECTORS[event_type](conn, group)
+
+
+def _read(record: Any) -> tuple[Event, CloudEvent] | None:
+    """A record's event and envelope, or None for one the projectors do not take or the live
+    consumer dead-lettered as unreadable. The data is validated straight from its JSON and the
+    envelope holds the attributes alone (the projectors read its id; what ``decode`` checks of
+    the headers is checked here too): a third of ``decode`` + ``model_validate``'s CPU."""
+    try:
+        headers = {name: bytes(value).decode() for name, value in record.headers}
+        cls = BY_TYPE.get(headers.get("ce_type", ""))
+        if (cls is None or headers.get("ce_specversion") != "1.0" or record.value is None
+                or not all(headers.get(h) for h in ("ce_id", "ce_source", "ce_time"))):
+            return None
+        ce = CloudEvent.model_construct(
+            id=headers["ce_id"], source=headers["ce_source"], type=headers["ce_type"],
+            time=datetime.fromisoformat(headers["ce_time"]),
+            subject=headers.get("ce_subject", ""), traceparent=headers.get("traceparent"),
+            data={})
+        return cls.model_validate_json(record.value), ce
+    except (KeyError, ValueError):  # ValidationError and UnicodeDecodeError among them
+        return None
 
 
 DEFERRED: tuple[Table, ...] = (store.facts, store.orders, store.agreements,
