@@ -11,8 +11,8 @@ distributors.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -39,15 +39,12 @@ from services.monitoring.domain import credit as rules
 from services.monitoring.errors import RecordNotProposed
 from services.monitoring.programs import Program
 from services.runtime.auth import Principal
-from services.runtime.db import UnitOfWork
+from services.runtime.db import UnitOfWork, insert_ignoring_duplicates, is_postgres
+from services.runtime.ids import time_ordered_id
 from services.runtime.problems import not_found
 
 R = store.records
 M = store.measures
-
-
-def new_id(prefix: str, uow: UnitOfWork) -> str:
-    return f"{prefix}-{int(uow.clock.now().timestamp() * 1000):012x}{secrets.token_hex(4)}"
 
 
 async def _step(uow: UnitOfWork, record_id: str, step: str, actor: str, reason: str,
@@ -65,7 +62,7 @@ async def file_record(uow: UnitOfWork, body: CreditRecordIn, caller: Principal
     """A regulator files a record: active at once, rated at the level given (R-CRD-1/2)."""
     program = await programs.get(uow.conn, body.program_id)
     level = rules.level_of(program.profile.credit, body.level)
-    record_id = new_id("CR", uow)
+    record_id = time_ordered_id("CR", uow.clock.now())
     now = uow.clock.now()
     await uow.conn.execute(insert(R).values(
         record_id=record_id, subject_kind=body.subject_kind, subject_id=body.subject_id,
@@ -90,7 +87,7 @@ async def propose(uow: UnitOfWork, *, key: str, subject_kind: str, subject_id: s
     if known is not None:
         return False
     level = rules.proposed_level(program.profile.credit)
-    record_id = new_id("CR", uow)
+    record_id = time_ordered_id("CR", uow.clock.now())
     await uow.conn.execute(insert(R).values(
         record_id=record_id, subject_kind=subject_kind, subject_id=subject_id,
         program_id=program.program_id, region=program.region,
@@ -100,6 +97,61 @@ async def propose(uow: UnitOfWork, *, key: str, subject_kind: str, subject_id: s
         status="proposed", filed_by=actor, filed_at=uow.clock.now(), proposal_key=key))
     await _step(uow, record_id, "proposed", actor, description, {"evidence": evidence})
     return True
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A finding to propose (``propose``'s arguments)."""
+
+    key: str
+    subject_kind: str
+    subject_id: str
+    program: Program
+    conduct: str
+    description: str
+    evidence: list[str]
+    registration_nos: Sequence[str]
+    occurred_on: date
+
+
+async def propose_many(uow: UnitOfWork, proposals: Sequence[Proposal], actor: str) -> int:
+    """``propose`` for many findings, on PostgreSQL with two statements per thousand (the
+    records, ``ON CONFLICT DO NOTHING`` on the proposal key, then the steps of those
+    inserted); returns how many were new."""
+    if not is_postgres(uow.conn):
+        new = 0
+        for p in proposals:
+            new += await propose(
+                uow, key=p.key, subject_kind=p.subject_kind, subject_id=p.subject_id,
+                program=p.program, conduct=p.conduct, description=p.description,
+                evidence=p.evidence, registration_nos=p.registration_nos,
+                occurred_on=p.occurred_on, actor=actor)
+        return new
+    now, new = uow.clock.now(), 0
+    for start in range(0, len(proposals), 1_000):
+        rows = {}
+        for p in proposals[start:start + 1_000]:
+            level = rules.proposed_level(p.program.profile.credit)
+            rows[time_ordered_id("CR", now)] = {
+                "subject_kind": p.subject_kind, "subject_id": p.subject_id,
+                "program_id": p.program.program_id, "region": p.program.region,
+                "scheme": p.program.profile.credit.scheme, "level": level.name,
+                "level_code": level.code, "conduct": p.conduct, "description": p.description,
+                "evidence": p.evidence, "registration_nos": sorted(set(p.registration_nos)),
+                "occurred_on": p.occurred_on, "status": "proposed", "filed_by": actor,
+                "filed_at": now, "proposal_key": p.key}
+        inserted = (await uow.conn.execute(
+            insert_ignoring_duplicates(uow.conn, R).values(
+                [{"record_id": record_id, **row} for record_id, row in rows.items()])
+            .returning(R.c.record_id))).scalars().all()
+        if inserted:
+            await uow.conn.execute(insert(store.steps), [{
+                "record_id": record_id, "step": "proposed", "actor": actor,
+                "reason": rows[record_id]["description"],
+                "detail": {"evidence": rows[record_id]["evidence"]}, "at": now}
+                for record_id in inserted])
+        new += len(inserted)
+    return new
 
 
 async def _record_row(uow: UnitOfWork, record_id: str) -> Any:
@@ -228,7 +280,7 @@ async def rerate(uow: UnitOfWork, subject_kind: str, subject_id: str, program: P
             subject_kind=subject_kind,
             reason=reason, lifted_by=actor, lifted_at=now))
     for m in plan.apply:
-        measure_id = new_id("M", uow)
+        measure_id = time_ordered_id("M", uow.clock.now())
         await uow.conn.execute(insert(M).values(
             measure_id=measure_id, subject_kind=subject_kind, subject_id=subject_id,
             region=region, scheme=scheme.scheme, level=m.level, measure=m.measure,

@@ -1,5 +1,6 @@
 """Monitoring's consumers: one routing table. Every service's events feed the read models
-(``intake.handler``: projector, then credit proposals where the event can show a failure)."""
+(``intake.apply``, one chunk handler for every type: a chunk of interleaved types in one call;
+projectors, then credit proposals where an event can show a failure)."""
 
 from __future__ import annotations
 
@@ -27,36 +28,36 @@ from contracts.payments import (
     PayablePaid,
 )
 from contracts.supply import OrderDelivered, OrderRouted, SupplyRiskOpened
-from services.monitoring.intake import handler
+from services.monitoring.intake import apply
 from services.runtime.consumer import ConsumerSpec
 
 CONSUMERS = [
-    ConsumerSpec(name="catalog", routes={}, batch_routes={
-        ProgramPublished: handler(ProgramPublished),
-        ProgramProfileChanged: handler(ProgramProfileChanged),
-        ProductListed: handler(ProductListed),
-        ListingPriceChanged: handler(ListingPriceChanged),
-        WinningProductCorrected: handler(WinningProductCorrected),
-        ListingSuspended: handler(ListingSuspended),
-        ListingReinstated: handler(ListingReinstated),
-    }),
-    ConsumerSpec(name="orders", routes={}, batch_routes={
-        AgreementRecorded: handler(AgreementRecorded),
-        PacingWarningRaised: handler(PacingWarningRaised),
-        OrderPlaced: handler(OrderPlaced),
-        OrderCancelled: handler(OrderCancelled),
-        OrderAccepted: handler(OrderAccepted),
-        OrderRejected: handler(OrderRejected),
-    }),
-    ConsumerSpec(name="supply", routes={}, batch_routes={
-        OrderRouted: handler(OrderRouted),
-        SupplyRiskOpened: handler(SupplyRiskOpened),
-        OrderDelivered: handler(OrderDelivered),
-    }),
-    ConsumerSpec(name="payments", routes={}, batch_routes={
-        PayablePaid: handler(PayablePaid),
-        PayableOverdue: handler(PayableOverdue),
-        InstallmentDisbursed: handler(InstallmentDisbursed),
-        InstallmentOverdue: handler(InstallmentOverdue),
-    }),
+    ConsumerSpec(name="catalog", routes={}, chunk_routes=dict.fromkeys((
+        ProgramPublished,
+        ProgramProfileChanged,
+        ProductListed,
+        ListingPriceChanged,
+        WinningProductCorrected,
+        ListingSuspended,
+        ListingReinstated,
+    ), apply)),
+    ConsumerSpec(name="orders", routes={}, chunk_routes=dict.fromkeys((
+        AgreementRecorded,
+        PacingWarningRaised,
+        OrderPlaced,
+        OrderCancelled,
+        OrderAccepted,
+        OrderRejected,
+    ), apply)),
+    ConsumerSpec(name="supply", routes={}, chunk_routes=dict.fromkeys((
+        OrderRouted,
+        SupplyRiskOpened,
+        OrderDelivered,
+    ), apply)),
+    ConsumerSpec(name="payments", routes={}, chunk_routes=dict.fromkeys((
+        PayablePaid,
+        PayableOverdue,
+        InstallmentDisbursed,
+        InstallmentOverdue,
+    ), apply)),
 ]

@@ -11,8 +11,7 @@ from contracts.base import CloudEvent, Event
 from contracts.orders import OrderAccepted, OrderPlaced, OrderRejected
 from contracts.supply import OrderDelivered
 from services.monitoring import proposals
-from services.monitoring.readmodels import PROJECTORS
-from services.runtime.consumer import BatchHandler
+from services.monitoring.readmodels import PROJECTORS, groups
 from services.runtime.db import UnitOfWork
 
 After = Callable[[UnitOfWork, Sequence[tuple[Any, CloudEvent]]], Awaitable[None]]
@@ -24,15 +23,14 @@ AFTER: dict[type[Event], After] = {
 }
 
 
-def handler(event_type: type[Event]) -> BatchHandler:
-    """The batch handler of one event type: its projector, then its proposals (if any)."""
-    project = PROJECTORS[event_type]
-    after = AFTER.get(event_type)
-
-    async def handle(uow: UnitOfWork, batch: Sequence[tuple[Any, CloudEvent]]) -> None:
-        await project(uow.conn, batch)
+async def apply(uow: UnitOfWork, batch: Sequence[tuple[Any, CloudEvent]]) -> None:
+    """The chunk handler of every type monitoring reads (``handlers.CONSUMERS``): the events
+    of a chunk of one partition, types mixed, in partition order. Cut into groups of one type
+    (``readmodels.groups``: by type on the topics whose projectors commute, so a chunk of
+    interleaved orders events takes one statement or two per type); each group is projected,
+    then its proposals looked for."""
+    for event_type, events in groups(batch):
+        await PROJECTORS[event_type](uow.conn, events)
+        after = AFTER.get(event_type)
         if after is not None:
-            await after(uow, batch)
-
-    handle.__name__ = f"on_{event_type.__name__}"
-    return handle
+            await after(uow, events)

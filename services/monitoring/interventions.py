@@ -15,9 +15,9 @@ from contracts.monitoring import (
     EmergencySupplyTriggered,
 )
 from services.monitoring import programs, store
-from services.monitoring.credit import new_id
 from services.runtime.auth import Principal
 from services.runtime.db import UnitOfWork
+from services.runtime.ids import time_ordered_id
 
 
 async def _keep(uow: UnitOfWork, event: Any, ident: str, kind: str, caller: Principal) -> None:
@@ -32,7 +32,8 @@ async def switch_to_backup(uow: UnitOfWork, body: BackupSwitchIn, caller: Princi
                            ) -> BackupProductSwitched:
     program = await programs.get(uow.conn, body.program_id)
     event = BackupProductSwitched(
-        switch_id=new_id("BS", uow), program_id=program.program_id, region=program.region,
+        switch_id=time_ordered_id("BS", uow.clock.now()), program_id=program.program_id,
+        region=program.region,
         institution_id=body.institution_id, enterprise_id=body.enterprise_id,
         registration_no=body.registration_no,
         backup_registration_no=body.backup_registration_no, units=body.units,
@@ -45,7 +46,8 @@ async def trigger_emergency_supply(uow: UnitOfWork, body: EmergencySupplyIn,
                                    caller: Principal) -> EmergencySupplyTriggered:
     program = await programs.get(uow.conn, body.program_id)
     event = EmergencySupplyTriggered(
-        emergency_id=new_id("ES", uow), program_id=program.program_id, region=program.region,
+        emergency_id=time_ordered_id("ES", uow.clock.now()), program_id=program.program_id,
+        region=program.region,
         enterprise_id=body.enterprise_id, registration_no=body.registration_no,
         institution_ids=sorted(set(body.institution_ids)), reason=body.reason,
         decided_by=caller.actor, decided_at=uow.clock.now())

@@ -63,6 +63,7 @@ async def _late(uow: UnitOfWork, deliveries: Sequence[tuple[str, str, int, Any]]
         return
     cache: dict[str, Program | None] = {}
     orders = await _orders(uow.conn, [d[0] for d in deliveries])
+    found = []
     for order_id, distributor_id, seconds, delivered_at in deliveries:
         order = orders.get(order_id)
         program = order and await _program(uow.conn, order.program_id, cache)
@@ -71,15 +72,16 @@ async def _late(uow: UnitOfWork, deliveries: Sequence[tuple[str, str, int, Any]]
         policy = program.profile.monitoring
         if not rules.is_late_delivery(seconds, policy):
             continue
-        await credit.propose(
-            uow, key=f"late:{order_id}", subject_kind="enterprise",
+        found.append(credit.Proposal(
+            key=f"late:{order_id}", subject_kind="enterprise",
             subject_id=order.enterprise_id, program=program, conduct="late_delivery",
             description=f"order {order_id} delivered {seconds // 3600} h after placing "
             f"(limit {policy.late_delivery_hours} h)",
             evidence=[f"order:{order_id}", f"distributor:{distributor_id}",
                       f"delivered_at:{delivered_at.isoformat()}"],
             registration_nos=[order.registration_no],
-            occurred_on=business_date(delivered_at), actor=ACTOR)
+            occurred_on=business_date(delivered_at)))
+    await credit.propose_many(uow, found, ACTOR)
 
 
 async def after_rejections(uow: UnitOfWork, batch: Sequence[tuple[Any, CloudEvent]]) -> None:

@@ -16,12 +16,13 @@ whichever of its events arrives first (an overdue payable paid later, say).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, and_, bindparam, cast, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeDecorator
 
 from contracts.base import CloudEvent, Event
 from contracts.catalog import (
@@ -34,6 +35,8 @@ from contracts.catalog import (
     WinningProductCorrected,
 )
 from contracts.orders import (
+    AGREEMENTS_TOPIC,
+    ORDERS_TOPIC,
     AgreementRecorded,
     OrderAccepted,
     OrderCancelled,
@@ -42,26 +45,49 @@ from contracts.orders import (
     PacingWarningRaised,
 )
 from contracts.payments import (
+    PREPAYMENTS_TOPIC,
+    SETTLEMENTS_TOPIC,
     InstallmentDisbursed,
     InstallmentOverdue,
     PayableOverdue,
     PayablePaid,
 )
-from contracts.supply import OrderDelivered, OrderRouted, SupplyRiskOpened
+from contracts.supply import DELIVERIES_TOPIC, OrderDelivered, OrderRouted, SupplyRiskOpened
 from services.monitoring import store
 from services.monitoring.domain import repayment
 from services.monitoring.domain.repayment import Outcome
+from services.runtime.db import insert_ignoring_duplicates, is_postgres
 
 Batch = Sequence[tuple[Any, CloudEvent]]
 Projector = Callable[[AsyncConnection, Batch], Awaitable[None]]
 
 
 async def insert_new(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows whose key is not there yet (a replayed event inserts nothing)."""
+    """Insert rows whose key is not there yet (a replayed event inserts nothing). On
+    PostgreSQL in one statement whatever their number: each column bound as one array
+    (``INSERT … SELECT unnest(…), unnest(…) … ON CONFLICT DO NOTHING``), so no statement or
+    bind processing per row; elsewhere as an executemany."""
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    await conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+    if len(rows) == 1 or not is_postgres(conn):
+        await conn.execute(insert_ignoring_duplicates(conn, table), rows)
+        return
+    names = tuple(rows[0])
+    params = {}
+    for name in names:
+        kind = table.c[name].type
+        values = [row[name] for row in rows]
+        if isinstance(kind, TypeDecorator):  # Fen, UTCDateTime: converted as the column would
+            values = [kind.process_bind_param(v, conn.dialect) for v in values]
+        params[f"a_{name}"] = values
+    columns = []
+    for name in names:
+        kind = table.c[name].type
+        element = kind.impl_instance if isinstance(kind, TypeDecorator) else kind
+        columns.append(func.unnest(cast(bindparam(f"a_{name}"), ARRAY(element))))
+    statement = insert_ignoring_duplicates(conn, table).from_select(list(names),
+                                                                    select(*columns))
+    await conn.execute(statement, params)
 
 
 # --- catalog -----------------------------------------------------------------------------------
@@ -273,3 +299,37 @@ PROJECTORS: dict[type[Event], Projector] = {
 }
 """Every event the read models are built from, and its projector (also what a rebuild
 replays)."""
+
+RANK: dict[type[Event], int] = {cls: i for i, cls in enumerate(PROJECTORS)}
+"""``PROJECTORS``' order: a supply risk opens before the routing that closes it."""
+COMMUTING = frozenset({AGREEMENTS_TOPIC, ORDERS_TOPIC, DELIVERIES_TOPIC, SETTLEMENTS_TOPIC,
+                       PREPAYMENTS_TOPIC})
+"""Topics whose projectors give the same tables in any order of types (facts and orders are
+inserts keyed by event or order; a routing closes only risks opened before it; a payable's or
+an installment's outcome is one row written the same by each of its events — the one case of
+two outcomes, an installment disbursed on time whose amount an adjustment raised before its
+due date, keeps the earlier, as ``PROJECTORS``' order of types does). Catalog's listing
+changes are version-guarded updates of one row: applied in their order."""
+
+
+def groups(events: Sequence[tuple[Event, CloudEvent]]
+           ) -> Iterator[tuple[type[Event], list[tuple[Event, CloudEvent]]]]:
+    """The events (in their topics' order) cut into groups of one type, each for its projector
+    in one call: events of ``COMMUTING`` topics grouped by type whatever their order (in
+    ``PROJECTORS``' order of types; each type's events keep theirs), the others in runs of
+    consecutive events of one type."""
+    free = [item for item in events if item[0].TOPIC in COMMUTING]
+    ordered = [item for item in events if item[0].TOPIC not in COMMUTING]
+    run: list[tuple[Event, CloudEvent]] = []
+    for item in ordered:
+        if run and type(item[0]) is not type(run[0][0]):
+            yield type(run[0][0]), run
+            run = []
+        run.append(item)
+    if run:
+        yield type(run[0][0]), run
+    by_type: dict[type[Event], list[tuple[Event, CloudEvent]]] = {}
+    for item in free:
+        by_type.setdefault(type(item[0]), []).append(item)
+    for cls in sorted(by_type, key=RANK.__getitem__):
+        yield cls, by_type[cls]

@@ -14,13 +14,29 @@ import hashlib
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
 from pydantic import BaseModel
-from sqlalchemy import and_, case, func, insert, select, type_coerce
+from sqlalchemy import (
+    Integer,
+    Numeric,
+    Select,
+    String,
+    and_,
+    case,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    tuple_,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.monitoring import MonthCloseIn, MonthlyReportClosed
@@ -33,7 +49,7 @@ from services.monitoring.errors import BadMonth
 from services.monitoring.programs import Program
 from services.runtime.auth import Principal
 from services.runtime.clock import add_months
-from services.runtime.db import Fen, UnitOfWork
+from services.runtime.db import Fen, UnitOfWork, is_postgres
 from services.runtime.idempotency import as_json
 
 O, F, A = store.orders, store.facts, store.agreements  # noqa: E741
@@ -45,58 +61,55 @@ def _sum(cond: Any, value: Any) -> Any:
     return func.coalesce(func.sum(case((cond, value), else_=0)), 0)
 
 
-async def _activity(conn: AsyncConnection, program: Program, month: Month,
-                    year: tuple[datetime, datetime] | None) -> list[Grain]:
+MONEY = ("ordered_amount", "accepted_amount")
+"""Figures in fen in SQL (``Fen``), Decimal yuan in ``Figures``."""
+DECIMALS = frozenset((*MONEY, "expected_units"))
+
+
+def _activity_figures(program: Program, month: Month, year: tuple[datetime, datetime] | None
+                      ) -> tuple[dict[str, Any], datetime]:
+    """The order figures of a grain as SQL sums over facts joined to their orders (money in
+    fen), and the earliest event time they need."""
     in_month = F.c.at >= month.start
     ys = year[0] if year else month.start
     limit = program.profile.monitoring.late_delivery_hours * 3600
     whole = func.coalesce(F.c.units, O.c.units)
     kind = F.c.kind
-    money = Fen()
-    query = (
-        select(
-            O.c.institution_id, O.c.enterprise_id, O.c.registration_no, F.c.distributor_id,
-            _sum(and_(kind == "placed", in_month), 1).label("orders_placed"),
-            _sum(and_(kind == "placed", in_month), F.c.units).label("ordered_units"),
-            type_coerce(_sum(and_(kind == "placed", in_month), F.c.amount), money)
-            .label("ordered_amount"),
-            _sum(and_(kind == "cancelled", in_month), whole).label("cancelled_units"),
-            _sum(and_(kind == "accepted", in_month), F.c.units).label("accepted_units"),
-            type_coerce(_sum(and_(kind == "accepted", in_month), F.c.amount), money)
-            .label("accepted_amount"),
-            _sum(and_(kind == "accepted", F.c.at >= ys), F.c.units).label("accepted_units_ytd"),
-            _sum(and_(kind == "rejected", in_month), whole).label("rejected_units"),
-            _sum(and_(kind == "delivered", in_month), 1).label("orders_delivered"),
-            _sum(and_(kind == "delivered", in_month), F.c.seconds).label("delivery_seconds"),
-            _sum(and_(kind == "delivered", in_month, F.c.seconds > limit), 1)
-            .label("late_deliveries"),
-        )
+    return {
+        "orders_placed": _sum(and_(kind == "placed", in_month), 1),
+        "ordered_units": _sum(and_(kind == "placed", in_month), F.c.units),
+        "ordered_amount": type_coerce(_sum(and_(kind == "placed", in_month), F.c.amount),
+                                      Fen()),
+        "cancelled_units": _sum(and_(kind == "cancelled", in_month), whole),
+        "accepted_units": _sum(and_(kind == "accepted", in_month), F.c.units),
+        "accepted_amount": type_coerce(_sum(and_(kind == "accepted", in_month), F.c.amount),
+                                       Fen()),
+        "accepted_units_ytd": _sum(and_(kind == "accepted", F.c.at >= ys), F.c.units),
+        "rejected_units": _sum(and_(kind == "rejected", in_month), whole),
+        "orders_delivered": _sum(and_(kind == "delivered", in_month), 1),
+        "delivery_seconds": _sum(and_(kind == "delivered", in_month), F.c.seconds),
+        "late_deliveries": _sum(and_(kind == "delivered", in_month, F.c.seconds > limit), 1),
+    }, min(ys, month.start)
+
+
+def _activity_query(program: Program, month: Month, year: tuple[datetime, datetime] | None
+                    ) -> Select[Any]:
+    figures, since = _activity_figures(program, month, year)
+    return (
+        select(O.c.institution_id, O.c.enterprise_id, O.c.registration_no, F.c.distributor_id,
+               *[expr.label(name) for name, expr in figures.items()])
         .select_from(F.join(O, O.c.order_id == F.c.order_id))
-        .where(O.c.program_id == program.program_id, F.c.at < month.end,
-               F.c.at >= min(ys, month.start))
+        .where(O.c.program_id == program.program_id, F.c.at < month.end, F.c.at >= since)
         .group_by(O.c.institution_id, O.c.enterprise_id, O.c.registration_no,
                   F.c.distributor_id)
     )
-    grains = []
-    for r in await conn.execute(query):
-        figures = Figures(
-            orders_placed=int(r.orders_placed), ordered_units=int(r.ordered_units),
-            ordered_amount=Decimal(r.ordered_amount or 0),
-            cancelled_units=int(r.cancelled_units), accepted_units=int(r.accepted_units),
-            accepted_amount=Decimal(r.accepted_amount or 0),
-            accepted_units_ytd=int(r.accepted_units_ytd), rejected_units=int(r.rejected_units),
-            orders_delivered=int(r.orders_delivered),
-            delivery_seconds=int(r.delivery_seconds), late_deliveries=int(r.late_deliveries))
-        grains.append(Grain(program.program_id, program.region, r.institution_id,
-                            r.enterprise_id, r.registration_no, r.distributor_id, figures))
-    return grains + await _payments(conn, program, month)
 
 
-async def _payments(conn: AsyncConnection, program: Program, month: Month) -> list[Grain]:
+def _payments_query(program: Program, month: Month) -> Select[Any]:
     """The month's settlement and disbursement outcomes (R-PAY-1, R-PAY-7) by their event
     time, per institution and enterprise (an installment's: the institution's alone)."""
     kind = PF.c.kind
-    query = (
+    return (
         select(PF.c.institution_id, PF.c.enterprise_id,
                _sum(kind == "settled_on_time", 1).label("settlements_on_time"),
                _sum(kind == "settled_overdue", 1).label("settlements_overdue"),
@@ -106,37 +119,68 @@ async def _payments(conn: AsyncConnection, program: Program, month: Month) -> li
                PF.c.at < month.end)
         .group_by(PF.c.institution_id, PF.c.enterprise_id)
     )
+
+
+def _figures(row: Any, names: Sequence[str]) -> Figures:
+    """Figures from a row's columns of those names (in that order, at its end)."""
+    values = tuple(row)[-len(names):]
+    figures: dict[str, Any] = {name: Decimal(v or 0) if name in DECIMALS else int(v)
+                               for name, v in zip(names, values, strict=True)}
+    return Figures(**figures)
+
+
+FIGURES = [f.name for f in fields(Figures)]
+ACTIVITY = ["orders_placed", "ordered_units", "ordered_amount", "cancelled_units",
+            "accepted_units", "accepted_amount", "accepted_units_ytd", "rejected_units",
+            "orders_delivered", "delivery_seconds", "late_deliveries"]
+PAYMENTS = ["settlements_on_time", "settlements_overdue", "disbursements_on_time",
+            "disbursements_late"]
+
+
+async def _activity(conn: AsyncConnection, program: Program, month: Month,
+                    year: tuple[datetime, datetime] | None) -> list[Grain]:
+    grains = [Grain(program.program_id, program.region, r.institution_id, r.enterprise_id,
+                    r.registration_no, r.distributor_id, _figures(r, ACTIVITY))
+              for r in await conn.execute(_activity_query(program, month, year))]
+    return grains + await _payments(conn, program, month)
+
+
+async def _payments(conn: AsyncConnection, program: Program, month: Month) -> list[Grain]:
     return [Grain(program.program_id, program.region, r.institution_id, r.enterprise_id, None,
-                  None, Figures(settlements_on_time=int(r.settlements_on_time),
-                                settlements_overdue=int(r.settlements_overdue),
-                                disbursements_on_time=int(r.disbursements_on_time),
-                                disbursements_late=int(r.disbursements_late)))
-            for r in await conn.execute(query)]
+                  None, _figures(r, PAYMENTS))
+            for r in await conn.execute(_payments_query(program, month))]
 
 
 async def agreements_as_of(conn: AsyncConnection, program: Program, at: datetime,
                            year: tuple[datetime, datetime]) -> list[Any]:
     """The program's agreements of the year, each at its newest version recorded before
     ``at`` (R-AGR-1: a later version does not rewrite a past month)."""
+    return list((await conn.execute(_agreements_query(program, at, year))).all())
+
+
+def _agreements_query(program: Program, at: datetime, year: tuple[datetime, datetime]
+                      ) -> Select[Any]:
     latest = (select(A.c.agreement_id, func.max(A.c.version).label("version"))
               .where(A.c.program_id == program.program_id, A.c.year_start == year[0],
                      A.c.recorded_at < at)
               .group_by(A.c.agreement_id).subquery())
-    query = (select(A.c.institution_id, A.c.enterprise_id, A.c.registration_no, A.c.units)
-             .join(latest, and_(A.c.agreement_id == latest.c.agreement_id,
-                                A.c.version == latest.c.version)))
-    return list((await conn.execute(query)).all())
+    return (select(A.c.institution_id, A.c.enterprise_id, A.c.registration_no, A.c.units)
+            .join(latest, and_(A.c.agreement_id == latest.c.agreement_id,
+                               A.c.version == latest.c.version)))
+
+
+async def _scope(conn: AsyncConnection, region: str | None, program_id: str | None
+                 ) -> list[Program]:
+    scope = ([await programs.get(conn, program_id)] if program_id is not None
+             else await programs.all_programs(conn, region))
+    return [p for p in scope if region is None or p.region == region]
 
 
 async def grains(conn: AsyncConnection, month: Month, *, region: str | None = None,
                  program_id: str | None = None) -> list[Grain]:
     """The month's grains for every program in scope (region, or one program)."""
-    scope = ([await programs.get(conn, program_id)] if program_id is not None
-             else await programs.all_programs(conn, region))
     out: list[Grain] = []
-    for program in scope:
-        if region is not None and program.region != region:
-            continue
+    for program in await _scope(conn, region, program_id):
         year = program.agreement_year(month.end - TICK)
         out.extend(await _activity(conn, program, month, year))
         if year is None:
@@ -148,6 +192,64 @@ async def grains(conn: AsyncConnection, month: Month, *, region: str | None = No
                              Figures(agreement_units=a.units,
                                      expected_units=Decimal(a.units) * share)))
     return out
+
+
+async def rolled_up(conn: AsyncConnection, month: Month, *, region: str | None = None,
+                    program_id: str | None = None,
+                    dimensions: Sequence[Dimension] = rules.DIMENSIONS
+                    ) -> dict[Dimension, dict[str, Figures]]:
+    """The month's figures summed per key of each dimension (``rules.roll_up`` of
+    ``grains``). On PostgreSQL in one statement: the grains of every program in scope as one
+    ``UNION ALL``, summed by ``GROUPING SETS`` (one per dimension), so a region of thousands
+    of institutions costs one aggregate, not a Python loop over its grains."""
+    if not is_postgres(conn):
+        found = await grains(conn, month, region=region, program_id=program_id)
+        return {d: rules.roll_up(found, d) for d in dimensions}
+    parts: list[Select[Any]] = []
+    for program in await _scope(conn, region, program_id):
+        year = program.agreement_year(month.end - TICK)
+        ident = (literal(program.program_id, String).label("program_id"),
+                 literal(program.region, String).label("region"))
+        act = _activity_query(program, month, year).subquery()
+        parts.append(select(*ident, act.c.institution_id, act.c.enterprise_id,
+                            act.c.distributor_id, *_padded(act.c, ACTIVITY)))
+        pay = _payments_query(program, month).subquery()
+        parts.append(select(*ident, pay.c.institution_id, pay.c.enterprise_id,
+                            null().label("distributor_id"), *_padded(pay.c, PAYMENTS)))
+        if year is None:
+            continue
+        share = rules.year_fraction(year[0], year[1], month.end)
+        agr = _agreements_query(program, month.end, year).subquery()
+        parts.append(select(*ident, agr.c.institution_id, agr.c.enterprise_id,
+                            null().label("distributor_id"), *_padded(
+                                {"agreement_units": agr.c.units,
+                                 "expected_units": agr.c.units * literal(share, Numeric)},
+                                ["agreement_units", "expected_units"])))
+    out: dict[Dimension, dict[str, Figures]] = {d: {} for d in dimensions}
+    if not parts or not dimensions:
+        return out
+    every = union_all(*parts).subquery()
+    keys = {"institution": every.c.institution_id, "enterprise": every.c.enterprise_id,
+            "distributor": every.c.distributor_id, "program": every.c.program_id,
+            "region": every.c.region}
+    query = (select(*[func.grouping(keys[d]).label(f"g_{d}") for d in dimensions],
+                    *[keys[d].label(f"k_{d}") for d in dimensions],
+                    *[type_coerce(func.sum(every.c[name]), Fen() if name in MONEY
+                                  else Numeric()).label(name) for name in FIGURES])
+             .group_by(func.grouping_sets(*[tuple_(keys[d]) for d in dimensions])))
+    n = len(dimensions)
+    for row in await conn.execute(query):
+        for i, d in enumerate(dimensions):
+            key = row[n + i]
+            if row[i] == 0 and key is not None:  # no key: left out, as roll_up does
+                out[d][key] = _figures(row, FIGURES)
+                break
+    return out
+
+
+def _padded(columns: Any, names: Sequence[str]) -> list[Any]:
+    """Every figure column, those not in ``names`` as 0."""
+    return [(columns[n] if n in names else literal(0, Integer)).label(n) for n in FIGURES]
 
 
 class MonthReport(BaseModel):
@@ -163,10 +265,11 @@ class MonthReport(BaseModel):
 async def month_report(conn: AsyncConnection, month: Month, now: datetime, *,
                        region: str | None = None, program_id: str | None = None,
                        dimensions: Sequence[Dimension] = rules.DIMENSIONS) -> MonthReport:
-    found = await grains(conn, month, region=region, program_id=program_id)
+    found = await rolled_up(conn, month, region=region, program_id=program_id,
+                            dimensions=dimensions)
     return MonthReport(month=str(month), region=region, program_id=program_id,
                        as_of=month.end, complete=month.end <= now,
-                       lines=rules.report_lines(month, found, dimensions))
+                       lines=rules.lines(month, found, dimensions))
 
 
 def _cell(value: object) -> object:
@@ -220,11 +323,12 @@ async def close_month(uow: UnitOfWork, body: MonthCloseIn, caller: Principal
                                    region=known.region, totals=known.totals, rows=known.rows,
                                    sha256=known.sha256, closed_by=known.closed_by,
                                    closed_at=known.closed_at)
-    found = await grains(uow.conn, month, region=body.region)
+    found = await rolled_up(uow.conn, month, region=body.region)
     report = MonthReport(month=str(month), region=body.region, program_id=None,
-                         as_of=month.end, complete=True, lines=rules.report_lines(month, found))
+                         as_of=month.end, complete=True, lines=rules.lines(month, found))
     event = MonthlyReportClosed(report_id=report_id, month=str(month), region=body.region,
-                                totals=rules.totals(found), rows=len(report.lines),
+                                totals=rules.totals_of(found["region"].values()),
+                                rows=len(report.lines),
                                 sha256=digest(report), closed_by=caller.actor, closed_at=now)
     await uow.conn.execute(insert(C).values(
         report_id=report_id, month=str(month), region=body.region, sha256=event.sha256,

@@ -7,9 +7,11 @@ chunk, ``VBP_CONSUMER_BATCH_SIZE``); a chunk that fails is re-applied record by 
 bad event cannot hold the others back. An event type may have a *batch handler* instead
 (``ConsumerSpec.batch_routes``): it gets each run of consecutive records of that type in the
 chunk together, in partition order, and applies them with a few statements; a record of
-another type ends the run, so every key keeps its order. Offsets are committed explicitly,
-after those transactions (once per fetch), and only for partitions still assigned (aiokafka
-rebalances in the background).
+another type ends the run, so every key keeps its order. A handler of several types
+(``ConsumerSpec.chunk_routes``) gets each run of consecutive records whose types it handles,
+whatever their mix (on a topic where types interleave, a whole chunk in one call). Offsets are
+committed explicitly, after those transactions (once per fetch), and only for partitions still
+assigned (aiokafka rebalances in the background).
 A record that cannot be read goes to ``<topic>.dlt`` at once; one whose handler keeps failing
 goes there after retries with backoff. Either way the partition moves on.
 """
@@ -62,6 +64,10 @@ order given (consecutive records of one partition, duplicates already left out).
 it is called again with one event at a time. ``traced(ce)`` gives each event's trace context
 to the events it records."""
 BatchRoutes = Mapping[type[Event], BatchHandler]
+ChunkRoutes = Mapping[type[Event], BatchHandler]
+"""Event types to handlers that take events of several types in one call: consecutive records
+whose types map to the same handler go to it together, in partition order (mixed types; the
+handler dispatches each by its type). Failures and duplicates as for ``BatchRoutes``."""
 Fault = Callable[[TopicPartition, int], Awaitable[None]]
 _T = TypeVar("_T")
 
@@ -86,26 +92,32 @@ class _Item:
     key: str | None = None
     replayed: bool = False
     """A dead letter replayed for this consumer's group."""
+    mixed: bool = False
+    """``batch`` takes events of several types together (a chunk route)."""
 
 
 @dataclass(frozen=True)
 class ConsumerSpec:
     """What a service consumes: a consumer group name, and the routing table: per event type
-    one handler, either in ``routes`` (one event at a time) or in ``batch_routes``."""
+    one handler, in ``routes`` (one event at a time), ``batch_routes`` (runs of one type) or
+    ``chunk_routes`` (runs of any of the types mapped to one handler)."""
 
     name: str
     routes: Routes
     batch_routes: BatchRoutes = field(default_factory=dict)
+    chunk_routes: ChunkRoutes = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        both = set(self.routes) & set(self.batch_routes)
-        if both:
-            names = ", ".join(sorted(cls.TYPE for cls in both))
+        tables = (set(self.routes), set(self.batch_routes), set(self.chunk_routes))
+        twice = {cls for i, a in enumerate(tables) for b in tables[i + 1:] for cls in a & b}
+        if twice:
+            names = ", ".join(sorted(cls.TYPE for cls in twice))
             raise ValueError(f"consumer {self.name}: two handlers for {names}")
 
     @property
     def topics(self) -> list[str]:
-        return sorted({cls.TOPIC for cls in (*self.routes, *self.batch_routes)})
+        return sorted({cls.TOPIC for cls in (*self.routes, *self.batch_routes,
+                                             *self.chunk_routes)})
 
 
 @contextmanager
@@ -145,13 +157,18 @@ class EventConsumer:
         self._on_commit = on_commit
         self._max_retries = max_retries
         self._batch_size = max(1, batch_size)
+        self._fetch_max = max(500, self._batch_size)
+        """Records per fetch: at least a chunk's worth."""
         self._backoff = backoff
         self._max_backoff = max_backoff
         self.group_id = group_id or f"{service}.{spec.name}"
-        self._routes: dict[str, tuple[type[Event], Handler | None, BatchHandler | None]] = {
-            cls.TYPE: (cls, handler, None) for cls, handler in spec.routes.items()}
-        self._routes.update({cls.TYPE: (cls, None, handler)
+        self._routes: dict[str, tuple[type[Event], Handler | None, BatchHandler | None,
+                                      bool]] = {
+            cls.TYPE: (cls, handler, None, False) for cls, handler in spec.routes.items()}
+        self._routes.update({cls.TYPE: (cls, None, handler, False)
                              for cls, handler in spec.batch_routes.items()})
+        self._routes.update({cls.TYPE: (cls, None, handler, True)
+                             for cls, handler in spec.chunk_routes.items()})
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -183,7 +200,7 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
-            max_poll_records=500,
+            max_poll_records=self._fetch_max,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
             retry_backoff_ms=500,  # metadata and coordinator retries while the broker is away
@@ -249,7 +266,8 @@ class EventConsumer:
         fetch_delay = 0.5
         while not self._stopping.is_set():
             try:
-                batches = await consumer.getmany(timeout_ms=300, max_records=500)
+                batches = await consumer.getmany(timeout_ms=300,
+                                                 max_records=self._fetch_max)
             except KafkaError as exc:
                 log.warning("consumer %s: fetch failed (%s), retrying in %.1fs", self.group_id,
                             exc, fetch_delay)
@@ -328,9 +346,9 @@ class EventConsumer:
                         metrics.CONSUMER_EVENTS.labels(
                             self._service, self.spec.name, record.topic, "ignored").inc()
                         continue
-                    cls, handler, batch = route
+                    cls, handler, batch, mixed = route
                     readable.append(_Item(record, handler, batch, cls.model_validate(ce.data),
-                                          ce, _key(record), target is not None))
+                                          ce, _key(record), target is not None, mixed))
                 except (EnvelopeError, ValidationError) as exc:
                     await self._dead_letter(record, f"unreadable: {exc}", attempts=0)
             special_keys = {item.key for item in readable
@@ -500,8 +518,9 @@ class EventConsumer:
                 serialized_key_size=-1, serialized_value_size=-1,
                 headers=tuple((k, v.encode("latin-1")) for k, v in json.loads(headers)))
             ce = decode(record.value, record.headers)
-            cls, handler, batch = self._routes[ce.type]
-            item = _Item(record, handler, batch, cls.model_validate(ce.data), ce, key, False)
+            cls, handler, batch, mixed = self._routes[ce.type]
+            item = _Item(record, handler, batch, cls.model_validate(ce.data), ce, key, False,
+                         mixed)
             outcome = await self._handle(item, tp)
             await self._infra_retry(functools.partial(forget, seq), tp)
             if outcome == "dead_lettered":
@@ -655,12 +674,19 @@ def is_infrastructure_error(exc: BaseException) -> bool:
 
 
 def _runs(items: Sequence[_Item]) -> Iterator[list[_Item]]:
-    """Consecutive items of one type with a batch handler go together; any other item alone."""
+    """Consecutive items of one type with a batch handler go together, and consecutive items
+    of one chunk handler whatever their types; any other item alone."""
     run: list[_Item] = []
     for item in items:
-        if run and (item.batch is None or item.ce.type != run[0].ce.type):
+        if run and not _together(run[0], item):
             yield run
             run = []
         run.append(item)
     if run:
         yield run
+
+
+def _together(first: _Item, item: _Item) -> bool:
+    if item.batch is None or item.batch is not first.batch:
+        return False
+    return (item.mixed and first.mixed) or item.ce.type == first.ce.type

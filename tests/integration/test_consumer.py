@@ -318,3 +318,54 @@ async def test_batch_runs_keep_the_order_of_each_key_around_other_types(
     batched = sorted(n for call in calls.calls for n in call)
     assert batched == [i for i in range(total) if i % 7 not in (3, 4)]
     assert max(len(call) for call in calls.calls) > 1, calls.calls
+
+
+# --- the chunk route: runs of mixed types applied together -------------------------------------
+
+
+def chunk_consumer(harness: Harness, handler: BatchHandler, types: Sequence[Any],
+                   **kwargs: Any) -> EventConsumer:
+    spec = ConsumerSpec(name="pings", routes={}, chunk_routes=dict.fromkeys(types, handler))
+    consumer = EventConsumer(
+        spec, service="test", engine=harness.engine, clock=harness.clock,
+        bootstrap_servers=harness.bootstrap, dlt_producer=harness.producers[0],
+        group_id=harness.group, backoff=0.05, **kwargs)
+    harness.consumers.append(consumer)
+    return consumer
+
+
+async def test_chunk_route_applies_interleaved_types_together_in_partition_order(
+        harness: Harness) -> None:
+    """Pinged and Ponged interleave on one topic and go to one chunk handler: whole chunks in
+    one call each, every key in its order. n=10 (key k1) fails: the others of its chunk are
+    applied once, n=10 is dead-lettered and k1's later events held until its replay."""
+    ponged = type("Ponged", (harness.event,), {"TYPE": "vbp.test.ponged.v1",
+                                                "__module__": __name__})
+    total = 60
+    async with harness.uow() as uow:
+        for i in range(total):
+            cls = ponged if i % 2 else harness.event
+            uow.record(cls(ping_id=f"k{i % 3}", n=i))
+        await uow.commit()
+    await publish_all(harness)
+    calls = Calls(fail_on=10)
+    consumer = chunk_consumer(harness, calls, [harness.event, ponged], max_retries=0)
+    await consumer.start()
+    first = [n for n in range(total) if not (n % 3 == 1 and n >= 10)]
+    rows, distinct = await harness.wait_applied(len(first))
+    assert (rows, distinct) == (len(first), len(first))
+    letters = await harness.read_topic(dead_letter_topic(harness.topic), expect=1)
+    assert [json.loads(letter.value)["n"] for letter in letters] == [10]
+    assert sorted(n for _, n in await effect_rows(harness)) == first
+    mixed = [call for call in calls.calls if len(call) > 1]
+    assert any(n % 2 for call in mixed for n in call) and any(
+        n % 2 == 0 for call in mixed for n in call), calls.calls  # both types in one call
+
+    calls.fail_on = None
+    assert await replay_dead_letters(harness.bootstrap, harness.topic) == 1
+    rows, distinct = await harness.wait_applied(total)
+    assert (rows, distinct) == (total, total)
+    applied = await effect_rows(harness)
+    for key in ("k0", "k1", "k2"):
+        ns = [n for ping_id, n in applied if ping_id == key]
+        assert ns == sorted(ns), f"{key} out of order: {ns}"

@@ -12,7 +12,7 @@ distributor lines).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -97,8 +97,11 @@ class Figures:
     disbursements_late: int = 0
 
     def add(self, other: Figures) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        for name in _FIGURES:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+_FIGURES = tuple(f.name for f in fields(Figures))
 
 
 @dataclass(frozen=True)
@@ -206,16 +209,25 @@ def report_lines(month: Month, grains: list[Grain],
                  dimensions: Iterable[Dimension] = DIMENSIONS) -> list[dict[str, object]]:
     """Every line of the month's report, by dimension then key (a stable order, so the same
     month gives the same report)."""
-    lines = []
-    for dimension in dimensions:
-        for key, figures in sorted(roll_up(grains, dimension).items()):
-            lines.append(line(month, dimension, key, figures))
-    return lines
+    return lines(month, {d: roll_up(grains, d) for d in dimensions}, dimensions)
+
+
+def lines(month: Month, rolled: Mapping[Dimension, Mapping[str, Figures]],
+          dimensions: Iterable[Dimension] = DIMENSIONS) -> list[dict[str, object]]:
+    """The report's lines from the figures rolled up per dimension and key: by dimension then
+    key."""
+    return [line(month, dimension, key, figures) for dimension in dimensions
+            for key, figures in sorted(rolled[dimension].items())]
 
 
 def totals(grains: Iterable[Grain]) -> dict[str, str]:
     """The report's totals (all grains), as decimal strings."""
+    return totals_of(grain.figures for grain in grains)
+
+
+def totals_of(figures: Iterable[Figures]) -> dict[str, str]:
+    """The sum of figures, as decimal strings."""
     total = Figures()
-    for grain in grains:
-        total.add(grain.figures)
-    return {f.name: str(getattr(total, f.name)) for f in fields(total)}
+    for f in figures:
+        total.add(f)
+    return {name: str(getattr(total, name)) for name in _FIGURES}
