@@ -273,14 +273,15 @@ MATRIX: dict[str, Access] = {
         {"institution": OWN, "agency": STRANGER}, {"payable_id": order},
         body=lambda _: {"amount": "1.00"}),
     "payments GET /v1/payables": Access(PAYABLE_READERS, query={"program_id": program}),
-    "payments GET /v1/payables/ageing": Access(PAYABLE_READERS),
+    "payments GET /v1/payables/ageing": Access(  # the export, as CSV
+        PAYABLE_READERS, query={"format": lambda _: "csv"}),
     "payments GET /v1/payables/{payable_id}": Access(PAYABLE_READERS, {"payable_id": order}),
     "payments POST /v1/schedules/{schedule_id}/installments/{seq}/disbursements": Access(
         {"agency": OWN}, {"schedule_id": lambda s: s.schedule_id, "seq": lambda _: "1"},
         body=lambda _: {"amount": "1.00"}),
     "payments GET /v1/installments": Access({**OVERSEERS, "institution": OWN, "agency": OWN}),
     "payments GET /v1/prepayments/balances": Access(
-        {**OVERSEERS, "institution": OWN, "agency": OWN}),
+        {**OVERSEERS, "institution": OWN, "agency": OWN}, query={"format": lambda _: "csv"}),
     "payments POST /v1/fund-payments": Access({"agency": OWN}, creates=True, body=lambda s: {
         "payments": [{"institution_id": s.institution, "month": "2026-03-01",
                       "amount": "100.00"}]}),
