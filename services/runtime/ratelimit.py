@@ -15,6 +15,10 @@ the direct routes (``direct.py``):
   work stops at its next await; a database transaction in flight is rolled back as its
   connection is released) and answered 503 ``request-timeout`` if no response had started.
   A body over 1 MiB (a bulk import) gets ``VBP_REQUEST_TIMEOUT_BULK_S`` instead.
+
+Both answers carry ``X-Request-Id`` like every other response: the request's own, or one made
+here and handed on in the request's headers, so that the request-context middleware, its log
+lines and the audit record use the same id.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import asyncio
 import math
 import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +77,20 @@ class TokenBuckets:
         return (1 - bucket.tokens) / self.rate
 
 
+def with_request_id(scope: Scope) -> tuple[Scope, str]:
+    """The request's ``X-Request-Id`` (the first, as the request context reads it), or a new
+    one put in a copy of the scope's headers (in place of an empty one)."""
+    headers = scope["headers"]
+    for name, value in headers:
+        if name == b"x-request-id":
+            if value:
+                return scope, value.decode("latin-1")
+            break
+    request_id = uuid.uuid4().hex
+    kept = [(k, v) for k, v in headers if k != b"x-request-id"]
+    return {**scope, "headers": [*kept, (b"x-request-id", request_id.encode())]}, request_id
+
+
 class Limits:
     """Pure ASGI middleware: rate limits per organisation, and the request timeout."""
 
@@ -94,6 +113,7 @@ class Limits:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        scope, request_id = with_request_id(scope)
         buckets = self._buckets(scope)
         if buckets is not None:
             wait = await self._limited(buckets, scope)
@@ -105,6 +125,7 @@ class Limits:
                     f"is {buckets.rate:g}/s (burst {buckets.burst}); retry in {retry} s",
                     retry_after_s=retry), instance=scope["path"])
                 response.headers["Retry-After"] = str(retry)
+                response.headers["X-Request-Id"] = request_id
                 await response(scope, receive, send)
                 return
         timeout = self._timeout_of(scope)
@@ -129,6 +150,7 @@ class Limits:
                 503, "request-timeout", "Request took too long",
                 f"not answered within {timeout:g} s; its work was cancelled"),
                 instance=scope["path"])
+            response.headers["X-Request-Id"] = request_id
             await response(scope, receive, send)
 
     def _timeout_of(self, scope: Scope) -> float:

@@ -101,8 +101,9 @@ async def test_writes_are_rate_limited_per_organisation(database_url: str,
                                   headers=REGULATOR)).status_code for i in range(3)]
         assert statuses == [201, 201, 429]
         limited = await c.post("/v1/programs", json={**PROGRAM, "program_id": "P-9"},
-                               headers=REGULATOR)
+                               headers={**REGULATOR, "X-Request-Id": "req-limited"})
         assert limited.status_code == 429
+        assert limited.headers["X-Request-Id"] == "req-limited"  # like every other answer
         assert limited.headers["content-type"] == "application/problem+json"
         assert limited.json()["type"] == "urn:vbp:problem:rate-limited"
         assert 1 <= int(limited.headers["Retry-After"]) <= 2
@@ -151,9 +152,10 @@ async def test_a_slow_request_is_answered_503_and_its_work_cancelled(
 
         app.router.add_api_route("/v1/test-slow", slow, methods=["GET"])
         started = time.perf_counter()
-        r = await c.get("/v1/test-slow", headers=REGULATOR)
+        r = await c.get("/v1/test-slow", headers={**REGULATOR, "X-Request-Id": "req-slow"})
         elapsed = time.perf_counter() - started
         assert r.status_code == 503
+        assert r.headers["X-Request-Id"] == "req-slow"
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["type"] == "urn:vbp:problem:request-timeout"
         assert elapsed < 3
