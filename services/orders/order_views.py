@@ -14,8 +14,9 @@ from services.runtime.auth import Principal
 from services.runtime.problems import not_found
 
 ORDER_VIEWERS = {"institution": "institution_id", "enterprise": "enterprise_id",
-                 "distributor": "distributor_id"}
-"""Per role, the column of an order that holds the caller's org (``Principal.filters``)."""
+                 "distributor": "distributor_id", "agency": "region"}
+"""Per role, the column of an order that holds the caller's org (``Principal.filters``); a
+paying agency's org is its region (it sees the orders of its region's institutions)."""
 ORDERS = store.orders
 
 
