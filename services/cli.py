@@ -338,6 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
     m = mon.add_parser("rebuild", help="replay the topics into fresh read models, swap them in")
     m.set_defaults(func=_monitoring_rebuild)
 
+    # issue #19: vbp simulate, vbp chaos, vbp check (services/sim/)
+    from services.sim.commands import register as register_simulation
+
+    register_simulation(sub)
+
     p = sub.add_parser("contracts", help="JSON Schemas and AsyncAPI")
     p.add_argument("action", choices=["generate", "check"])
     p.set_defaults(func=_contracts)
