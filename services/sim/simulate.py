@@ -61,6 +61,10 @@ class Stats:
     calls: int = 0
     retries: int = 0
     started: float = field(default_factory=time.monotonic)
+    steps: int = 0
+    lag_total_s: float = 0.0
+    """Simulated seconds between the instants steps were planned for and when they ran."""
+    lag_max_s: float = 0.0
 
     def add(self, what: str, n: int = 1) -> None:
         self.counts[what] += n
@@ -101,7 +105,8 @@ class Driver:
         self._tokens: dict[tuple[str, str], tuple[float, str]] = {}
         self._running: set[asyncio.Task[None]] = set()
         self.out_dir = out_dir
-        self._acks = (out_dir / "acknowledged.jsonl").open("a") if out_dir else None
+        self._acks = ((out_dir / "acknowledged.jsonl").open("a", buffering=1)  # a line at a time
+                      if out_dir else None)
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0),
                                         limits=httpx.Limits(max_connections=concurrency * 2))
         self.monthly_paid: Counter[tuple[str, str]] = Counter()
@@ -184,7 +189,11 @@ class Driver:
                 await asyncio.sleep(min(wait, 0.1))
                 continue
             await sem.acquire()
-            _, _, step = heapq.heappop(self._queue)
+            when, _, step = heapq.heappop(self._queue)
+            lag = (self.now() - when).total_seconds()
+            self.stats.lag_total_s += lag
+            self.stats.lag_max_s = max(self.stats.lag_max_s, lag)
+            self.stats.steps += 1
             task = asyncio.create_task(self._run_step(step, sem))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
@@ -570,6 +579,10 @@ def summary_rows(stats: Stats, province: Province, wall_s: float, sim_from: date
     rate = stats.calls / wall_s if wall_s else 0.0
     rows += [("HTTP requests", f"{stats.calls:,} ({stats.retries:,} retried)"),
              ("wall time", f"{wall_s / 60:.1f} min"), ("requests per second", f"{rate:,.0f}")]
+    if stats.steps:
+        rows.append(("steps late on their plan (simulated)",
+                     f"mean {stats.lag_total_s / stats.steps / 3600:.1f} h, "
+                     f"max {stats.lag_max_s / 3600:.1f} h"))
     return rows
 
 
