@@ -42,8 +42,11 @@ class Chaos:
         """Restart every service that is not running, each second, until stopped."""
         while not await self._pause(1.0):
             for name in self.platform.dead():
-                await asyncio.to_thread(self.platform.restart, name)
-                self.counts["service restarts"] += 1
+                try:
+                    await asyncio.to_thread(self.platform.restart, name)
+                    self.counts["service restarts"] += 1
+                except Exception as exc:
+                    self.log.append(f"restarting {name} failed: {exc}"[:500])
 
     async def run(self) -> None:
         rng = random.Random(self.seed * 104_729 + 3)
@@ -52,16 +55,26 @@ class Chaos:
         while not await self._pause(rng.expovariate(1 / self.mean_gap_s)):
             roll = rng.random()
             at = f"{time.monotonic() - started:6.1f}s"
-            if roll < 0.7:
-                name = rng.choice(services)
-                self.platform.kill(name)  # the supervisor starts it again
-                self.counts["SIGKILL " + name] += 1
-                self.log.append(f"{at} SIGKILL {name}")
-            elif roll < 0.85:
-                self.log.append(f"{at} broker restart")
-                await asyncio.to_thread(self.platform.restart_broker, rng.uniform(1, 5))
-                self.counts["broker restarts"] += 1
-            else:
-                self.log.append(f"{at} PostgreSQL crash and restart")
-                await asyncio.to_thread(self.platform.restart_postgres, rng.uniform(1, 5))
-                self.counts["PostgreSQL crashes"] += 1
+            try:
+                await self._fault(rng, roll, at, services)
+            except Exception as exc:  # a fault that went wrong must not end the chaos
+                self.counts["faults that failed"] += 1
+                self.log.append(f"{at} the fault failed: {type(exc).__name__}: {exc}"[:500])
+                await asyncio.to_thread(self.platform.heal)
+
+    async def _fault(self, rng: random.Random, roll: float, at: str,
+                     services: list[str]) -> None:
+        """One fault: 70 % a SIGKILLed service, 15 % a broker restart, 15 % a PostgreSQL crash."""
+        if roll < 0.7:
+            name = rng.choice(services)
+            self.platform.kill(name)  # the supervisor starts it again
+            self.counts["SIGKILL " + name] += 1
+            self.log.append(f"{at} SIGKILL {name}")
+        elif roll < 0.85:
+            self.log.append(f"{at} broker restart")
+            await asyncio.to_thread(self.platform.restart_broker, rng.uniform(1, 5))
+            self.counts["broker restarts"] += 1
+        else:
+            self.log.append(f"{at} PostgreSQL crash and restart")
+            await asyncio.to_thread(self.platform.restart_postgres, rng.uniform(1, 5))
+            self.counts["PostgreSQL crashes"] += 1

@@ -177,9 +177,10 @@ def _chaos(args: argparse.Namespace) -> int:
 
         stats = asyncio.run(run())
         wall = time.monotonic() - started
+        platform.heal()
         for name in platform.dead():
             platform.restart(name)
-        platform.wait_ready()
+        platform.wait_ready(timeout=300)
         rows = summary_rows(stats, province, wall, driver.start, clock.now())
         rows += [(k, f"{v:,}") for k, v in sorted(chaos.counts.items())]
         print_summary(rows, title="vbp chaos")

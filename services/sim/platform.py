@@ -104,7 +104,7 @@ class Platform:
         assert self.broker is not None
         self.broker.stop()
         time.sleep(down_s)
-        self.broker.start()
+        self.heal()
 
     def restart_postgres(self, down_s: float = 2.0) -> None:
         """Crash PostgreSQL (immediate shutdown: every connection lost) and start it again;
@@ -112,7 +112,23 @@ class Platform:
         assert self.postgres is not None
         self.postgres.crash()
         time.sleep(down_s)
-        self.postgres.start()
+        self.heal()
+
+    def heal(self, attempts: int = 5) -> None:
+        """Start the broker and PostgreSQL again if they are not running (a start that fails,
+        e.g. slow on a loaded machine, is tried again)."""
+        assert self.broker is not None and self.postgres is not None
+        for attempt in range(attempts):
+            try:
+                if not self.broker.is_running():
+                    self.broker.start(timeout=180)
+                if not self.postgres.is_running():
+                    self.postgres.start(timeout=120)
+                return
+            except Exception:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(2.0)
 
     def wait_ready(self, timeout: float = 180) -> None:
         launcher.wait_ready(list(self.procs.values()), timeout=timeout)

@@ -110,6 +110,7 @@ class Driver:
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0),
                                         limits=httpx.Limits(max_connections=concurrency * 2))
         self.monthly_paid: Counter[tuple[str, str]] = Counter()
+        self.barred_done = False
         self.errors: list[str] = []
 
     # --- HTTP ------------------------------------------------------------------------------
@@ -297,9 +298,9 @@ class Driver:
                     order = Order(inst, reg, units, seq)
                     self.at(when, functools.partial(self.place, order))
         months = max(1, round(self.days / 30.44))
-        for m in range(1, months + 1):
+        for m in range(1, months + 2):  # and the month after the year: its offsets (R-PAY-4)
             boundary = add_months(self.start, m)
-            if boundary > self.end:
+            if boundary > add_months(self.end, 1):
                 break
             self.at(boundary + timedelta(hours=6), functools.partial(self.month_end, m))
         self.at(self.start + timedelta(seconds=span * 0.5), self.bar)
@@ -330,33 +331,43 @@ class Driver:
         dist = self.p.assignments[o.registration_no]
         return next(d.late_share for d in self.p.distributors if d.distributor_id == dist)
 
+    def expected_distributor(self, registration_no: str) -> str:
+        """Where supply routes the product's orders: its assignment, or after the bar its
+        replacement (the driver tries it first; the order's own view says for sure)."""
+        if self.barred_done and registration_no in self.p.backups:
+            return self.p.backups[registration_no]
+        return self.p.assignments[registration_no]
+
     async def ship(self, o: Order, late: bool) -> None:
         assert o.order_id is not None
-        r = await self.call("GET", "orders", f"/v1/orders/{o.order_id}", "institution",
-                            o.institution.institution_id)
-        body = r.json() if r.status_code == 200 else {}
-        if body.get("status") != "routed" or not body.get("distributor_id"):
-            o.tries += 1
-            if o.tries == 1:
-                self.stats.add("waits for routing")
-            if o.tries < 60:  # not routed yet, or taken back from a barred distributor
-                self.at(self.now() + 12 * timedelta(hours=1), lambda: self.ship(o, late))
-            else:
-                self.stats.add("orders never routed")
-            return
-        o.distributor = str(body["distributor_id"])
-        r = await self.call("POST", "supply", f"/v1/deliveries/{o.order_id}/shipments",
-                            "distributor", o.distributor, key=f"ship-{o.seq}-{o.distributor}",
-                            json_body={"units": o.units})
-        if r.status_code == 404:  # re-routed between the two calls
-            self.at(self.now() + 6 * timedelta(hours=1), lambda: self.ship(o, late))
-            return
-        if r.status_code != 201:
-            self.stats.add(f"shipments refused ({_kind(r)})")
-            return
-        self.stats.add("orders shipped")
-        hours = self.rng.uniform(72, 240) if late else self.rng.uniform(4, 36)
-        self.at(self.now() + timedelta(hours=hours), lambda: self.deliver(o, late))
+        distributor = self.expected_distributor(o.registration_no) if o.tries == 0 else None
+        if distributor is None:
+            r = await self.call("GET", "orders", f"/v1/orders/{o.order_id}", "institution",
+                                o.institution.institution_id)
+            body = r.json() if r.status_code == 200 else {}
+            if body.get("status") == "routed" and body.get("distributor_id"):
+                distributor = str(body["distributor_id"])
+        if distributor is not None:
+            r = await self.call("POST", "supply", f"/v1/deliveries/{o.order_id}/shipments",
+                                "distributor", distributor, key=f"ship-{o.seq}-{distributor}",
+                                json_body={"units": o.units})
+            if r.status_code == 201:
+                o.distributor = distributor
+                self.stats.add("orders shipped")
+                hours = self.rng.uniform(72, 240) if late else self.rng.uniform(4, 36)
+                self.at(self.now() + timedelta(hours=hours), lambda: self.deliver(o, late))
+                return
+            if r.status_code != 404:  # 404: not (yet) routed to this distributor
+                self.stats.add(f"shipments refused ({_kind(r)})")
+                return
+        o.tries += 1
+        if o.tries == 2:
+            self.stats.add("waits for routing")
+        if o.tries < 60:  # not routed yet, or taken back from a barred distributor
+            self.at(self.now() + timedelta(hours=12 if o.tries > 1 else 2),
+                    lambda: self.ship(o, late))
+        else:
+            self.stats.add("orders never routed")
 
     async def deliver(self, o: Order, late: bool) -> None:
         assert o.order_id is not None and o.distributor is not None
@@ -426,6 +437,8 @@ class Driver:
                             key=f"fund-{month}", json_body={"payments": payments})
         if r.status_code == 201:
             self.stats.add("fund payments", len(payments))
+            offsets = sum(Decimal(x["offset"]) for x in r.json()["results"])
+            self.stats.add("prepayments offset (fen)", int(offsets * 100))
         else:
             self.stats.add(f"fund payments refused ({_kind(r)})")
         r = await self.call("POST", "orders", "/v1/pacing/evaluations", "operator", "BUREAU",
@@ -467,6 +480,7 @@ class Driver:
         for reg_no, backup in p.backups.items():
             await self.assign(reg_no, backup, "replaces a barred distributor", self.now())
             self.stats.add("replacement assignments")
+        self.barred_done = True
         for d in p.distributors:  # the late ones get a record of the lowest level
             if d.late_share >= 0.15 and d.distributor_id != p.barred:
                 r = await self.call("POST", "monitoring", "/v1/credit/records", "regulator",

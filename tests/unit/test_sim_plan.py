@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from contracts.orders import ORDERS_TOPIC, OrderPlaced
 from contracts.supply import DELIVERIES_TOPIC, OrderRouted, SupplyRiskOpened
+from services.runtime.clock import add_months
 from services.sim.invariants import Record, _routed_once
 from services.sim.province import generate
 from services.sim.simulate import Driver, Order, default_rate, make_clock
@@ -53,9 +54,11 @@ def test_the_year_s_events_fall_inside_it() -> None:
     inside = sorted(when for when, name in steps.items() if name != "month_end")
     assert inside[0] >= driver.start and inside[-1] <= driver.end
     month_ends = sorted(when for when, name in steps.items() if name == "month_end")
-    assert month_ends[-1] - driver.end == timedelta(hours=6)  # the last month, just closed
+    # the year's last month closed just after it, and the month after it (its offsets)
+    assert month_ends[-2] - driver.end == timedelta(hours=6)
+    assert month_ends[-1] == add_months(driver.end, 1) + timedelta(hours=6)
     counts = Counter(getattr(step, "func", step).__name__ for _, _, step in driver._queue)
-    assert counts["month_end"] == 12 and counts["bar"] == 1 and counts["renewals"] == 1
+    assert counts["month_end"] == 13 and counts["bar"] == 1 and counts["renewals"] == 1
     assert counts["place"] == len(orders) > 400
     first_half = sum(1 for when, _, s in driver._queue
                      if getattr(s, "func", s).__name__ == "place"
