@@ -35,6 +35,11 @@ class Platform:
     _made_root: bool = False
 
     def start(self, progress: bool = True) -> None:
+        self.start_infra()
+        self.start_services(progress)
+
+    def start_infra(self) -> None:
+        """The broker and PostgreSQL (the slow part: before the clock is chosen)."""
         if self.root is None:
             self.root = Path(tempfile.mkdtemp(prefix="vbp-sim-"))
             self._made_root = True
@@ -44,6 +49,10 @@ class Platform:
         self.postgres = PostgresCluster(self.root / "pg")
         self.broker.start()
         self.postgres.start()
+
+    def start_services(self, progress: bool = True) -> None:
+        """The databases and the five services, with ``clock_env`` in their environment."""
+        assert self.broker is not None and self.postgres is not None
         self.env = {"KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
                     "VBP_JWT_SECRET": self.secret, "VBP_RELAY_INTERVAL_S": "0.1",
                     "VBP_LOG_LEVEL": "WARNING", **self.clock_env}

@@ -79,6 +79,7 @@ class Order:
     order_id: str | None = None
     distributor: str | None = None
     tries: int = 0
+    waiting_since: float | None = None
 
 
 class Driver:
@@ -363,7 +364,7 @@ class Driver:
         o.tries += 1
         if o.tries == 2:
             self.stats.add("waits for routing")
-        if o.tries < 60:  # not routed yet, or taken back from a barred distributor
+        if self.still_waiting(o, o.tries):  # not routed yet, or taken back from a barred one
             self.at(self.now() + timedelta(hours=12 if o.tries > 1 else 2),
                     lambda: self.ship(o, late))
         else:
@@ -382,13 +383,20 @@ class Driver:
             self.stats.add("deliveries late")
         self.at(self.now() + timedelta(hours=self.rng.uniform(2, 60)), lambda: self.accept(o))
 
+    def still_waiting(self, o: Order, tries: int) -> bool:
+        """Whether to try a step again that waits for an event to travel: for at least 60
+        tries and ``patience_s`` wall seconds (a broker restarting holds events up)."""
+        if tries == 0 or o.waiting_since is None:
+            o.waiting_since = time.monotonic()
+        return tries < 60 or time.monotonic() - o.waiting_since < self.patience_s
+
     async def accept(self, o: Order, tries: int = 0) -> None:
         assert o.order_id is not None
         inst = o.institution.institution_id
         r = await self.call("POST", "orders", f"/v1/orders/{o.order_id}/acceptance",
                             "institution", inst, key=f"accept-{o.seq}",
                             json_body={"accepted_units": o.units})
-        if r.status_code == 409 and tries < 30:  # the delivery has not reached orders yet
+        if r.status_code == 409 and self.still_waiting(o, tries):  # delivery not in orders yet
             self.at(self.now() + timedelta(hours=6), lambda: self.accept(o, tries + 1))
             return
         if r.status_code not in (200, 201):
@@ -409,7 +417,7 @@ class Driver:
         r = await self.call("POST", "payments", f"/v1/payables/{o.order_id}/payments",
                             "institution", o.institution.institution_id,
                             key=f"pay-{o.seq}", json_body={"amount": str(amount)})
-        if r.status_code == 404 and tries < 30:  # the payable is not opened yet
+        if r.status_code == 404 and self.still_waiting(o, tries):  # the payable not opened yet
             self.at(self.now() + timedelta(hours=12), lambda: self.pay(o, amount, due,
                                                                       tries + 1))
             return
