@@ -1,4 +1,4 @@
-.PHONY: run test test-cluster lint bench contracts dashboards prometheus
+.PHONY: run test test-cluster lint bench contracts dashboards prometheus simulate chaos
 
 run:            ## start Kafka and the five services (Ctrl-C stops everything)
 	scripts/run.sh
@@ -30,3 +30,9 @@ bench:          ## benchmarks: each script's figures, then `vbp bench`'s table a
 	.venv/bin/python bench/payments.py
 	.venv/bin/python bench/monitoring.py
 	.venv/bin/vbp bench
+
+simulate:       ## issue #19: an agreement year of a 2,000-institution province (docs/simulation.md)
+	scripts/bootstrap.sh && .venv/bin/vbp simulate --seed 1
+
+chaos:          ## issue #19: the simulation under SIGKILLs and restarts for 10 minutes, then the invariants
+	scripts/bootstrap.sh && .venv/bin/vbp chaos --seed 1 --minutes 10

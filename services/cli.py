@@ -365,6 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(flag, type=kind, help=what)
     p.set_defaults(func=_bench)
 
+    # issue #19: vbp simulate, vbp chaos, vbp check (services/sim/)
+    from services.sim.commands import register as register_simulation
+
+    register_simulation(sub)
+
     p = sub.add_parser("contracts", help="JSON Schemas and AsyncAPI")
     p.add_argument("action", choices=["generate", "check"])
     p.set_defaults(func=_contracts)

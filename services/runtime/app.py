@@ -34,7 +34,7 @@ from services.runtime import logs, metrics, openapi, problems
 from services.runtime.audit import AuditTrail
 from services.runtime.audit import router as audit_router
 from services.runtime.auth import TokenVerifier
-from services.runtime.clock import Clock, SystemClock
+from services.runtime.clock import Clock, clock_from_settings
 from services.runtime.consumer import ConsumerSpec, EventConsumer
 from services.runtime.db import UnitOfWork, is_postgres, make_engine
 from services.runtime.direct import DirectRoute, DirectRoutes, check_twins
@@ -420,7 +420,9 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings.for_service(spec.name)
     runtime = Runtime(
-        spec=spec, settings=settings, clock=clock or SystemClock(),
+        spec=spec, settings=settings,
+        clock=clock or clock_from_settings(settings.clock_epoch_sim, settings.clock_epoch_wall,
+                                           settings.clock_rate),
         verifier=TokenVerifier.from_settings(settings),
     )
 

@@ -7,6 +7,8 @@ Shanghai local time.
 from __future__ import annotations
 
 import calendar
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -39,6 +41,55 @@ class FixedClock:
 
     def advance(self, delta: timedelta) -> None:
         self._now = self._now + delta
+
+
+class AcceleratedClock:
+    """Simulated time running ``rate`` times faster than the wall clock, from fixed epochs:
+    ``now = sim_epoch + (wall_now - wall_epoch) × rate``.
+
+    Every process given the same three numbers (``VBP_CLOCK_EPOCH_WALL``,
+    ``VBP_CLOCK_EPOCH_SIM``, ``VBP_CLOCK_RATE``) computes the same instant at the same wall
+    moment, with no coordination: the services and ``vbp simulate`` agree on the simulated
+    date. The wall clock is ``time.time()`` (shared by the processes of one machine); a
+    restarted process picks up where the others are, not where it stopped.
+    """
+
+    def __init__(self, sim_epoch: datetime, wall_epoch: float, rate: float,
+                 wall: Callable[[], float] = time.time) -> None:
+        if not rate > 0:
+            raise ValueError("the clock's rate must be positive")
+        self.sim_epoch = _aware(sim_epoch)
+        self.wall_epoch = float(wall_epoch)
+        self.rate = float(rate)
+        self._wall = wall
+
+    def now(self) -> datetime:
+        return self.at_wall(self._wall())
+
+    def at_wall(self, wall: float) -> datetime:
+        """The simulated instant at a wall-clock time (Unix seconds)."""
+        return self.sim_epoch + timedelta(seconds=(wall - self.wall_epoch) * self.rate)
+
+    def wall_at(self, instant: datetime) -> float:
+        """The wall-clock time (Unix seconds) at which the simulated ``instant`` comes."""
+        return self.wall_epoch + (_aware(instant) - self.sim_epoch).total_seconds() / self.rate
+
+    def env(self) -> dict[str, str]:
+        """The settings that give another process this same clock."""
+        return {"VBP_CLOCK_EPOCH_SIM": self.sim_epoch.isoformat(),
+                "VBP_CLOCK_EPOCH_WALL": repr(self.wall_epoch),
+                "VBP_CLOCK_RATE": repr(self.rate)}
+
+
+def clock_from_settings(epoch_sim: datetime | None, epoch_wall: float | None,
+                        rate: float) -> Clock:
+    """The clock the settings describe: accelerated when ``epoch_sim`` is set (the wall epoch
+    defaulting to now), the system clock otherwise."""
+    if epoch_sim is None:
+        if epoch_wall is not None or rate != 1.0:
+            raise ValueError("VBP_CLOCK_EPOCH_WALL and VBP_CLOCK_RATE need VBP_CLOCK_EPOCH_SIM")
+        return SystemClock()
+    return AcceleratedClock(epoch_sim, time.time() if epoch_wall is None else epoch_wall, rate)
 
 
 def _aware(instant: datetime) -> datetime:

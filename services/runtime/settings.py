@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, AwareDatetime, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "vbp-local-development-secret-change-me"
@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     request_timeout_bulk_s: float = 900.0
     """The timeout of a request whose body is over 1 MiB (a bulk import: 200,000 rows take
     minutes)."""
+    clock_epoch_sim: AwareDatetime | None = None
+    """With it, the services' clock is accelerated (``vbp simulate``, docs/simulation.md):
+    now = ``clock_epoch_sim`` + (wall now − ``clock_epoch_wall``) × ``clock_rate``."""
+    clock_epoch_wall: float | None = None
+    """Unix seconds at which the simulated clock read ``clock_epoch_sim`` (default: start-up)."""
+    clock_rate: float = Field(default=1.0, gt=0)
     log_level: str = "INFO"
     data_dir: Path = Path("var")
     role: Literal["all", "api", "worker"] = "all"
