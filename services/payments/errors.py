@@ -49,10 +49,13 @@ def fund_payment_conflict(row: int | None, fund_payment_id: str, submitted: Deci
         "month is not changed", row=row, field="amount")
 
 
-def unknown_institution(institution_id: str, agency_id: str) -> Problem:
+def unknown_institution(institution_id: str, agency_id: str, row: int | None = None
+                        ) -> Problem:
+    """An agency submits fund payments for its own region's institutions only."""
+    where = f"row {row}: " if row is not None else ""
     return UNKNOWN_INSTITUTION(
-        f"no prepayment or payable of institution {institution_id!r} in region {agency_id!r}",
-        field="institution_id")
+        f"{where}no prepayment or payable of institution {institution_id!r} in region "
+        f"{agency_id!r}", field="institution_id", row=row)
 
 
 def payable_not_found(payable_id: str) -> Problem:

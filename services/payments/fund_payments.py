@@ -49,6 +49,19 @@ def fund_payment_id(agency_id: str, institution_id: str, month: date) -> str:
     return f"{agency_id}:{institution_id}:{month:%Y-%m}"
 
 
+async def _known_to(conn: Any, agency_id: str, institution_id: str) -> bool:
+    """Whether the agency may submit the institution's fund payments: unless payments knows
+    the institution only in other regions (its prepayment schedules paid by another agency,
+    its payables in another region). An agency pays its own region's institutions only; one
+    payments has not seen yet (no VBP purchase so far) is taken on the agency's word."""
+    payables = store.payables
+    regions = (select(S.c.agency_id.label("region")).where(S.c.institution_id == institution_id)
+               .union(select(payables.c.region).where(
+                   payables.c.institution_id == institution_id))).subquery()
+    seen = {r for (r,) in (await conn.execute(select(regions.c.region))).all()}
+    return not seen or agency_id in seen
+
+
 def _out(r: Any, replayed: bool) -> NetPayableOut:
     return NetPayableOut(
         fund_payment_id=r.fund_payment_id, institution_id=r.institution_id, month=r.month,
@@ -80,6 +93,8 @@ async def _one(uow: UnitOfWork, agency_id: str, item: FundPaymentIn, caller: Pri
         if held.amount != item.amount:
             raise errors.fund_payment_conflict(row, fid, held.amount, item.amount)
         return _out(held, True)
+    if not await _known_to(conn, agency_id, item.institution_id):
+        raise errors.unknown_institution(item.institution_id, agency_id, row)
     start = month_start(month.year, month.month)
     due = (await conn.execute(
         select(S.c.schedule_id, S.c.program_id, S.c.agreement_year, store.accounts.c.debits_posted,

@@ -651,3 +651,24 @@ async def test_overdue_events_written_by_the_database_are_the_contracts_dump(app
         await eventually(published)
     finally:
         await engine.dispose()
+
+
+async def test_an_agency_submits_fund_payments_of_its_own_regions_institutions_only(
+        app: App) -> None:
+    """An agency's org is its region: a fund payment for an institution payments knows in
+    another region (its schedule is paid by that region's agency) is refused, naming the row,
+    and nothing is recorded; its own agency's submission is taken (the authorisation matrix
+    found another region's agency recording one)."""
+    a, b = await program(app), await program(app)
+    h = a.institution(1)
+    await send(app.bootstrap, env(agreement(a, h, 30)))
+    await scheduled(app, a, h, "24000.00")
+    foreign = await fund_payments(app, b, [(b.institution(1), "2024-02-01", "5.00"),
+                                           (h, "2024-02-01", "10000.00")])
+    assert foreign.status_code == 422, foreign.text
+    assert (foreign.json()["type"].endswith("unknown-institution"), foreign.json()["row"]) == (
+        True, 2)
+    own = await fund_payments(app, a, [(h, "2024-02-01", "10000.00")])
+    assert own.status_code == 201, own.text
+    again = await fund_payments(app, b, [(b.institution(1), "2024-02-01", "5.00")])
+    assert again.json()["replayed"] == 0  # the refused request recorded nothing
