@@ -21,7 +21,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.money import to_fen
@@ -34,7 +33,7 @@ from services.payments.domain.ledger import (
     limit_of,
     refusal,
 )
-from services.runtime.db import Fen, UTCDateTime, new_metadata
+from services.runtime.db import Fen, UTCDateTime, insert_for, new_metadata
 
 metadata = new_metadata()
 
@@ -212,11 +211,6 @@ payments = Table(
 async def get_program(conn: AsyncConnection, program_id: str) -> Any:
     return (await conn.execute(select(programs).where(programs.c.program_id == program_id))
             ).first()
-
-
-def insert_for(conn: AsyncConnection, table: Table) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 async def post(conn: AsyncConnection, batch: Sequence[Transfer], at: Any) -> int:
