@@ -4,6 +4,7 @@ payables unpaid at their deadline (R-PAY-1) and installments not disbursed by th
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -17,67 +18,88 @@ from services.runtime.db import UnitOfWork
 
 PY = store.payables
 I = store.installments  # noqa: E741
-CHUNK = 50_000
+DL = store.payable_deadlines
+CHUNK = 100_000
 """Flagged per transaction: a scan over a million payables commits as it goes."""
 
 FLAG_OVERDUE = text("""
-WITH chosen AS (
-    SELECT payable_id FROM payables
-    WHERE status = 'open' AND overdue_at IS NULL AND due_at <= :now
-    ORDER BY due_at LIMIT :chunk FOR UPDATE SKIP LOCKED
-), flagged AS (
-    UPDATE payables p SET overdue_at = :now FROM chosen c WHERE p.payable_id = c.payable_id
-    RETURNING p.payable_id, p.program_id, p.institution_id, p.enterprise_id, p.payer,
-              p.amount - p.paid AS outstanding, p.due_at
+WITH gone AS (
+    DELETE FROM payable_deadlines
+    WHERE payable_id = ANY(ARRAY(
+        SELECT payable_id FROM payable_deadlines WHERE due_at <= :now
+        ORDER BY due_at LIMIT :chunk))
+    RETURNING payable_id
+), due AS (
+    SELECT payable_id, program_id, institution_id, enterprise_id, payer,
+           amount - paid AS outstanding, due_at, row_number() OVER () AS n
+    FROM payables
+    WHERE payable_id = ANY(ARRAY(SELECT payable_id FROM gone)) AND status = 'open'
 ), written AS (
     INSERT INTO outbox (event_id, topic, key, ce_type, ce_source, ce_time, traceparent,
                         payload, created_at)
-    SELECT gen_random_uuid()::text, :topic, payable_id, :ce_type, :source, :now,
-           '00-' || replace(gen_random_uuid()::text, '-', '') || '-'
-               || left(replace(gen_random_uuid()::text, '-', ''), 16) || '-01',
-           json_build_object(
-               'payable_id', payable_id, 'program_id', program_id,
-               'institution_id', institution_id, 'enterprise_id', enterprise_id,
-               'payer', payer,
-               'outstanding', CAST(CAST(outstanding AS numeric) / 100 AS numeric(20, 2))::text,
-               'due_at', to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-                   || CASE WHEN extract(microseconds FROM due_at) % 1000000 = 0 THEN ''
-                           ELSE to_char(due_at AT TIME ZONE 'UTC', '.US') END || 'Z',
-               'detected_at', CAST(:detected_at AS text))::text,
+    SELECT :event_id || lpad(to_hex(n), 12, '0'), :topic, payable_id, :ce_type, :source, :now,
+           :trace || lpad(to_hex(n), 12, '0') || '-01',
+           '{"payable_id":' || to_json(payable_id)
+           || ',"program_id":' || to_json(program_id)
+           || ',"institution_id":' || to_json(institution_id)
+           || ',"enterprise_id":' || to_json(enterprise_id)
+           || ',"payer":' || to_json(payer)
+           || ',"outstanding":"' || outstanding / 100 || '.'
+               || lpad(CAST(outstanding % 100 AS text), 2, '0')
+           || '","due_at":"' || to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+               || CASE WHEN extract(microseconds FROM due_at) % 1000000 = 0 THEN ''
+                       ELSE to_char(due_at AT TIME ZONE 'UTC', '.US') END
+           || 'Z","detected_at":' || to_json(CAST(:detected_at AS text)) || '}',
            :created_at
-    FROM flagged ORDER BY due_at, payable_id
+    FROM due
     RETURNING 1
 )
 SELECT count(*) FROM written
 """)
-"""R-PAY-1 on PostgreSQL, one statement per chunk: flag the chunk's overdue payables and write
-their ``PayableOverdue`` events to the outbox, built by the database as the contract dumps them
-(decimal strings, RFC 3339 instants in UTC; a new trace each, as ``UnitOfWork.record`` starts
-for the scheduler) — no per-payable work in Python (issue #14: a million in under 10 s)."""
+"""R-PAY-1 on PostgreSQL, one statement per chunk: take the chunk's passed deadlines out of the
+narrow ``payable_deadlines`` queue (a delete writes no index entry and leaves ``payables``
+alone) and write their payables' ``PayableOverdue`` events to the outbox, built by the
+database as the contract dumps them (decimal strings, RFC 3339 instants in UTC) — no
+per-payable work in Python (issue #14: a million in under 10 s). The chunk's event ids are
+time-ordered UUIDs (RFC 9562 version 7: the chunk's millisecond and random bits, then the
+row's number), so the outbox's unique index grows at its right edge; the chunk is one trace
+(the scan that found them), each event a span of it."""
 
 
 async def scan_payables(uow_factory: Callable[[], UnitOfWork], now: datetime) -> int:
     """R-PAY-1: flag every open payable whose deadline has passed and publish
-    ``PayableOverdue`` for it, once. Returns how many were flagged."""
+    ``PayableOverdue`` for it, once (its deadline leaves ``payable_deadlines``). Returns how
+    many were flagged."""
     flagged = 0
     while True:
         async with uow_factory() as uow:
             if uow.conn.dialect.name == "postgresql":
-                count = await _flag_chunk_pg(uow, now)
+                count, taken = await _flag_chunk_pg(uow, now)
             else:
-                count = await _flag_chunk(uow, now)
+                count, taken = await _flag_chunk(uow, now)
             await uow.commit()
         flagged += count
-        if count < CHUNK:
+        if taken < CHUNK:
             return flagged
 
 
-async def _flag_chunk_pg(uow: UnitOfWork, now: datetime) -> int:
-    return int(await uow.conn.scalar(FLAG_OVERDUE, {
+def uuid7_prefix(at: datetime) -> str:
+    """The first 20 hex digits of an RFC 9562 version-7 UUID of ``at`` (milliseconds, then
+    random bits), hyphenated; 12 hex digits (a counter) complete it."""
+    ms = int(at.timestamp() * 1000) & (1 << 48) - 1
+    rand_a, variant, rand_b = secrets.randbits(12), 8 | secrets.randbits(2), secrets.randbits(12)
+    return f"{ms >> 16:08x}-{ms & 0xFFFF:04x}-7{rand_a:03x}-{variant:x}{rand_b:03x}-"
+
+
+async def _flag_chunk_pg(uow: UnitOfWork, now: datetime) -> tuple[int, int]:
+    trace = f"00-{secrets.token_hex(16)}-{secrets.token_hex(2)}"  # span: then the row number
+    written = int(await uow.conn.scalar(FLAG_OVERDUE, {
         "now": now.astimezone(UTC), "chunk": CHUNK, "topic": PayableOverdue.TOPIC,
         "ce_type": PayableOverdue.TYPE, "source": uow.source,
+        "event_id": uuid7_prefix(uow.clock.now()), "trace": trace,
         "detected_at": _json_instant(now), "created_at": uow.clock.now().astimezone(UTC)})
         or 0)
+    return written, written
 
 
 _INSTANT = TypeAdapter(AwareDatetime)
@@ -88,22 +110,22 @@ def _json_instant(at: datetime) -> str:
     return str(_INSTANT.dump_python(at, mode="json"))
 
 
-async def _flag_chunk(uow: UnitOfWork, now: datetime) -> int:
-    rows = (await uow.conn.execute(
-        PY.update().where(PY.c.payable_id.in_(
-            select(PY.c.payable_id).where(
-                PY.c.status == "open", PY.c.overdue_at.is_(None), PY.c.due_at <= now)
-            .order_by(PY.c.due_at).limit(CHUNK).scalar_subquery()))
-        .values(overdue_at=now).returning(
-            PY.c.payable_id, PY.c.program_id, PY.c.institution_id,
-            PY.c.enterprise_id, PY.c.payer, PY.c.amount, PY.c.paid, PY.c.due_at))).all()
+async def _flag_chunk(uow: UnitOfWork, now: datetime) -> tuple[int, int]:
+    ids = list((await uow.conn.execute(
+        select(DL.c.payable_id).where(DL.c.due_at <= now).order_by(DL.c.due_at)
+        .limit(CHUNK))).scalars())
+    if not ids:
+        return 0, 0
+    await uow.conn.execute(DL.delete().where(DL.c.payable_id.in_(ids)))
+    rows = (await uow.conn.execute(select(PY).where(
+        PY.c.payable_id.in_(ids), PY.c.status == "open").order_by(PY.c.due_at))).all()
     for r in rows:
         uow.record(PayableOverdue(
             payable_id=r.payable_id, program_id=r.program_id,
             institution_id=r.institution_id, enterprise_id=r.enterprise_id,
             payer=r.payer, outstanding=r.amount - r.paid, due_at=r.due_at,
             detected_at=now))
-    return len(rows)
+    return len(rows), len(ids)
 
 
 async def scan_installments(uow_factory: Callable[[], UnitOfWork], now: datetime) -> int:

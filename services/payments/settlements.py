@@ -56,7 +56,7 @@ async def on_orders_accepted(uow: UnitOfWork,
             "payer_id": program.agency_id if fund else event.institution_id,
             "amount": event.amount, "paid": ZERO, "accepted_at": event.accepted_at,
             "due_at": settlement_due_for(program.profile, event.accepted_at),
-            "status": "open", "overdue_at": None})
+            "status": "open"})
     opened = await store.open_payables(conn, rows)
     batch = []
     per_program: Counter[str] = Counter()
@@ -133,7 +133,9 @@ async def pay(uow: UnitOfWork, payable_id: str, amount: Decimal, caller: Princip
     await conn.execute(store.payments.insert().values(
         payment_id=payment_id, payable_id=payable_id, amount=amount, paid_by=caller.actor,
         paid_at=now))
-    if status == "paid":
+    if status == "paid":  # paid in full: nothing left to find overdue
+        await conn.execute(store.payable_deadlines.delete().where(
+            store.payable_deadlines.c.payable_id == payable_id))
         metrics.PAYABLES_PAID.labels(row.program_id).inc()
     uow.record(PayablePaid(
         payment_id=payment_id, payable_id=payable_id, program_id=row.program_id,

@@ -21,7 +21,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.money import to_fen
@@ -34,7 +33,7 @@ from services.payments.domain.ledger import (
     limit_of,
     refusal,
 )
-from services.runtime.db import Fen, UTCDateTime, new_metadata
+from services.runtime.db import Fen, UTCDateTime, insert_for, new_metadata
 
 metadata = new_metadata()
 
@@ -187,13 +186,21 @@ payables = Table(
     Column("accepted_at", UTCDateTime(), nullable=False),
     Column("due_at", UTCDateTime(), nullable=False),
     Column("status", String(10), nullable=False),
-    Column("overdue_at", UTCDateTime()),
-    Index("ix_payables_open_due", "due_at",
-          postgresql_where=text("status = 'open' AND overdue_at IS NULL"),
-          sqlite_where=text("status = 'open' AND overdue_at IS NULL")),
     Index(None, "institution_id", "due_at"),
     Index(None, "enterprise_id", "due_at"),
 )
+
+payable_deadlines = Table(
+    "payable_deadlines",
+    metadata,
+    Column("payable_id", String(64), primary_key=True),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Index(None, "due_at"),
+)
+"""The deadline of every open payable not yet found overdue (R-PAY-1): inserted with the
+payable, deleted by the overdue scan when it flags it (``overdue.py``) or by the payment that
+pays it in full. A narrow queue, so flagging a payable deletes a small row (no index entry
+written) instead of rewriting the wide ``payables`` row and its indexes (issue #14)."""
 
 payments = Table(
     "payments",
@@ -212,11 +219,6 @@ payments = Table(
 async def get_program(conn: AsyncConnection, program_id: str) -> Any:
     return (await conn.execute(select(programs).where(programs.c.program_id == program_id))
             ).first()
-
-
-def insert_for(conn: AsyncConnection, table: Table) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 async def post(conn: AsyncConnection, batch: Sequence[Transfer], at: Any) -> int:
@@ -263,20 +265,25 @@ async def post(conn: AsyncConnection, batch: Sequence[Transfer], at: Any) -> int
 # in Python (issue #14's speed target: 1,000,000 acceptances in under 2 minutes).
 
 OPEN_PAYABLES = text("""
-INSERT INTO payables (payable_id, program_id, region, institution_id, enterprise_id,
-                      distributor_id, payer, payer_id, amount, paid, accepted_at, due_at,
-                      status, overdue_at)
-SELECT payable_id, program_id, region, institution_id, enterprise_id, distributor_id, payer,
-       payer_id, amount, 0, accepted_at, due_at, 'open', NULL
-FROM unnest(CAST(:payable_id AS text[]), CAST(:program_id AS text[]),
-            CAST(:region AS text[]), CAST(:institution_id AS text[]),
-            CAST(:enterprise_id AS text[]), CAST(:distributor_id AS text[]),
-            CAST(:payer AS text[]), CAST(:payer_id AS text[]), CAST(:amount AS bigint[]),
-            CAST(:accepted_at AS timestamptz[]), CAST(:due_at AS timestamptz[]))
-     AS r(payable_id, program_id, region, institution_id, enterprise_id, distributor_id,
-          payer, payer_id, amount, accepted_at, due_at)
-ON CONFLICT (payable_id) DO NOTHING
-RETURNING payable_id
+WITH opened AS (
+    INSERT INTO payables (payable_id, program_id, region, institution_id, enterprise_id,
+                          distributor_id, payer, payer_id, amount, paid, accepted_at, due_at,
+                          status)
+    SELECT payable_id, program_id, region, institution_id, enterprise_id, distributor_id,
+           payer, payer_id, amount, 0, accepted_at, due_at, 'open'
+    FROM unnest(CAST(:payable_id AS text[]), CAST(:program_id AS text[]),
+                CAST(:region AS text[]), CAST(:institution_id AS text[]),
+                CAST(:enterprise_id AS text[]), CAST(:distributor_id AS text[]),
+                CAST(:payer AS text[]), CAST(:payer_id AS text[]), CAST(:amount AS bigint[]),
+                CAST(:accepted_at AS timestamptz[]), CAST(:due_at AS timestamptz[]))
+         AS r(payable_id, program_id, region, institution_id, enterprise_id, distributor_id,
+              payer, payer_id, amount, accepted_at, due_at)
+    ON CONFLICT (payable_id) DO NOTHING
+    RETURNING payable_id, due_at
+), queued AS (
+    INSERT INTO payable_deadlines (payable_id, due_at) SELECT payable_id, due_at FROM opened
+)
+SELECT payable_id FROM opened
 """)
 
 INSERT_TRANSFERS = text("""
@@ -302,14 +309,20 @@ accounts they share in the same order."""
 
 
 async def open_payables(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> set[str]:
-    """Insert payables (``rows`` as the table's columns; ``paid`` 0, ``status`` open); one
-    whose id exists already (a replayed acceptance) is skipped. Returns the ids inserted."""
+    """Insert payables (``rows`` as the table's columns; ``paid`` 0, ``status`` open) and
+    their deadlines; one whose id exists already (a replayed acceptance) is skipped. Returns the
+    ids inserted."""
     if not rows:
         return set()
     if conn.dialect.name != "postgresql":
-        return set((await conn.execute(
+        opened = set((await conn.execute(
             insert_for(conn, payables).on_conflict_do_nothing(index_elements=["payable_id"])
             .returning(payables.c.payable_id), list(rows))).scalars())
+        due = {r["payable_id"]: r["due_at"] for r in rows if r["payable_id"] in opened}
+        if due:
+            await conn.execute(payable_deadlines.insert(), [
+                {"payable_id": k, "due_at": v} for k, v in due.items()])
+        return opened
     params: dict[str, list[Any]] = {name: [r[name] for r in rows] for name in (
         "payable_id", "program_id", "region", "institution_id", "enterprise_id",
         "distributor_id", "payer", "payer_id", "accepted_at", "due_at")}

@@ -32,15 +32,17 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, select, text, union_all, update
+from aiokafka.partitioner import DefaultPartitioner
+from sqlalchemy import BigInteger, any_, bindparam, func, select, text, union_all, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql import Subquery
+from sqlalchemy.sql import ColumnElement, Subquery
 
 from services.runtime import metrics
 from services.runtime.clock import Clock
@@ -101,6 +103,7 @@ class OutboxRelay:
         self._gather_s = gather_s
         self._send_timeout = send_timeout
         self._in_flight: _InFlight | None = None
+        self._partitioner = DefaultPartitioner()
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -200,43 +203,81 @@ class OutboxRelay:
             if self.after_send is not None:
                 await self.after_send(ids)
             await conn.execute(
-                update(outbox).where(outbox.c.id.in_(ids)).values(published_at=self._clock.now())
+                update(outbox).where(_among(conn, ids)).values(published_at=self._clock.now())
             )
-        for row in rows:
-            metrics.OUTBOX_PUBLISHED.labels(self._service, row.topic).inc()
+        self._count_published(row.topic for row in rows)
         return len(rows)
+
+    def _count_published(self, topics: Iterable[str]) -> None:
+        for topic, n in Counter(topics).items():  # one labels() per topic, not per row
+            metrics.OUTBOX_PUBLISHED.labels(self._service, topic).inc(n)
 
     async def _send(self, rows: Sequence[Row[Any]]) -> None:
         """Hand the rows to the producer and wait for every acknowledgement, for at most
-        ``send_timeout`` seconds in all (``send`` itself may wait for metadata or room)."""
+        ``send_timeout`` seconds in all (handing over may wait for metadata or room).
+
+        The rows are grouped by topic partition (the producer's own key partitioner, so a
+        key keeps its partition) into record batches built here (``create_batch``), in id
+        order, each handed over whole (``send_batch``): no per-record future or metadata
+        lookup. A partition's batches are handed over one after another (the producer takes
+        the next when the previous one is drained), the partitions side by side."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._send_timeout
-        deliveries: list[asyncio.Future[object]] = []
-        pending: set[asyncio.Future[object]] = set()
+        handed: list[tuple[list[Row[Any]], asyncio.Future[object]]] = []
         try:
             async with asyncio.timeout_at(deadline):
-                for row in rows:
-                    headers = to_headers(
-                        id=row.event_id, source=row.ce_source, type=row.ce_type,
-                        time=row.ce_time, subject=row.key, traceparent=row.traceparent,
-                    )
-                    deliveries.append(await self._producer.send(
-                        row.topic, value=row.payload.encode(), key=row.key.encode(),
-                        headers=headers,
-                    ))
+                queues = await self._by_partition(rows)
+                await asyncio.gather(*(self._hand_over(topic, partition, queue, handed)
+                                       for (topic, partition), queue in queues.items()))
         except TimeoutError:
             pass
+        deliveries = [delivery for _, delivery in handed]
+        pending: set[asyncio.Future[object]] = set()
         if deliveries:
             _, pending = await asyncio.wait(deliveries, timeout=max(deadline - loop.time(), 0))
-        if not deliveries or pending or len(deliveries) < len(rows):
+        sent = [row for batch, _ in handed for row in batch]
+        if not deliveries or pending or len(sent) < len(rows):
             if deliveries:  # the producer keeps them: wait for them, never send them twice
-                sent = rows[:len(deliveries)]
                 self._in_flight = _InFlight([r.id for r in sent], [r.topic for r in sent],
                                             deliveries)
             raise SendTimeout(f"{len(rows)} events not acknowledged by Kafka within "
                               f"{self._send_timeout:g} s")
         for delivery in deliveries:
             delivery.result()  # the first failure, if any: the round fails, all go again
+
+    async def _by_partition(self, rows: Sequence[Row[Any]]
+                            ) -> dict[tuple[str, int], list[tuple[Row[Any], bytes]]]:
+        """The rows (with their encoded keys) per topic partition, in id order."""
+        partitions: dict[str, list[int]] = {}
+        queues: dict[tuple[str, int], list[tuple[Row[Any], bytes]]] = {}
+        for row in rows:
+            if row.topic not in partitions:  # waits for the topic's metadata if need be
+                partitions[row.topic] = sorted(await self._producer.partitions_for(row.topic))
+            key = row.key.encode()
+            partition = self._partitioner(key, partitions[row.topic], partitions[row.topic])
+            queues.setdefault((row.topic, partition), []).append((row, key))
+        return queues
+
+    async def _hand_over(self, topic: str, partition: int, queue: list[tuple[Row[Any], bytes]],
+                         handed: list[tuple[list[Row[Any]], asyncio.Future[object]]]) -> None:
+        """Build the partition's record batches in order and hand each over when full."""
+        batch = self._producer.create_batch()
+        rows: list[Row[Any]] = []
+        for row, key in queue:
+            headers = to_headers(
+                id=row.event_id, source=row.ce_source, type=row.ce_type, time=row.ce_time,
+                subject=row.key, traceparent=row.traceparent)
+            value = row.payload.encode()
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                handed.append((rows, await self._producer.send_batch(  # full: hand it over
+                    batch, topic, partition=partition)))
+                batch, rows = self._producer.create_batch(), []
+                batch.append(key=key, value=value, timestamp=None,  # a first record fits
+                             headers=headers)
+            rows.append(row)
+        if rows:
+            handed.append((rows, await self._producer.send_batch(
+                batch, topic, partition=partition)))
 
     async def _settle(self) -> int:
         """Wait for the deliveries of a round that timed out; mark what Kafka took."""
@@ -250,10 +291,9 @@ class OutboxRelay:
             delivery.result()  # failed: the rows are unmarked, the next round sends them
         async with self._engine.begin() as conn:
             await conn.execute(update(outbox).where(
-                outbox.c.id.in_(flight.ids), outbox.c.published_at.is_(None),
+                _among(conn, flight.ids), outbox.c.published_at.is_(None),
             ).values(published_at=self._clock.now()))
-        for topic in flight.topics:
-            metrics.OUTBOX_PUBLISHED.labels(self._service, topic).inc()
+        self._count_published(flight.topics)
         self.more = True  # then on with the rows that waited behind them
         return len(flight.ids)
 
@@ -310,9 +350,23 @@ class BacklogSampler:
             await asyncio.sleep(self._interval)
 
 
+def _among(conn: AsyncConnection, ids: list[int]) -> ColumnElement[bool]:
+    """``outbox.id`` among ``ids``: on PostgreSQL one array parameter (``= ANY``), not one
+    rendered parameter per id."""
+    if is_postgres(conn):
+        return outbox.c.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))
+    return outbox.c.id.in_(ids)
+
+
+SENT_COLUMNS = [outbox.c[name] for name in (
+    "id", "event_id", "topic", "key", "ce_type", "ce_source", "ce_time", "traceparent",
+    "payload")]
+"""What the relay reads of a row: what goes on the wire, and the id."""
+
+
 def oldest_of(topic: str, limit: int) -> Subquery:
     """The oldest ``limit`` unpublished rows of ``topic``, in id order."""
-    return (select(outbox)
+    return (select(*SENT_COLUMNS)
             .where(outbox.c.published_at.is_(None), outbox.c.topic == topic)
             .order_by(outbox.c.id).limit(limit).subquery())
 

@@ -503,6 +503,35 @@ async def test_partial_payments_retries_and_overdue_by_the_clock(app: App) -> No
     assert openpyxl.load_workbook(io.BytesIO(x.content)).active is not None
 
 
+async def test_a_payable_paid_in_full_before_its_deadline_is_never_overdue(app: App) -> None:
+    """R-PAY-1: paying a payable in full takes its deadline out of ``payable_deadlines``, so
+    the clock never flags it; a payable left open beside it is flagged, once."""
+    p = await program(app)
+    h = p.institution(1)
+    at = datetime(2023, 3, 15, 10, tzinfo=SHANGHAI)
+    for pid in (f"PF-{p.tag}", f"PO-{p.tag}"):
+        await send(app.bootstrap, env(accepted(p, h, pid, "500.00", at)))
+    await eventually(lambda: _count(app, h, 2))
+    paid = await app.client.post(
+        f"/v1/payables/PF-{p.tag}/payments", json={"amount": "500.00"},
+        headers={**bearer("institution", h), "Idempotency-Key": f"full-{p.tag}"})
+    assert paid.status_code == 201 and paid.json()["status"] == "paid", paid.text
+    engine = make_engine(app.url)
+    try:
+        async with engine.connect() as conn:
+            queued = set((await conn.execute(select(store.payable_deadlines.c.payable_id).where(
+                store.payable_deadlines.c.payable_id.like(f"P_-{p.tag}")))).scalars())
+    finally:
+        await engine.dispose()
+    assert queued == {f"PO-{p.tag}"}
+    app.clock.set(datetime(2023, 6, 15, 10, tzinfo=SHANGHAI))
+    runtime = app.client.app.state.runtime  # type: ignore[attr-defined]
+    await runtime.scheduler.tick()
+    assert await outbox(app, "vbp.payments.payable.overdue.v1", f"PF-{p.tag}") == []
+    assert [e["outstanding"] for e in await outbox(
+        app, "vbp.payments.payable.overdue.v1", f"PO-{p.tag}")] == ["500.00"]
+
+
 async def test_installment_overdue_for_the_agency_by_the_clock(app: App) -> None:
     """R-PAY-7: an installment not fully disbursed by its due date is overdue for the agency,
     found by the clock; published once."""
@@ -608,8 +637,9 @@ async def test_reconcile_command_prints_the_result(app: App) -> None:
 async def test_overdue_events_written_by_the_database_are_the_contracts_dump(app: App) -> None:
     """R-PAY-1, the set-based overdue scan (issue #14: the database flags a chunk and writes its
     ``PayableOverdue`` events to the outbox in one statement): each payload is exactly what the
-    contract dumps (decimal strings, instants in UTC, microseconds kept, non-ASCII ids), with a
-    trace of its own, flagged and written once, and the relay publishes it."""
+    contract dumps (decimal strings, instants in UTC, microseconds kept, non-ASCII ids), with an
+    event id (UUIDv7) and span of its own in the scan's trace, flagged and written once (its
+    deadline leaves the queue), and the relay publishes it."""
     tag = uuid.uuid4().hex[:8]
     due = [datetime(2020, 5, 1, 0, 0, 0, 120, tzinfo=UTC),
            datetime(2020, 4, 30, 16, tzinfo=UTC)]
@@ -617,15 +647,18 @@ async def test_overdue_events_written_by_the_database_are_the_contracts_dump(app
              "institution_id": f"医院{i}-{tag}", "enterprise_id": "企业E1",
              "distributor_id": None, "payer": "institution", "payer_id": f"医院{i}-{tag}",
              "amount": D("1000.50"), "paid": D("0.25") * i, "accepted_at": due[i],
-             "due_at": due[i], "status": "open", "overdue_at": None} for i in range(2)]
+             "due_at": due[i], "status": "open"} for i in range(2)]
     engine = make_engine(app.url)
     try:
         async with engine.begin() as conn:
             await conn.execute(store.payables.insert(), rows)
+            await conn.execute(store.payable_deadlines.insert(), [
+                {"payable_id": r["payable_id"], "due_at": r["due_at"]} for r in rows])
         runtime = app.client.app.state.runtime  # type: ignore[attr-defined]
         now = datetime(2020, 6, 1, 8, 30, 15, 5, tzinfo=SHANGHAI)
         assert await overdue.scan_payables(runtime.uow, now) == 2
         assert await overdue.scan_payables(runtime.uow, now) == 0
+        events = []
         for row in rows:
             expected = PayableOverdue(
                 payable_id=row["payable_id"], program_id=row["program_id"],
@@ -640,6 +673,16 @@ async def test_overdue_events_written_by_the_database_are_the_contracts_dump(app
                                                        PayableOverdue.TYPE)
             assert valid_traceparent(written.traceparent), written.traceparent
             assert str(uuid.UUID(written.event_id)) == written.event_id
+            assert uuid.UUID(written.event_id).version == 7  # time-ordered (RFC 9562)
+            events.append(written)
+        # one scan, one trace; each event a span of its own, an id of its own
+        assert len({e.traceparent.split("-")[1] for e in events}) == 1
+        assert len({e.traceparent.split("-")[2] for e in events}) == 2
+        assert len({e.event_id for e in events}) == 2
+        async with engine.connect() as conn:
+            assert await conn.scalar(select(func.count()).select_from(store.payable_deadlines)
+                                     .where(store.payable_deadlines.c.payable_id.in_(
+                                         [r["payable_id"] for r in rows]))) == 0
 
         async def published() -> None:
             async with engine.connect() as conn:
