@@ -95,6 +95,8 @@ class Runtime:
     scheduler: Scheduler | None = None
     _kafka_task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _kafka_status: str = field(default="connecting", init=False, repr=False)
+    _spare_producers: list[AIOKafkaProducer] = field(default_factory=list, init=False,
+                                                     repr=False)
 
     def __post_init__(self) -> None:
         self.writes = GroupCommit(self.uow, service=self.spec.name,
@@ -183,7 +185,7 @@ class Runtime:
             engine, self.producer, service=name, clock=self.clock,
             batch_size=s.relay_batch_size, interval=s.relay_interval_s,
             gather_s=s.relay_gather_s, send_timeout=s.relay_send_timeout_s,
-            listen=s.role == "worker" and is_postgres(engine),
+            listen=s.role == "worker" and is_postgres(engine), renew=self._renew_producer,
         )
         await retried(relay.start, "outbox relay")
         self.relay = relay
@@ -211,6 +213,13 @@ class Runtime:
             raise
         return producer
 
+    async def _renew_producer(self, broken: AIOKafkaProducer) -> AIOKafkaProducer:
+        """A fresh producer for the relay after a fatal idempotence error; the broken one is
+        kept for the consumers' dead letters until the process stops."""
+        fresh = await self._start_producer()
+        self._spare_producers.append(fresh)
+        return fresh
+
     async def stop(self) -> None:
         if self._sampler is not None:
             metrics.remove_sampler(self.spec.name, self._sampler)
@@ -230,6 +239,9 @@ class Runtime:
             await self.backlog.stop()
         if self.producer is not None:
             await stop_producer(self.producer)
+        for producer in self._spare_producers:
+            await stop_producer(producer)
+        self._spare_producers.clear()
         if self.engine is not None:
             await self.engine.dispose()
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka import errors as kafka_errors
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import BigInteger, any_, bindparam, func, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -67,6 +68,16 @@ however many rows are waiting (PostgreSQL and SQLite alike)."""
 Fault = Callable[[list[int]], Awaitable[None]]
 
 
+FATAL_PRODUCER_ERRORS: tuple[type[Exception], ...] = (
+    kafka_errors.OutOfOrderSequenceNumber, kafka_errors.UnknownProducerId,
+    kafka_errors.InvalidProducerEpoch, kafka_errors.ProducerFenced)
+"""Errors after which an idempotent producer cannot go on: its sequence numbers no longer
+match the broker's (seen after a broker restart mid-send, in a chaos run). Only a new
+producer, with a new producer id, sends again."""
+
+Renew = Callable[[AIOKafkaProducer], Awaitable[AIOKafkaProducer]]
+
+
 class SendTimeout(Exception):
     """Kafka did not acknowledge a round's rows within the relay's ``send_timeout``."""
 
@@ -93,9 +104,11 @@ class OutboxRelay:
         gather_s: float = 0.005,
         listen: bool = False,
         send_timeout: float = 10.0,
+        renew: Renew | None = None,
     ) -> None:
         self._engine = engine
         self._producer = producer
+        self._renew = renew
         self._service = service
         self._clock = clock
         self._batch_size = batch_size
@@ -160,6 +173,8 @@ class OutboxRelay:
                 log.warning("outbox relay round failed, will retry: %s: %s",
                             exc.__class__.__name__, exc)
                 published = 0
+                if isinstance(exc, FATAL_PRODUCER_ERRORS) and self._renew is not None:
+                    await self._renew_producer()
                 backoff = min(backoff * 2, 5.0)
                 if self._stopping:
                     return
@@ -207,6 +222,20 @@ class OutboxRelay:
             )
         self._count_published(row.topic for row in rows)
         return len(rows)
+
+    async def _renew_producer(self) -> None:
+        """Replace a producer that cannot go on (``FATAL_PRODUCER_ERRORS``). What it still
+        held is dropped unmarked, so the next rounds send those rows again: at least once, as
+        after a crash between send and mark (consumers skip by event id)."""
+        assert self._renew is not None
+        self._in_flight = None
+        try:
+            self._producer = await self._renew(self._producer)
+        except Exception as exc:  # the broker may still be away: the next failure retries
+            log.warning("outbox relay could not renew its producer: %s: %s",
+                        exc.__class__.__name__, exc)
+        else:
+            log.warning("outbox relay renewed its Kafka producer after a fatal error")
 
     def _count_published(self, topics: Iterable[str]) -> None:
         for topic, n in Counter(topics).items():  # one labels() per topic, not per row
