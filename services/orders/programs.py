@@ -9,13 +9,12 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import update
-
 from contracts.base import CloudEvent
 from contracts.catalog import ProgramProfileChanged, ProgramPublished
 from contracts.profiles import PacingPolicy, PolicyProfile, RenewalPolicy
 from services.orders import domain, errors, store
 from services.runtime.db import UnitOfWork
+from services.runtime.programs import keep_newer_profile, program_values
 
 
 @lru_cache(maxsize=256)
@@ -68,22 +67,12 @@ async def on_program_published(uow: UnitOfWork, event: ProgramPublished,
     """Keep the programs the orders service needs: region, execution start, cycle, profile."""
     if await store.get_program(uow.conn, event.program_id) is not None:
         return
-    profile = event.profile
     await uow.conn.execute(store.programs.insert().values(
-        program_id=event.program_id, category=event.category, region=event.region,
-        execution_start=event.execution_start, cycle_years=event.cycle_years,
-        profile=profile.model_dump_json() if profile is not None else None,
-        profile_version=profile.version if profile is not None else 1,
-        updated_at=uow.clock.now()))
+        **program_values(event, uow.clock.now()), category=event.category))
 
 
 async def on_profile_changed(uow: UnitOfWork, event: ProgramProfileChanged,
                              ce: CloudEvent) -> None:
     """A newer profile version replaces the one held (an older or replayed one changes
     nothing)."""
-    programs = store.programs.c
-    await uow.conn.execute(
-        update(store.programs)
-        .where(programs.program_id == event.program_id, programs.profile_version < event.version)
-        .values(profile=event.profile.model_dump_json(), profile_version=event.version,
-                updated_at=uow.clock.now()))
+    await keep_newer_profile(uow, store.programs, event)

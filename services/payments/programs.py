@@ -9,7 +9,6 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.base import CloudEvent
@@ -18,6 +17,7 @@ from contracts.profiles import PolicyProfile
 from services.payments import store
 from services.runtime.clock import add_months
 from services.runtime.db import UnitOfWork
+from services.runtime.programs import keep_newer_profile, program_values
 
 P = store.programs
 
@@ -70,20 +70,11 @@ async def on_program_published(uow: UnitOfWork, event: ProgramPublished,
                                ce: CloudEvent) -> None:
     if await store.get_program(uow.conn, event.program_id) is not None:
         return
-    profile = event.profile
-    await uow.conn.execute(P.insert().values(
-        program_id=event.program_id, region=event.region,
-        execution_start=event.execution_start, cycle_years=event.cycle_years,
-        profile=profile.model_dump_json() if profile is not None else None,
-        profile_version=profile.version if profile is not None else 1,
-        updated_at=uow.clock.now()))
+    await uow.conn.execute(P.insert().values(**program_values(event, uow.clock.now())))
 
 
 async def on_profile_changed(uow: UnitOfWork, event: ProgramProfileChanged,
                              ce: CloudEvent) -> None:
     """A newer profile version replaces the one held; an older or replayed one changes
     nothing."""
-    await uow.conn.execute(
-        update(P).where(P.c.program_id == event.program_id, P.c.profile_version < event.version)
-        .values(profile=event.profile.model_dump_json(), profile_version=event.version,
-                updated_at=uow.clock.now()))
+    await keep_newer_profile(uow, P, event)

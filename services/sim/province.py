@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from contracts.identity import enterprise_id, listing_id
+from services.catalog.importing import WinningRow
 from services.runtime.clock import SHANGHAI
 
 STENTS = Path(__file__).with_name("stents.csv")
@@ -40,15 +41,9 @@ TYPES = (("public", 0.86), ("private", 0.11), ("military", 0.03))
 
 
 @dataclass(frozen=True)
-class Product:
-    seq: int
-    product_name: str
-    registration_no: str
-    declaring_enterprise: str
-    registrant: str
-    product_price: Decimal
-    service_price: Decimal
-    winning_price: Decimal
+class Product(WinningRow):
+    """A winning product of the province's program: a row of the notice's table, as catalog
+    reads it."""
 
     @property
     def enterprise_id(self) -> str:

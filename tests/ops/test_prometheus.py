@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from deploy.grafana.dashboards import render_all
 from services.devstack import prometheus
 from services.devstack.kafka import KafkaBroker
 from tests.e2e.conftest import bearer, platform  # noqa: F401  (the platform fixture)
+from tests.e2e.world import until
 from tests.ops.metric_names import ELSEWHERE, RULES_DIR, metrics_in
 
 pytestmark = pytest.mark.e2e
@@ -62,17 +63,6 @@ DISTRIBUTOR = bearer("distributor", f"D-{RUN}")
 FAILURE_COUNTERS = {"vbp_outbox_publish_failures_total", "vbp_telemetry_errors_total"}
 """Counters of failures: no series until a failure happens, which the traffic does not cause."""
 OWN = ("vbp_catalog_", "vbp_orders_", "vbp_supply_")
-
-
-def until(check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def post(url: str, body: Any, headers: dict[str, str], **kwargs: Any) -> httpx.Response:
