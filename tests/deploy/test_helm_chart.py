@@ -129,6 +129,9 @@ def _expected_env(service: str) -> set[str]:
         "service": None,  # `vbp serve SERVICE` names it
         "database_url": f"VBP_{service.upper()}_DATABASE_URL",
         "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
+        # the accelerated clock of `vbp simulate` (docs/simulation.md): a deployment runs on
+        # the system clock, so the chart leaves them unset on purpose
+        "clock_epoch_sim": None, "clock_epoch_wall": None, "clock_rate": None,
     }
     names = {special.get(field, f"VBP_{field.upper()}") for field in Settings.model_fields}
     return {n for n in names if n is not None}
