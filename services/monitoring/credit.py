@@ -43,8 +43,8 @@ from services.runtime.db import UnitOfWork, insert_ignoring_duplicates, is_postg
 from services.runtime.ids import time_ordered_id
 from services.runtime.problems import not_found
 
-R = store.records
-M = store.measures
+RECORDS = store.records
+MEASURES = store.measures
 
 
 async def _step(uow: UnitOfWork, record_id: str, step: str, actor: str, reason: str,
@@ -64,7 +64,7 @@ async def file_record(uow: UnitOfWork, body: CreditRecordIn, caller: Principal
     level = rules.level_of(program.profile.credit, body.level)
     record_id = time_ordered_id("CR", uow.clock.now())
     now = uow.clock.now()
-    await uow.conn.execute(insert(R).values(
+    await uow.conn.execute(insert(RECORDS).values(
         record_id=record_id, subject_kind=body.subject_kind, subject_id=body.subject_id,
         program_id=program.program_id, region=program.region,
         scheme=program.profile.credit.scheme, level=level.name, level_code=level.code,
@@ -83,12 +83,12 @@ async def propose(uow: UnitOfWork, *, key: str, subject_kind: str, subject_id: s
                   registration_nos: Sequence[str], occurred_on: date, actor: str) -> bool:
     """R-CRD-1: a record proposed from what monitoring saw, at the scheme's mildest level, for
     a regulator to confirm or dismiss. ``key`` makes it once per finding; False if known."""
-    known = await uow.conn.scalar(select(R.c.record_id).where(R.c.proposal_key == key))
+    known = await uow.conn.scalar(select(RECORDS.c.record_id).where(RECORDS.c.proposal_key == key))
     if known is not None:
         return False
     level = rules.proposed_level(program.profile.credit)
     record_id = time_ordered_id("CR", uow.clock.now())
-    await uow.conn.execute(insert(R).values(
+    await uow.conn.execute(insert(RECORDS).values(
         record_id=record_id, subject_kind=subject_kind, subject_id=subject_id,
         program_id=program.program_id, region=program.region,
         scheme=program.profile.credit.scheme, level=level.name, level_code=level.code,
@@ -141,9 +141,9 @@ async def propose_many(uow: UnitOfWork, proposals: Sequence[Proposal], actor: st
                 "occurred_on": p.occurred_on, "status": "proposed", "filed_by": actor,
                 "filed_at": now, "proposal_key": p.key}
         inserted = (await uow.conn.execute(
-            insert_ignoring_duplicates(uow.conn, R).values(
+            insert_ignoring_duplicates(uow.conn, RECORDS).values(
                 [{"record_id": record_id, **row} for record_id, row in rows.items()])
-            .returning(R.c.record_id))).scalars().all()
+            .returning(RECORDS.c.record_id))).scalars().all()
         if inserted:
             await uow.conn.execute(insert(store.steps), [{
                 "record_id": record_id, "step": "proposed", "actor": actor,
@@ -155,7 +155,7 @@ async def propose_many(uow: UnitOfWork, proposals: Sequence[Proposal], actor: st
 
 
 async def _record_row(uow: UnitOfWork, record_id: str) -> Any:
-    row = (await uow.conn.execute(select(R).where(R.c.record_id == record_id)
+    row = (await uow.conn.execute(select(RECORDS).where(RECORDS.c.record_id == record_id)
                                   .with_for_update())).first()
     if row is None:
         raise not_found("credit record", record_id)
@@ -170,7 +170,7 @@ async def confirm(uow: UnitOfWork, record_id: str, body: ConfirmIn, caller: Prin
         raise RecordNotProposed(f"record {record_id} is {row.status}, not a proposal")
     program = await programs.get(uow.conn, row.program_id)
     level = rules.level_of(program.profile.credit, body.level or row.level)
-    await uow.conn.execute(update(R).where(R.c.record_id == record_id).values(
+    await uow.conn.execute(update(RECORDS).where(RECORDS.c.record_id == record_id).values(
         status="active", level=level.name, level_code=level.code,
         effective_from=uow.clock.now()))
     await _step(uow, record_id, "confirmed", caller.actor, body.reason, {"level": level.name})
@@ -185,7 +185,7 @@ async def dismiss(uow: UnitOfWork, record_id: str, body: ReasonIn, caller: Princ
     row = await _record_row(uow, record_id)
     if row.status != "proposed":
         raise RecordNotProposed(f"record {record_id} is {row.status}, not a proposal")
-    await uow.conn.execute(update(R).where(R.c.record_id == record_id)
+    await uow.conn.execute(update(RECORDS).where(RECORDS.c.record_id == record_id)
                            .values(status="dismissed"))
     await _step(uow, record_id, "dismissed", caller.actor, body.reason)
     return await record_out(uow.conn, record_id)
@@ -209,7 +209,8 @@ async def apply_repair(uow: UnitOfWork, record_id: str, body: RepairIn, caller: 
     program = await programs.get(uow.conn, row.program_id)
     rules.check_repair_application(_repair_state(row), program.profile.monitoring,
                                    uow.clock.now())
-    await uow.conn.execute(update(R).where(R.c.record_id == record_id).values(repair="pending"))
+    await uow.conn.execute(
+        update(RECORDS).where(RECORDS.c.record_id == record_id).values(repair="pending"))
     await _step(uow, record_id, "repair_applied", caller.actor, body.reason,
                 {"evidence": list(body.evidence)})
     return await record_out(uow.conn, record_id)
@@ -223,7 +224,7 @@ async def approve_repair(uow: UnitOfWork, record_id: str, body: ReasonIn, caller
     level = rules.level_of(program.profile.credit, row.level)
     rules.check_repair_approval(_repair_state(row), level, program.profile.monitoring,
                                 uow.clock.now())
-    await uow.conn.execute(update(R).where(R.c.record_id == record_id)
+    await uow.conn.execute(update(RECORDS).where(RECORDS.c.record_id == record_id)
                            .values(status="repaired", repair="approved"))
     await _step(uow, record_id, "repair_approved", caller.actor, body.reason)
     await rerate(uow, row.subject_kind, row.subject_id, program, caller.actor,
@@ -236,7 +237,7 @@ async def refuse_repair(uow: UnitOfWork, record_id: str, body: ReasonIn, caller:
     """A regulator refuses, with the reason: the record keeps counting."""
     row = await _record_row(uow, record_id)
     rules.check_repair_decision(_repair_state(row))
-    await uow.conn.execute(update(R).where(R.c.record_id == record_id).values(
+    await uow.conn.execute(update(RECORDS).where(RECORDS.c.record_id == record_id).values(
         repair="refused", last_refused_at=uow.clock.now()))
     await _step(uow, record_id, "repair_refused", caller.actor, body.reason)
     return await record_out(uow.conn, record_id)
@@ -246,8 +247,12 @@ async def refuse_repair(uow: UnitOfWork, record_id: str, body: ReasonIn, caller:
 
 
 def _subject(kind: str, subject_id: str, region: str, scheme: str) -> Any:
-    return and_(R.c.subject_kind == kind, R.c.subject_id == subject_id, R.c.region == region,
-                R.c.scheme == scheme)
+    return and_(
+        RECORDS.c.subject_kind == kind,
+        RECORDS.c.subject_id == subject_id,
+        RECORDS.c.region == region,
+        RECORDS.c.scheme == scheme,
+    )
 
 
 def _measure(row: Any) -> rules.Measure:
@@ -262,18 +267,26 @@ async def rerate(uow: UnitOfWork, subject_kind: str, subject_id: str, program: P
     scheme: CreditScheme = program.profile.credit
     region, now = program.region, uow.clock.now()
     rows = (await uow.conn.execute(
-        select(R.c.record_id, R.c.level, R.c.status, R.c.registration_nos)
+        select(RECORDS.c.record_id, RECORDS.c.level, RECORDS.c.status, RECORDS.c.registration_nos)
         .where(_subject(subject_kind, subject_id, region, scheme.scheme)).with_for_update()
     )).all()
     rating = rules.rating(scheme, [rules.Record(r.record_id, r.level, r.status == "active",
                                                 tuple(r.registration_nos)) for r in rows])
-    in_force = (await uow.conn.execute(select(M).where(
-        M.c.subject_kind == subject_kind, M.c.subject_id == subject_id, M.c.region == region,
-        M.c.scheme == scheme.scheme, M.c.lifted_at.is_(None)))).all()
+    in_force = (
+        await uow.conn.execute(
+            select(MEASURES).where(
+                MEASURES.c.subject_kind == subject_kind,
+                MEASURES.c.subject_id == subject_id,
+                MEASURES.c.region == region,
+                MEASURES.c.scheme == scheme.scheme,
+                MEASURES.c.lifted_at.is_(None),
+            )
+        )
+    ).all()
     plan = rules.plan_measures([(m.measure_id, _measure(m)) for m in in_force],
                                rules.measures_for(rating, subject_kind, now))
     for measure_id in plan.lift:
-        await uow.conn.execute(update(M).where(M.c.measure_id == measure_id).values(
+        await uow.conn.execute(update(MEASURES).where(MEASURES.c.measure_id == measure_id).values(
             lifted_at=now, lifted_by=actor, lift_reason=reason))
         uow.record(CreditMeasureLifted(
             measure_id=measure_id, subject_id=subject_id,
@@ -281,7 +294,7 @@ async def rerate(uow: UnitOfWork, subject_kind: str, subject_id: str, program: P
             reason=reason, lifted_by=actor, lifted_at=now))
     for m in plan.apply:
         measure_id = time_ordered_id("M", uow.clock.now())
-        await uow.conn.execute(insert(M).values(
+        await uow.conn.execute(insert(MEASURES).values(
             measure_id=measure_id, subject_kind=subject_kind, subject_id=subject_id,
             region=region, scheme=scheme.scheme, level=m.level, measure=m.measure,
             scope=m.scope, registration_nos=list(m.registration_nos), effective_from=now,
@@ -297,20 +310,27 @@ async def rerate(uow: UnitOfWork, subject_kind: str, subject_id: str, program: P
 
 async def _save_rating(uow: UnitOfWork, kind: str, subject_id: str, region: str, scheme: str,
                        rating: rules.Rating, reason: str) -> None:
-    T = store.ratings
-    key = and_(T.c.subject_kind == kind, T.c.subject_id == subject_id, T.c.region == region,
-               T.c.scheme == scheme)
+    ratings_table = store.ratings
+    key = and_(
+        ratings_table.c.subject_kind == kind,
+        ratings_table.c.subject_id == subject_id,
+        ratings_table.c.region == region,
+        ratings_table.c.scheme == scheme,
+    )
     now = uow.clock.now()
     level = rating.level
     values = {"level": level.name if level else None, "level_code": level.code if level else None,
               "public": bool(level and "public_disclosure" in level.measures),
               "active_records": rating.active_records, "updated_at": now}
-    current = (await uow.conn.execute(select(T.c.level).where(key))).first()
+    current = (await uow.conn.execute(select(ratings_table.c.level).where(key))).first()
     if current is None:
-        await uow.conn.execute(insert(T).values(subject_kind=kind, subject_id=subject_id,
-                                                region=region, scheme=scheme, **values))
+        await uow.conn.execute(
+            insert(ratings_table).values(
+                subject_kind=kind, subject_id=subject_id, region=region, scheme=scheme, **values
+            )
+        )
     else:
-        await uow.conn.execute(update(T).where(key).values(**values))
+        await uow.conn.execute(update(ratings_table).where(key).values(**values))
     if current is None or current.level != values["level"]:
         uow.record(CreditRatingChanged(
             subject_id=subject_id, subject_kind=kind,
@@ -324,7 +344,7 @@ async def _save_rating(uow: UnitOfWork, kind: str, subject_id: str, region: str,
 
 
 async def record_out(conn: AsyncConnection, record_id: str) -> CreditRecordOut:
-    row = (await conn.execute(select(R).where(R.c.record_id == record_id))).first()
+    row = (await conn.execute(select(RECORDS).where(RECORDS.c.record_id == record_id))).first()
     if row is None:
         raise not_found("credit record", record_id)
     history = (await conn.execute(select(store.steps).where(
@@ -339,7 +359,7 @@ async def record_out(conn: AsyncConnection, record_id: str) -> CreditRecordOut:
 def _visible(caller: Principal) -> Any:
     if caller.sees_all:
         return None
-    return and_(R.c.subject_kind == caller.role, R.c.subject_id == caller.org)
+    return and_(RECORDS.c.subject_kind == caller.role, RECORDS.c.subject_id == caller.org)
 
 
 async def get_record(conn: AsyncConnection, record_id: str, caller: Principal
@@ -353,12 +373,12 @@ async def get_record(conn: AsyncConnection, record_id: str, caller: Principal
 async def list_records(conn: AsyncConnection, caller: Principal, *, status: str | None,
                        subject_id: str | None, region: str | None, cursor: str | None,
                        limit: int) -> CreditRecordsPage:
-    query = select(R.c.record_id).order_by(R.c.record_id).limit(limit + 1)
+    query = select(RECORDS.c.record_id).order_by(RECORDS.c.record_id).limit(limit + 1)
     for cond in (_visible(caller),
-                 None if status is None else R.c.status == status,
-                 None if subject_id is None else R.c.subject_id == subject_id,
-                 None if region is None else R.c.region == region,
-                 None if cursor is None else R.c.record_id > cursor):
+                 None if status is None else RECORDS.c.status == status,
+                 None if subject_id is None else RECORDS.c.subject_id == subject_id,
+                 None if region is None else RECORDS.c.region == region,
+                 None if cursor is None else RECORDS.c.record_id > cursor):
         if cond is not None:
             query = query.where(cond)
     ids = list((await conn.execute(query)).scalars())
@@ -380,16 +400,25 @@ async def ratings_of(conn: AsyncConnection, subject_kind: str, subject_id: str,
     """The subject's ratings per region (and scheme), with the measures in force."""
     if not caller.sees_all and (caller.role != subject_kind or caller.org != subject_id):
         raise not_found(subject_kind, subject_id)
-    T = store.ratings
-    rows = (await conn.execute(select(T).where(
-        T.c.subject_kind == subject_kind, T.c.subject_id == subject_id)
-        .order_by(T.c.region, T.c.scheme))).all()
+    ratings_table = store.ratings
+    rows = (await conn.execute(select(ratings_table).where(
+        ratings_table.c.subject_kind == subject_kind, ratings_table.c.subject_id == subject_id)
+        .order_by(ratings_table.c.region, ratings_table.c.scheme))).all()
     out = []
     for r in rows:
-        ms = (await conn.execute(select(M).where(
-            M.c.subject_kind == subject_kind, M.c.subject_id == subject_id,
-            M.c.region == r.region, M.c.scheme == r.scheme, M.c.lifted_at.is_(None))
-            .order_by(M.c.measure_id))).all()
+        ms = (
+            await conn.execute(
+                select(MEASURES)
+                .where(
+                    MEASURES.c.subject_kind == subject_kind,
+                    MEASURES.c.subject_id == subject_id,
+                    MEASURES.c.region == r.region,
+                    MEASURES.c.scheme == r.scheme,
+                    MEASURES.c.lifted_at.is_(None),
+                )
+                .order_by(MEASURES.c.measure_id)
+            )
+        ).all()
         out.append(RatingOut(subject_kind=r.subject_kind, subject_id=r.subject_id,
                              region=r.region, scheme=r.scheme, level=r.level,
                              level_code=r.level_code, active_records=r.active_records,

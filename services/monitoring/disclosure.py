@@ -123,12 +123,12 @@ async def ratings(conn: AsyncConnection, cursor: str | None, limit: int) -> Publ
 
 async def listings(conn: AsyncConnection, program_id: str | None, cursor: str | None,
                    limit: int) -> PublicListingsPage:
-    L = store.listings
-    query = select(L).order_by(L.c.listing_id).limit(limit + 1)
+    listings_table = store.listings
+    query = select(listings_table).order_by(listings_table.c.listing_id).limit(limit + 1)
     if program_id is not None:
-        query = query.where(L.c.program_id == program_id)
+        query = query.where(listings_table.c.program_id == program_id)
     if cursor is not None:
-        query = query.where(L.c.listing_id > cursor)
+        query = query.where(listings_table.c.listing_id > cursor)
     rows = (await conn.execute(query)).all()
     items = [PublicListing(listing_id=r.listing_id, program_id=r.program_id,
                            registration_no=r.registration_no, product_name=r.product_name,

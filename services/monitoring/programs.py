@@ -14,7 +14,7 @@ from services.monitoring import store
 from services.monitoring.errors import UnknownProgram
 from services.runtime.clock import add_months
 
-P = store.programs
+PROGRAMS = store.programs
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def _program(row: object) -> Program | None:
 async def get(conn: AsyncConnection, program_id: str) -> Program:
     """The program with its profile; refused when monitoring has not seen it (or it has no
     profile: nothing to rate by)."""
-    row = (await conn.execute(select(P).where(P.c.program_id == program_id))).first()
+    row = (await conn.execute(select(PROGRAMS).where(PROGRAMS.c.program_id == program_id))).first()
     program = None if row is None else _program(row)
     if program is None:
         raise UnknownProgram(f"program {program_id!r} is not known to monitoring (yet), or was "
@@ -63,8 +63,8 @@ async def get(conn: AsyncConnection, program_id: str) -> Program:
 
 
 async def all_programs(conn: AsyncConnection, region: str | None = None) -> list[Program]:
-    query = select(P).order_by(P.c.program_id)
+    query = select(PROGRAMS).order_by(PROGRAMS.c.program_id)
     if region is not None:
-        query = query.where(P.c.region == region)
+        query = query.where(PROGRAMS.c.region == region)
     rows = (await conn.execute(query)).all()
     return [p for p in (_program(r) for r in rows) if p is not None]

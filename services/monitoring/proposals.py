@@ -146,10 +146,10 @@ async def sweep(uow: UnitOfWork) -> SweepResult:
                 evidence=[f"order:{o.order_id}", f"placed_at:{o.placed_at.isoformat()}"],
                 registration_nos=[o.registration_no], occurred_on=business_date(now),
                 actor=ACTOR)
-    S = store.supply_risks
+    risks_table = store.supply_risks
     open_risks = (await uow.conn.execute(
-        select(S, O.c.program_id).join(O, O.c.order_id == S.c.order_id)
-        .where(S.c.closed_at.is_(None)))).all()
+        select(risks_table, O.c.program_id).join(O, O.c.order_id == risks_table.c.order_id)
+        .where(risks_table.c.closed_at.is_(None)))).all()
     for r in open_risks:
         of_risk = await _program(uow.conn, r.program_id, cache)
         if of_risk is None or not rules.is_risk_left_open(r.opened_at, now,

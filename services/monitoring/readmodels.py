@@ -103,34 +103,45 @@ async def project_programs(conn: AsyncConnection, batch: Batch) -> None:
 
 
 async def project_profiles(conn: AsyncConnection, batch: Batch) -> None:
-    P = store.programs
+    programs_table = store.programs
     for e, _ in batch:
-        await conn.execute(update(P).where(P.c.program_id == e.program_id,
-                                           P.c.profile_version < e.version)
+        await conn.execute(update(programs_table).where(programs_table.c.program_id == e.program_id,
+                                           programs_table.c.profile_version < e.version)
                            .values(profile=e.profile.model_dump_json(),
                                    profile_version=e.version))
 
 
 async def project_listed(conn: AsyncConnection, batch: Batch) -> None:
-    L = store.listings
+    listings_table = store.listings
     rows = [{"listing_id": e.listing_id, "program_id": e.program_id,
              "registration_no": e.registration_no, "product_name": e.product_name,
              "enterprise_id": e.enterprise_id, "enterprise_name": e.enterprise_name,
              "listing_price": e.listing_price, "winning": e.winning, "status": "listed",
              "version": e.version} for e, _ in batch]
-    await insert_new(conn, L, rows)
+    await insert_new(conn, listings_table, rows)
     for row in rows:  # a newer version of a listing already held
-        await conn.execute(update(L).where(L.c.listing_id == row["listing_id"],
-                                           L.c.version < row["version"]).values(row))
+        await conn.execute(
+            update(listings_table)
+            .where(
+                listings_table.c.listing_id == row["listing_id"],
+                listings_table.c.version < row["version"],
+            )
+            .values(row)
+        )
 
 
 def _listing_change(values: Callable[[Any], dict[str, Any]]) -> Projector:
     async def project(conn: AsyncConnection, batch: Batch) -> None:
-        L = store.listings
+        listings_table = store.listings
         for e, _ in batch:
-            await conn.execute(update(L).where(L.c.listing_id == e.listing_id,
-                                               L.c.version < e.version)
-                               .values(**values(e), version=e.version))
+            await conn.execute(
+                update(listings_table)
+                .where(
+                    listings_table.c.listing_id == e.listing_id,
+                    listings_table.c.version < e.version,
+                )
+                .values(**values(e), version=e.version)
+            )
     return project
 
 
@@ -224,11 +235,11 @@ async def project_risk_opened(conn: AsyncConnection, batch: Batch) -> None:
 
 async def project_routed(conn: AsyncConnection, batch: Batch) -> None:
     """A routed order closes its open supply risk (R-SUP-4)."""
-    S = store.supply_risks
+    risks_table = store.supply_risks
     for e, _ in batch:
-        await conn.execute(update(S).where(and_(S.c.order_id == e.order_id,
-                                                S.c.closed_at.is_(None),
-                                                S.c.opened_at <= e.routed_at))
+        await conn.execute(update(risks_table).where(and_(risks_table.c.order_id == e.order_id,
+                                                risks_table.c.closed_at.is_(None),
+                                                risks_table.c.opened_at <= e.routed_at))
                            .values(closed_at=e.routed_at))
 
 

@@ -53,7 +53,7 @@ from services.runtime.db import Fen, UnitOfWork, is_postgres
 from services.runtime.idempotency import as_json
 
 O, F, A = store.orders, store.facts, store.agreements  # noqa: E741
-PF = store.payment_facts
+PAYMENT_FACTS = store.payment_facts
 TICK = timedelta(microseconds=1)
 
 
@@ -108,16 +108,16 @@ def _activity_query(program: Program, month: Month, year: tuple[datetime, dateti
 def _payments_query(program: Program, month: Month) -> Select[Any]:
     """The month's settlement and disbursement outcomes (R-PAY-1, R-PAY-7) by their event
     time, per institution and enterprise (an installment's: the institution's alone)."""
-    kind = PF.c.kind
+    kind = PAYMENT_FACTS.c.kind
     return (
-        select(PF.c.institution_id, PF.c.enterprise_id,
+        select(PAYMENT_FACTS.c.institution_id, PAYMENT_FACTS.c.enterprise_id,
                _sum(kind == "settled_on_time", 1).label("settlements_on_time"),
                _sum(kind == "settled_overdue", 1).label("settlements_overdue"),
                _sum(kind == "disbursed_on_time", 1).label("disbursements_on_time"),
                _sum(kind == "disbursed_late", 1).label("disbursements_late"))
-        .where(PF.c.program_id == program.program_id, PF.c.at >= month.start,
-               PF.c.at < month.end)
-        .group_by(PF.c.institution_id, PF.c.enterprise_id)
+        .where(PAYMENT_FACTS.c.program_id == program.program_id, PAYMENT_FACTS.c.at >= month.start,
+               PAYMENT_FACTS.c.at < month.end)
+        .group_by(PAYMENT_FACTS.c.institution_id, PAYMENT_FACTS.c.enterprise_id)
     )
 
 
@@ -316,8 +316,9 @@ async def close_month(uow: UnitOfWork, body: MonthCloseIn, caller: Principal
     if month.end > now:
         raise BadMonth(f"{month} has not ended yet (ends {month.end.isoformat()})")
     report_id = f"{month}:{body.region or '*'}"
-    C = store.closings
-    known = (await uow.conn.execute(select(C).where(C.c.report_id == report_id))).first()
+    closings = store.closings
+    known = (await uow.conn.execute(
+        select(closings).where(closings.c.report_id == report_id))).first()
     if known is not None:
         return MonthlyReportClosed(report_id=known.report_id, month=known.month,
                                    region=known.region, totals=known.totals, rows=known.rows,
@@ -330,7 +331,7 @@ async def close_month(uow: UnitOfWork, body: MonthCloseIn, caller: Principal
                                 totals=rules.totals_of(found["region"].values()),
                                 rows=len(report.lines),
                                 sha256=digest(report), closed_by=caller.actor, closed_at=now)
-    await uow.conn.execute(insert(C).values(
+    await uow.conn.execute(insert(closings).values(
         report_id=report_id, month=str(month), region=body.region, sha256=event.sha256,
         totals=event.totals, rows=event.rows, closed_by=caller.actor, closed_at=now))
     uow.record(event)
@@ -378,11 +379,11 @@ async def assess(conn: AsyncConnection, institution_id: str, program_id: str,
         select(func.coalesce(func.sum(F.c.units), 0)).join(O, O.c.order_id == F.c.order_id)
         .where(O.c.program_id == program_id, O.c.institution_id == institution_id,
                F.c.kind == "accepted", F.c.at >= year[0], F.c.at < at))
-    W = store.pacing_warnings
+    warnings = store.pacing_warnings
     warned = await conn.scalar(
-        select(func.count(func.distinct(W.c.month))).where(
-            W.c.program_id == program_id, W.c.institution_id == institution_id,
-            W.c.agreement_year == agreement_year, W.c.raised_at < at))
+        select(func.count(func.distinct(warnings.c.month))).where(
+            warnings.c.program_id == program_id, warnings.c.institution_id == institution_id,
+            warnings.c.agreement_year == agreement_year, warnings.c.raised_at < at))
     elapsed = _months_between(year[0], at)
     on_time, overdue = await _settlements(conn, institution_id, program_id, year[0], at)
     result = scoring.assess(program.profile.monitoring.assessment,
@@ -401,11 +402,18 @@ async def _settlements(conn: AsyncConnection, institution_id: str, program_id: s
                        start: datetime, at: datetime) -> tuple[int, int]:
     """R-PAY-1: the institution's own payables (not the fund's, R-PAY-5) settled on time and
     gone overdue in ``[start, at)``, by event time."""
-    kind = PF.c.kind
-    row = (await conn.execute(
-        select(_sum(kind == "settled_on_time", 1), _sum(kind == "settled_overdue", 1))
-        .where(PF.c.program_id == program_id, PF.c.institution_id == institution_id,
-               PF.c.payer == "institution", PF.c.at >= start, PF.c.at < at))).one()
+    kind = PAYMENT_FACTS.c.kind
+    row = (
+        await conn.execute(
+            select(_sum(kind == "settled_on_time", 1), _sum(kind == "settled_overdue", 1)).where(
+                PAYMENT_FACTS.c.program_id == program_id,
+                PAYMENT_FACTS.c.institution_id == institution_id,
+                PAYMENT_FACTS.c.payer == "institution",
+                PAYMENT_FACTS.c.at >= start,
+                PAYMENT_FACTS.c.at < at,
+            )
+        )
+    ).one()
     return int(row[0]), int(row[1])
 
 

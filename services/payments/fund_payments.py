@@ -39,8 +39,8 @@ from services.runtime.db import UnitOfWork
 from services.runtime.problems import Problem
 from services.runtime.rows import RowError, as_problem_errors
 
-F = store.fund_payments
-S = store.schedules
+FUND_PAYMENTS = store.fund_payments
+SCHEDULES = store.schedules
 ZERO = Decimal("0.00")
 MAX_ROWS = 50_000
 
@@ -55,9 +55,11 @@ async def _known_to(conn: Any, agency_id: str, institution_id: str) -> bool:
     its payables in another region). An agency pays its own region's institutions only; one
     payments has not seen yet (no VBP purchase so far) is taken on the agency's word."""
     payables = store.payables
-    regions = (select(S.c.agency_id.label("region")).where(S.c.institution_id == institution_id)
-               .union(select(payables.c.region).where(
-                   payables.c.institution_id == institution_id))).subquery()
+    regions = (
+        select(SCHEDULES.c.agency_id.label("region"))
+        .where(SCHEDULES.c.institution_id == institution_id)
+        .union(select(payables.c.region).where(payables.c.institution_id == institution_id))
+    ).subquery()
     seen = {r for (r,) in (await conn.execute(select(regions.c.region))).all()}
     return not seen or agency_id in seen
 
@@ -88,7 +90,8 @@ async def _one(uow: UnitOfWork, agency_id: str, item: FundPaymentIn, caller: Pri
     conn = uow.conn
     month = item.month.replace(day=1)
     fid = fund_payment_id(agency_id, item.institution_id, month)
-    held = (await conn.execute(select(F).where(F.c.fund_payment_id == fid))).first()
+    held = (await conn.execute(
+        select(FUND_PAYMENTS).where(FUND_PAYMENTS.c.fund_payment_id == fid))).first()
     if held is not None:
         if held.amount != item.amount:
             raise errors.fund_payment_conflict(row, fid, held.amount, item.amount)
@@ -96,14 +99,25 @@ async def _one(uow: UnitOfWork, agency_id: str, item: FundPaymentIn, caller: Pri
     if not await _known_to(conn, agency_id, item.institution_id):
         raise errors.unknown_institution(item.institution_id, agency_id, row)
     start = month_start(month.year, month.month)
-    due = (await conn.execute(
-        select(S.c.schedule_id, S.c.program_id, S.c.agreement_year, store.accounts.c.debits_posted,
-               store.accounts.c.credits_posted)
-        .join(store.accounts, store.accounts.c.id == ("prepay:" + S.c.schedule_id))
-        .where(S.c.institution_id == item.institution_id, S.c.agency_id == agency_id,
-               S.c.offset_from <= start,
-               store.accounts.c.debits_posted > store.accounts.c.credits_posted)
-        .order_by(S.c.offset_from, S.c.schedule_id))).all()
+    due = (
+        await conn.execute(
+            select(
+                SCHEDULES.c.schedule_id,
+                SCHEDULES.c.program_id,
+                SCHEDULES.c.agreement_year,
+                store.accounts.c.debits_posted,
+                store.accounts.c.credits_posted,
+            )
+            .join(store.accounts, store.accounts.c.id == ("prepay:" + SCHEDULES.c.schedule_id))
+            .where(
+                SCHEDULES.c.institution_id == item.institution_id,
+                SCHEDULES.c.agency_id == agency_id,
+                SCHEDULES.c.offset_from <= start,
+                store.accounts.c.debits_posted > store.accounts.c.credits_posted,
+            )
+            .order_by(SCHEDULES.c.offset_from, SCHEDULES.c.schedule_id)
+        )
+    ).all()
     direct_d, direct_c = await store.balance(conn, f"direct:{item.institution_id}")
     month_offsets = apply_month(
         item.amount,
@@ -125,7 +139,7 @@ async def _one(uow: UnitOfWork, agency_id: str, item: FundPaymentIn, caller: Pri
               "direct_settlement": month_offsets.direct_settlement,
               "net_payable": month_offsets.net_payable, "submitted_by": caller.actor,
               "submitted_at": now}
-    await conn.execute(F.insert().values(values))
+    await conn.execute(FUND_PAYMENTS.insert().values(values))
     by_account = {postings.prepay_account(r.program_id, r.agreement_year,
                                           item.institution_id): r for r in due}
     for account, amount in month_offsets.offsets:

@@ -16,9 +16,9 @@ from services.payments import metrics, store
 from services.payments.domain.deadlines import AGE_BUCKETS
 from services.runtime.db import UnitOfWork
 
-PY = store.payables
-I = store.installments  # noqa: E741
-DL = store.payable_deadlines
+PAYABLES = store.payables
+INSTALLMENTS = store.installments
+DEADLINES = store.payable_deadlines
 CHUNK = 100_000
 """Flagged per transaction: a scan over a million payables commits as it goes."""
 
@@ -112,13 +112,18 @@ def _json_instant(at: datetime) -> str:
 
 async def _flag_chunk(uow: UnitOfWork, now: datetime) -> tuple[int, int]:
     ids = list((await uow.conn.execute(
-        select(DL.c.payable_id).where(DL.c.due_at <= now).order_by(DL.c.due_at)
+        select(DEADLINES.c.payable_id).where(DEADLINES.c.due_at <= now).order_by(DEADLINES.c.due_at)
         .limit(CHUNK))).scalars())
     if not ids:
         return 0, 0
-    await uow.conn.execute(DL.delete().where(DL.c.payable_id.in_(ids)))
-    rows = (await uow.conn.execute(select(PY).where(
-        PY.c.payable_id.in_(ids), PY.c.status == "open").order_by(PY.c.due_at))).all()
+    await uow.conn.execute(DEADLINES.delete().where(DEADLINES.c.payable_id.in_(ids)))
+    rows = (
+        await uow.conn.execute(
+            select(PAYABLES)
+            .where(PAYABLES.c.payable_id.in_(ids), PAYABLES.c.status == "open")
+            .order_by(PAYABLES.c.due_at)
+        )
+    ).all()
     for r in rows:
         uow.record(PayableOverdue(
             payable_id=r.payable_id, program_id=r.program_id,
@@ -132,13 +137,28 @@ async def scan_installments(uow_factory: Callable[[], UnitOfWork], now: datetime
     """R-PAY-7: flag every installment not fully disbursed by its due date and publish
     ``InstallmentOverdue`` for it, once."""
     async with uow_factory() as uow:
-        rows = (await uow.conn.execute(
-            I.update().where(I.c.overdue_at.is_(None), I.c.due_at <= now,
-                             I.c.disbursed < I.c.amount)
-            .values(overdue_at=now).returning(
-                I.c.schedule_id, I.c.seq, I.c.program_id, I.c.agreement_year,
-                I.c.institution_id, I.c.agency_id, I.c.due_at, I.c.amount, I.c.disbursed))
-                ).all()
+        rows = (
+            await uow.conn.execute(
+                INSTALLMENTS.update()
+                .where(
+                    INSTALLMENTS.c.overdue_at.is_(None),
+                    INSTALLMENTS.c.due_at <= now,
+                    INSTALLMENTS.c.disbursed < INSTALLMENTS.c.amount,
+                )
+                .values(overdue_at=now)
+                .returning(
+                    INSTALLMENTS.c.schedule_id,
+                    INSTALLMENTS.c.seq,
+                    INSTALLMENTS.c.program_id,
+                    INSTALLMENTS.c.agreement_year,
+                    INSTALLMENTS.c.institution_id,
+                    INSTALLMENTS.c.agency_id,
+                    INSTALLMENTS.c.due_at,
+                    INSTALLMENTS.c.amount,
+                    INSTALLMENTS.c.disbursed,
+                )
+            )
+        ).all()
         for r in rows:
             uow.record(InstallmentOverdue(
                 schedule_id=r.schedule_id, program_id=r.program_id,
@@ -181,7 +201,8 @@ async def refresh_gauges(uow_factory: Callable[[], UnitOfWork], now: datetime) -
                 .group_by(store.schedules.c.program_id))).all():
             metrics.PREPAYMENT_SCHEDULED.labels(program).set(int(total * 100))
         for program, count in (await conn.execute(
-                select(I.c.program_id, func.count()).where(I.c.overdue_at.is_not(None),
-                                                           I.c.disbursed < I.c.amount)
-                .group_by(I.c.program_id))).all():
+                select(INSTALLMENTS.c.program_id, func.count())
+                .where(INSTALLMENTS.c.overdue_at.is_not(None),
+                       INSTALLMENTS.c.disbursed < INSTALLMENTS.c.amount)
+                .group_by(INSTALLMENTS.c.program_id))).all():
             metrics.INSTALLMENTS_OVERDUE.labels(program).set(count)

@@ -32,9 +32,9 @@ from services.payments.domain.schedules import adjust, prepayment_amount, schedu
 from services.runtime.auth import Principal
 from services.runtime.db import UnitOfWork
 
-S = store.schedules
-SA = store.schedule_agreements
-I = store.installments  # noqa: E741
+SCHEDULES = store.schedules
+SCHEDULE_AGREEMENTS = store.schedule_agreements
+INSTALLMENTS = store.installments
 ZERO = Decimal("0.00")
 
 
@@ -51,39 +51,53 @@ async def on_agreement_recorded(uow: UnitOfWork, event: AgreementRecorded,
     if profile is None or program.direct_settlement:
         return  # R-PAY-5: a direct-settlement program prepays nothing
     sid = schedule_id(event.program_id, event.agreement_year, event.institution_id)
-    known = (await conn.execute(select(SA.c.version).where(
-        SA.c.agreement_id == event.agreement_id))).scalar()
+    known = (await conn.execute(select(SCHEDULE_AGREEMENTS.c.version).where(
+        SCHEDULE_AGREEMENTS.c.agreement_id == event.agreement_id))).scalar()
     if known is not None and known >= event.version:
         return  # a replayed or older version
     if known is None:
-        await conn.execute(SA.insert().values(
+        await conn.execute(SCHEDULE_AGREEMENTS.insert().values(
             agreement_id=event.agreement_id, schedule_id=sid, version=event.version,
             procurement_amount=event.amount))
     else:
-        await conn.execute(SA.update().where(SA.c.agreement_id == event.agreement_id).values(
-            version=event.version, procurement_amount=event.amount))
-    procurement = sum((await conn.execute(select(SA.c.procurement_amount)
-                                          .where(SA.c.schedule_id == sid))).scalars(), ZERO)
+        await conn.execute(
+            SCHEDULE_AGREEMENTS.update()
+            .where(SCHEDULE_AGREEMENTS.c.agreement_id == event.agreement_id)
+            .values(version=event.version, procurement_amount=event.amount)
+        )
+    procurement = sum(
+        (
+            await conn.execute(
+                select(SCHEDULE_AGREEMENTS.c.procurement_amount).where(
+                    SCHEDULE_AGREEMENTS.c.schedule_id == sid
+                )
+            )
+        ).scalars(),
+        ZERO,
+    )
     now = uow.clock.now()
-    current = (await conn.execute(select(S).where(S.c.schedule_id == sid).with_for_update())
-               ).first()
+    current = (
+        await conn.execute(
+            select(SCHEDULES).where(SCHEDULES.c.schedule_id == sid).with_for_update()
+        )
+    ).first()
     lines = schedule(profile, procurement, event.year_start)
     new_total = prepayment_amount(profile, procurement)
     held = {r.seq: r for r in (await conn.execute(
-        select(I).where(I.c.schedule_id == sid))).all()}
+        select(INSTALLMENTS).where(INSTALLMENTS.c.schedule_id == sid))).all()}
     disbursed = sum((r.disbursed for r in held.values()), ZERO)
     if current is None:
         period_end = (event.year_end if profile.offset is None
                       or profile.offset.starts_after == "agreement_year" else program.cycle_end)
         version, old_total = 1, ZERO
-        await conn.execute(S.insert().values(
+        await conn.execute(SCHEDULES.insert().values(
             schedule_id=sid, program_id=event.program_id, agreement_year=event.agreement_year,
             institution_id=event.institution_id, agency_id=program.agency_id,
             year_start=event.year_start, offset_from=offset_starts(period_end),
             amount=new_total, version=1, updated_at=now))
     else:
         version, old_total = current.version + 1, current.amount
-        await conn.execute(S.update().where(S.c.schedule_id == sid).values(
+        await conn.execute(SCHEDULES.update().where(SCHEDULES.c.schedule_id == sid).values(
             amount=new_total, version=version, updated_at=now))
     change = adjust(old_total, disbursed, new_total).transfer
     cause = f"agreement:{event.agreement_id}:v{event.version}"
@@ -95,10 +109,13 @@ async def on_agreement_recorded(uow: UnitOfWork, event: AgreementRecorded,
         raise errors.ledger_refused(refused) from refused
     for line in lines:
         if line.seq in held:
-            await conn.execute(I.update().where(I.c.schedule_id == sid, I.c.seq == line.seq)
-                               .values(amount=line.amount, due_at=line.due_at))
+            await conn.execute(
+                INSTALLMENTS.update()
+                .where(INSTALLMENTS.c.schedule_id == sid, INSTALLMENTS.c.seq == line.seq)
+                .values(amount=line.amount, due_at=line.due_at)
+            )
         else:
-            await conn.execute(I.insert().values(
+            await conn.execute(INSTALLMENTS.insert().values(
                 schedule_id=sid, seq=line.seq, program_id=event.program_id,
                 agreement_year=event.agreement_year,
                 institution_id=event.institution_id, agency_id=program.agency_id,
@@ -129,8 +146,13 @@ async def disburse(uow: UnitOfWork, sid: str, seq: int, amount: Decimal, caller:
     """The paying agency disburses (part of) an installment (R-PAY-2/3); R-PAY-7 notes whether
     it was on time. Posts the ledger transfers in the same transaction (R-PAY-6)."""
     conn = uow.conn
-    row = (await conn.execute(select(I).where(I.c.schedule_id == sid, I.c.seq == seq)
-                              .with_for_update())).first()
+    row = (
+        await conn.execute(
+            select(INSTALLMENTS)
+            .where(INSTALLMENTS.c.schedule_id == sid, INSTALLMENTS.c.seq == seq)
+            .with_for_update()
+        )
+    ).first()
     if row is None or (caller.scope is not None and row.agency_id != caller.org):
         raise errors.installment_not_found(sid, seq)
     outstanding = row.amount - row.disbursed
@@ -148,8 +170,11 @@ async def disburse(uow: UnitOfWork, sid: str, seq: int, amount: Decimal, caller:
     except LedgerRefused as refused:
         raise errors.ledger_refused(refused) from refused
     total = row.disbursed + amount
-    await conn.execute(I.update().where(I.c.schedule_id == sid, I.c.seq == seq)
-                       .values(disbursed=total))
+    await conn.execute(
+        INSTALLMENTS.update()
+        .where(INSTALLMENTS.c.schedule_id == sid, INSTALLMENTS.c.seq == seq)
+        .values(disbursed=total)
+    )
     await conn.execute(store.disbursements.insert().values(
         disbursement_id=disbursement_id, schedule_id=sid, seq=seq, amount=amount,
         disbursed_by=caller.actor, disbursed_at=now))
@@ -159,6 +184,9 @@ async def disburse(uow: UnitOfWork, sid: str, seq: int, amount: Decimal, caller:
         agreement_year=year, institution_id=institution_id, agency_id=row.agency_id, seq=seq,
         amount=amount, disbursed_total=total, installment_amount=row.amount, due_at=row.due_at,
         on_time=now < row.due_at, disbursed_by=caller.actor, disbursed_at=now))
-    updated = (await conn.execute(select(I).where(I.c.schedule_id == sid, I.c.seq == seq))
-               ).one()
+    updated = (
+        await conn.execute(
+            select(INSTALLMENTS).where(INSTALLMENTS.c.schedule_id == sid, INSTALLMENTS.c.seq == seq)
+        )
+    ).one()
     return installment_out(updated)

@@ -19,7 +19,7 @@ from services.runtime.clock import add_months
 from services.runtime.db import UnitOfWork
 from services.runtime.programs import keep_newer_profile, program_values
 
-P = store.programs
+PROGRAMS = store.programs
 
 
 @lru_cache(maxsize=256)
@@ -70,11 +70,11 @@ async def on_program_published(uow: UnitOfWork, event: ProgramPublished,
                                ce: CloudEvent) -> None:
     if await store.get_program(uow.conn, event.program_id) is not None:
         return
-    await uow.conn.execute(P.insert().values(**program_values(event, uow.clock.now())))
+    await uow.conn.execute(PROGRAMS.insert().values(**program_values(event, uow.clock.now())))
 
 
 async def on_profile_changed(uow: UnitOfWork, event: ProgramProfileChanged,
                              ce: CloudEvent) -> None:
     """A newer profile version replaces the one held; an older or replayed one changes
     nothing."""
-    await keep_newer_profile(uow, P, event)
+    await keep_newer_profile(uow, PROGRAMS, event)

@@ -29,7 +29,7 @@ from services.runtime.clock import days_overdue
 from services.runtime.consumer import traced
 from services.runtime.db import UnitOfWork
 
-PY = store.payables
+PAYABLES = store.payables
 ZERO = Decimal("0.00")
 
 
@@ -110,7 +110,7 @@ async def pay(uow: UnitOfWork, payable_id: str, amount: Decimal, caller: Princip
     """A payment against a payable, partial allowed (R-PAY-1); never more than outstanding.
     The ledger transfer is posted in the same transaction (R-PAY-6)."""
     conn = uow.conn
-    row = (await conn.execute(select(PY).where(PY.c.payable_id == payable_id)
+    row = (await conn.execute(select(PAYABLES).where(PAYABLES.c.payable_id == payable_id)
                               .with_for_update())).first()
     if row is None or not may_pay(caller, row):
         raise errors.payable_not_found(payable_id)
@@ -128,7 +128,7 @@ async def pay(uow: UnitOfWork, payable_id: str, amount: Decimal, caller: Princip
         raise errors.ledger_refused(refused) from refused
     paid = row.paid + amount
     status = "paid" if paid == row.amount else "open"
-    await conn.execute(PY.update().where(PY.c.payable_id == payable_id)
+    await conn.execute(PAYABLES.update().where(PAYABLES.c.payable_id == payable_id)
                        .values(paid=paid, status=status))
     await conn.execute(store.payments.insert().values(
         payment_id=payment_id, payable_id=payable_id, amount=amount, paid_by=caller.actor,
@@ -142,6 +142,7 @@ async def pay(uow: UnitOfWork, payable_id: str, amount: Decimal, caller: Princip
         institution_id=row.institution_id, enterprise_id=row.enterprise_id, payer=row.payer,
         amount=amount, paid_total=paid, outstanding=row.amount - paid, due_at=row.due_at,
         on_time=now < row.due_at, paid_by=caller.actor, paid_at=now))
-    updated = (await conn.execute(select(PY).where(PY.c.payable_id == payable_id))).one()
+    updated = (await conn.execute(
+        select(PAYABLES).where(PAYABLES.c.payable_id == payable_id))).one()
     return payable_out(updated, now)
 

@@ -26,9 +26,9 @@ from services.runtime.auth import Principal
 from services.runtime.db import Fen, UTCDateTime
 from services.runtime.problems import Problem
 
-PY = store.payables
-I = store.installments  # noqa: E741
-S = store.schedules
+PAYABLES = store.payables
+INSTALLMENTS = store.installments
+SCHEDULES = store.schedules
 Format = Literal["json", "csv", "xlsx"]
 EXPORT_MAX = 100_000
 """An export holds at most this many rows (filter to narrow it)."""
@@ -54,11 +54,11 @@ def cursor_of(at: datetime, ident: str) -> str:
 
 def _payables_scope(caller: Principal) -> Any:
     if caller.role == "institution":
-        return and_(PY.c.payer == "institution", PY.c.institution_id == caller.org)
+        return and_(PAYABLES.c.payer == "institution", PAYABLES.c.institution_id == caller.org)
     if caller.role == "enterprise":
-        return PY.c.enterprise_id == caller.org
+        return PAYABLES.c.enterprise_id == caller.org
     if caller.role == "agency":
-        return PY.c.region == caller.org
+        return PAYABLES.c.region == caller.org
     return None
 
 
@@ -68,25 +68,28 @@ async def payables(conn: AsyncConnection, caller: Principal, now: datetime, *,
                    cursor: str | None, limit: int, payable_id: str | None = None
                    ) -> list[PayableOut]:
     """Payables by due date (then id), as the caller may see them."""
-    q = select(PY)
+    q = select(PAYABLES)
     scope = _payables_scope(caller)
     if scope is not None:
         q = q.where(scope)
-    for column, value in ((PY.c.program_id, program_id), (PY.c.region, region),
-                          (PY.c.institution_id, institution_id),
-                          (PY.c.enterprise_id, enterprise_id), (PY.c.status, status),
-                          (PY.c.payable_id, payable_id)):
+    for column, value in ((PAYABLES.c.program_id, program_id), (PAYABLES.c.region, region),
+                          (PAYABLES.c.institution_id, institution_id),
+                          (PAYABLES.c.enterprise_id, enterprise_id), (PAYABLES.c.status, status),
+                          (PAYABLES.c.payable_id, payable_id)):
         if value is not None:
             q = q.where(column == value)
     if overdue is True:
-        q = q.where(PY.c.status == "open", PY.c.due_at <= now)
+        q = q.where(PAYABLES.c.status == "open", PAYABLES.c.due_at <= now)
     elif overdue is False:
-        q = q.where(or_(PY.c.status == "paid", PY.c.due_at > now))
+        q = q.where(or_(PAYABLES.c.status == "paid", PAYABLES.c.due_at > now))
     after = _cursor(cursor)
     if after is not None:
-        q = q.where(tuple_(PY.c.due_at, PY.c.payable_id) > tuple_(literal(after[0], UTCDateTime()),
-                                                                     literal(after[1])))
-    rows = (await conn.execute(q.order_by(PY.c.due_at, PY.c.payable_id).limit(limit))).all()
+        q = q.where(
+            tuple_(PAYABLES.c.due_at, PAYABLES.c.payable_id)
+            > tuple_(literal(after[0], UTCDateTime()), literal(after[1]))
+        )
+    rows = (await conn.execute(
+        q.order_by(PAYABLES.c.due_at, PAYABLES.c.payable_id).limit(limit))).all()
     return [payable_out(r, now) for r in rows]
 
 
@@ -95,16 +98,16 @@ async def ageing(conn: AsyncConnection, caller: Principal, now: datetime, *,
     """What is owed (unpaid), by institution and age: not yet due, 0–30, 31–60, 61–90 and
     more than 90 days overdue."""
     # due dates are month starts: few groups per institution, bucketed here by the rule
-    owed_fen = type_coerce(func.sum(PY.c.amount - PY.c.paid), Fen())
-    q = select(PY.c.institution_id, PY.c.due_at, owed_fen).where(
-        PY.c.status == "open").group_by(PY.c.institution_id, PY.c.due_at)
+    owed_fen = type_coerce(func.sum(PAYABLES.c.amount - PAYABLES.c.paid), Fen())
+    q = select(PAYABLES.c.institution_id, PAYABLES.c.due_at, owed_fen).where(
+        PAYABLES.c.status == "open").group_by(PAYABLES.c.institution_id, PAYABLES.c.due_at)
     scope = _payables_scope(caller)
     if scope is not None:
         q = q.where(scope)
     if program_id is not None:
-        q = q.where(PY.c.program_id == program_id)
+        q = q.where(PAYABLES.c.program_id == program_id)
     if enterprise_id is not None:
-        q = q.where(PY.c.enterprise_id == enterprise_id)
+        q = q.where(PAYABLES.c.enterprise_id == enterprise_id)
     sums: dict[str, dict[str, Decimal]] = {}
     for institution_id, due_at, owed in (await conn.execute(q)).all():
         bucket = age_bucket(due_at, now)
@@ -119,9 +122,9 @@ async def ageing(conn: AsyncConnection, caller: Principal, now: datetime, *,
 
 def _installments_scope(caller: Principal) -> Any:
     if caller.role == "institution":
-        return I.c.institution_id == caller.org
+        return INSTALLMENTS.c.institution_id == caller.org
     if caller.role == "agency":
-        return I.c.agency_id == caller.org
+        return INSTALLMENTS.c.agency_id == caller.org
     return None
 
 
@@ -130,26 +133,33 @@ async def installments(conn: AsyncConnection, caller: Principal, *, program_id: 
                        cursor: str | None, limit: int) -> list[InstallmentOut]:
     """Installments by due date: for an agency what it must disburse, for an institution its
     schedule (R-PAY-2/3/7)."""
-    q = select(I)
+    q = select(INSTALLMENTS)
     scope = _installments_scope(caller)
     if scope is not None:
         q = q.where(scope)
-    for column, value in ((I.c.program_id, program_id), (I.c.agency_id, region),
-                          (I.c.institution_id, institution_id)):
+    for column, value in ((INSTALLMENTS.c.program_id, program_id),
+                          (INSTALLMENTS.c.agency_id, region),
+                          (INSTALLMENTS.c.institution_id, institution_id)):
         if value is not None:
             q = q.where(column == value)
     if overdue is not None:
-        q = q.where(I.c.overdue_at.is_not(None) if overdue else I.c.overdue_at.is_(None))
+        flagged = INSTALLMENTS.c.overdue_at
+        q = q.where(flagged.is_not(None) if overdue else flagged.is_(None))
     after = _cursor(cursor)
     if after is not None:
         at, rest = after
         seq, _, sid = rest.partition("|")
         if not seq.isdigit():
             raise Problem(422, "validation", "Request is not valid", "invalid 'cursor'")
-        q = q.where(tuple_(I.c.due_at, I.c.schedule_id, I.c.seq)
+        q = q.where(tuple_(INSTALLMENTS.c.due_at, INSTALLMENTS.c.schedule_id, INSTALLMENTS.c.seq)
                     > tuple_(literal(at, UTCDateTime()), literal(sid), literal(int(seq))))
-    rows = (await conn.execute(q.order_by(I.c.due_at, I.c.schedule_id, I.c.seq).limit(limit))
-            ).all()
+    rows = (
+        await conn.execute(
+            q.order_by(INSTALLMENTS.c.due_at, INSTALLMENTS.c.schedule_id, INSTALLMENTS.c.seq).limit(
+                limit
+            )
+        )
+    ).all()
     return [installment_out(r) for r in rows]
 
 
@@ -157,20 +167,26 @@ async def balances(conn: AsyncConnection, caller: Principal, *, program_id: str 
                    region: str | None, institution_id: str | None) -> list[BalanceOut]:
     """R-PAY-6: each institution's prepayment per program and year, from the ledger:
     scheduled, disbursed, offset, and the balance still to recover (never negative)."""
-    A = store.accounts
-    q = (select(S.c.schedule_id, S.c.program_id, S.c.agreement_year, S.c.institution_id,
-                S.c.amount, A.c.debits_posted, A.c.credits_posted)
-         .outerjoin(A, A.c.id == ("prepay:" + S.c.schedule_id)))
+    accounts = store.accounts
+    q = select(
+        SCHEDULES.c.schedule_id,
+        SCHEDULES.c.program_id,
+        SCHEDULES.c.agreement_year,
+        SCHEDULES.c.institution_id,
+        SCHEDULES.c.amount,
+        accounts.c.debits_posted,
+        accounts.c.credits_posted,
+    ).outerjoin(accounts, accounts.c.id == ("prepay:" + SCHEDULES.c.schedule_id))
     if caller.role == "institution":
-        q = q.where(S.c.institution_id == caller.org)
+        q = q.where(SCHEDULES.c.institution_id == caller.org)
     elif caller.role == "agency":
-        q = q.where(S.c.agency_id == caller.org)
-    for column, value in ((S.c.program_id, program_id), (S.c.agency_id, region),
-                          (S.c.institution_id, institution_id)):
+        q = q.where(SCHEDULES.c.agency_id == caller.org)
+    for column, value in ((SCHEDULES.c.program_id, program_id), (SCHEDULES.c.agency_id, region),
+                          (SCHEDULES.c.institution_id, institution_id)):
         if value is not None:
             q = q.where(column == value)
-    rows = (await conn.execute(q.order_by(S.c.institution_id, S.c.program_id,
-                                          S.c.agreement_year).limit(EXPORT_MAX))).all()
+    rows = (await conn.execute(q.order_by(SCHEDULES.c.institution_id, SCHEDULES.c.program_id,
+                                          SCHEDULES.c.agreement_year).limit(EXPORT_MAX))).all()
     out = []
     for r in rows:
         debits, credits = r.debits_posted or 0, r.credits_posted or 0
