@@ -1,4 +1,4 @@
-.PHONY: run test test-cluster lint bench contracts dashboards prometheus simulate chaos
+.PHONY: run test test-cluster test-chaos lint bench contracts dashboards prometheus simulate chaos
 
 run:            ## start Kafka and the five services (Ctrl-C stops everything)
 	scripts/run.sh
@@ -30,6 +30,11 @@ bench:          ## benchmarks: each script's figures, then `vbp bench`'s table a
 	.venv/bin/python bench/payments.py
 	.venv/bin/python bench/monitoring.py
 	.venv/bin/vbp bench
+
+test-chaos:     ## issue #19: the short chaos run (tests/chaos; not in `make test`, see the README)
+	scripts/bootstrap.sh && .venv/bin/python -m services.devstack kafka-jars && \
+	.venv/bin/python -m services.devstack postgres-install && \
+	.venv/bin/python -m pytest -p no:cacheprovider -o addopts="" tests/chaos
 
 simulate:       ## issue #19: an agreement year of a 2,000-institution province (docs/simulation.md)
 	scripts/bootstrap.sh && .venv/bin/vbp simulate --seed 1
