@@ -1,4 +1,4 @@
-.PHONY: run test test-cluster test-chaos lint bench contracts dashboards prometheus simulate chaos
+.PHONY: run test test-cluster test-long lint bench contracts dashboards prometheus simulate chaos
 
 run:            ## start Kafka and the five services (Ctrl-C stops everything)
 	scripts/run.sh
@@ -31,10 +31,10 @@ bench:          ## benchmarks: each script's figures, then `vbp bench`'s table a
 	.venv/bin/python bench/monitoring.py
 	.venv/bin/vbp bench
 
-test-chaos:     ## issue #19: the short chaos run (tests/chaos; not in `make test`, see the README)
+test-long:      ## issue #19: the short chaos run and `vbp bench --quick` (tests/long; not in `make test`)
 	scripts/bootstrap.sh && .venv/bin/python -m services.devstack kafka-jars && \
 	.venv/bin/python -m services.devstack postgres-install && \
-	.venv/bin/python -m pytest -p no:cacheprovider -o addopts="" tests/chaos
+	.venv/bin/python -m pytest -p no:cacheprovider -o addopts="" tests/long
 
 simulate:       ## issue #19: an agreement year of a 2,000-institution province (docs/simulation.md)
 	scripts/bootstrap.sh && .venv/bin/vbp simulate --seed 1
