@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,9 +42,10 @@ def infrastructure() -> Iterator[Infra]:
     os.chmod(root, 0o755)
     broker = KafkaBroker(ensure_jars(), root / "kafka")
     pg = PostgresCluster(root / "pg")
-    broker.start()
-    pg.start()
     try:
+        with ThreadPoolExecutor(2) as pool:  # side by side; generous on a shared machine
+            for f in [pool.submit(broker.start, 300), pool.submit(pg.start, 300)]:
+                f.result()
         yield Infra(broker.bootstrap_servers, pg, root)
     finally:
         broker.stop()

@@ -39,13 +39,10 @@ import csv
 import io
 import math
 import os
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,14 +57,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bench import baselines
 from bench import orders as orders_bench
 from bench import supply as supply_bench
-from bench.common import LoadResult, closed_loop, open_loop, pct, summary
+from bench.common import Infra, LoadResult, closed_loop, infrastructure, open_loop, pct, summary
 from contracts.orders import AGREEMENTS_TOPIC, ORDERS_TOPIC
 from contracts.registry import TOPIC_BY_NAME
 from contracts.supply import DELIVERIES_TOPIC
 from services import launcher
-from services.devstack.kafka import KafkaBroker, ensure_jars
 from services.devstack.net import free_loopback_port
-from services.devstack.postgres import PostgresCluster
 from services.runtime.kafka import ensure_topics
 
 REGION = "重庆市"
@@ -124,32 +119,6 @@ def table(rows: list[Row]) -> str:
 # --- infrastructure ---------------------------------------------------------------------------
 
 
-@dataclass
-class Stack:
-    bootstrap: str
-    pg: PostgresCluster
-    root: Path
-
-
-@contextmanager
-def stack() -> Iterator[Stack]:
-    """One throwaway broker and one PostgreSQL for the whole run."""
-    root = Path(tempfile.mkdtemp(prefix="vbp-bench-"))
-    os.chmod(root, 0o755)
-    broker = KafkaBroker(ensure_jars(), root / "kafka")
-    pg = PostgresCluster(root / "pg")
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            # generous start-up times: the machine is shared (load averages of 10-40 seen)
-            for f in [pool.submit(broker.start, 300), pool.submit(pg.start, 300)]:
-                f.result()
-        yield Stack(broker.bootstrap_servers, pg, root)
-    finally:
-        broker.stop()
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
 @contextmanager
 def running(name: str, proc: launcher.ServiceProcess) -> Iterator[launcher.ServiceProcess]:
     try:
@@ -160,25 +129,25 @@ def running(name: str, proc: launcher.ServiceProcess) -> Iterator[launcher.Servi
     print(f"  ({name} stopped)", flush=True)
 
 
-def service_env(s: Stack, name: str) -> dict[str, str]:
+def service_env(s: Infra, name: str) -> dict[str, str]:
     return {"KAFKA_BOOTSTRAP_SERVERS": s.bootstrap, "VBP_JWT_SECRET": orders_bench.SECRET,
-            f"VBP_{name.upper()}_DATABASE_URL": s.pg.create_database(f"bench_{name}"),
+            f"VBP_{name.upper()}_DATABASE_URL": s.postgres.create_database(f"bench_{name}"),
             "VBP_LOG_LEVEL": "WARNING"}
 
 
 # --- 1. consumer pipeline ---------------------------------------------------------------------
 
 
-async def pipeline(s: Stack, plan: Plan) -> tuple[float, float]:
+async def pipeline(s: Infra, plan: Plan) -> tuple[float, float]:
     """(supply routing events/s, raw loop events/s)."""
     print(f"supply routing: {plan.events} events", flush=True)
     routing = await supply_bench.bench_routing(
-        s.bootstrap, s.pg.create_database("bench_supply_routing"), plan.events)
+        s.bootstrap, s.postgres.create_database("bench_supply_routing"), plan.events)
     source = f"bench.raw.orders.{uuid.uuid4().hex[:6]}"
     events = supply_bench.orders(plan.events, 0, prefix=f"W{uuid.uuid4().hex[:6]}-")
     await supply_bench.produce(s.bootstrap, events, source,
                                partitions=TOPIC_BY_NAME[ORDERS_TOPIC].partitions)
-    raw = await baselines.consume_loop(s.bootstrap, s.pg.create_database("bench_raw_loop"),
+    raw = await baselines.consume_loop(s.bootstrap, s.postgres.create_database("bench_raw_loop"),
                                        source, f"{source}.out", plan.events)
     print(f"  raw loop: {raw.events} events in {raw.seconds:.2f} s = {raw.per_s:.0f}/s, "
           f"{raw.rows} rows", flush=True)
@@ -188,7 +157,7 @@ async def pipeline(s: Stack, plan: Plan) -> tuple[float, float]:
 # --- 2. and 3. orders ---------------------------------------------------------------------------
 
 
-async def import_agreements(s: Stack, url: str, program_id: str,
+async def import_agreements(s: Infra, url: str, program_id: str,
                             listings: list[dict[str, Any]], rows: int) -> None:
     """``rows`` agreements (the 2,000 institutions the placer orders for, 14 listings each),
     all on Kafka, then the database settled (``bench/orders.py``'s ``settle``)."""
@@ -207,7 +176,7 @@ async def import_agreements(s: Stack, url: str, program_id: str,
     seen, _ = await orders_bench.count_on_kafka(
         s.bootstrap, AGREEMENTS_TOPIC, "vbp.orders.agreement.recorded.v1", rows, timeout=300)
     print(f"  {rows} agreements imported, {seen} AgreementRecorded on Kafka", flush=True)
-    await orders_bench.settle(s.pg.dsn("bench_orders"))
+    await orders_bench.settle(s.postgres.dsn("bench_orders"))
 
 
 async def closed(url: str, listings: list[dict[str, Any]], plan: Plan) -> LoadResult:
@@ -312,7 +281,7 @@ async def supply_setup(url: str, listings: list[dict[str, Any]]) -> None:
 # --- the run ----------------------------------------------------------------------------------
 
 
-async def measure(s: Stack, plan: Plan) -> list[Row]:
+async def measure(s: Infra, plan: Plan) -> list[Row]:
     routing, raw_loop = await pipeline(s, plan)
 
     orders_proc = launcher.start_service("orders", free_loopback_port(),
@@ -326,7 +295,7 @@ async def measure(s: Stack, plan: Plan) -> list[Row]:
         await ensure_topics(s.bootstrap, [placed, routed], dlt=False,
                             partitions=TOPIC_BY_NAME[ORDERS_TOPIC].partitions)
         raw_proc = baselines.serve(free_loopback_port(), baselines.asyncpg_dsn(
-            s.pg.create_database("bench_raw_orders")), s.root / "logs", s.bootstrap, placed)
+            s.postgres.create_database("bench_raw_orders")), s.root / "logs", s.bootstrap, placed)
         with running("raw order endpoint", raw_proc):
             raw_closed = await closed(raw_proc.url, listings, plan)
             # placed → "routed" through the raw relay and the raw loop
@@ -334,7 +303,7 @@ async def measure(s: Stack, plan: Plan) -> list[Row]:
             await raw_watcher.start()
             ready = asyncio.Event()
             loop = asyncio.create_task(baselines.consume_loop(
-                s.bootstrap, s.pg.create_database("bench_raw_route"), placed, routed,
+                s.bootstrap, s.postgres.create_database("bench_raw_route"), placed, routed,
                 None, from_end=True, ready=ready))
             await ready.wait()
             try:
@@ -409,7 +378,7 @@ def run(args: argparse.Namespace) -> int:
                                        if k in FIELDS and v is not None}})
     load_before = os.getloadavg()
     started = time.perf_counter()
-    with stack() as s:
+    with infrastructure() as s:
         rows = asyncio.run(measure(s, plan))
     load_after = os.getloadavg()
     print(f"\nvbp bench ({'quick' if args.quick else 'full'}: {plan}); {os.cpu_count()} CPUs; "
