@@ -27,7 +27,8 @@ def infra() -> Iterator[tuple[KafkaBroker, PostgresCluster]]:
     broker = KafkaBroker(ensure_jars(), root / "kafka")
     pg = PostgresCluster(root / "pg")
     with ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(broker.start), pool.submit(pg.start)]
+        # Generous start limits: on a loaded 2-core machine a JVM start can take minutes.
+        futures = [pool.submit(broker.start, 240), pool.submit(pg.start, 180)]
         errors = [f.exception() for f in futures]
     try:
         for error in errors:
