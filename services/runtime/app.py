@@ -186,6 +186,7 @@ class Runtime:
             batch_size=s.relay_batch_size, interval=s.relay_interval_s,
             gather_s=s.relay_gather_s, send_timeout=s.relay_send_timeout_s,
             listen=s.role == "worker" and is_postgres(engine), renew=self._renew_producer,
+            bootstrap_servers=s.kafka_bootstrap_servers,
         )
         await retried(relay.start, "outbox relay")
         self.relay = relay
