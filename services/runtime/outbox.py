@@ -13,14 +13,16 @@
 - Rows on Kafka whose "published" mark was lost are not sent again. That happens when the
   database fails over after a round sent its rows and before its mark reached the standby (the
   promoted standby has them unpublished), or when the relay or its process died in between.
-  So before its first round, after a round that failed, and when the database it reaches is
-  another server (``pg_postmaster_start_time`` changed: a promoted standby), the relay first
-  *reconciles*: under the relay lock it reads the unpublished rows a round would take, and,
-  per partition they go to, the last records of that partition, as many as those rows. Rows
-  whose event id (``ce_id`` header) is among them are marked published, not sent. The rows a
-  lost mark left behind are always the tail of their partitions: one relay sends at a time and
-  nothing is sent before the reconciling is done. Per-key order is unchanged. Consumers still
-  skip duplicates by event id (a producer renewed after a fatal error may still send twice).
+  So before its first round, after a round that failed, after another relay held the lock
+  (that relay's process may have died between its send and its mark), and when the database
+  it reaches is another server (``pg_postmaster_start_time`` changed: a promoted standby), the
+  relay first *reconciles*: under the relay lock it reads the unpublished rows a round would
+  take, and, per partition they go to, the last records of that partition, as many as those
+  rows. Rows whose event id (``ce_id`` header) is among them are marked published, not sent.
+  The rows a lost mark left behind are always the tail of their partitions: one relay sends at
+  a time and nothing is sent before the reconciling is done. Per-key order is unchanged.
+  Consumers still skip duplicates by event id (a producer renewed after a fatal error, or a
+  relay whose round timed out while another took over, may still send twice).
 - It runs a round when woken (a commit of its own process calls ``wake``; with ``listen``, a
   PostgreSQL notification on ``OUTBOX_CHANNEL`` from an ``api`` process's commit does), and
   every ``interval`` seconds anyway, so a lost wake-up only delays.
@@ -140,6 +142,10 @@ class OutboxRelay:
         """Whether the next round must first look on Kafka for rows whose mark was lost
         (reading Kafka needs ``bootstrap_servers``; without them the relay never looks)."""
         self._server: object = None
+        self._refused = False
+        """Whether a round found the lock held by another relay since this one last held it."""
+        self._reader: AIOKafkaConsumer | None = None
+        """Reads partitions' tails when reconciling; kept between reconciles."""
         """The database server's start time seen last: another one means a failover."""
         self.reconciled = 0
         """Rows found on Kafka and marked published without being sent again."""
@@ -178,6 +184,7 @@ class OutboxRelay:
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
             self._task = None
+        await self._close_reader()
 
     async def _run(self) -> None:
         backoff = self._interval
@@ -235,7 +242,11 @@ class OutboxRelay:
                     func.pg_try_advisory_xact_lock(RELAY_LOCK),
                     func.pg_postmaster_start_time()))).one()
                 if not got:
+                    self._refused = True
                     return 0
+                if self._refused:  # another relay ran rounds meanwhile: it may have died
+                    self._refused = False
+                    self._reconcile = self._bootstrap is not None
                 if server != self._server:  # first round, or another server: a failover
                     self._reconcile = self._reconcile or (
                         self._server is not None and self._bootstrap is not None)
@@ -296,10 +307,13 @@ class OutboxRelay:
         assert self._bootstrap is not None
         tail = {TopicPartition(topic, partition): len(queue)
                 for (topic, partition), queue in (await self._by_partition(rows)).items()}
-        reader = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None,
-                                  enable_auto_commit=False,
-                                  client_id=f"vbp-{self._service}-outbox-reconcile")
-        await reader.start()
+        if self._reader is None:
+            reader = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None,
+                                      enable_auto_commit=False,
+                                      client_id=f"vbp-{self._service}-outbox-reconcile")
+            await reader.start()
+            self._reader = reader
+        reader = self._reader
         try:
             reader.assign(list(tail))
             ends = await reader.end_offsets(list(tail))
@@ -320,8 +334,15 @@ class OutboxRelay:
                     if await reader.position(tp) >= todo[tp]:
                         del todo[tp]
             return found
-        finally:
-            await reader.stop()
+        except BaseException:  # a fresh reader next time
+            await self._close_reader()
+            raise
+
+    async def _close_reader(self) -> None:
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            with contextlib.suppress(Exception):
+                await reader.stop()
 
     async def _renew_producer(self) -> None:
         """Replace a producer that cannot go on (``FATAL_PRODUCER_ERRORS``). What it still

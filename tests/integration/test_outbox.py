@@ -124,6 +124,28 @@ async def test_a_published_mark_lost_is_not_sent_again_and_key_order_is_kept(
     assert all(ns == sorted(ns) for ns in by_key.values()), by_key
 
 
+async def test_a_relay_taking_over_from_one_that_died_mid_round_sends_nothing_twice(
+        harness: Harness) -> None:
+    """Two worker processes' relays: the one holding the lock dies after its send, before its
+    mark; the other, refused the lock meanwhile, looks on Kafka before its next send."""
+    other = await harness.relay()
+    assert await other.publish_batch() == 0  # running already: its start-up look is done
+    ids = await harness.record(20)
+    dying = await harness.relay()
+
+    async def process_killed(_: list[int]) -> None:
+        assert await other.publish_batch() == 0  # refused: the lock is held mid-round
+        raise RuntimeError("the process died after the send, before the mark")
+
+    dying.after_send = process_killed
+    with pytest.raises(RuntimeError):
+        await dying.publish_batch()
+    assert await other.publish_batch() == 20
+    assert other.reconciled == 20
+    records = await harness.read_topic(expect=21, timeout=5)
+    assert sorted(dict(r.headers)["ce_id"].decode() for r in records) == sorted(ids)
+
+
 async def test_per_key_order_is_kept(harness: Harness) -> None:
     await harness.record(200, keys=3)
     relay = await harness.relay()
