@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -55,10 +56,10 @@ async def test_a_broker_killed_and_restarted_mid_load_loses_and_doubles_nothing(
         await asyncio.sleep(AFTER_S)
         await load.stop()
         result = await outcome(p, load.acknowledged)
-        isr_s = 0.0
+        isr_s, parts_after = 0.0, list[dict[str, Any]]()
         for topic in (ORDERS_TOPIC, DELIVERIES_TOPIC, probe_topic):
-            took, parts_after = await until_replicated(bootstrap, topic, REPLICAS)
-            isr_s = max(isr_s, took)
+            took, described = await until_replicated(bootstrap, topic, REPLICAS)
+            isr_s, parts_after = max(isr_s, took), parts_after + described
     finally:
         await load.stop()
         stop_probe.set()
