@@ -25,7 +25,8 @@ RATE = 30  # orders per second over HTTP
 BEFORE_S, AFTER_S = 15.0, 25.0
 SESSION_TIMEOUT_S = 10.0
 TAKEOVER_S = 3.0
-"""From the replacement ready (its consumers started) to routing at its usual delay again."""
+"""From the partitions' takeover (the replacement ready, its consumers started, or the dead
+member's session timed out) to routing at its usual delay again: the rebalance or join."""
 
 
 @pytest.mark.parametrize("membership", ["static", "dynamic"])
@@ -72,5 +73,9 @@ async def test_a_supply_worker_killed_mid_stream_and_replaced(
            session_timeout_s=SESSION_TIMEOUT_S)
     result.check()
     assert steady, "no order placed in the seconds before the kill"
-    if static:  # the replacement takes the dead one's partitions over as soon as it is up
-        assert recovered_s < ready_s + TAKEOVER_S, "no immediate takeover under the same name"
+    # back to speed when the survivors take the dead one's partitions (its session timed out)
+    # or, with static membership, when the replacement took them over under its name: the
+    # sooner of the two. On a loaded 2-core machine a new process needs longer than the
+    # session timeout to start, so there the session timeout decides.
+    takeover_s = min(ready_s, SESSION_TIMEOUT_S) if static else SESSION_TIMEOUT_S
+    assert recovered_s < takeover_s + TAKEOVER_S, "the group was not back to speed in time"
