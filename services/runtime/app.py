@@ -186,6 +186,7 @@ class Runtime:
             batch_size=s.relay_batch_size, interval=s.relay_interval_s,
             gather_s=s.relay_gather_s, send_timeout=s.relay_send_timeout_s,
             listen=s.role == "worker" and is_postgres(engine), renew=self._renew_producer,
+            bootstrap_servers=s.kafka_bootstrap_servers,
         )
         await retried(relay.start, "outbox relay")
         self.relay = relay
@@ -195,7 +196,7 @@ class Runtime:
                 clock=self.clock, bootstrap_servers=s.kafka_bootstrap_servers,
                 dlt_producer=self.producer, on_commit=relay.wake,
                 max_retries=s.consumer_max_retries, backoff=s.consumer_backoff_s,
-                batch_size=s.consumer_batch_size,
+                batch_size=s.consumer_batch_size, instance_id=s.consumer_instance_id,
             )
             self.consumers.append(consumer)  # stopped by stop(), even half started
             await retried(consumer.start, f"consumer {consumer_spec.name}")

@@ -147,6 +147,7 @@ class EventConsumer:
         group_id: str | None = None,
         batch_size: int = 100,
         max_backoff: float = 5.0,
+        instance_id: str | None = None,
     ) -> None:
         self.spec = spec
         self._service = service
@@ -162,6 +163,8 @@ class EventConsumer:
         self._backoff = backoff
         self._max_backoff = max_backoff
         self.group_id = group_id or f"{service}.{spec.name}"
+        self._instance_id = instance_id or None
+        """Static membership (``Settings.consumer_instance_id``); None: dynamic."""
         self._routes: dict[str, tuple[type[Event], Handler | None, BatchHandler | None,
                                       bool]] = {
             cls.TYPE: (cls, handler, None, False) for cls, handler in spec.routes.items()}
@@ -196,6 +199,7 @@ class EventConsumer:
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             group_id=self.group_id,
+            group_instance_id=self._instance_id,
             client_id=f"{self.group_id}-consumer",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -10,8 +10,19 @@
   per key, and a key belongs to one topic.
 - One relay per database publishes at a time (a PostgreSQL advisory lock), so per-key order
   is the id order; the producer is idempotent.
-- A crash after sending and before marking means the rows are sent again: consumers skip the
-  duplicates by event id (at-least-once on the wire, exactly-once in effect).
+- Rows on Kafka whose "published" mark was lost are not sent again. That happens when the
+  database fails over after a round sent its rows and before its mark reached the standby (the
+  promoted standby has them unpublished), or when the relay or its process died in between.
+  So before its first round, after a round that failed, after another relay held the lock
+  (that relay's process may have died between its send and its mark), and when the database
+  it reaches is another server (``pg_postmaster_start_time`` changed: a promoted standby), the
+  relay first *reconciles*: under the relay lock it reads the unpublished rows a round would
+  take, and, per partition they go to, the last records of that partition, as many as those
+  rows. Rows whose event id (``ce_id`` header) is among them are marked published, not sent.
+  The rows a lost mark left behind are always the tail of their partitions: one relay sends at
+  a time and nothing is sent before the reconciling is done. Per-key order is unchanged.
+  Consumers still skip duplicates by event id (a producer renewed after a fatal error, or a
+  relay whose round timed out while another took over, may still send twice).
 - It runs a round when woken (a commit of its own process calls ``wake``; with ``listen``, a
   PostgreSQL notification on ``OUTBOX_CHANNEL`` from an ``api`` process's commit does), and
   every ``interval`` seconds anyway, so a lost wake-up only delays.
@@ -36,7 +47,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka import errors as kafka_errors
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import BigInteger, any_, bindparam, func, select, text, union_all, update
@@ -64,6 +75,9 @@ SELECT topic FROM pending WHERE topic IS NOT NULL
 """)
 """The topics with unpublished rows: one probe of ``ix_outbox_unpublished_topic`` per topic,
 however many rows are waiting (PostgreSQL and SQLite alike)."""
+
+RECONCILE_TIMEOUT_S = 30.0
+"""How long reading the partitions' tails may take (a fresh reader connects to each leader)."""
 
 Fault = Callable[[list[int]], Awaitable[None]]
 
@@ -105,6 +119,7 @@ class OutboxRelay:
         listen: bool = False,
         send_timeout: float = 10.0,
         renew: Renew | None = None,
+        bootstrap_servers: str | None = None,
     ) -> None:
         self._engine = engine
         self._producer = producer
@@ -122,6 +137,18 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._listen = listen
         self._listener: AsyncConnection | None = None
+        self._bootstrap = bootstrap_servers
+        self._reconcile = bootstrap_servers is not None
+        """Whether the next round must first look on Kafka for rows whose mark was lost
+        (reading Kafka needs ``bootstrap_servers``; without them the relay never looks)."""
+        self._server: object = None
+        self._refused = False
+        """Whether a round found the lock held by another relay since this one last held it."""
+        self._reader: AIOKafkaConsumer | None = None
+        """Reads partitions' tails when reconciling; kept between reconciles."""
+        """The database server's start time seen last: another one means a failover."""
+        self.reconciled = 0
+        """Rows found on Kafka and marked published without being sent again."""
         self.more = False
         """Whether the last round left rows of some topic waiting (it took a full batch)."""
         self.after_send: Fault | None = None
@@ -157,6 +184,7 @@ class OutboxRelay:
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
             self._task = None
+        await self._close_reader()
 
     async def _run(self) -> None:
         backoff = self._interval
@@ -196,23 +224,44 @@ class OutboxRelay:
         return len(self._in_flight.ids) if self._in_flight is not None else 0
 
     async def publish_batch(self) -> int:
-        """Publish one batch of committed, unpublished rows; returns how many. Raises
-        ``SendTimeout`` when Kafka does not acknowledge them within ``send_timeout``."""
+        """Publish one batch of committed, unpublished rows; returns how many (with those
+        found already on Kafka). Raises ``SendTimeout`` when Kafka does not acknowledge them
+        within ``send_timeout``."""
+        try:
+            return await self._round()
+        except BaseException:  # a mark may be lost: look on Kafka before sending again
+            self._reconcile = self._bootstrap is not None
+            raise
+
+    async def _round(self) -> int:
         if self._in_flight is not None:
             return await self._settle()
         async with self._engine.begin() as conn:
             if is_postgres(conn):
-                got = await conn.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK)))
+                got, server = (await conn.execute(select(
+                    func.pg_try_advisory_xact_lock(RELAY_LOCK),
+                    func.pg_postmaster_start_time()))).one()
                 if not got:
+                    self._refused = True
                     return 0
-            topics = (await conn.scalars(TOPICS)).all()
-            rows = [] if not topics else sorted((await conn.execute(union_all(*(
-                select(oldest_of(topic, self._batch_size)) for topic in topics)))).all(),
-                key=lambda row: row.id)
+                if self._refused:  # another relay ran rounds meanwhile: it may have died
+                    self._refused = False
+                    self._reconcile = self._bootstrap is not None
+                if server != self._server:  # first round, or another server: a failover
+                    self._reconcile = self._reconcile or (
+                        self._server is not None and self._bootstrap is not None)
+                    self._server = server
+            rows = await self._oldest(conn)
+            reconciled = 0
+            if self._reconcile and rows:
+                reconciled = await self._mark_found_on_kafka(conn, rows)
+                if reconciled:
+                    rows = await self._oldest(conn)
             self.more = any(n == self._batch_size
                             for n in Counter(row.topic for row in rows).values())
             if not rows:
-                return 0
+                self._reconciled(reconciled)
+                return reconciled
             await self._send(rows)
             ids = [row.id for row in rows]
             if self.after_send is not None:
@@ -220,8 +269,80 @@ class OutboxRelay:
             await conn.execute(
                 update(outbox).where(_among(conn, ids)).values(published_at=self._clock.now())
             )
+        self._reconciled(reconciled)
         self._count_published(row.topic for row in rows)
-        return len(rows)
+        return len(rows) + reconciled
+
+    async def _oldest(self, conn: AsyncConnection) -> list[Row[Any]]:
+        """The rows of a round: the oldest ``batch_size`` unpublished of each topic."""
+        topics = (await conn.scalars(TOPICS)).all()
+        return [] if not topics else sorted((await conn.execute(union_all(*(
+            select(oldest_of(topic, self._batch_size)) for topic in topics)))).all(),
+            key=lambda row: row.id)
+
+    def _reconciled(self, n: int) -> None:
+        """The round committed: what reconciling marked is marked, no need to look again."""
+        self._reconcile = False
+        if n:
+            self.reconciled += n
+            log.warning("outbox relay: %d events were already on Kafka (their published "
+                        "mark was lost); marked published, not sent again", n)
+
+    async def _mark_found_on_kafka(self, conn: AsyncConnection, rows: Sequence[Row[Any]]
+                                   ) -> int:
+        """Mark published, in the round's transaction, the rows already on Kafka; how many."""
+        started = asyncio.get_running_loop().time()
+        found = await asyncio.wait_for(self._on_kafka(rows), RECONCILE_TIMEOUT_S)
+        log.info("outbox relay: looked on Kafka for %d unpublished events in %.2f s, found %d",
+                 len(rows), asyncio.get_running_loop().time() - started, len(found))
+        ids = [row.id for row in rows if row.event_id in found]
+        if ids:
+            await conn.execute(update(outbox).where(_among(conn, ids))
+                               .values(published_at=self._clock.now()))
+        return len(ids)
+
+    async def _on_kafka(self, rows: Sequence[Row[Any]]) -> set[str]:
+        """The event ids among the last records of each partition ``rows`` go to, as many
+        records as ``rows`` has for that partition (a lost mark's rows are that tail)."""
+        assert self._bootstrap is not None
+        tail = {TopicPartition(topic, partition): len(queue)
+                for (topic, partition), queue in (await self._by_partition(rows)).items()}
+        if self._reader is None:
+            reader = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None,
+                                      enable_auto_commit=False,
+                                      client_id=f"vbp-{self._service}-outbox-reconcile")
+            await reader.start()
+            self._reader = reader
+        reader = self._reader
+        try:
+            reader.assign(list(tail))
+            ends = await reader.end_offsets(list(tail))
+            firsts = await reader.beginning_offsets(list(tail))
+            todo: dict[TopicPartition, int] = {}
+            for tp, n in tail.items():
+                if ends[tp] > firsts[tp]:
+                    reader.seek(tp, max(firsts[tp], ends[tp] - n))
+                    todo[tp] = ends[tp]
+            found: set[str] = set()
+            while todo:
+                for tp, records in (await reader.getmany(*todo, timeout_ms=500)).items():
+                    for record in records:
+                        event_id = dict(record.headers or ()).get("ce_id")
+                        if event_id is not None and record.offset < todo.get(tp, 0):
+                            found.add(event_id.decode())
+                for tp in list(todo):
+                    if await reader.position(tp) >= todo[tp]:
+                        del todo[tp]
+            return found
+        except BaseException:  # a fresh reader next time
+            await self._close_reader()
+            raise
+
+    async def _close_reader(self) -> None:
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            with contextlib.suppress(Exception):
+                await reader.stop()
 
     async def _renew_producer(self) -> None:
         """Replace a producer that cannot go on (``FATAL_PRODUCER_ERRORS``). What it still

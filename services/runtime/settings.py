@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     consumer_max_retries: int = 4
     consumer_backoff_s: float = 0.2
     consumer_batch_size: int = 100
+    consumer_instance_id: str | None = None
+    """Kafka static membership (KIP-345): this process's stable name in its consumer groups
+    (``group.instance.id``). A process started again under the same name takes over the
+    partitions of the one that died at once, without a rebalance and without waiting for the
+    dead one's session to time out (10 s). Unset or empty (the default): dynamic membership.
+    The chart sets it to the worker pod's name (a StatefulSet's names are stable; docs/deploy.md).
+    A static member does not leave the group when it stops: its partitions wait for its
+    return, or for the session timeout, so each running process needs a name of its own."""
     max_body_bytes: int = 16 * 1024 * 1024
     max_page_size: int = 500
     kafka_partitions: int = 4

@@ -9,16 +9,13 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.devstack.kafka import KafkaCluster, ensure_jars
 from services.devstack.postgres import PostgresCluster, PostgresPair
-from services.runtime.db import make_engine, runtime_metadata
-from tests.integration.harness import test_metadata
 
 REPLICAS, MIN_INSYNC = 3, 2
 
@@ -61,21 +58,3 @@ def pg_pair(root: Path) -> Iterator[PostgresPair]:
         yield pair
     finally:
         pair.stop()
-
-
-async def harness_engine(url: str) -> AsyncEngine:
-    engine = make_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(runtime_metadata.create_all)
-        await conn.run_sync(test_metadata.create_all)
-    return engine
-
-
-@pytest.fixture
-async def engine_on_single(single_postgres: PostgresCluster) -> AsyncIterator[AsyncEngine]:
-    name = f"c_{uuid.uuid4().hex[:10]}"
-    engine = await harness_engine(single_postgres.create_database(name))
-    try:
-        yield engine
-    finally:
-        await engine.dispose()

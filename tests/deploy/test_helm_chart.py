@@ -46,7 +46,7 @@ def _of(manifests: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]
 
 
 def _containers(manifests: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for kind in ("Deployment", "Job"):
+    for kind in ("Deployment", "StatefulSet", "Job"):
         for name, m in _of(manifests, kind).items():
             for c in m["spec"]["template"]["spec"]["containers"]:
                 yield name, c
@@ -93,7 +93,7 @@ def test_each_service_has_its_own_replicated_postgres(manifests: list[dict[str, 
 
 def test_each_service_runs_api_and_worker_with_probes_limits_hpa_and_pdb(
         manifests: list[dict[str, Any]]) -> None:
-    deployments = _of(manifests, "Deployment")
+    deployments = _of(manifests, "Deployment") | _of(manifests, "StatefulSet")
     hpas = _of(manifests, "HorizontalPodAutoscaler")
     pdbs = _of(manifests, "PodDisruptionBudget")
     services = _of(manifests, "Service")
@@ -113,6 +113,17 @@ def test_each_service_runs_api_and_worker_with_probes_limits_hpa_and_pdb(
         assert hpa["spec"]["scaleTargetRef"]["name"] == f"vbp-{service}-api"
         assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
     assert set(deployments) == {f"vbp-{s}-{r}" for s in SERVICES for r in ROLES}
+    assert set(_of(manifests, "StatefulSet")) == {f"vbp-{s}-worker" for s in SERVICES}
+
+
+def test_workers_join_their_groups_as_static_members_under_their_pod_names(
+        manifests: list[dict[str, Any]]) -> None:
+    for name, container in _containers(manifests):
+        (env,) = [e for e in container["env"] if e["name"] == "VBP_CONSUMER_INSTANCE_ID"]
+        if name.endswith("-worker"):
+            assert env["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name", name
+        else:
+            assert env["value"] == "", name
 
 
 def _env_names(manifests: list[dict[str, Any]], container: dict[str, Any]) -> set[str]:
@@ -172,7 +183,7 @@ def test_existing_engines_instead_of_operators() -> None:
                         "postgres.create=false")
     kinds = {m["kind"] for m in manifests}
     assert not kinds & {"Kafka", "KafkaNodePool", "KafkaTopic", "Cluster"}
-    (container,) = _of(manifests, "Deployment")["vbp-supply-worker"]["spec"]["template"][
+    (container,) = _of(manifests, "StatefulSet")["vbp-supply-worker"]["spec"]["template"][
         "spec"]["containers"]
     env = {e["name"]: e for e in container["env"]}
     assert env["VBP_SUPPLY_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {

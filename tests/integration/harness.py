@@ -70,7 +70,8 @@ class Harness:
         return producer
 
     async def relay(self) -> OutboxRelay:
-        return OutboxRelay(self.engine, await self.producer(), service="test", clock=self.clock)
+        return OutboxRelay(self.engine, await self.producer(), service="test", clock=self.clock,
+                           bootstrap_servers=self.bootstrap)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine, clock=self.clock, source="/vbp/test")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import uuid
 from pathlib import Path
 
@@ -70,7 +71,7 @@ async def test_a_row_that_commits_late_is_not_skipped(harness: Harness) -> None:
     assert late_id is not None
 
 
-async def test_relay_killed_after_send_before_mark_delivers_again_applied_once(
+async def test_relay_killed_after_send_before_mark_sends_nothing_twice_after_restart(
         harness: Harness) -> None:
     ids = await harness.record(20)
     relay = await harness.relay()
@@ -83,14 +84,66 @@ async def test_relay_killed_after_send_before_mark_delivers_again_applied_once(
         await relay.publish_batch()
     assert await unpublished_count(harness.engine) == 20  # nothing was marked
 
-    restarted = await harness.relay()
+    restarted = await harness.relay()  # a new process: it looks on Kafka first
     assert await restarted.publish_batch() == 20
-    assert len(await harness.read_topic(expect=40)) == 40  # each event is on Kafka twice
+    assert restarted.reconciled == 20
+    assert await unpublished_count(harness.engine) == 0
+    records = await harness.read_topic(expect=21, timeout=5)
+    assert sorted(dict(r.headers)["ce_id"].decode() for r in records) == sorted(ids)
 
     consumer = harness.consumer()
     await consumer.start()
     rows, distinct = await harness.wait_applied(len(ids))
-    assert (rows, distinct) == (20, 20)  # ...and applied once
+    assert (rows, distinct) == (20, 20)
+
+
+async def test_a_published_mark_lost_is_not_sent_again_and_key_order_is_kept(
+        harness: Harness) -> None:
+    """The round's transaction dies after the send (a PostgreSQL failover: the promoted
+    standby never saw the mark); rows committed meanwhile go out after those on Kafka."""
+    first = await harness.record(30, keys=3)
+    relay = await harness.relay()
+
+    async def primary_lost(_: list[int]) -> None:
+        raise ConnectionResetError("the primary died before the mark committed")
+
+    relay.after_send = primary_lost
+    with pytest.raises(ConnectionResetError):
+        await relay.publish_batch()
+    relay.after_send = None
+    second = await harness.record(30, keys=3, start=30)
+    assert await relay.publish_batch() == 60
+    assert relay.reconciled == 30
+    assert await relay.publish_batch() == 0
+    records = await harness.read_topic(expect=61, timeout=5)
+    sent = [dict(r.headers)["ce_id"].decode() for r in records]
+    assert sorted(sent) == sorted(first + second)  # each once
+    by_key: dict[bytes, list[int]] = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        by_key.setdefault(record.key, []).append(json.loads(record.value)["n"])
+    assert all(ns == sorted(ns) for ns in by_key.values()), by_key
+
+
+async def test_a_relay_taking_over_from_one_that_died_mid_round_sends_nothing_twice(
+        harness: Harness) -> None:
+    """Two worker processes' relays: the one holding the lock dies after its send, before its
+    mark; the other, refused the lock meanwhile, looks on Kafka before its next send."""
+    other = await harness.relay()
+    assert await other.publish_batch() == 0  # running already: its start-up look is done
+    ids = await harness.record(20)
+    dying = await harness.relay()
+
+    async def process_killed(_: list[int]) -> None:
+        assert await other.publish_batch() == 0  # refused: the lock is held mid-round
+        raise RuntimeError("the process died after the send, before the mark")
+
+    dying.after_send = process_killed
+    with pytest.raises(RuntimeError):
+        await dying.publish_batch()
+    assert await other.publish_batch() == 20
+    assert other.reconciled == 20
+    records = await harness.read_topic(expect=21, timeout=5)
+    assert sorted(dict(r.headers)["ce_id"].decode() for r in records) == sorted(ids)
 
 
 async def test_per_key_order_is_kept(harness: Harness) -> None:

@@ -40,6 +40,14 @@ app.kubernetes.io/component: {{ .role }}
 {{- $db := include "vbp.dbName" . -}}
 - name: VBP_ROLE
   value: {{ .role | quote }}
+{{- if eq .role "worker" }}
+- name: VBP_CONSUMER_INSTANCE_ID  # the StatefulSet pod's stable name: static membership
+  valueFrom:
+    fieldRef: {fieldPath: metadata.name}
+{{- else }}
+- name: VBP_CONSUMER_INSTANCE_ID  # no consumers in this process: dynamic membership
+  value: ""
+{{- end }}
 - name: KAFKA_BOOTSTRAP_SERVERS
   value: {{ include "vbp.kafkaBootstrap" .root | quote }}
 - name: VBP_JWKS_URL
