@@ -65,6 +65,7 @@ async def list_records(caller: Viewer, conn: Engine, limit: Limit = 50,
                        status: RecordStatus | None = None, subject_id: str | None = None,
                        region: str | None = None, cursor: str | None = None
                        ) -> CreditRecordsPage:
+    """Credit records, newest first, filtered by status, subject and region (R-CRD-1)."""
     async with conn.connect() as c:
         return await credit.list_records(c, caller, status=status, subject_id=subject_id,
                                          region=region, cursor=cursor, limit=limit)
@@ -72,6 +73,7 @@ async def list_records(caller: Viewer, conn: Engine, limit: Limit = 50,
 
 @router.get("/credit/records/{record_id}", response_model=CreditRecordOut)
 async def get_record(record_id: str, caller: Viewer, conn: Engine) -> CreditRecordOut:
+    """One credit record with every step of its life (R-CRD-1/4)."""
     async with conn.connect() as c:
         return await credit.get_record(c, record_id, caller)
 
@@ -87,6 +89,7 @@ async def confirm(record_id: str, body: ConfirmIn, caller: Regulator, uow: UoW,
 @router.post("/credit/records/{record_id}/dismissal", response_model=CreditRecordOut)
 async def dismiss(record_id: str, body: ReasonIn, caller: Regulator, uow: UoW,
                   idem: Idempotency) -> JSONResponse:
+    """Dismiss a proposed record (R-CRD-1): it never counts."""
     return await idem.run(uow, caller.actor, lambda u: credit.dismiss(u, record_id, body, caller),
                           status_code=200)
 
@@ -103,6 +106,7 @@ async def apply_repair(record_id: str, body: RepairIn, caller: Subject, uow: UoW
 @router.post("/credit/records/{record_id}/repair/approval", response_model=CreditRecordOut)
 async def approve_repair(record_id: str, body: ReasonIn, caller: Regulator, uow: UoW,
                          idem: Idempotency) -> JSONResponse:
+    """Approve a pending repair (R-CRD-4): the record stops counting."""
     return await idem.run(uow, caller.actor,
                           lambda u: credit.approve_repair(u, record_id, body, caller),
                           status_code=200)
@@ -111,6 +115,7 @@ async def approve_repair(record_id: str, body: ReasonIn, caller: Regulator, uow:
 @router.post("/credit/records/{record_id}/repair/refusal", response_model=CreditRecordOut)
 async def refuse_repair(record_id: str, body: ReasonIn, caller: Regulator, uow: UoW,
                         idem: Idempotency) -> JSONResponse:
+    """Refuse a pending repair (R-CRD-4); a new application must wait."""
     return await idem.run(uow, caller.actor,
                           lambda u: credit.refuse_repair(u, record_id, body, caller),
                           status_code=200)
@@ -139,6 +144,7 @@ async def sweep(caller: Overseer, uow: UoW) -> proposals.SweepResult:
 @router.post("/credit/backup-switches", response_model=BackupProductSwitched, status_code=201)
 async def backup_switch(body: BackupSwitchIn, caller: Regulator, uow: UoW,
                         idem: Idempotency) -> JSONResponse:
+    """Switch an institution's volume of a failing product to a backup product (R-CRD-5)."""
     return await idem.run(uow, caller.actor,
                           lambda u: interventions.switch_to_backup(u, body, caller))
 
@@ -147,6 +153,8 @@ async def backup_switch(body: BackupSwitchIn, caller: Regulator, uow: UoW,
              status_code=201)
 async def emergency_supply(body: EmergencySupplyIn, caller: Regulator, uow: UoW,
                            idem: Idempotency) -> JSONResponse:
+    """Trigger emergency supply of a product for the region or some institutions
+    (R-CRD-5)."""
     return await idem.run(uow, caller.actor,
                           lambda u: interventions.trigger_emergency_supply(u, body, caller))
 
@@ -238,6 +246,7 @@ async def public_ratings(conn: Engine, limit: PublicLimit = 100, cursor: str | N
 async def public_listings(conn: Engine, program_id: str | None = None,
                           limit: PublicLimit = 100, cursor: str | None = None,
                           if_none_match: IfNoneMatch = None) -> Response:
+    """Listed products and prices, open to the public (no token); cacheable with ETag."""
     async with conn.connect() as c:
         page = await disclosure.listings(c, program_id, cursor, limit)
     return _cacheable(page, if_none_match)

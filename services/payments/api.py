@@ -108,6 +108,7 @@ async def payables_ageing(
 @router.get("/payables/{payable_id}", response_model=PayableOut)
 async def get_payable(payable_id: str, caller: PayableViewer, engine: Engine,
                       clock: ClockDep) -> PayableOut:
+    """One payable: amount, paid, outstanding, deadline (R-PAY-1)."""
     async with engine.connect() as conn:
         items = await views.payables(
             conn, caller, clock.now(), program_id=None, region=None, institution_id=None,
