@@ -29,12 +29,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fastapi import FastAPI, routing
+from fastapi import FastAPI, Request, routing
 from fastapi.dependencies.models import Dependant
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
+from starlette.routing import Route
 
 from contracts.problems import MEDIA_TYPE, ProblemDetails
+from services.runtime import i18n
 from services.runtime.glossary import field_term, parameter_term
 from services.runtime.idempotency import (
     HEADER,
@@ -262,15 +265,30 @@ def describe(schema: dict[str, Any]) -> None:
 
 
 def install(app: FastAPI, *, database: frozenset[Callable[..., Any]]) -> None:
-    """``app.openapi()`` (and ``/openapi.json``) return the rewritten document."""
+    """``app.openapi()`` (and ``/openapi.json``) return the rewritten document;
+    ``/openapi.json`` asked for in Chinese (``Accept-Language: zh-CN``) answers it with its
+    descriptions and summaries in Chinese (``i18n.document_zh``)."""
     generate = app.openapi
+    chinese: dict[str, Any] = {}
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = document(generate(), app, database)
         return app.openapi_schema
 
+    async def served(request: Request) -> JSONResponse:
+        if i18n.language(request.headers.get("accept-language")) == i18n.ZH:
+            if not chinese:
+                chinese.update(i18n.document_zh(openapi()))
+            return JSONResponse(chinese, headers={"Content-Language": i18n.ZH,
+                                                  "Vary": "Accept-Language"})
+        return JSONResponse(openapi(), headers={"Vary": "Accept-Language"})
+
     app.openapi = openapi  # type: ignore[method-assign]
+    if app.openapi_url:
+        app.router.routes[:] = [r for r in app.router.routes
+                                if not (isinstance(r, Route) and r.path == app.openapi_url)]
+        app.add_route(app.openapi_url, served, include_in_schema=False)
 
 
 def database_routes(app: FastAPI, database: frozenset[Callable[..., Any]]) -> frozenset[str]:
