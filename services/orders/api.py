@@ -113,7 +113,10 @@ def _cursor(items: list[Any], limit: int, key: str) -> str | None:
 # --- catalog read models ------------------------------------------------------------------------
 
 
-@router.get("/listings", response_model=ListingsPage)
+@router.get("/listings", response_model=ListingsPage, responses={200: {"links": {
+    "place_order": {"operationId": "place_order", "requestBody": {
+        "listing_id": "$response.body#/items/0/listing_id",
+        "unit_price": "$response.body#/items/0/listing_price"}}}}})
 async def list_listings(
     caller: AnyRole,
     engine: Engine,

@@ -19,6 +19,12 @@ plus what a route declares itself (``responses={409: {"description": ...}}``: it
 schema is filled in here). Schemas a route's ``openapi_extra`` brings inline with ``$defs``
 (request bodies read by hand) are moved to ``components``.
 
+Links (for stateful clients and schemathesis' stateful runs, issue #17): a success answer
+that carries an id (``order_id``; in a page, its first item's) links to every operation that
+takes that id in its path, so create → read → act flows (place an order, read it, cancel or
+accept it) can be followed; a route declares further links itself
+(``responses={200: {"links": ...}}``).
+
 Every field and parameter the models and routes leave undescribed gets its description and
 example from ``services.runtime.glossary`` (issue #17); an enum without one is exemplified by
 its first value. ``tests/unit/test_openapi_descriptions.py`` names whatever is still missing.
@@ -170,6 +176,7 @@ def document(schema: dict[str, Any], app: FastAPI,
                     "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
     _hoist_defs(schema["paths"], components)
     describe(schema)
+    link(schema)
     text = repr(schema["paths"])
     for unused in ("HTTPValidationError", "ValidationError"):
         if f"#/components/schemas/{unused}'" not in text:
@@ -262,6 +269,50 @@ def describe(schema: dict[str, Any]) -> None:
                     example = _example_for(node, term.example if term else None, components)
                     if example is not None:
                         param["example"] = example
+
+
+def _carried(node: dict[str, Any], components: dict[str, Any]) -> dict[str, str]:
+    """The fields a success answer carries, each with the JSON pointer to it: the answer's
+    own fields, or a page's or list's first item's."""
+    target = resolve(node, components)
+    if target.get("type") == "array":
+        item = resolve(target.get("items", {}), components)
+        return {f: f"/0/{f}" for f in item.get("properties", {})}
+    fields = {f: f"/{f}" for f in target.get("properties", {})}
+    items = resolve(target.get("properties", {}).get("items", {}), components)
+    if items.get("type") == "array":
+        item = resolve(items.get("items", {}), components)
+        fields = {f: f"/items/0/{f}" for f in item.get("properties", {})} | fields
+    return fields
+
+
+def link(schema: dict[str, Any]) -> None:
+    """Add, to each success answer carrying an id, a link to every operation taking that id
+    in its path (see the module's docstring)."""
+    components = schema.get("components", {}).get("schemas", {})
+    targets = []
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            params = [p["name"] for p in operation.get("parameters", ()) if p["in"] == "path"]
+            if params and "operationId" in operation:
+                targets.append((operation["operationId"], params))
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                body = response.get("content", {}).get("application/json", {}).get("schema")
+                if not status.startswith("2") or body is None:
+                    continue
+                carried = _carried(body, components)
+                links = response.setdefault("links", {})
+                for target, params in targets:
+                    if target != operation.get("operationId") and all(
+                            p in carried for p in params) and any(
+                            p.endswith("_id") for p in params):
+                        links.setdefault(target, {
+                            "operationId": target,
+                            "parameters": {p: f"$response.body#{carried[p]}" for p in params}})
+                if not links:
+                    del response["links"]
 
 
 def install(app: FastAPI, *, database: frozenset[Callable[..., Any]]) -> None:
