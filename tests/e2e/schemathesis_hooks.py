@@ -1,10 +1,16 @@
-"""Schemathesis hooks for the stateful runs (``SCHEMATHESIS_HOOKS``): a caller names its own
-organisation where a body asks for it (a hospital places orders for itself), as every real
-integrator does, so that a flow the links lead through is not refused at its first step for
-naming another organisation (the authorisation matrix tests those refusals)."""
+"""Schemathesis hooks for the stateful runs (``SCHEMATHESIS_HOOKS``), doing what every real
+integrator does, so that the flows the links lead through are not refused or emptied at their
+first step by made-up values (the fuzzing runs and the authorisation matrix test those):
+
+- a caller names its own organisation where a body asks for it (a hospital places orders for
+  itself): ``VBP_SCHEMATHESIS_ROLE`` and ``VBP_SCHEMATHESIS_ORG``;
+- the lists a flow starts from are asked with the filters of the seeded world
+  (``VBP_SCHEMATHESIS_QUERIES``: JSON, ``{"GET /v1/listings": {"program_id": "..."}}``)
+  instead of the examples' made-up program or enterprise, which find nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -19,3 +25,7 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     field = OWN_FIELD.get(os.environ.get("VBP_SCHEMATHESIS_ROLE", ""))
     if field and isinstance(case.body, dict) and field in case.body:
         case.body[field] = os.environ["VBP_SCHEMATHESIS_ORG"]
+    queries = json.loads(os.environ.get("VBP_SCHEMATHESIS_QUERIES", "{}"))
+    route = f"{case.method.upper()} {case.path}"
+    if route in queries:
+        case.query = dict(queries[route])

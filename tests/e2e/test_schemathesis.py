@@ -90,8 +90,13 @@ STATEFUL = [("orders", "institution"), ("orders", "regulator"), ("supply", "regu
             ("monitoring", "regulator")]
 """Stateful runs (issue #17): schemathesis follows the documented links from one answer to the
 next operation (``services.runtime.openapi.link``): the orders listed → an order placed at the
-listing's price → read, cancelled, accepted, rejected; a distributor registered → read, barred;
+listing's price → read, cancelled, accepted, rejected; a distributor registered → read, its history;
 a payable listed → read → paid."""
+STATEFUL_PROGRAM = "SCHEMA-STATEFUL"
+STARTS = {"GET /v1/listings": {"program_id": STATEFUL_PROGRAM}, "GET /v1/orders": {},
+          "GET /v1/payables": {}, "GET /v1/distributors": {}}
+"""The lists the flows start from, asked as an integrator would (tests/e2e/schemathesis_hooks.py):
+the seeded program's listings, one's own orders and payables, every distributor."""
 STATEFUL_REGION = "重庆市璧山区-stateful"
 """A region of its own, so that no institution register another run filled refuses the
 seeded hospital's orders."""
@@ -102,8 +107,8 @@ def seeded(platform: dict[str, str]) -> dict[str, str]:
     """A program with a listing in orders, a distributor of the schemathesis org assigned for
     its region, and one order of the schemathesis hospital delivered and accepted (so that
     payments holds a payable for it): something for every link to start from."""
-    listing = publish_program(platform["catalog"], "SCHEMA-STATEFUL", STATEFUL_REGION)
-    listing_in_orders(platform["orders"], "SCHEMA-STATEFUL", REGULATOR)
+    listing = publish_program(platform["catalog"], STATEFUL_PROGRAM, STATEFUL_REGION)
+    listing_in_orders(platform["orders"], STATEFUL_PROGRAM, REGULATOR)
     assign_distributor(platform["supply"], ORGS["distributor"], STATEFUL_REGION)
     hospital = bearer("institution", ORGS["institution"])
     placed = post(f"{platform['orders']}/v1/orders", {
@@ -158,12 +163,13 @@ def test_stateful_runs_follow_the_links_without_a_server_error(
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks",
            "PYTHONPATH": str(ROOT), "VBP_SCHEMATHESIS_ROLE": role,
-           "VBP_SCHEMATHESIS_ORG": ORGS[role]}
+           "VBP_SCHEMATHESIS_ORG": ORGS[role],
+           "VBP_SCHEMATHESIS_QUERIES": json.dumps(STARTS)}
     done = subprocess.run(command, capture_output=True, text=True, timeout=840, check=False,
                           cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stdout[-12000:] + done.stderr[-3000:]
     paths = httpx.get(f"{platform[service]}/openapi.json", timeout=30).json()["paths"]
-    seen = answers(next(tmp_path.glob("*.har")), list(paths))
+    seen = answers(next(tmp_path.glob("har-*.json")), list(paths))
     summary = done.stdout[done.stdout.rfind("API Operations"):]
     print(f"{service} as {role}: {sum(seen.values())} requests;", " ".join(summary.split()))
     print(sorted(seen.items()))
