@@ -757,4 +757,13 @@ DOCS_ZH: dict[str, str] = {
         '生产企业（或配送企业）为其某条信用记录申请信用修复（R-CRD-4）。',
     "One step of a record's life: who decided what, when and why (R-CRD-4).":
         '信用记录的一个步骤：谁在何时以何理由作出了什么决定（R-CRD-4）。',
+    'more than is outstanding (overpayment), or the ledger refuses the movement '
+    '(ledger-limit)':
+        '超过未付金额（overpayment），或账本拒绝此笔记账（ledger-limit）',
+    "more than the installment's outstanding (over-disbursement), or the ledger refuses the "
+    'movement (ledger-limit)':
+        '超过该期未拨付金额（over-disbursement），或账本拒绝此笔记账（ledger-limit）',
+    'a month submitted before with another amount (fund-payment-conflict), or the ledger '
+    'refuses the movement (ledger-limit)':
+        '该月此前已以不同金额提交（fund-payment-conflict），或账本拒绝此笔记账（ledger-limit）',
 }
