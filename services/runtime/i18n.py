@@ -206,6 +206,32 @@ DETAILS_ZH: list[tuple[str, str]] = [
      "catalog's events", "订单服务（尚）未获知项目 {program}：项目信息来自目录服务的事件"),
     ("program {program} has agreement years 1 to {years} (R-PRG-2), not {index}",
      "项目 {program} 的协议年度为 1 至 {years}（R-PRG-2），没有 {index}"),
+    # catalog
+    ("program {program} is already published", "项目 {program} 已发布"),
+    ("send 'profile' or a 'preset' (one of {presets})",
+     "请提供 'profile' 或 'preset'（以下之一：{presets}）"),
+    ("'preset' {preset} is not one of {presets}", "'preset' {preset} 不是以下之一：{presets}"),
+    ("{registration_no} is listed as {listing}", "{registration_no} 已挂网，挂网编号 {listing}"),
+    # supply
+    ("distributor {distributor} is already registered", "配送企业 {distributor} 已登记"),
+    ("distributor {distributor} is not registered", "配送企业 {distributor} 未登记"),
+    ("the account for {distributor} was opened at {at}", "与 {distributor} 的账户已于 {at} 开立"),
+    ("assignment {assignment} is {status}", "配送关系 {assignment} 的状态为 {status}"),
+    ("{field} {at} is after now", "{field} {at} 晚于当前时间"),
+    ("order {order} is {status}: nothing more to ship or deliver",
+     "订单 {order} 的状态为 {status}：没有可发货或送达的货物"),
+    ("until {until} is not after {at}", "until {until} 不晚于 {at}"),
+    ("bar {bar} was lifted at {at}", "禁入 {bar} 已于 {at} 解除"),
+    # payments
+    ("payable {payable}: 'amount' {amount} exceeds the outstanding {outstanding}",
+     "应付款 {payable}：'amount' {amount} 超过未付金额 {outstanding}"),
+    ("installment {seq} of {schedule}: 'amount' {amount} exceeds the undisbursed {outstanding}",
+     "{schedule} 的第 {seq} 期：'amount' {amount} 超过未拨付金额 {outstanding}"),
+    ("row {row}: {fund_payment} was submitted with {submitted}, not {amount}; a submitted month "
+     "is not changed",
+     "第 {row} 行：{fund_payment} 已按 {submitted} 提交，而非 {amount}；已提交的月份不能修改"),
+    ("{fund_payment} was submitted with {submitted}, not {amount}; a submitted month is not "
+     "changed", "{fund_payment} 已按 {submitted} 提交，而非 {amount}；已提交的月份不能修改"),
 ]
 """Each detail's English template and its Chinese: ``{name}`` stands for a value the detail
 carries over (a ``what`` is an object named in ``NOUNS_ZH``)."""
