@@ -8,7 +8,7 @@ repair (another's is 404). The public disclosure feed needs no token.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
@@ -48,6 +48,9 @@ Viewer = Annotated[Principal, Depends(authorize("regulator", "operator", "enterp
 Limit = Annotated[int, Query(ge=1, le=200)]
 Format = Literal["json", "csv", "xlsx"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+STATE_CONFLICT: dict[int | str, dict[str, Any]] = {409: {
+    "description": "the record's state does not allow this now (the problem's type says why)"}}
+"""The record moves whose refusals depend on its state (R-CRD-1/4)."""
 
 
 # --- credit records (R-CRD-1..4) ------------------------------------------------------------------
@@ -78,7 +81,8 @@ async def get_record(record_id: str, caller: Viewer, conn: Engine) -> CreditReco
         return await credit.get_record(c, record_id, caller)
 
 
-@router.post("/credit/records/{record_id}/confirmation", response_model=CreditRecordOut)
+@router.post("/credit/records/{record_id}/confirmation", response_model=CreditRecordOut,
+             responses=STATE_CONFLICT)
 async def confirm(record_id: str, body: ConfirmIn, caller: Regulator, uow: UoW,
                   idem: Idempotency) -> JSONResponse:
     """Confirm a proposal (R-CRD-1): it counts from now."""
@@ -86,7 +90,8 @@ async def confirm(record_id: str, body: ConfirmIn, caller: Regulator, uow: UoW,
                           status_code=200)
 
 
-@router.post("/credit/records/{record_id}/dismissal", response_model=CreditRecordOut)
+@router.post("/credit/records/{record_id}/dismissal", response_model=CreditRecordOut,
+             responses=STATE_CONFLICT)
 async def dismiss(record_id: str, body: ReasonIn, caller: Regulator, uow: UoW,
                   idem: Idempotency) -> JSONResponse:
     """Dismiss a proposed record (R-CRD-1): it never counts."""
@@ -94,7 +99,8 @@ async def dismiss(record_id: str, body: ReasonIn, caller: Regulator, uow: UoW,
                           status_code=200)
 
 
-@router.post("/credit/records/{record_id}/repair", response_model=CreditRecordOut)
+@router.post("/credit/records/{record_id}/repair", response_model=CreditRecordOut,
+             responses=STATE_CONFLICT)
 async def apply_repair(record_id: str, body: RepairIn, caller: Subject, uow: UoW,
                        idem: Idempotency) -> JSONResponse:
     """The enterprise or distributor applies for repair of its record (R-CRD-4)."""
@@ -103,7 +109,8 @@ async def apply_repair(record_id: str, body: RepairIn, caller: Subject, uow: UoW
                           status_code=200)
 
 
-@router.post("/credit/records/{record_id}/repair/approval", response_model=CreditRecordOut)
+@router.post("/credit/records/{record_id}/repair/approval", response_model=CreditRecordOut,
+             responses=STATE_CONFLICT)
 async def approve_repair(record_id: str, body: ReasonIn, caller: Regulator, uow: UoW,
                          idem: Idempotency) -> JSONResponse:
     """Approve a pending repair (R-CRD-4): the record stops counting."""
@@ -112,7 +119,8 @@ async def approve_repair(record_id: str, body: ReasonIn, caller: Regulator, uow:
                           status_code=200)
 
 
-@router.post("/credit/records/{record_id}/repair/refusal", response_model=CreditRecordOut)
+@router.post("/credit/records/{record_id}/repair/refusal", response_model=CreditRecordOut,
+             responses=STATE_CONFLICT)
 async def refuse_repair(record_id: str, body: ReasonIn, caller: Regulator, uow: UoW,
                         idem: Idempotency) -> JSONResponse:
     """Refuse a pending repair (R-CRD-4); a new application must wait."""
@@ -162,7 +170,11 @@ async def emergency_supply(body: EmergencySupplyIn, caller: Regulator, uow: UoW,
 # --- reports (R-MON-1/2) ----------------------------------------------------------------------
 
 
-@router.get("/reports/monthly/{month}", response_model=None)
+@router.get("/reports/monthly/{month}", response_model=None, responses={200: {
+    "description": "the report as JSON, or with ``format=csv|xlsx`` as a file",
+    "content": {"application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}}}}})
 async def monthly_report(month: str, caller: Overseer, conn: Engine, clock: ClockDep,
                          region: str | None = None, program_id: str | None = None,
                          dimension: Annotated[list[Dimension] | None, Query()] = None,

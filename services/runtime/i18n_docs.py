@@ -766,4 +766,8 @@ DOCS_ZH: dict[str, str] = {
     'a month submitted before with another amount (fund-payment-conflict), or the ledger '
     'refuses the movement (ledger-limit)':
         '该月此前已以不同金额提交（fund-payment-conflict），或账本拒绝此笔记账（ledger-limit）',
+    "the record's state does not allow this now (the problem's type says why)":
+        '信用记录当前状态不允许此操作（原因见问题类型）',
+    'the report as JSON, or with ``format=csv|xlsx`` as a file':
+        'JSON 格式的报告，或以 ``format=csv|xlsx`` 导出为文件',
 }
