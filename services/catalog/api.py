@@ -59,18 +59,22 @@ async def presets(caller: Reader) -> dict[str, PolicyProfile]:
 async def publish_program(
     body: ProgramIn, caller: Regulator, uow: UoW, idem: Idempotency
 ) -> JSONResponse:
+    """Publish a program (one procurement's results in a region) with its policy
+    profile, given in full or by preset."""
     return await idem.run(uow, caller.actor,
                           lambda u: programs.publish_program(u, body, caller))
 
 
 @router.get("/programs", response_model=list[ProgramOut])
 async def list_programs(caller: Reader, engine: Engine) -> list[ProgramOut]:
+    """Every published program with its current policy profile."""
     async with engine.connect() as conn:
         return await programs.list_programs(conn)
 
 
 @router.get("/programs/{program_id}", response_model=ProgramOut)
 async def get_program(program_id: str, caller: Reader, engine: Engine) -> ProgramOut:
+    """One program with its current policy profile."""
     async with engine.connect() as conn:
         return await programs.get_program(conn, program_id)
 
@@ -132,6 +136,7 @@ async def search_listings(
 
 @router.get("/listings/{listing_id}", response_model=ListingOut)
 async def get_listing(listing_id: str, caller: Reader, engine: Engine) -> ListingOut:
+    """One listed product: price, status, payment standard."""
     async with engine.connect() as conn:
         return await listings.get_listing(conn, caller, listing_id)
 
@@ -169,6 +174,7 @@ async def record_observation(body: PriceObservationIn, caller: Overseer, uow: Uo
 @router.get("/price-observations", response_model=list[PriceObservationOut])
 async def list_observations(registration_no: str, caller: Overseer,
                             engine: Engine) -> list[PriceObservationOut]:
+    """The prices observed on provincial platforms, newest first (R-CAT-6)."""
     async with engine.connect() as conn:
         return await observations.list_observations(conn, registration_no)
 

@@ -8,7 +8,7 @@ repair (another's is 404). The public disclosure feed needs no token.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
@@ -48,6 +48,9 @@ Viewer = Annotated[Principal, Depends(authorize("regulator", "operator", "enterp
 Limit = Annotated[int, Query(ge=1, le=200)]
 Format = Literal["json", "csv", "xlsx"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+STATE_CONFLICT: dict[int | str, dict[str, Any]] = {409: {
+    "description": "the record's state does not allow this now (the problem's type says why)"}}
+"""The record moves whose refusals depend on its state (R-CRD-1/4)."""
 
 
 # --- credit records (R-CRD-1..4) ------------------------------------------------------------------
@@ -65,6 +68,7 @@ async def list_records(caller: Viewer, conn: Engine, limit: Limit = 50,
                        status: RecordStatus | None = None, subject_id: str | None = None,
                        region: str | None = None, cursor: str | None = None
                        ) -> CreditRecordsPage:
+    """Credit records, newest first, filtered by status, subject and region (R-CRD-1)."""
     async with conn.connect() as c:
         return await credit.list_records(c, caller, status=status, subject_id=subject_id,
                                          region=region, cursor=cursor, limit=limit)
@@ -72,11 +76,13 @@ async def list_records(caller: Viewer, conn: Engine, limit: Limit = 50,
 
 @router.get("/credit/records/{record_id}", response_model=CreditRecordOut)
 async def get_record(record_id: str, caller: Viewer, conn: Engine) -> CreditRecordOut:
+    """One credit record with every step of its life (R-CRD-1/4)."""
     async with conn.connect() as c:
         return await credit.get_record(c, record_id, caller)
 
 
-@router.post("/credit/records/{record_id}/confirmation", response_model=CreditRecordOut)
+@router.post("/credit/records/{record_id}/confirmation", response_model=CreditRecordOut,
+             responses=STATE_CONFLICT)
 async def confirm(record_id: str, body: ConfirmIn, caller: Regulator, uow: UoW,
                   idem: Idempotency) -> JSONResponse:
     """Confirm a proposal (R-CRD-1): it counts from now."""
@@ -84,14 +90,17 @@ async def confirm(record_id: str, body: ConfirmIn, caller: Regulator, uow: UoW,
                           status_code=200)
 
 
-@router.post("/credit/records/{record_id}/dismissal", response_model=CreditRecordOut)
+@router.post("/credit/records/{record_id}/dismissal", response_model=CreditRecordOut,
+             responses=STATE_CONFLICT)
 async def dismiss(record_id: str, body: ReasonIn, caller: Regulator, uow: UoW,
                   idem: Idempotency) -> JSONResponse:
+    """Dismiss a proposed record (R-CRD-1): it never counts."""
     return await idem.run(uow, caller.actor, lambda u: credit.dismiss(u, record_id, body, caller),
                           status_code=200)
 
 
-@router.post("/credit/records/{record_id}/repair", response_model=CreditRecordOut)
+@router.post("/credit/records/{record_id}/repair", response_model=CreditRecordOut,
+             responses=STATE_CONFLICT)
 async def apply_repair(record_id: str, body: RepairIn, caller: Subject, uow: UoW,
                        idem: Idempotency) -> JSONResponse:
     """The enterprise or distributor applies for repair of its record (R-CRD-4)."""
@@ -100,17 +109,21 @@ async def apply_repair(record_id: str, body: RepairIn, caller: Subject, uow: UoW
                           status_code=200)
 
 
-@router.post("/credit/records/{record_id}/repair/approval", response_model=CreditRecordOut)
+@router.post("/credit/records/{record_id}/repair/approval", response_model=CreditRecordOut,
+             responses=STATE_CONFLICT)
 async def approve_repair(record_id: str, body: ReasonIn, caller: Regulator, uow: UoW,
                          idem: Idempotency) -> JSONResponse:
+    """Approve a pending repair (R-CRD-4): the record stops counting."""
     return await idem.run(uow, caller.actor,
                           lambda u: credit.approve_repair(u, record_id, body, caller),
                           status_code=200)
 
 
-@router.post("/credit/records/{record_id}/repair/refusal", response_model=CreditRecordOut)
+@router.post("/credit/records/{record_id}/repair/refusal", response_model=CreditRecordOut,
+             responses=STATE_CONFLICT)
 async def refuse_repair(record_id: str, body: ReasonIn, caller: Regulator, uow: UoW,
                         idem: Idempotency) -> JSONResponse:
+    """Refuse a pending repair (R-CRD-4); a new application must wait."""
     return await idem.run(uow, caller.actor,
                           lambda u: credit.refuse_repair(u, record_id, body, caller),
                           status_code=200)
@@ -139,6 +152,7 @@ async def sweep(caller: Overseer, uow: UoW) -> proposals.SweepResult:
 @router.post("/credit/backup-switches", response_model=BackupProductSwitched, status_code=201)
 async def backup_switch(body: BackupSwitchIn, caller: Regulator, uow: UoW,
                         idem: Idempotency) -> JSONResponse:
+    """Switch an institution's volume of a failing product to a backup product (R-CRD-5)."""
     return await idem.run(uow, caller.actor,
                           lambda u: interventions.switch_to_backup(u, body, caller))
 
@@ -147,6 +161,8 @@ async def backup_switch(body: BackupSwitchIn, caller: Regulator, uow: UoW,
              status_code=201)
 async def emergency_supply(body: EmergencySupplyIn, caller: Regulator, uow: UoW,
                            idem: Idempotency) -> JSONResponse:
+    """Trigger emergency supply of a product for the region or some institutions
+    (R-CRD-5)."""
     return await idem.run(uow, caller.actor,
                           lambda u: interventions.trigger_emergency_supply(u, body, caller))
 
@@ -154,7 +170,11 @@ async def emergency_supply(body: EmergencySupplyIn, caller: Regulator, uow: UoW,
 # --- reports (R-MON-1/2) ----------------------------------------------------------------------
 
 
-@router.get("/reports/monthly/{month}", response_model=None)
+@router.get("/reports/monthly/{month}", response_model=None, responses={200: {
+    "description": "the report as JSON, or with ``format=csv|xlsx`` as a file",
+    "content": {"application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}}}}})
 async def monthly_report(month: str, caller: Overseer, conn: Engine, clock: ClockDep,
                          region: str | None = None, program_id: str | None = None,
                          dimension: Annotated[list[Dimension] | None, Query()] = None,
@@ -238,6 +258,7 @@ async def public_ratings(conn: Engine, limit: PublicLimit = 100, cursor: str | N
 async def public_listings(conn: Engine, program_id: str | None = None,
                           limit: PublicLimit = 100, cursor: str | None = None,
                           if_none_match: IfNoneMatch = None) -> Response:
+    """Listed products and prices, open to the public (no token); cacheable with ETag."""
     async with conn.connect() as c:
         page = await disclosure.listings(c, program_id, cursor, limit)
     return _cacheable(page, if_none_match)

@@ -113,7 +113,10 @@ def _cursor(items: list[Any], limit: int, key: str) -> str | None:
 # --- catalog read models ------------------------------------------------------------------------
 
 
-@router.get("/listings", response_model=ListingsPage)
+@router.get("/listings", response_model=ListingsPage, responses={200: {"links": {
+    "place_order": {"operationId": "place_order", "requestBody": {
+        "listing_id": "$response.body#/items/0/listing_id",
+        "unit_price": "$response.body#/items/0/listing_price"}}}}})
 async def list_listings(
     caller: AnyRole,
     engine: Engine,
@@ -166,6 +169,7 @@ async def register_institutions(body: InstitutionsIn, caller: Overseer, uow: UoW
 @router.get("/institutions", response_model=InstitutionsPage)
 async def list_institutions(caller: Overseer, engine: Engine, region: str | None = None,
                             cursor: str | None = None, limit: Limit = 100) -> InstitutionsPage:
+    """The registered medical institutions the caller may see."""
     async with engine.connect() as conn:
         items = await institutions.list_institutions(conn, region=region, after=cursor,
                                                      limit=limit + 1)
@@ -275,6 +279,7 @@ async def _visible_agreement(conn: Any, agreement_id: str, caller: Principal) ->
 @router.get("/agreements/{agreement_id}", response_model=AgreementOut)
 async def get_agreement(agreement_id: str, caller: AgreementViewer,
                         engine: Engine) -> AgreementOut:
+    """One agreement volume (institution × product × agreement year) with its progress."""
     async with engine.connect() as conn:
         return await _visible_agreement(conn, agreement_id, caller)
 
@@ -361,6 +366,7 @@ async def list_renewals(
         pattern="^(accepted|refused|accepted_with_exception)$")] = None,
     cursor: str | None = None, limit: Limit = 100,
 ) -> RenewalsPage:
+    """Renewal requests the caller may see (R-AGR-2)."""
     wanted: dict[str, str | None] = {"institution_id": institution_id}
     if not _narrowed(caller, OWN_INSTITUTION, wanted):
         return RenewalsPage(items=[])
@@ -383,6 +389,7 @@ async def _visible_renewal(conn: Any, renewal_id: str, caller: Principal) -> Ren
 
 @router.get("/renewals/{renewal_id}", response_model=RenewalOut)
 async def get_renewal(renewal_id: str, caller: Viewer, engine: Engine) -> RenewalOut:
+    """One renewal request with its decision and the checks it failed (R-AGR-2)."""
     async with engine.connect() as conn:
         return await _visible_renewal(conn, renewal_id, caller)
 
@@ -390,6 +397,7 @@ async def get_renewal(renewal_id: str, caller: Viewer, engine: Engine) -> Renewa
 @router.get("/renewals/{renewal_id}/history", response_model=list[HistoryEntryOut])
 async def renewal_history(renewal_id: str, caller: Viewer,
                           engine: Engine) -> list[HistoryEntryOut]:
+    """Every change of a renewal request: who, when, why."""
     async with engine.connect() as conn:
         await _visible_renewal(conn, renewal_id, caller)
         return _history(await history_of(conn, store.history, store.RENEWAL, renewal_id))
@@ -436,6 +444,7 @@ async def list_orders(
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
 async def get_order(order_id: str, caller: AnyRole, engine: Engine) -> OrderOut:
+    """One order with its status, class and quantities."""
     async with engine.connect() as conn:
         return await order_views.order_view(
             conn, await order_views.get_visible(conn, order_id, caller))

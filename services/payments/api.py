@@ -47,6 +47,9 @@ EXPORT: dict[int | str, dict[str, Any]] = {200: {
     "content": {"text/csv": {"schema": {"type": "string"}},
                 fund_payments.XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
 """The list routes' CSV and XLSX exports, documented beside the JSON page."""
+LEDGER_CONFLICT = "the ledger refuses the movement (ledger-limit)"
+FUND_CONFLICT = ("a month submitted before with another amount (fund-payment-conflict), or "
+                 + LEDGER_CONFLICT)
 
 
 def _file(items: list[object], fmt: Format, name: str) -> Response:
@@ -59,7 +62,9 @@ def _file(items: list[object], fmt: Format, name: str) -> Response:
 # --- settlements (R-PAY-1, R-PAY-5) -------------------------------------------------------------
 
 
-@router.post("/payables/{payable_id}/payments", status_code=201, response_model=PayableOut)
+@router.post("/payables/{payable_id}/payments", status_code=201, response_model=PayableOut,
+             responses={409: {"description": "more than is outstanding (overpayment), or "
+                                             + LEDGER_CONFLICT}})
 async def pay(payable_id: str, body: PaymentIn, caller: Payer, uow: UoW,
               idem: IdempotencyRequired) -> JSONResponse:
     """Pay (part of) a payable: the institution its own, the agency the fund's (R-PAY-5).
@@ -108,6 +113,7 @@ async def payables_ageing(
 @router.get("/payables/{payable_id}", response_model=PayableOut)
 async def get_payable(payable_id: str, caller: PayableViewer, engine: Engine,
                       clock: ClockDep) -> PayableOut:
+    """One payable: amount, paid, outstanding, deadline (R-PAY-1)."""
     async with engine.connect() as conn:
         items = await views.payables(
             conn, caller, clock.now(), program_id=None, region=None, institution_id=None,
@@ -122,7 +128,9 @@ async def get_payable(payable_id: str, caller: PayableViewer, engine: Engine,
 
 
 @router.post("/schedules/{schedule_id}/installments/{seq}/disbursements", status_code=201,
-             response_model=InstallmentOut)
+             response_model=InstallmentOut,
+             responses={409: {"description": "more than the installment's outstanding "
+                                             "(over-disbursement), or " + LEDGER_CONFLICT}})
 async def disburse(schedule_id: str, seq: int, body: DisbursementIn, caller: Agency, uow: UoW,
                    idem: IdempotencyRequired) -> JSONResponse:
     """The paying agency disburses (part of) an installment; send an Idempotency-Key."""
@@ -166,7 +174,8 @@ async def prepayment_balances(
 # --- fund payments (R-PAY-4, R-PAY-5) -----------------------------------------------------------
 
 
-@router.post("/fund-payments", status_code=201, response_model=FundPaymentsResult)
+@router.post("/fund-payments", status_code=201, response_model=FundPaymentsResult,
+             responses={409: {"description": FUND_CONFLICT}})
 async def submit_fund_payments(body: FundPaymentsIn, caller: Agency, uow: UoW,
                                idem: IdempotencyRequired) -> JSONResponse:
     """Months of fund payments per institution: offsets applied, net payable published; all
@@ -176,6 +185,7 @@ async def submit_fund_payments(body: FundPaymentsIn, caller: Agency, uow: UoW,
 
 
 @router.post("/fund-payments/import", status_code=201, response_model=FundPaymentsResult,
+             responses={409: {"description": FUND_CONFLICT}},
              openapi_extra={"requestBody": {"content": {
                  "text/csv": {"schema": {"type": "string"}},
                  fund_payments.XLSX: {"schema": {"type": "string", "format": "binary"}}}}})

@@ -462,11 +462,13 @@ def create_app(
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
+        """Liveness: the process answers (nothing else is checked)."""
         return {"status": "alive", "service": spec.name}
 
     @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready: 'checks' "
                                                                       "says what is not"}})
     async def readyz(rt: RuntimeDep) -> Response:
+        """Readiness: 200 when the database and Kafka are reachable; 503 names what is not."""
         checks = await rt.readiness()
         ready = all(v == "ok" for v in checks.values())
         if ready:

@@ -1,12 +1,14 @@
-"""Problems in Chinese or English (issue #17): ``Accept-Language`` chooses the language of a
-problem+json answer's ``title``.
+"""Problems and API documents in Chinese or English (issue #17): ``Accept-Language`` chooses
+the language of a problem+json answer's ``title`` and ``detail``, and of the OpenAPI document.
 
 English is the default. A request preferring Chinese (``Accept-Language: zh-CN``, ``zh``, or
-``zh`` ranked above ``en``) gets the Chinese title, with ``Content-Language: zh-CN``; the
-``detail`` stays in English (it is composed from the request's values, and names fields and
-rows in the API's own words). Each title a service answers with has its Chinese here, keyed
-by the English title (one slug can carry a few titles); a test checks that every refusal a
-service declares in its ``errors.py`` and every common problem of the runtime has one.
+``zh`` ranked above ``en``) gets the Chinese, with ``Content-Language: zh-CN``. Each title a
+service answers with has its Chinese here, keyed by the English title (one slug can carry a
+few titles); a test checks that every refusal a service declares in its ``errors.py`` and
+every common problem of the runtime has one. A detail is composed from the request's values:
+``DETAILS_ZH`` holds its English template and the Chinese one, and the values are carried
+over (a detail no template matches stays in English). The OpenAPI document's descriptions and
+summaries come from ``glossary`` (fields and parameters) and ``i18n_docs`` (the rest).
 
 Done as a pure ASGI middleware around everything else, so that every problem — a route's
 refusal, a validation error, a 429 of the rate limiter, a timeout — is translated the same
@@ -14,11 +16,16 @@ way, without any route knowing about languages."""
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import cache
 from typing import Any
 
 from contracts.problems import MEDIA_TYPE
+from services.runtime import glossary
+from services.runtime.i18n_docs import DOCS_ZH
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -121,6 +128,191 @@ PREFIX_ZH: dict[str, str] = {" not found": "未找到：", "Order is ": "订单�
 affix and the Chinese phrase put before the value."""
 
 
+NOUNS_ZH: dict[str, str] = {
+    "order": "订单", "program": "项目", "listing": "挂网产品", "agreement": "协议量",
+    "renewal": "续签申请", "institution": "医疗机构", "distributor": "配送企业",
+    "assignment": "配送关系", "bar": "禁入记录", "contingency": "应急处置事项",
+    "payable": "应付款", "schedule": "预付计划", "installment": "预付分期",
+    "record": "信用记录", "credit record": "信用记录", "report": "月度报告",
+    "assessment": "年度考核", "warning": "均衡采购预警",
+}
+"""The objects a ``not found`` names, in Chinese."""
+
+DETAILS_ZH: list[tuple[str, str]] = [
+    # runtime: every service
+    ("invalid fields: {fields}", "无效字段：{fields}"),
+    ("no {what} {ident} visible to you", "{what} {ident} 不存在或您无权查看"),
+    ("the service's database cannot be reached; retry after a few seconds",
+     "服务数据库暂时无法连接；请几秒后重试"),
+    ("quote request id {request_id} when you report it", "反馈问题时请提供请求编号 {request_id}"),
+    ("at most {limit} bytes", "请求体最多 {limit} 字节"),
+    ("send 'Authorization: Bearer <token>'", "请发送 'Authorization: Bearer <令牌>'"),
+    ("role {role} may not do this; allowed: {allowed}",
+     "角色 {role} 无权执行此操作；允许的角色：{allowed}"),
+    ("token needs a known 'role', an 'org' and a 'sub'",
+     "令牌须包含已知的 'role'，以及 'org' 和 'sub'"),
+    ("unknown signing key {kid}", "未知的签名密钥 {kid}"),
+    ("token must be signed with {algorithms} and name its key ('kid')",
+     "令牌须以 {algorithms} 签名并指明其密钥（'kid'）"),
+    ("Signature has expired", "令牌已过期"),
+    ("Signature verification failed", "令牌签名验证失败"),
+    ("Invalid audience", "令牌的 audience 无效"),
+    ("Invalid issuer", "令牌的 issuer 无效"),
+    ("Not enough segments", "令牌格式错误"),
+    ('Token is missing the "{claim}" claim', "令牌缺少 \"{claim}\" 声明"),
+    ("send an 'Idempotency-Key' header (1 to 200 characters, e.g. a UUID): this request "
+     "creates or moves goods or money, and a retry with the same key is answered with the "
+     "first response instead of doing it twice",
+     "请发送 'Idempotency-Key' 请求头（1 至 200 个字符，例如 UUID）：该请求会产生或转移货物或资金，"
+     "使用相同键重试时将返回第一次的应答，而不会重复执行"),
+    ("key {key} was first used with another body or route; send this request with a new "
+     "Idempotency-Key (a key replays only the identical request)",
+     "键 {key} 已用于另一请求体或路由；请使用新的 Idempotency-Key 发送本请求"
+     "（一个键只重放完全相同的请求）"),
+    ("your organisation's limit for this kind of request on {service} is {rate}/s (burst "
+     "{burst}); retry in {retry} s",
+     "贵机构在 {service} 上此类请求的限额为每秒 {rate} 次（突发 {burst} 次）；"
+     "请在 {retry} 秒后重试"),
+    ("not answered within {timeout} s; its work was cancelled",
+     "未在 {timeout} 秒内完成应答；其处理已取消"),
+    ("Content-Type {content_type}; send one of: {formats}",
+     "Content-Type 为 {content_type}；请使用以下之一：{formats}"),
+    ("{count} problems in {rows} rows", "{rows} 行中共有 {count} 个问题"),
+    # orders: placing an order and its lifecycle
+    ("listing {listing} is not listed (R-CAT-5)", "挂网产品 {listing} 未挂网（R-CAT-5）"),
+    ("program {program} of listing {listing} is not known to the orders service yet",
+     "订单服务尚未获知挂网产品 {listing} 所属的项目 {program}"),
+    ("listing {listing} is suspended and cannot be ordered (R-CAT-8): {reason}",
+     "挂网产品 {listing} 已暂停挂网，不能下单（R-CAT-8）：{reason}"),
+    ("institution {institution} is not registered in {region}",
+     "医疗机构 {institution} 未在 {region} 登记"),
+    ("program {program} is executed from {start} for {years} years (R-AGR-4: orders are "
+     "filled until the cycle ends)",
+     "项目 {program} 自 {start} 起执行 {years} 年（R-AGR-4：采购周期结束前均可下单）"),
+    ("unit price {unit_price} differs from the listing price {listing_price}: orders are "
+     "placed at exactly the listing price (R-CAT-5, no second negotiation)",
+     "单价 {unit_price} 与挂网价格 {listing_price} 不同：须按挂网价格下单"
+     "（R-CAT-5，不得再次议价）"),
+    ("cannot {action} an order that is {status}: the order is already {final}, which is "
+     "final", "订单状态为 {status}，不能执行 {action}：订单已是最终状态 {final}"),
+    ("cannot {action} an order that is {status}: {again} is allowed only when the order is "
+     "{allowed}",
+     "订单状态为 {status}，不能执行 {action}：{again} 仅在订单状态为 {allowed} 时允许"),
+    ("'institution_id' {institution} is not your institution {org}",
+     "'institution_id' {institution} 不是您所在的医疗机构 {org}"),
+    ("{units} delivered units are not accepted: say why",
+     "{units} 件已送达货物未验收：请说明理由"),
+    ("program {program} is not known to the orders service (yet): it learns programs from "
+     "catalog's events", "订单服务（尚）未获知项目 {program}：项目信息来自目录服务的事件"),
+    ("program {program} has agreement years 1 to {years} (R-PRG-2), not {index}",
+     "项目 {program} 的协议年度为 1 至 {years}（R-PRG-2），没有 {index}"),
+    # catalog
+    ("program {program} is already published", "项目 {program} 已发布"),
+    ("send 'profile' or a 'preset' (one of {presets})",
+     "请提供 'profile' 或 'preset'（以下之一：{presets}）"),
+    ("'preset' {preset} is not one of {presets}", "'preset' {preset} 不是以下之一：{presets}"),
+    ("{registration_no} is listed as {listing}", "{registration_no} 已挂网，挂网编号 {listing}"),
+    # supply
+    ("distributor {distributor} is already registered", "配送企业 {distributor} 已登记"),
+    ("distributor {distributor} is not registered", "配送企业 {distributor} 未登记"),
+    ("the account for {distributor} was opened at {at}", "与 {distributor} 的账户已于 {at} 开立"),
+    ("assignment {assignment} is {status}", "配送关系 {assignment} 的状态为 {status}"),
+    ("{field} {at} is after now", "{field} {at} 晚于当前时间"),
+    ("order {order} is {status}: nothing more to ship or deliver",
+     "订单 {order} 的状态为 {status}：没有可发货或送达的货物"),
+    ("until {until} is not after {at}", "until {until} 不晚于 {at}"),
+    ("bar {bar} was lifted at {at}", "禁入 {bar} 已于 {at} 解除"),
+    # payments
+    ("payable {payable}: 'amount' {amount} exceeds the outstanding {outstanding}",
+     "应付款 {payable}：'amount' {amount} 超过未付金额 {outstanding}"),
+    ("installment {seq} of {schedule}: 'amount' {amount} exceeds the undisbursed {outstanding}",
+     "{schedule} 的第 {seq} 期：'amount' {amount} 超过未拨付金额 {outstanding}"),
+    ("row {row}: {fund_payment} was submitted with {submitted}, not {amount}; a submitted month "
+     "is not changed",
+     "第 {row} 行：{fund_payment} 已按 {submitted} 提交，而非 {amount}；已提交的月份不能修改"),
+    ("{fund_payment} was submitted with {submitted}, not {amount}; a submitted month is not "
+     "changed", "{fund_payment} 已按 {submitted} 提交，而非 {amount}；已提交的月份不能修改"),
+]
+"""Each detail's English template and its Chinese: ``{name}`` stands for a value the detail
+carries over (a ``what`` is an object named in ``NOUNS_ZH``)."""
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@cache
+def _detail_patterns() -> list[tuple[re.Pattern[str], str]]:
+    out = []
+    for english, chinese in DETAILS_ZH:
+        parts = _PLACEHOLDER.split(english)
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)"
+                        for i, p in enumerate(parts))
+        out.append((re.compile(regex, re.DOTALL), chinese))
+    return out
+
+
+def detail_zh(detail: str) -> str | None:
+    """The Chinese of a problem's detail, its values carried over; None when no template
+    matches."""
+    for pattern, chinese in _detail_patterns():
+        match = pattern.fullmatch(detail)
+        if match is not None:
+            values = {k: NOUNS_ZH.get(v, v) if k == "what" else v
+                      for k, v in match.groupdict().items()}
+            return chinese.format(**values)
+    return None
+
+
+@cache
+def _docs_zh() -> dict[str, str]:
+    return {**glossary.chinese(), **DOCS_ZH}
+
+
+def doc_zh(text: str) -> str | None:
+    """The Chinese of a description or summary of an OpenAPI document."""
+    return _docs_zh().get(text)
+
+
+def untranslated(document: dict[str, Any]) -> list[str]:
+    """The descriptions and summaries of an OpenAPI document that have no Chinese."""
+    missing: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("description", "summary") and isinstance(value, str):
+                    if doc_zh(value) is None and value not in missing:
+                        missing.append(value)
+                elif key not in ("examples", "example", "default", "enum", "const"):
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    return missing
+
+
+def document_zh(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of an OpenAPI document with every description and summary in Chinese (one
+    without a Chinese stays in English)."""
+    out = copy.deepcopy(document)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("description", "summary") and isinstance(value, str):
+                    node[key] = doc_zh(value) or value
+                elif key not in ("examples", "example", "default", "enum", "const"):
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(out)
+    return out
+
+
 def language(accept_language: str | None) -> str:
     """``zh-CN`` when the request ranks a Chinese tag above English (RFC 9110 weights), else
     ``en``."""
@@ -147,29 +339,35 @@ def title_zh(title: str) -> str | None:
     if title in TITLES_ZH:
         return TITLES_ZH[title]
     if title.endswith(" not found"):
-        return PREFIX_ZH[" not found"] + title.removesuffix(" not found")
+        what = title.removesuffix(" not found")
+        return PREFIX_ZH[" not found"] + NOUNS_ZH.get(what, what)
     if title.startswith("Order is "):
         return PREFIX_ZH["Order is "] + title.removeprefix("Order is ")
     return None
 
 
 def translate(body: bytes) -> bytes:
-    """A problem+json body with its title in Chinese (unchanged when no Chinese is known)."""
+    """A problem+json body with its title and detail in Chinese (each unchanged when no
+    Chinese is known)."""
     try:
         problem = json.loads(body)
     except ValueError:
         return body
     if not isinstance(problem, dict) or not isinstance(problem.get("title"), str):
         return body
-    chinese = title_zh(problem["title"])
-    if chinese is None:
+    title = title_zh(problem["title"])
+    detail = detail_zh(problem["detail"]) if isinstance(problem.get("detail"), str) else None
+    if title is None and detail is None:
         return body
-    problem["title"] = chinese
+    problem["title"] = title or problem["title"]
+    if detail is not None:
+        problem["detail"] = detail
     return json.dumps(problem, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class Localise:
-    """Pure ASGI middleware: problem+json titles in the language the request prefers."""
+    """Pure ASGI middleware: problem+json titles and details in the language the request
+    prefers."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

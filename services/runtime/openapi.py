@@ -18,6 +18,16 @@ the statuses its declaration implies, each with the problem schema:
 plus what a route declares itself (``responses={409: {"description": ...}}``: its problem
 schema is filled in here). Schemas a route's ``openapi_extra`` brings inline with ``$defs``
 (request bodies read by hand) are moved to ``components``.
+
+Links (for stateful clients and schemathesis' stateful runs, issue #17): a success answer
+that carries an id (``order_id``; in a page, its first item's) links to every operation that
+takes that id in its path, so create → read → act flows (place an order, read it, cancel or
+accept it) can be followed; a route declares further links itself
+(``responses={200: {"links": ...}}``).
+
+Every field and parameter the models and routes leave undescribed gets its description and
+example from ``services.runtime.glossary`` (issue #17); an enum without one is exemplified by
+its first value. ``tests/unit/test_openapi_descriptions.py`` names whatever is still missing.
 """
 
 from __future__ import annotations
@@ -25,12 +35,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fastapi import FastAPI, routing
+from fastapi import FastAPI, Request, routing
 from fastapi.dependencies.models import Dependant
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
+from starlette.routing import Route
 
 from contracts.problems import MEDIA_TYPE, ProblemDetails
+from services.runtime import i18n
+from services.runtime.glossary import field_term, parameter_term
 from services.runtime.idempotency import (
     HEADER,
     idempotent_request,
@@ -161,6 +175,8 @@ def document(schema: dict[str, Any], app: FastAPI,
                       "another body it is refused (422)",
                     "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
     _hoist_defs(schema["paths"], components)
+    describe(schema)
+    link(schema)
     text = repr(schema["paths"])
     for unused in ("HTTPValidationError", "ValidationError"):
         if f"#/components/schemas/{unused}'" not in text:
@@ -168,16 +184,162 @@ def document(schema: dict[str, Any], app: FastAPI,
     return schema
 
 
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "array": (list,), "object": (dict,)}
+
+
+def resolve(node: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """A property's schema without its ``$ref``/``allOf`` wrapper and its ``null`` branch."""
+    for _ in range(5):
+        if "$ref" in node:
+            node = components.get(node["$ref"].rsplit("/", 1)[-1], {})
+        elif len(node.get("allOf", ())) == 1:
+            node = node["allOf"][0]
+        elif "anyOf" in node:
+            branches = [b for b in node["anyOf"] if b.get("type") != "null"]
+            if len(branches) != 1:
+                return node
+            node = branches[0]
+        else:
+            return node
+    return node
+
+
+def needs_example(node: dict[str, Any], components: dict[str, Any]) -> bool:
+    """Whether a field is a value (exemplified where it stands) rather than a nested object
+    or a list of them (exemplified by their own schema's fields)."""
+    target = resolve(node, components)
+    if target.get("type") == "array":
+        target = resolve(target.get("items", {}), components)
+    return target.get("type") != "object" and "properties" not in target
+
+
+def fits(example: Any, node: dict[str, Any], components: dict[str, Any]) -> bool:
+    target = resolve(node, components)
+    if "enum" in target:
+        return example in target["enum"]
+    kinds = [target.get("type")] if "type" in target else [
+        b.get("type") for b in target.get("anyOf", ())]
+    return any(isinstance(example, _JSON_TYPES.get(str(k), ())) and not (
+        k in ("integer", "number") and isinstance(example, bool)) for k in kinds)
+
+
+def _example_for(node: dict[str, Any], example: Any,
+                 components: dict[str, Any]) -> Any:
+    """The model's own default or constant, else the glossary's example if it fits the
+    field's type, else an enum's first value (of a list of them, a list of it)."""
+    for own in ("const", "default"):
+        if node.get(own) is not None:
+            return node[own]
+    for candidate in example if isinstance(example, tuple) else (example,):
+        if candidate is not None and fits(candidate, node, components):
+            return candidate
+    target = resolve(node, components)
+    if target.get("type") == "array":
+        items = resolve(target.get("items", {}), components)
+        return [items["enum"][0]] if items.get("enum") else None
+    return target["enum"][0] if target.get("enum") else None
+
+
+def has_example(node: dict[str, Any]) -> bool:
+    return "example" in node or bool(node.get("examples"))
+
+
+def describe(schema: dict[str, Any]) -> None:
+    """Fill in, from the glossary, the descriptions and examples the models leave out."""
+    components = schema.get("components", {}).get("schemas", {})
+    for name, model in components.items():
+        for field, node in model.get("properties", {}).items():
+            term = field_term(name, field)
+            if term is not None and not node.get("description"):
+                node["description"] = term.en
+            if not has_example(node) and needs_example(node, components):
+                example = _example_for(node, term.example if term else None, components)
+                if example is not None:
+                    node["examples"] = [example]
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for param in operation.get("parameters", ()) if isinstance(operation, dict) else ():
+                term = parameter_term(param["name"])
+                if term is not None and not param.get("description"):
+                    param["description"] = term.en
+                node = param.get("schema", {})
+                if not has_example(param) and not has_example(node):
+                    example = _example_for(node, term.example if term else None, components)
+                    if example is not None:
+                        param["example"] = example
+
+
+def _carried(node: dict[str, Any], components: dict[str, Any]) -> dict[str, str]:
+    """The fields a success answer carries, each with the JSON pointer to it: the answer's
+    own fields, or a page's or list's first item's."""
+    target = resolve(node, components)
+    if target.get("type") == "array":
+        item = resolve(target.get("items", {}), components)
+        return {f: f"/0/{f}" for f in item.get("properties", {})}
+    fields = {f: f"/{f}" for f in target.get("properties", {})}
+    items = resolve(target.get("properties", {}).get("items", {}), components)
+    if items.get("type") == "array":
+        item = resolve(items.get("items", {}), components)
+        fields = {f: f"/items/0/{f}" for f in item.get("properties", {})} | fields
+    return fields
+
+
+def link(schema: dict[str, Any]) -> None:
+    """Add, to each success answer carrying an id, a link to every operation taking that id
+    in its path (see the module's docstring)."""
+    components = schema.get("components", {}).get("schemas", {})
+    targets = []
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            params = [p["name"] for p in operation.get("parameters", ()) if p["in"] == "path"]
+            if params and "operationId" in operation:
+                targets.append((operation["operationId"], params))
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                body = response.get("content", {}).get("application/json", {}).get("schema")
+                if not status.startswith("2") or body is None:
+                    continue
+                carried = _carried(body, components)
+                links = response.setdefault("links", {})
+                for target, params in targets:
+                    if target != operation.get("operationId") and all(
+                            p in carried for p in params) and any(
+                            p.endswith("_id") for p in params):
+                        links.setdefault(target, {
+                            "operationId": target,
+                            "parameters": {p: f"$response.body#{carried[p]}" for p in params}})
+                if not links:
+                    del response["links"]
+
+
 def install(app: FastAPI, *, database: frozenset[Callable[..., Any]]) -> None:
-    """``app.openapi()`` (and ``/openapi.json``) return the rewritten document."""
+    """``app.openapi()`` (and ``/openapi.json``) return the rewritten document;
+    ``/openapi.json`` asked for in Chinese (``Accept-Language: zh-CN``) answers it with its
+    descriptions and summaries in Chinese (``i18n.document_zh``)."""
     generate = app.openapi
+    chinese: dict[str, Any] = {}
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = document(generate(), app, database)
         return app.openapi_schema
 
+    async def served(request: Request) -> JSONResponse:
+        if i18n.language(request.headers.get("accept-language")) == i18n.ZH:
+            if not chinese:
+                chinese.update(i18n.document_zh(openapi()))
+            return JSONResponse(chinese, headers={"Content-Language": i18n.ZH,
+                                                  "Vary": "Accept-Language"})
+        return JSONResponse(openapi(), headers={"Vary": "Accept-Language"})
+
     app.openapi = openapi  # type: ignore[method-assign]
+    if app.openapi_url:
+        app.router.routes[:] = [r for r in app.router.routes
+                                if not (isinstance(r, Route) and r.path == app.openapi_url)]
+        app.add_route(app.openapi_url, served, include_in_schema=False)
 
 
 def database_routes(app: FastAPI, database: frozenset[Callable[..., Any]]) -> frozenset[str]:

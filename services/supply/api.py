@@ -118,6 +118,7 @@ async def list_distributors(
 @router.get("/distributors/{distributor_id}", response_model=DistributorOut)
 async def get_distributor(distributor_id: str, caller: AnyRole, engine: Engine,
                           clock: ClockDep) -> DistributorOut:
+    """One distribution company, with its bar if it is on the violation list."""
     async with engine.connect() as conn:
         row = await store.get_distributor(conn, distributor_id)
     if row is None:
@@ -181,6 +182,7 @@ async def list_bars(caller: AnyRole, engine: Engine, clock: ClockDep,
 
 @router.get("/violations/{bar_id}", response_model=BarOut)
 async def get_bar(bar_id: str, caller: AnyRole, engine: Engine, clock: ClockDep) -> BarOut:
+    """One entry of the violation list (R-SUP-4)."""
     async with engine.connect() as conn:
         row = await store.get_bar(conn, bar_id)
     if row is None:
@@ -206,6 +208,8 @@ async def record_assignment(body: AssignmentIn, caller: Enterprise, uow: UoW,
              responses={409: {"description": "the assignment has ended already"}})
 async def revoke_assignment(assignment_id: str, body: ReasonIn, caller: Enterprise, uow: UoW,
                             idem: IdempotencyRequired) -> JSONResponse:
+    """The enterprise ends an assignment; orders placed afterwards are not routed by it
+    (R-SUP-1)."""
     return await idem.run(uow, caller.actor, lambda u: assignments.revoke_assignment(
         u, assignment_id, body.reason, caller), status_code=200)
 
@@ -252,6 +256,7 @@ async def _visible_assignment(engine: Any, caller: Principal, assignment_id: str
 @router.get("/assignments/{assignment_id}", response_model=AssignmentOut)
 async def get_assignment(assignment_id: str, caller: AnyRole, engine: Engine,
                          clock: ClockDep) -> AssignmentOut:
+    """One distributor assignment (R-SUP-1)."""
     row = await _visible_assignment(engine, caller, assignment_id)
     async with engine.connect() as conn:
         names = await store.enterprise_names(conn, [row.enterprise_id])
@@ -349,6 +354,7 @@ async def list_orders(
 
 @router.get("/deliveries/{order_id}", response_model=SupplyOrderOut)
 async def get_order(order_id: str, caller: AnyRole, engine: Engine) -> SupplyOrderOut:
+    """One order as supply sees it: routing, shipments and deliveries."""
     async with engine.connect() as conn:
         row = await store.get_order(conn, order_id)
         if row is None:
@@ -465,6 +471,7 @@ async def get_contingency(
     caller: Annotated[Principal, Depends(authorize("regulator", "operator", "enterprise"))],
     engine: Engine,
 ) -> ContingencyOut:
+    """One contingency item (R-SUP-4) and the gaps it still has."""
     async with engine.connect() as conn:
         row = await store.get_contingency(conn, contingency_id)
         if row is None:

@@ -42,3 +42,28 @@ async def test_problems_speak_the_language_the_request_prefers(database_url: str
             limited = await c.post("/v1/programs", json={"program_id": "X"}, headers=regulator)
         assert limited.status_code == 429, limited.text
         assert limited.json()["title"] == "请求过于频繁" and "retry-after" in limited.headers
+        assert limited.json()["detail"].startswith("贵机构在 catalog 上此类请求的限额")
+
+
+async def test_details_and_the_openapi_document_in_chinese(database_url: str,
+                                                           bootstrap: str) -> None:
+    async with running(catalog, "catalog", database_url, bootstrap) as c:
+        regulator: dict[str, Any] = bearer("regulator", "BUREAU")
+        missing = await c.get("/v1/programs/NO-SUCH", headers={**regulator, **ZH})
+        assert missing.status_code == 404
+        assert missing.json()["title"] == "未找到：项目"
+        assert missing.json()["detail"] == "项目 'NO-SUCH' 不存在或您无权查看"
+        english = await c.get("/v1/programs/NO-SUCH", headers=regulator)
+        assert english.json()["detail"] == "no program 'NO-SUCH' visible to you"
+
+        zh = await c.get("/openapi.json", headers=ZH)
+        assert zh.status_code == 200 and zh.headers["content-language"] == "zh-CN"
+        publish = zh.json()["paths"]["/v1/programs"]["post"]
+        assert publish["summary"] == "发布项目"
+        assert publish["description"].startswith("发布一个项目")
+        schema = zh.json()["components"]["schemas"]["ProgramIn"]["properties"]["region"]
+        assert schema["description"] == "地区（省或直辖市）"
+        en = await c.get("/openapi.json")
+        assert "content-language" not in en.headers
+        assert en.json()["paths"]["/v1/programs"]["post"]["summary"] == "Publish Program"
+        assert en.headers["vary"] == "Accept-Language"

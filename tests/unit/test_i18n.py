@@ -26,7 +26,8 @@ def test_the_language_follows_the_weights_of_accept_language(header: str | None,
 
 
 def test_titles_built_from_a_value_are_translated_around_it() -> None:
-    assert title_zh("payable not found") == "未找到：payable"
+    assert title_zh("payable not found") == "未找到：应付款"
+    assert title_zh("gadget not found") == "未找到：gadget"
     assert title_zh("Order is shipped") == "订单状态为 shipped"
     assert title_zh("Something nobody wrote down") is None
 
