@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import logging
 import os
 import statistics
@@ -160,11 +161,17 @@ async def run(args: argparse.Namespace) -> None:
         async with app.router.lifespan_context(app):
             up = time.perf_counter() - started
             first, cpu = time.perf_counter(), time.process_time()
+            profiler = cProfile.Profile() if args.profile else None
+            if profiler is not None:
+                profiler.enable()
             while (done := await applied(engine)) < len(evs):
                 if time.perf_counter() - first > args.timeout:
                     raise RuntimeError(f"stuck at {done:,} of {len(evs):,} events")
                 await asyncio.sleep(0.2)
             took, cpu = time.perf_counter() - first, time.process_time() - cpu
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
             print(f"1. read models: {len(evs):,} events applied in {took:.1f} s after start-up "
                   f"({up:.1f} s): {len(evs) / took:,.0f} events/s (target: keep up with "
                   f"3,000/s); service CPU {cpu:.1f} s = {cpu / len(evs) * 1e3:.2f} ms/event; "
@@ -210,6 +217,8 @@ def main() -> None:
     parser.add_argument("--institutions", type=int, default=5_000)
     parser.add_argument("--batch", type=int, default=1000, help="consumer chunk size")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--profile", metavar="FILE",
+                        help="cProfile the read models' catch-up (step 1) into FILE")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(run(args))
