@@ -6,7 +6,8 @@ ones keep serving.
    (``DEFERRED``: built once after step 2).
 2. Every topic the read models are built from is replayed from its start up to the end
    offsets seen when the rebuild began, through the same projectors as the live consumers
-   (``readmodels.PROJECTORS``), into the fresh tables — with a progress line.
+   (``readmodels.PROJECTORS``), into the fresh tables — with a progress line; the partitions
+   are shared among ``PARALLEL`` consumers replaying at once.
 3. In one transaction the live tables are locked, moved aside and the fresh ones moved into
    their place; the old ones are dropped.
 4. The tail (events that arrived after step 2's end offsets, which the live consumers may have
