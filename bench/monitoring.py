@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import logging
 import os
 import statistics
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bench.common import SECRET, infrastructure
 from contracts.base import CloudEvent, Event
@@ -48,7 +49,9 @@ from contracts.orders import AgreementRecorded, OrderAccepted, OrderCancelled, O
 from contracts.supply import OrderDelivered
 from services.catalog.presets import CHONGQING_STENTS_2023
 from services.monitoring.app import create_app
+from services.monitoring.domain.reports import Month
 from services.monitoring.rebuild import rebuild
+from services.monitoring.reports import month_report
 from services.runtime.auth import mint_token
 from services.runtime.clock import SHANGHAI, FixedClock
 from services.runtime.db import make_engine, processed_events
@@ -160,11 +163,17 @@ async def run(args: argparse.Namespace) -> None:
         async with app.router.lifespan_context(app):
             up = time.perf_counter() - started
             first, cpu = time.perf_counter(), time.process_time()
+            profiler = cProfile.Profile() if args.profile else None
+            if profiler is not None:
+                profiler.enable()
             while (done := await applied(engine)) < len(evs):
                 if time.perf_counter() - first > args.timeout:
                     raise RuntimeError(f"stuck at {done:,} of {len(evs):,} events")
                 await asyncio.sleep(0.2)
             took, cpu = time.perf_counter() - first, time.process_time() - cpu
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
             print(f"1. read models: {len(evs):,} events applied in {took:.1f} s after start-up "
                   f"({up:.1f} s): {len(evs) / took:,.0f} events/s (target: keep up with "
                   f"3,000/s); service CPU {cpu:.1f} s = {cpu / len(evs) * 1e3:.2f} ms/event; "
@@ -188,6 +197,8 @@ async def run(args: argparse.Namespace) -> None:
                   f"lines): median {statistics.median(times):.2f} s, max {max(times):.2f} s "
                   f"(target: under 2 s for 5,000 institutions); service CPU "
                   f"{cpu / len(times):.2f} s per report; {load()}")
+            if args.explain:
+                await explain(engine)
             cpu = time.process_time()
             result = await rebuild(engine, infra.bootstrap)
             cpu = time.process_time() - cpu
@@ -197,6 +208,27 @@ async def run(args: argparse.Namespace) -> None:
                   f"that rate 10,000,000 events would take {10_000_000 / rate / 60:.0f} min "
                   f"(extrapolated; target under 10 min); {load()}")
         await engine.dispose()
+
+
+async def explain(engine: Any) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of the report's statement (the one with GROUPING SETS)."""
+    seen: list[tuple[str, Any]] = []
+
+    def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+             executemany: bool) -> None:
+        if "GROUPING SETS" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", grab)
+    try:
+        async with engine.connect() as conn:
+            await month_report(conn, Month.parse(MONTH), START, region=REGION)
+            statement, parameters = seen[-1]
+            plan = await conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement,
+                                              parameters)
+            print("\n".join(row[0] for row in plan))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", grab)
 
 
 def load() -> str:
@@ -210,6 +242,10 @@ def main() -> None:
     parser.add_argument("--institutions", type=int, default=5_000)
     parser.add_argument("--batch", type=int, default=1000, help="consumer chunk size")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--explain", action="store_true",
+                        help="print EXPLAIN ANALYZE of the report's statement")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="cProfile the read models' catch-up (step 1) into FILE")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(run(args))

@@ -117,7 +117,7 @@ class Proposal:
 async def propose_many(uow: UnitOfWork, proposals: Sequence[Proposal], actor: str) -> int:
     """``propose`` for many findings, on PostgreSQL with two statements per thousand (the
     records, ``ON CONFLICT DO NOTHING`` on the proposal key, then the steps of those
-    inserted); returns how many were new."""
+    inserted), each an executemany of one cached statement; returns how many were new."""
     if not is_postgres(uow.conn):
         new = 0
         for p in proposals:
@@ -140,10 +140,10 @@ async def propose_many(uow: UnitOfWork, proposals: Sequence[Proposal], actor: st
                 "evidence": p.evidence, "registration_nos": sorted(set(p.registration_nos)),
                 "occurred_on": p.occurred_on, "status": "proposed", "filed_by": actor,
                 "filed_at": now, "proposal_key": p.key}
-        inserted = (await uow.conn.execute(
-            insert_ignoring_duplicates(uow.conn, RECORDS).values(
-                [{"record_id": record_id, **row} for record_id, row in rows.items()])
-            .returning(RECORDS.c.record_id))).scalars().all()
+        inserted = (await uow.conn.execute(  # executemany: compiled once, not per length
+            insert_ignoring_duplicates(uow.conn, RECORDS).returning(RECORDS.c.record_id),
+            [{"record_id": record_id, **row} for record_id, row in rows.items()]
+        )).scalars().all()
         if inserted:
             await uow.conn.execute(insert(store.steps), [{
                 "record_id": record_id, "step": "proposed", "actor": actor,

@@ -88,12 +88,13 @@ async def after_rejections(uow: UnitOfWork, batch: Sequence[tuple[Any, CloudEven
     """Repeated quality rejections (R-CRD-1): ``rejections_threshold`` rejections of one
     enterprise's deliveries in a region within the window; one proposal per enterprise,
     program and month of the rejection that crossed the threshold."""
+    rejected = [e for e, _ in batch if getattr(e, "rejected_units", 1) != 0]
+    if not rejected:  # acceptances in full: nothing to look up
+        return
     cache: dict[str, Program | None] = {}
-    orders = await _orders(uow.conn, [e.order_id for e, _ in batch])
-    for e, _ in batch:
+    orders = await _orders(uow.conn, [e.order_id for e in rejected])
+    for e in rejected:
         at = getattr(e, "rejected_at", None) or e.accepted_at
-        if getattr(e, "rejected_units", 1) == 0:
-            continue
         order = orders.get(e.order_id)
         program = order and await _program(uow.conn, order.program_id, cache)
         if order is None or program is None:

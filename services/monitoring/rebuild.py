@@ -6,7 +6,8 @@ ones keep serving.
    (``DEFERRED``: built once after step 2).
 2. Every topic the read models are built from is replayed from its start up to the end
    offsets seen when the rebuild began, through the same projectors as the live consumers
-   (``readmodels.PROJECTORS``), into the fresh tables — with a progress line.
+   (``readmodels.PROJECTORS``), into the fresh tables — with a progress line; the partitions
+   are shared among ``PARALLEL`` consumers replaying at once.
 3. In one transaction the live tables are locked, moved aside and the fresh ones moved into
    their place; the old ones are dropped.
 4. The tail (events that arrived after step 2's end offsets, which the live consumers may have
@@ -19,11 +20,11 @@ PostgreSQL only (schemas); on SQLite drop the database file and let the consumer
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -34,6 +35,7 @@ from contracts.base import CloudEvent, Event
 from services.monitoring import store
 from services.monitoring.readmodels import PROJECTORS, groups
 from services.runtime.db import is_postgres
+from services.runtime.envelope import decode_as
 
 FRESH = "monitoring_rebuild"
 OLD = "monitoring_old"
@@ -64,48 +66,85 @@ def bar(out: Any = sys.stderr) -> Progress:
     return show
 
 
+PARALLEL = 4
+"""Consumers replaying at once, each with a share of the partitions and its own connection
+(one's database round trips overlap another's decoding). Safe because a partition is replayed
+by one of them, in order, and every event of an aggregate is on one partition (keyed by it):
+the projectors read nothing of another aggregate."""
+
+
 async def _replay(engine: AsyncEngine, bootstrap: str, start: dict[TopicPartition, int] | None,
                   end: dict[TopicPartition, int] | None, schema: str | None,
-                  progress: Progress | None) -> tuple[int, dict[TopicPartition, int]]:
+                  progress: Progress | None, parallel: int = PARALLEL
+                  ) -> tuple[int, dict[TopicPartition, int]]:
     """Apply every event of the topics from ``start`` (default: the beginning) to ``end``
-    (default: the end offsets now) into the read models of ``schema`` (None: the live ones);
-    returns how many events and the end offsets."""
+    (default: the end offsets now) into the read models of ``schema`` (None: the live ones),
+    the partitions shared among ``parallel`` consumers (``PARALLEL``); returns how many events
+    and the end offsets."""
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                             enable_auto_commit=False)
+    await probe.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in TOPICS
+                      for p in sorted(probe.partitions_for_topic(t) or ())]
+        if end is None:
+            end = dict(await probe.end_offsets(partitions))
+        begin = dict(await probe.beginning_offsets(partitions)) if partitions else {}
+    finally:
+        await probe.stop()
+    first = {tp: max(begin[tp], (start or {}).get(tp, 0)) for tp in partitions}
+    size = {tp: end.get(tp, 0) - first[tp] for tp in partitions if first[tp] < end.get(tp, 0)}
+    total = sum(size.values())
+    shares: list[list[TopicPartition]] = [[] for _ in range(max(1, parallel))]
+    loads = [0] * len(shares)
+    for tp in sorted(size, key=lambda tp: -size[tp]):  # the largest to the least loaded
+        least = loads.index(min(loads))
+        shares[least].append(tp)
+        loads[least] += size[tp]
+    done, started = 0, time.monotonic()
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, total, time.monotonic() - started)
+
+    await asyncio.gather(*(_replay_share(engine, bootstrap, share, first, end, schema, advance)
+                           for share in shares if share))
+    if progress is not None and total == 0:
+        progress(0, 0, 0.0)
+    return done, end
+
+
+async def _replay_share(engine: AsyncEngine, bootstrap: str, share: list[TopicPartition],
+                        first: dict[TopicPartition, int], end: dict[TopicPartition, int],
+                        schema: str | None, advance: Callable[[int], None]) -> None:
+    """One consumer's partitions, from ``first`` to ``end``, a fetch per transaction."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False, isolation_level="read_committed",
                                 max_poll_records=CHUNK, fetch_max_bytes=64 * 1024 * 1024)
     await consumer.start()
     try:
-        partitions = [TopicPartition(t, p) for t in TOPICS
-                      for p in sorted(consumer.partitions_for_topic(t) or ())]
-        consumer.assign(partitions)
-        if end is None:
-            end = dict(await consumer.end_offsets(partitions))
-        begin = dict(await consumer.beginning_offsets(partitions))
-        first = {tp: max(begin[tp], (start or {}).get(tp, 0)) for tp in partitions}
-        for tp in partitions:
+        consumer.assign(share)
+        for tp in share:
             consumer.seek(tp, first[tp])
-        total = sum(max(end.get(tp, 0) - first[tp], 0) for tp in partitions)
-        remaining = {tp for tp in partitions if first[tp] < end.get(tp, 0)}
-        done, started = 0, time.monotonic()
+        remaining = set(share)
         options: dict[str, Any] = {"schema_translate_map": {None: schema}} if schema else {}
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=CHUNK)
+            fetched: list[Any] = []
+            for tp, records in batches.items():
+                wanted = [r for r in records if r.offset < end[tp]]
+                fetched.extend(wanted)
+                if not wanted or wanted[-1].offset + 1 >= end[tp]:
+                    remaining.discard(tp)
+            if not fetched:
+                continue
             async with engine.connect() as conn:
                 conn = await conn.execution_options(**options)
                 async with conn.begin():
-                    fetched: list[Any] = []
-                    for tp, records in batches.items():
-                        wanted = [r for r in records if r.offset < end[tp]]
-                        fetched.extend(wanted)
-                        done += len(wanted)
-                        if not wanted or wanted[-1].offset + 1 >= end[tp]:
-                            remaining.discard(tp)
                     await _apply(conn, fetched)
-            if progress is not None:
-                progress(done, total, time.monotonic() - started)
-        if progress is not None and total == 0:
-            progress(0, 0, 0.0)
-        return done, end
+            advance(len(fetched))
     finally:
         await consumer.stop()
 
@@ -120,23 +159,12 @@ async def _apply(conn: AsyncConnection, records: Sequence[Any]) -> None:
 
 
 def _read(record: Any) -> tuple[Event, CloudEvent] | None:
-    """A record's event and envelope, or None for one the projectors do not take or the live
-    consumer dead-lettered as unreadable. The data is validated straight from its JSON and the
-    envelope holds the attributes alone (the projectors read its id; what ``decode`` checks of
-    the headers is checked here too): a third of ``decode`` + ``model_validate``'s CPU."""
+    """A record's event and envelope (``envelope.decode_as``, as the live consumers read it),
+    or None for one the projectors do not take or the live consumer dead-lettered as
+    unreadable."""
     try:
-        headers = {name: bytes(value).decode() for name, value in record.headers}
-        cls = BY_TYPE.get(headers.get("ce_type", ""))
-        if (cls is None or headers.get("ce_specversion") != "1.0" or record.value is None
-                or not all(headers.get(h) for h in ("ce_id", "ce_source", "ce_time"))):
-            return None
-        ce = CloudEvent.model_construct(
-            id=headers["ce_id"], source=headers["ce_source"], type=headers["ce_type"],
-            time=datetime.fromisoformat(headers["ce_time"]),
-            subject=headers.get("ce_subject", ""), traceparent=headers.get("traceparent"),
-            data={})
-        return cls.model_validate_json(record.value), ce
-    except (KeyError, ValueError):  # ValidationError and UnicodeDecodeError among them
+        return decode_as(record.value, record.headers, BY_TYPE)
+    except ValueError:  # EnvelopeError and ValidationError
         return None
 
 

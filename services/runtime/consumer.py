@@ -50,7 +50,7 @@ from services.runtime import metrics
 from services.runtime.clock import Clock
 from services.runtime.db import UnitOfWork, held_events, held_keys, processed_events
 from services.runtime.deadletters import REPLAY_FOR_HEADER
-from services.runtime.envelope import EnvelopeError, decode
+from services.runtime.envelope import EnvelopeError, decode_as
 from services.runtime.tracing import child_of, traceparent_var
 
 log = logging.getLogger("vbp.consumer")
@@ -172,6 +172,7 @@ class EventConsumer:
                              for cls, handler in spec.batch_routes.items()})
         self._routes.update({cls.TYPE: (cls, None, handler, True)
                              for cls, handler in spec.chunk_routes.items()})
+        self._types = {name: route[0] for name, route in self._routes.items()}
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -344,15 +345,15 @@ class EventConsumer:
                         self._service, self.spec.name, record.topic, "ignored").inc()
                     continue
                 try:
-                    ce = decode(record.value, record.headers)
-                    route = self._routes.get(ce.type)
-                    if route is None:
+                    read = decode_as(record.value, record.headers, self._types)
+                    if read is None:
                         metrics.CONSUMER_EVENTS.labels(
                             self._service, self.spec.name, record.topic, "ignored").inc()
                         continue
-                    cls, handler, batch, mixed = route
-                    readable.append(_Item(record, handler, batch, cls.model_validate(ce.data),
-                                          ce, _key(record), target is not None, mixed))
+                    event, ce = read
+                    _, handler, batch, mixed = self._routes[ce.type]
+                    readable.append(_Item(record, handler, batch, event, ce, _key(record),
+                                          target is not None, mixed))
                 except (EnvelopeError, ValidationError) as exc:
                     await self._dead_letter(record, f"unreadable: {exc}", attempts=0)
             special_keys = {item.key for item in readable
@@ -521,10 +522,11 @@ class EventConsumer:
                 timestamp_type=0, key=key.encode(), value=bytes(value), checksum=None,
                 serialized_key_size=-1, serialized_value_size=-1,
                 headers=tuple((k, v.encode("latin-1")) for k, v in json.loads(headers)))
-            ce = decode(record.value, record.headers)
-            cls, handler, batch, mixed = self._routes[ce.type]
-            item = _Item(record, handler, batch, cls.model_validate(ce.data), ce, key, False,
-                         mixed)
+            read = decode_as(record.value, record.headers, self._types)
+            assert read is not None  # held: it was routed
+            event, ce = read
+            _, handler, batch, mixed = self._routes[ce.type]
+            item = _Item(record, handler, batch, event, ce, key, False, mixed)
             outcome = await self._handle(item, tp)
             await self._infra_retry(functools.partial(forget, seq), tp)
             if outcome == "dead_lettered":

@@ -4,14 +4,15 @@ the aggregate id as the key."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from contracts.base import CloudEvent
+from contracts.base import CloudEvent, Event
 
 Headers = list[tuple[str, bytes]]
 CONTENT_TYPE = "application/json"
+E = TypeVar("E", bound=Event)
 
 
 class EnvelopeError(ValueError):
@@ -45,8 +46,8 @@ def encode(ce: CloudEvent) -> tuple[bytes, bytes, Headers]:
     return ce.subject.encode(), value, headers
 
 
-def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> CloudEvent:
-    """Read a binary-mode CloudEvent; EnvelopeError says exactly what is wrong."""
+def _attributes(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
+    """The headers, checked as CloudEvents attributes; EnvelopeError says what is wrong."""
     attrs: dict[str, str] = {}
     for name, raw in headers:
         try:
@@ -61,14 +62,10 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> CloudEv
         raise EnvelopeError(f"missing CloudEvents headers: {', '.join(missing)}")
     if attrs["ce_specversion"] != "1.0":
         raise EnvelopeError(f"unsupported specversion {attrs['ce_specversion']!r}")
-    if value is None:
-        raise EnvelopeError("record has no value")
-    try:
-        data: Any = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EnvelopeError(f"value is not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise EnvelopeError("value is not a JSON object")
+    return attrs
+
+
+def _envelope(attrs: dict[str, str], data: dict[str, Any]) -> CloudEvent:
     try:
         return CloudEvent(
             id=attrs["ce_id"],
@@ -81,3 +78,34 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> CloudEv
         )
     except ValueError as exc:
         raise EnvelopeError(f"bad CloudEvents attribute: {exc}") from exc
+
+
+def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> CloudEvent:
+    """Read a binary-mode CloudEvent; EnvelopeError says exactly what is wrong."""
+    attrs = _attributes(headers)
+    if value is None:
+        raise EnvelopeError("record has no value")
+    try:
+        data: Any = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EnvelopeError(f"value is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise EnvelopeError("value is not a JSON object")
+    return _envelope(attrs, data)
+
+
+def decode_as(value: bytes | None, headers: Sequence[tuple[str, bytes]],
+              types: Mapping[str, type[E]]) -> tuple[E, CloudEvent] | None:
+    """Read a binary-mode CloudEvent of one of ``types`` (by CloudEvents type) straight into
+    its event class: the JSON value is parsed and validated in one step
+    (``model_validate_json``, a third of ``decode`` + ``model_validate``'s CPU). The envelope
+    then holds the attributes alone (``data`` is empty: the event is the data). None for a
+    readable envelope of a type not in ``types``; EnvelopeError for an unreadable envelope,
+    pydantic's ValidationError for a value that is not the event (or not JSON)."""
+    attrs = _attributes(headers)
+    cls = types.get(attrs["ce_type"])
+    if cls is None:
+        return None
+    if value is None:
+        raise EnvelopeError("record has no value")
+    return cls.model_validate_json(value), _envelope(attrs, {})

@@ -3,10 +3,11 @@
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from contracts.base import CloudEvent
 from contracts.catalog import ProgramPublished
-from services.runtime.envelope import EnvelopeError, decode, encode
+from services.runtime.envelope import EnvelopeError, decode, decode_as, encode
 
 
 def program() -> ProgramPublished:
@@ -49,3 +50,21 @@ def test_bad_records_say_what_is_wrong(value: bytes | None, drop: str | None,
     headers = [(k, v) for k, v in headers if k != drop]
     with pytest.raises(EnvelopeError, match=message):
         decode(value, headers)
+
+
+def test_decode_as_reads_the_routed_event_straight_from_its_json() -> None:
+    ce = CloudEvent.of(program(), source="/vbp/catalog", time=datetime(2023, 1, 18, tzinfo=UTC))
+    _, value, headers = encode(ce)
+    types = {ProgramPublished.TYPE: ProgramPublished}
+    read = decode_as(value, headers, types)
+    assert read is not None
+    event, envelope = read
+    assert event == program()
+    assert (envelope.id, envelope.type, envelope.time) == (ce.id, ce.type, ce.time)
+    assert decode_as(value, headers, {}) is None  # a type not routed: ignored
+    with pytest.raises(ValidationError):
+        decode_as(b"{not json", headers, types)
+    with pytest.raises(EnvelopeError, match="missing CloudEvents headers: ce_id"):
+        decode_as(value, [(k, v) for k, v in headers if k != "ce_id"], types)
+    with pytest.raises(EnvelopeError, match="no value"):
+        decode_as(None, headers, types)
