@@ -1,7 +1,8 @@
 """Payments benchmark: acceptances into payables and ledger transfers, the overdue scan, and
 reconcile.
 
-    .venv/bin/python bench/payments.py [--scale 0.05] [--batch 1000]
+    .venv/bin/python bench/payments.py [--scale 0.05] [--batch 1000] [--transfers-scale 1]
+                                       [--profile FILE]
 
 Starts its own throwaway Kafka broker and PostgreSQL (bench.common, as the tests do), runs the
 payments service in-process (its real lifespan: migrations, outbox relay, consumers; the
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import logging
 import sys
 import time
@@ -129,7 +131,8 @@ ON CONFLICT (id) DO UPDATE SET debits_posted = accounts.debits_posted + excluded
 
 async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> dict[str, Any]:
     n = int(1_000_000 * args.scale)
-    n_transfers = int(10_000_000 * args.scale)
+    n_transfers = int(10_000_000 * (args.scale if args.transfers_scale is None
+                                    else args.transfers_scale))
     results: dict[str, Any] = {"acceptances": n, "transfers_target": n_transfers,
                                "consumer_batch_size": args.batch}
     settings = Settings.for_service(
@@ -148,7 +151,11 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> di
     app = create_app(settings, clock=clock)
     started = time.perf_counter()
     cpu = time.process_time()
+    profile = cProfile.Profile(time.process_time) if args.profile else None
     async with app.router.lifespan_context(app):
+        results["startup_service_cpu_s"] = round(time.process_time() - cpu, 1)
+        if profile is not None:
+            profile.enable()
         await wait_for(engine, select(func.count()).select_from(store.payables), n, "payables")
         opened = time.perf_counter() - started
         await wait_for(engine, select(func.count()).select_from(outbox).where(
@@ -158,10 +165,17 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> di
         results["acceptances_to_published_s"] = round(published, 1)
         results["acceptances_per_s"] = round(n / published)
         results["acceptances_service_cpu_s"] = round(time.process_time() - cpu, 1)
+        results["acceptance_cpu_ms"] = round(
+            (results["acceptances_service_cpu_s"] - results["startup_service_cpu_s"])
+            / max(n, 1) * 1000, 3)
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(args.profile)
         print(f"  acceptances: {n} payables + transfers in {opened:.1f} s, all PayableOpened "
               f"published in {published:.1f} s ({n / published:.0f}/s, incl. start-up); "
-              f"service CPU "
-              f"{results['acceptances_service_cpu_s']} s", flush=True)
+              f"service CPU {results['acceptances_service_cpu_s']} s "
+              f"({results['startup_service_cpu_s']} s of it start-up; "
+              f"{results['acceptance_cpu_ms']} ms per acceptance after it)", flush=True)
 
         runtime = app.state.runtime
         t = time.perf_counter()
@@ -204,6 +218,11 @@ def main() -> int:
                         "10,000,000 transfers)")
     parser.add_argument("--batch", type=int, default=1000,
                         help="consumer chunk size (VBP_CONSUMER_BATCH_SIZE)")
+    parser.add_argument("--transfers-scale", type=float, default=None,
+                        help="fraction of 10,000,000 transfers for reconcile (default: --scale);"
+                        " e.g. --scale 0 --transfers-scale 1 runs reconcile alone at full size")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="write a cProfile of the service during the acceptances to FILE")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with infrastructure() as infra:

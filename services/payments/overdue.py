@@ -8,12 +8,12 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from pydantic import AwareDatetime, TypeAdapter
 from sqlalchemy import func, select, text
 
 from contracts.payments import InstallmentOverdue, PayableOverdue
 from services.payments import metrics, store
 from services.payments.domain.deadlines import AGE_BUCKETS
+from services.payments.events import json_instant, uuid7_prefix
 from services.runtime.db import UnitOfWork
 
 PAYABLES = store.payables
@@ -83,31 +83,15 @@ async def scan_payables(uow_factory: Callable[[], UnitOfWork], now: datetime) ->
             return flagged
 
 
-def uuid7_prefix(at: datetime) -> str:
-    """The first 20 hex digits of an RFC 9562 version-7 UUID of ``at`` (milliseconds, then
-    random bits), hyphenated; 12 hex digits (a counter) complete it."""
-    ms = int(at.timestamp() * 1000) & (1 << 48) - 1
-    rand_a, variant, rand_b = secrets.randbits(12), 8 | secrets.randbits(2), secrets.randbits(12)
-    return f"{ms >> 16:08x}-{ms & 0xFFFF:04x}-7{rand_a:03x}-{variant:x}{rand_b:03x}-"
-
-
 async def _flag_chunk_pg(uow: UnitOfWork, now: datetime) -> tuple[int, int]:
     trace = f"00-{secrets.token_hex(16)}-{secrets.token_hex(2)}"  # span: then the row number
     written = int(await uow.conn.scalar(FLAG_OVERDUE, {
         "now": now.astimezone(UTC), "chunk": CHUNK, "topic": PayableOverdue.TOPIC,
         "ce_type": PayableOverdue.TYPE, "source": uow.source,
         "event_id": uuid7_prefix(uow.clock.now()), "trace": trace,
-        "detected_at": _json_instant(now), "created_at": uow.clock.now().astimezone(UTC)})
+        "detected_at": json_instant(now), "created_at": uow.clock.now().astimezone(UTC)})
         or 0)
     return written, written
-
-
-_INSTANT = TypeAdapter(AwareDatetime)
-
-
-def _json_instant(at: datetime) -> str:
-    """An instant as the contracts dump it in JSON."""
-    return str(_INSTANT.dump_python(at, mode="json"))
 
 
 async def _flag_chunk(uow: UnitOfWork, now: datetime) -> tuple[int, int]:

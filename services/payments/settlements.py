@@ -10,8 +10,11 @@ payer records payments (partial allowed); what is unpaid at the deadline is over
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,9 +27,9 @@ from services.payments import errors, metrics, programs, store
 from services.payments.domain import postings
 from services.payments.domain.deadlines import age_bucket, settlement_due_for
 from services.payments.domain.ledger import LedgerRefused, transfer_id
+from services.payments.events import child_span, json_instant, uuid7_prefix
 from services.runtime.auth import Principal
 from services.runtime.clock import days_overdue
-from services.runtime.consumer import traced
 from services.runtime.db import UnitOfWork
 
 PAYABLES = store.payables
@@ -35,20 +38,24 @@ ZERO = Decimal("0.00")
 
 async def on_orders_accepted(uow: UnitOfWork,
                              items: Sequence[tuple[OrderAccepted, CloudEvent]]) -> None:
-    """Open the payables of many acceptances in a few statements: one insert (a replayed
-    acceptance's payable exists already and opens nothing), the ledger transfers (one insert,
-    one upsert of the accounts' sums), the events (written by the unit of work in one
-    statement, or COPY when many)."""
+    """Open the payables of many acceptances in a few statements: one insert of the payables,
+    their deadlines and their ``PayableOpened`` events (a replayed acceptance's payable exists
+    already and opens nothing, and publishes nothing), and the ledger transfers (one insert,
+    one upsert of the accounts' sums). The events' payloads are written here as the contract
+    dumps them (``opened_payload``), without a model and an envelope per event (issue #14)."""
     conn = uow.conn
     now = uow.clock.now()
     known: dict[str, programs.Program] = {}
-    rows: list[dict[str, Any]] = []
-    for event, _ in items:
+    rows: dict[str, dict[str, Any]] = {}
+    causes: dict[str, CloudEvent] = {}
+    for event, ce in items:
+        if event.order_id in rows:
+            continue  # the same order twice in one chunk: the first opens it
         if event.program_id not in known:
             known[event.program_id] = await programs.load(conn, event.program_id)
         program = known[event.program_id]
         fund = program.direct_settlement
-        rows.append({
+        rows[event.order_id] = {
             "payable_id": event.order_id, "program_id": event.program_id,
             "region": program.region, "institution_id": event.institution_id,
             "enterprise_id": event.enterprise_id, "distributor_id": event.distributor_id,
@@ -56,28 +63,52 @@ async def on_orders_accepted(uow: UnitOfWork,
             "payer_id": program.agency_id if fund else event.institution_id,
             "amount": event.amount, "paid": ZERO, "accepted_at": event.accepted_at,
             "due_at": settlement_due_for(program.profile, event.accepted_at),
-            "status": "open"})
-    opened = await store.open_payables(conn, rows)
+            "status": "open"}
+        causes[event.order_id] = ce
+    events = opened_events(uow, list(rows.values()), causes, now)
+    opened = await store.open_payables(conn, list(rows.values()), events)
     batch = []
     per_program: Counter[str] = Counter()
-    for row, (_, ce) in zip(rows, items, strict=True):
-        if row["payable_id"] not in opened:
-            continue
-        opened.discard(row["payable_id"])  # the same order twice in one batch opens once
+    for payable_id in opened:
+        row = rows[payable_id]
         batch += postings.payable_opened(
-            f"accepted:{ce.id}", row["payer_id"], row["enterprise_id"],
+            f"accepted:{causes[payable_id].id}", row["payer_id"], row["enterprise_id"],
             row["institution_id"], row["amount"], row["payer"] == "fund")
-        with traced(ce):
-            uow.record(PayableOpened(
-                payable_id=row["payable_id"], program_id=row["program_id"],
-                institution_id=row["institution_id"], enterprise_id=row["enterprise_id"],
-                distributor_id=row["distributor_id"], payer=row["payer"],
-                payer_id=row["payer_id"], amount=row["amount"],
-                accepted_at=row["accepted_at"], due_at=row["due_at"], opened_at=now))
         per_program[row["program_id"]] += 1
     await store.post_unlimited(conn, batch, now)
     for program_id, count in per_program.items():
         metrics.PAYABLES_OPENED.labels(program_id).inc(count)
+
+
+def opened_events(uow: UnitOfWork, rows: Sequence[dict[str, Any]],
+                  causes: Mapping[str, CloudEvent], now: datetime) -> store.Events:
+    """The ``PayableOpened`` outbox rows of ``rows`` (written for the payables that open):
+    time-ordered event ids (UUIDv7: this moment and random bits, then the row's number), each
+    a new span in the trace of the acceptance that caused it."""
+    prefix = uuid7_prefix(now)
+    span = secrets.token_hex(2)
+    opened_at = json_instant(now)
+    ids, traces, payloads = [], [], []
+    for n, row in enumerate(rows, 1):
+        ids.append(f"{prefix}{n:012x}")
+        traces.append(child_span(causes[row["payable_id"]].traceparent, f"{span}{n:012x}"))
+        payloads.append(opened_payload(row, opened_at))
+    return store.Events(topic=PayableOpened.TOPIC, ce_type=PayableOpened.TYPE,
+                        source=uow.source, time=now, event_ids=ids, traceparents=traces,
+                        payloads=payloads)
+
+
+def opened_payload(row: Mapping[str, Any], opened_at: str) -> str:
+    """``PayableOpened`` of a payable row, as the contract dumps it to JSON (field order, money
+    as a two-place decimal string, instants as RFC 3339; ``tests/unit/test_payments_domain.py``
+    compares it with the contract's own dump)."""
+    return json.dumps({
+        "payable_id": row["payable_id"], "program_id": row["program_id"],
+        "institution_id": row["institution_id"], "enterprise_id": row["enterprise_id"],
+        "distributor_id": row["distributor_id"], "payer": row["payer"],
+        "payer_id": row["payer_id"], "amount": f"{row['amount']:.2f}",
+        "accepted_at": json_instant(row["accepted_at"]), "due_at": json_instant(row["due_at"]),
+        "opened_at": opened_at}, ensure_ascii=False, separators=(",", ":"))
 
 
 async def on_order_accepted(uow: UnitOfWork, event: OrderAccepted, ce: CloudEvent) -> None:

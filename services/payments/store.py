@@ -5,6 +5,7 @@ payments and their offsets (R-PAY-4), payables and payments (R-PAY-1, R-PAY-5)."
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ from services.payments.domain.ledger import (
     limit_of,
     refusal,
 )
-from services.runtime.db import Fen, UTCDateTime, insert_for, new_metadata
+from services.runtime.db import Fen, UTCDateTime, insert_for, new_metadata, outbox
 
 metadata = new_metadata()
 
@@ -282,9 +283,19 @@ WITH opened AS (
     RETURNING payable_id, due_at
 ), queued AS (
     INSERT INTO payable_deadlines (payable_id, due_at) SELECT payable_id, due_at FROM opened
+), published AS (
+    INSERT INTO outbox (event_id, topic, key, ce_type, ce_source, ce_time, traceparent,
+                        payload, created_at)
+    SELECT event_id, :topic, payable_id, :ce_type, :source, :now, traceparent, payload, :now
+    FROM unnest(CAST(:payable_id AS text[]), CAST(:event_id AS text[]),
+                CAST(:traceparent AS text[]), CAST(:payload AS text[]))
+         AS e(payable_id, event_id, traceparent, payload)
+    WHERE payable_id IN (SELECT payable_id FROM opened)
 )
 SELECT payable_id FROM opened
 """)
+"""Payables, their deadlines and the events of those that open, in one statement (the events
+of a replayed acceptance's payable, which exists already, are not written)."""
 
 INSERT_TRANSFERS = text("""
 INSERT INTO transfers (id, debit_account, credit_account, amount, code, posted_at)
@@ -308,28 +319,59 @@ ON CONFLICT (id) DO UPDATE SET debits_posted = accounts.debits_posted + excluded
 accounts they share in the same order."""
 
 
-async def open_payables(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> set[str]:
-    """Insert payables (``rows`` as the table's columns; ``paid`` 0, ``status`` open) and
-    their deadlines; one whose id exists already (a replayed acceptance) is skipped. Returns the
-    ids inserted."""
+@dataclass(frozen=True)
+class Events:
+    """Outbox rows of one event type written with the rows they belong to, aligned with them:
+    the event ids, traceparents and JSON payloads; the rest is shared."""
+
+    topic: str
+    ce_type: str
+    source: str
+    time: datetime
+    event_ids: list[str]
+    traceparents: list[str]
+    payloads: list[str]
+
+    def rows(self, keys: Sequence[str], among: set[str]) -> list[dict[str, Any]]:
+        """The outbox rows of the keys ``among``."""
+        return [{"event_id": event_id, "topic": self.topic, "key": key,
+                 "ce_type": self.ce_type, "ce_source": self.source, "ce_time": self.time,
+                 "traceparent": trace, "payload": payload, "created_at": self.time}
+                for key, event_id, trace, payload in zip(
+                    keys, self.event_ids, self.traceparents, self.payloads, strict=True)
+                if key in among]
+
+
+async def open_payables(conn: AsyncConnection, rows: Sequence[dict[str, Any]],
+                        events: Events) -> list[str]:
+    """Insert payables (``rows`` as the table's columns, distinct ids; ``paid`` 0, ``status``
+    open), their deadlines and their events (``events``, aligned with ``rows``); one whose id
+    exists already (a replayed acceptance) is skipped with its event. Returns the ids
+    inserted, in the order of ``rows``."""
     if not rows:
-        return set()
+        return []
+    ids = [r["payable_id"] for r in rows]
     if conn.dialect.name != "postgresql":
         opened = set((await conn.execute(
             insert_for(conn, payables).on_conflict_do_nothing(index_elements=["payable_id"])
             .returning(payables.c.payable_id), list(rows))).scalars())
-        due = {r["payable_id"]: r["due_at"] for r in rows if r["payable_id"] in opened}
-        if due:
+        if opened:
             await conn.execute(payable_deadlines.insert(), [
-                {"payable_id": k, "due_at": v} for k, v in due.items()])
-        return opened
-    params: dict[str, list[Any]] = {name: [r[name] for r in rows] for name in (
+                {"payable_id": r["payable_id"], "due_at": r["due_at"]} for r in rows
+                if r["payable_id"] in opened])
+            await conn.execute(outbox.insert(), events.rows(ids, opened))
+        return [i for i in ids if i in opened]
+    params: dict[str, Any] = {name: [r[name] for r in rows] for name in (
         "payable_id", "program_id", "region", "institution_id", "enterprise_id",
-        "distributor_id", "payer", "payer_id", "accepted_at", "due_at")}
+        "distributor_id", "payer", "payer_id")}
     params["amount"] = [to_fen(r["amount"]) for r in rows]
     for name in ("accepted_at", "due_at"):
-        params[name] = [_utc(v) for v in params[name]]
-    return set((await conn.execute(OPEN_PAYABLES, params)).scalars())
+        params[name] = [_utc(r[name]) for r in rows]
+    params.update(topic=events.topic, ce_type=events.ce_type, source=events.source,
+                  now=_utc(events.time), event_id=events.event_ids,
+                  traceparent=events.traceparents, payload=events.payloads)
+    opened = set((await conn.execute(OPEN_PAYABLES, params)).scalars())
+    return [i for i in ids if i in opened]
 
 
 def _utc(value: datetime) -> datetime:

@@ -39,7 +39,7 @@ from aiokafka import (
 )
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -80,6 +80,15 @@ _CLAIM = {
     .returning(processed_events.c.event_id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
+_CLAIM_PG = text("""
+INSERT INTO processed_events (consumer, event_id, topic, processed_at)
+SELECT CAST(:consumer AS text), event_id, topic, CAST(:now AS timestamptz)
+FROM unnest(CAST(:event_id AS text[]), CAST(:topic AS text[])) AS e(event_id, topic)
+ON CONFLICT (consumer, event_id) DO NOTHING
+RETURNING event_id
+""")
+"""The same on PostgreSQL with the chunk's ids bound as two arrays: no statement built and no
+bind processing per event (issue #14)."""
 
 
 @dataclass(frozen=True)
@@ -546,9 +555,15 @@ class EventConsumer:
             for item in items:
                 unique.setdefault(item.ce.id, item)
             now = self._clock.now()
-            claimed = set((await uow.conn.execute(_CLAIM[uow.conn.dialect.name], [
-                {"consumer": self.spec.name, "event_id": event_id, "topic": item.record.topic,
-                 "processed_at": now} for event_id, item in unique.items()])).scalars())
+            if uow.conn.dialect.name == "postgresql":
+                claimed = set((await uow.conn.execute(_CLAIM_PG, {
+                    "consumer": self.spec.name, "now": now, "event_id": list(unique),
+                    "topic": [item.record.topic for item in unique.values()]})).scalars())
+            else:
+                claimed = set((await uow.conn.execute(_CLAIM[uow.conn.dialect.name], [
+                    {"consumer": self.spec.name, "event_id": event_id,
+                     "topic": item.record.topic, "processed_at": now}
+                    for event_id, item in unique.items()])).scalars())
             fresh = [item for event_id, item in unique.items() if event_id in claimed]
             for run in _runs(fresh):
                 batch = run[0].batch

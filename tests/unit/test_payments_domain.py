@@ -136,3 +136,34 @@ def test_offsets_start_the_month_after_the_period() -> None:
     assert offsets.offset_starts(sh(2024, 1, 31)) == sh(2024, 2, 1)
     assert offsets.offset_starts(sh(2024, 3, 1)) == sh(2024, 3, 1)
     assert offsets.offset_starts(sh(2023, 12, 31, 12)) == sh(2024, 1, 1)
+
+
+# --- issue #14: PayableOpened written without a model per event ---------------------------------
+
+
+@pytest.mark.parametrize(("accepted", "distributor", "amount"), [
+    (datetime(2024, 1, 31, 16, 30, tzinfo=UTC), None, D("848.00")),
+    (datetime(2024, 1, 31, 23, 30, 0, 120, tzinfo=SHANGHAI), "配送D1", D("0.05")),
+    (datetime(2024, 2, 29, 12, 0, 59, 999999, tzinfo=UTC), "D\"2\\", D("1234567.8")),
+])
+def test_opened_payload_is_the_contracts_dump(accepted: datetime, distributor: str | None,
+                                              amount: Decimal) -> None:
+    """The acceptances' ``PayableOpened`` payload, written by payments without building the
+    model (issue #14), is exactly what the contract dumps (field order, money, instants with
+    their offset or ``Z``, non-ASCII and escaped ids)."""
+    import json
+
+    from contracts.payments import PayableOpened
+    from services.payments.events import json_instant
+    from services.payments.settlements import opened_payload
+
+    opened_at = datetime(2024, 3, 1, 8, 0, 0, 5, tzinfo=UTC)
+    row = {"payable_id": "订单O1", "program_id": "CQ", "institution_id": "医院H1",
+           "enterprise_id": "E1", "distributor_id": distributor, "payer": "institution",
+           "payer_id": "医院H1", "amount": amount, "accepted_at": accepted,
+           "due_at": deadlines.settlement_due_for(chongqing(), accepted)}
+    expected = PayableOpened(**row, opened_at=opened_at)
+    payload = opened_payload(row, json_instant(opened_at))
+    assert payload == json.dumps(expected.model_dump(mode="json"), ensure_ascii=False,
+                                 separators=(",", ":"))
+    assert PayableOpened.model_validate_json(payload) == expected
