@@ -27,6 +27,9 @@ class Platform:
     clock_env: dict[str, str]
     root: Path | None = None
     keep: bool = False
+    durable: bool = False
+    """PostgreSQL with fsync and synchronous commits (the chaos run crashes it: without them a
+    crash loses transactions already acknowledged, to HTTP clients and as Kafka offsets)."""
     secret: str = field(default_factory=lambda: secrets.token_hex(24))
     broker: KafkaBroker | None = None
     postgres: PostgresCluster | None = None
@@ -46,7 +49,7 @@ class Platform:
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)  # PostgreSQL's own user must reach its data directory
         self.broker = KafkaBroker(ensure_jars(), self.root / "kafka")
-        self.postgres = PostgresCluster(self.root / "pg")
+        self.postgres = PostgresCluster(self.root / "pg", fsync=self.durable)
         self.broker.start()
         self.postgres.start()
 

@@ -1,0 +1,73 @@
+"""A short chaos run (issue #19), part of ``make test``: ``vbp chaos`` drives a small
+province's first two agreement months through the five services while a service process is
+SIGKILLed, the broker restarted and PostgreSQL crashed (each at least once, at seeded
+moments, within the first minute of the year); then every invariant must hold (exit status 0).
+
+Bounded: faults stop after the simulated months' wall time (``--window``), at most four of
+them, each request and each wait for an event is tried for at most two minutes
+(``--patience``), and the whole run fails with a message saying where it was after
+``--time-limit`` seconds. It brings its own broker and PostgreSQL (it restarts them), so it
+never disturbs the session's. The long run is ``make chaos`` (docs/simulation.md)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+TIME_LIMIT_S = 300
+"""The run's own limit (about 2.5–3 minutes on an idle 2-core machine)."""
+SLACK_S = 120
+"""Beyond it: the platform's start (before the limit counts) and its stop."""
+
+
+@pytest.mark.timeout(TIME_LIMIT_S + SLACK_S + 60)
+def test_a_short_chaos_run_keeps_every_invariant() -> None:
+    root = Path(tempfile.mkdtemp(prefix="vbp-chaos-"))  # PostgreSQL's user must traverse it
+    root.chmod(0o755)
+    try:
+        check_run(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def check_run(root: Path) -> None:
+    command = [sys.executable, "-m", "services.cli", "chaos", "--seed", "3",
+               "--institutions", "25", "--days", "60", "--minutes", "1.0", "--gap", "10",
+               "--max-faults", "4", "--patience", "120", "--time-limit", str(TIME_LIMIT_S),
+               "--no-progress", "--dir", str(root / "run")]
+    started = time.monotonic()
+    try:
+        run = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                             timeout=TIME_LIMIT_S + SLACK_S, check=False)
+    except subprocess.TimeoutExpired as exc:
+        out = _text(exc.stdout) + _text(exc.stderr)
+        pytest.fail(f"vbp chaos did not end within {TIME_LIMIT_S + SLACK_S} s (its own limit "
+                    f"is {TIME_LIMIT_S} s after the platform's start); it printed:\n"
+                    f"{out[-6000:]}")
+    out = run.stdout + run.stderr
+    if run.returncode != 0:  # what the run printed first (faults, summary), then its end
+        out = out[:8000] + "\n…\n" + out[-3000:]
+    took = time.monotonic() - started
+    assert run.returncode == 0, f"exit {run.returncode} after {took:.0f} s:\n{out}"
+    assert "6/6 invariants hold" in out, out
+    kinds = set(re.findall(r"fault at .*(SIGKILL|broker restart|PostgreSQL crash)", out))
+    assert kinds == {"SIGKILL", "broker restart", "PostgreSQL crash"}, out
+    placed = re.search(r"orders placed\s*│\s*([\d,]+)", out)
+    assert placed and int(placed.group(1).replace(",", "")) > 20, out
+    acknowledged = (root / "run" / "acknowledged.jsonl").read_text().splitlines()
+    assert len(acknowledged) == int(placed.group(1).replace(",", ""))
+
+
+def _text(data: str | bytes | None) -> str:
+    if data is None:
+        return ""
+    return data.decode(errors="replace") if isinstance(data, bytes) else data
