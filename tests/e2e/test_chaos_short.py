@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,9 +25,10 @@ import pytest
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 TIME_LIMIT_S = 300
-"""The run's own limit (about 2.5–3 minutes on an idle 2-core machine)."""
+"""The run's own limit, the platform's start included (the run takes 2.5–4 minutes on this
+2-core machine at a load average up to ~30; at 50–70 the start alone took minutes)."""
 SLACK_S = 120
-"""Beyond it: the platform's start (before the limit counts) and its stop."""
+"""Beyond it: the platform's stop, and a run that overran its own limit."""
 
 
 @pytest.mark.timeout(TIME_LIMIT_S + SLACK_S + 60)
@@ -45,14 +47,20 @@ def check_run(root: Path) -> None:
                "--max-faults", "4", "--patience", "120", "--time-limit", str(TIME_LIMIT_S),
                "--no-progress", "--dir", str(root / "run")]
     started = time.monotonic()
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
     try:
-        run = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
-                             timeout=TIME_LIMIT_S + SLACK_S, check=False)
-    except subprocess.TimeoutExpired as exc:
-        out = _text(exc.stdout) + _text(exc.stderr)
+        stdout, _ = proc.communicate(timeout=TIME_LIMIT_S + SLACK_S)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)  # it stops its broker, PostgreSQL and services
+        try:
+            stdout, _ = proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, _ = proc.communicate()
         pytest.fail(f"vbp chaos did not end within {TIME_LIMIT_S + SLACK_S} s (its own limit "
-                    f"is {TIME_LIMIT_S} s after the platform's start); it printed:\n"
-                    f"{out[-6000:]}")
+                    f"is {TIME_LIMIT_S} s); it printed:\n{stdout[-6000:]}")
+    run = subprocess.CompletedProcess(command, proc.returncode, stdout, "")
     out = run.stdout + run.stderr
     if run.returncode != 0:  # what the run printed first (faults, summary), then its end
         out = out[:8000] + "\n…\n" + out[-3000:]
@@ -66,8 +74,3 @@ def check_run(root: Path) -> None:
     acknowledged = (root / "run" / "acknowledged.jsonl").read_text().splitlines()
     assert len(acknowledged) == int(placed.group(1).replace(",", ""))
 
-
-def _text(data: str | bytes | None) -> str:
-    if data is None:
-        return ""
-    return data.decode(errors="replace") if isinstance(data, bytes) else data
