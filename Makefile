@@ -40,4 +40,4 @@ simulate:       ## issue #19: an agreement year of a 2,000-institution province 
 	scripts/bootstrap.sh && .venv/bin/vbp simulate --seed 1
 
 chaos:          ## issue #19: the simulation under SIGKILLs and restarts for 10 minutes, then the invariants
-	scripts/bootstrap.sh && .venv/bin/vbp chaos --seed 1 --minutes 10
+	scripts/bootstrap.sh && .venv/bin/vbp chaos --seed 1 --minutes 10 --time-limit 2700
