@@ -31,7 +31,7 @@ bench:          ## benchmarks: each script's figures, then `vbp bench`'s table a
 	.venv/bin/python bench/monitoring.py
 	.venv/bin/vbp bench
 
-test-long:      ## issue #19: the short chaos run and `vbp bench --quick` (tests/long; not in `make test`)
+test-long:      ## issue #19: `vbp bench --quick` (tests/long; not in `make test`; the short chaos run is in tests/e2e)
 	scripts/bootstrap.sh && .venv/bin/python -m services.devstack kafka-jars && \
 	.venv/bin/python -m services.devstack postgres-install && \
 	.venv/bin/python -m pytest -p no:cacheprovider -o addopts="" tests/long
@@ -40,4 +40,4 @@ simulate:       ## issue #19: an agreement year of a 2,000-institution province 
 	scripts/bootstrap.sh && .venv/bin/vbp simulate --seed 1
 
 chaos:          ## issue #19: the simulation under SIGKILLs and restarts for 10 minutes, then the invariants
-	scripts/bootstrap.sh && .venv/bin/vbp chaos --seed 1 --minutes 10
+	scripts/bootstrap.sh && .venv/bin/vbp chaos --seed 1 --minutes 10 --time-limit 2700

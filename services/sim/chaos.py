@@ -2,7 +2,12 @@
 
 At seeded random moments one of: a service process killed with SIGKILL (restarted after a
 few seconds), the Kafka broker stopped and started, PostgreSQL crashed (immediate shutdown)
-and started. A supervisor restarts any service that exits (one whose database was down at
+and started. The first three faults are one of each kind (in a seeded order), so even a short
+run has them all. Faults come only within a window of wall time (the simulated year's, by
+default) and at most ``max_faults`` of them: then the platform recovers and the driver finishes
+the chains the faults held up. (Faulting until the driver's queue was empty never ended on a
+loaded machine: every fault delayed chains, which kept the queue non-empty, which let more
+faults come.) A supervisor restarts any service that exits (one whose database was down at
 its start does). When the year is driven through, the platform is made whole, left to settle
 (outboxes drained, consumers caught up) and checked (services/sim/invariants.py)."""
 
@@ -23,6 +28,9 @@ class Chaos:
     seed: int
     mean_gap_s: float = 20.0
     """Mean wall seconds between two faults."""
+    window_s: float | None = None
+    """Wall seconds after the start within which faults come (None: until stopped)."""
+    max_faults: int | None = None
     log: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -52,8 +60,23 @@ class Chaos:
         rng = random.Random(self.seed * 104_729 + 3)
         started = time.monotonic()
         services = sorted(self.platform.procs)
-        while not await self._pause(rng.expovariate(1 / self.mean_gap_s)):
-            roll = rng.random()
+        first = [0.0, 0.75, 0.9]  # a SIGKILL, a broker restart, a PostgreSQL crash
+        rng.shuffle(first)
+        n = 0
+        while True:
+            gap = rng.expovariate(1 / self.mean_gap_s)
+            if self.window_s is not None and n < len(first):  # one of each kind, whatever
+                left = self.window_s - (time.monotonic() - started)  # the window
+                gap = min(gap, max(left, 0.0) / (len(first) - n + 1))
+            elif self.window_s is not None and (
+                    time.monotonic() - started + gap > self.window_s):
+                return
+            if self.max_faults is not None and n >= self.max_faults:
+                return
+            if await self._pause(gap):
+                return
+            roll = first[n] if n < len(first) else rng.random()
+            n += 1
             at = f"{time.monotonic() - started:6.1f}s"
             try:
                 await self._fault(rng, roll, at, services)

@@ -35,6 +35,14 @@ def register(sub: Any) -> None:
     _common(p, institutions=150, minutes=None)
     p.add_argument("--gap", type=float, default=20.0,
                    help="mean wall seconds between two faults (default 20)")
+    p.add_argument("--window", type=float,
+                   help="wall seconds from the year's start within which faults come "
+                        "(default: the simulated days' wall time)")
+    p.add_argument("--max-faults", type=int, help="at most this many faults")
+    p.add_argument("--patience", type=float, default=600.0,
+                   help="wall seconds a request or a wait for an event is tried (default 600)")
+    p.add_argument("--time-limit", type=float,
+                   help="fail (exit 3, saying where it was) after this many wall seconds")
     p.set_defaults(func=_chaos)
 
     p = sub.add_parser("check", help="check a run's invariants (topics and databases)")
@@ -127,19 +135,23 @@ def _simulate(args: argparse.Namespace) -> int:
             platform.stop()
 
 
-def _settle_and_check(platform: Any, out_dir: Path | None) -> bool:
+def _settle_and_check(platform: Any, out_dir: Path | None, timeout: float = 300) -> bool:
     from services.sim.invariants import check, read_acknowledged, wait_settled
 
     bootstrap, databases = platform.broker.bootstrap_servers, platform.databases
     print("waiting for the platform to settle (outboxes drained, consumers caught up)…",
           flush=True)
-    settled = asyncio.run(wait_settled(bootstrap, databases))
+    settled = asyncio.run(wait_settled(bootstrap, databases, timeout=timeout))
     if not settled:
-        print("  (not settled after 300 s: checking as it is)")
+        print(f"  (not settled after {timeout:.0f} s: checking as it is)")
     acks = read_acknowledged(out_dir / "acknowledged.jsonl" if out_dir else None)
     report = asyncio.run(check(bootstrap, databases, acks))
     print("\n".join(report.lines()), flush=True)
     return report.ok
+
+
+class TimeLimit(Exception):
+    """The chaos run's overall time limit passed (``--time-limit``)."""
 
 
 def _chaos(args: argparse.Namespace) -> int:
@@ -152,56 +164,101 @@ def _chaos(args: argparse.Namespace) -> int:
     args.minutes = minutes
     province = generate(args.seed, args.institutions, tag=args.tag)
     rate = _rate(args, minutes)
+    window = args.window if args.window is not None else args.days * 86_400 / rate
+    limit: float | None = args.time_limit
+    begun = time.monotonic()
+    phase = ["starting the platform"]
+
+    def left() -> float:
+        """Seconds left of the time limit; raises TimeLimit when none."""
+        if limit is None:
+            return float("inf")
+        remaining = limit - (time.monotonic() - begun)
+        if remaining <= 0:
+            raise TimeLimit
+        return remaining
+
     print(f"vbp chaos: seed {args.seed}, {len(province.institutions):,} institutions, "
-          f"{args.days} days in {minutes:.1f} min, a fault every ~{args.gap:.0f} s", flush=True)
-    platform = Platform({}, root=args.dir, keep=args.dir is not None)
-    platform.start_infra()
-    clock = make_clock(province, rate, lead_s=LEAD_S)
-    platform.clock_env = clock.env()
-    platform.start_services()
-    assert platform.root is not None
-    started = time.monotonic()
+          f"{args.days} days in {minutes:.1f} min, a fault every ~{args.gap:.0f} s for "
+          f"{window:.0f} s" + (f" (at most {args.max_faults})" if args.max_faults else "")
+          + (f", time limit {limit:.0f} s" if limit else ""), flush=True)
+    platform = Platform({}, root=args.dir, keep=args.dir is not None, durable=True)
+    chaos = Chaos(platform, args.seed, mean_gap_s=args.gap, window_s=window,
+                  max_faults=args.max_faults)
+    driver: Driver | None = None
     try:
+        platform.start_infra(timeout=min(240.0, left()))
+        clock = make_clock(province, rate, lead_s=LEAD_S)
+        platform.clock_env = clock.env()
+        platform.start_services(timeout=min(180.0, left()))
+        assert platform.root is not None
+        started = time.monotonic()
         driver = Driver(province, platform.urls, clock, platform.secret, days=args.days,
                         concurrency=args.concurrency, out_dir=platform.root,
-                        progress=not args.no_progress, patience_s=900)
-        chaos = Chaos(platform, args.seed, mean_gap_s=args.gap)
+                        progress=not args.no_progress, patience_s=args.patience)
+        d = driver
 
         async def run() -> Any:
-            await driver.setup()  # the faults start with the year
+            phase[0] = "setting the province up"
+            await d.setup()  # the faults start with the year
+            phase[0] = "driving the year under faults"
             monkey = asyncio.create_task(chaos.run())
             supervisor = asyncio.create_task(chaos.supervise())
             try:
                 if args.no_progress:
-                    await driver.run_queue()
+                    await d.run_queue()
                 else:
-                    await driver._run_with_bar()
+                    await d._run_with_bar()
             finally:
                 chaos.stop()
                 await asyncio.gather(monkey, supervisor, return_exceptions=True)
-                await driver.client.aclose()
-                if driver._acks is not None:
-                    driver._acks.close()
-            return driver.stats
+                await d.aclose()
+            return d.stats
 
-        stats = asyncio.run(run())
+        async def bounded() -> Any:
+            try:
+                return await asyncio.wait_for(run(), left())
+            except TimeoutError:
+                raise TimeLimit from None
+
+        stats = asyncio.run(bounded())
         wall = time.monotonic() - started
+        phase[0] = "healing the platform"
         platform.heal()
         for name in platform.dead():
             platform.restart(name)
-        platform.wait_ready(timeout=300)
+        platform.wait_ready(timeout=min(300, left()))
         rows = summary_rows(stats, province, wall, driver.start, clock.now())
         rows += [(k, f"{v:,}") for k, v in sorted(chaos.counts.items())]
         print_summary(rows, title="vbp chaos")
-        for line in chaos.log:
-            print(f"  fault at {line}")
+        _print_faults(chaos.log)
         for error in driver.errors[:10]:
             print(f"  error: {error}")
-        ok = _settle_and_check(platform, platform.root)
+        phase[0] = "settling and checking the invariants"
+        ok = _settle_and_check(platform, platform.root, timeout=min(300, left()))
         print(f"run kept in {platform.root}" if args.dir else "", flush=True)
+        print(f"vbp chaos: {time.monotonic() - begun:.0f} s in all", flush=True)
         return 0 if ok and not driver.errors else 1
+    except Exception as exc:
+        late = limit is not None and time.monotonic() - begun > limit - 5
+        if not isinstance(exc, TimeLimit) and not late:  # a start that ran out of time
+            raise
+        _print_faults(chaos.log)
+        where = ""
+        if driver is not None:
+            where = (f"; {len(driver._queue):,} steps queued, {len(driver._running):,} running, "
+                     f"{driver.stats.counts['orders placed']:,} orders placed, simulated "
+                     f"{driver.now():%Y-%m-%d %H:%M} (UTC)")
+        print(f"vbp chaos: FAILED — the time limit of {limit:.0f} s passed while "
+              f"{phase[0]}{where}; the services' logs are in {platform.logs}", flush=True)
+        return 3
     finally:
         platform.stop()
+
+
+def _print_faults(log: list[str]) -> None:
+    for line in log:
+        print(f"  fault at {line}", flush=True)
 
 
 def _check(args: argparse.Namespace) -> int:

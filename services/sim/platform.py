@@ -27,6 +27,9 @@ class Platform:
     clock_env: dict[str, str]
     root: Path | None = None
     keep: bool = False
+    durable: bool = False
+    """PostgreSQL with fsync and synchronous commits (the chaos run crashes it: without them a
+    crash loses transactions already acknowledged, to HTTP clients and as Kafka offsets)."""
     secret: str = field(default_factory=lambda: secrets.token_hex(24))
     broker: KafkaBroker | None = None
     postgres: PostgresCluster | None = None
@@ -38,7 +41,7 @@ class Platform:
         self.start_infra()
         self.start_services(progress)
 
-    def start_infra(self) -> None:
+    def start_infra(self, timeout: float = 240) -> None:
         """The broker and PostgreSQL (the slow part: before the clock is chosen)."""
         if self.root is None:
             self.root = Path(tempfile.mkdtemp(prefix="vbp-sim-"))
@@ -46,11 +49,11 @@ class Platform:
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)  # PostgreSQL's own user must reach its data directory
         self.broker = KafkaBroker(ensure_jars(), self.root / "kafka")
-        self.postgres = PostgresCluster(self.root / "pg")
-        self.broker.start()
-        self.postgres.start()
+        self.postgres = PostgresCluster(self.root / "pg", fsync=self.durable)
+        self.broker.start(timeout=timeout)  # a loaded 2-core machine needs more than 90 s
+        self.postgres.start(timeout=timeout)
 
-    def start_services(self, progress: bool = True) -> None:
+    def start_services(self, progress: bool = True, timeout: float = 180) -> None:
         """The databases and the five services, with ``clock_env`` in their environment."""
         assert self.broker is not None and self.postgres is not None
         self.env = {"KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
@@ -62,7 +65,7 @@ class Platform:
         for name in launcher.SERVICES:
             self.procs[name] = launcher.start_service(name, free_loopback_port(), self.env,
                                                       self.logs)
-        launcher.wait_ready(list(self.procs.values()), timeout=180,
+        launcher.wait_ready(list(self.procs.values()), timeout=timeout,
                             progress=(lambda line: print(line, flush=True)) if progress
                             else None)
         self.describe()
