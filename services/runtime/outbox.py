@@ -311,7 +311,12 @@ class OutboxRelay:
             reader = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None,
                                       enable_auto_commit=False,
                                       client_id=f"vbp-{self._service}-outbox-reconcile")
-            await reader.start()
+            try:
+                await reader.start()
+            except BaseException:  # the broker away: close what start() opened
+                with contextlib.suppress(Exception):
+                    await reader.stop()
+                raise
             self._reader = reader
         reader = self._reader
         try:

@@ -61,6 +61,7 @@ class Harness:
         self.clock = SystemClock()
         self.producers: list[AIOKafkaProducer] = []
         self.consumers: list[EventConsumer] = []
+        self.relays: list[OutboxRelay] = []
         self.group = f"g-{uuid.uuid4().hex[:8]}"
 
     async def producer(self) -> AIOKafkaProducer:
@@ -70,8 +71,11 @@ class Harness:
         return producer
 
     async def relay(self) -> OutboxRelay:
-        return OutboxRelay(self.engine, await self.producer(), service="test", clock=self.clock,
-                           bootstrap_servers=self.bootstrap)
+        """A relay, stopped by ``close()`` (it keeps a Kafka reader for reconciling)."""
+        relay = OutboxRelay(self.engine, await self.producer(), service="test",
+                            clock=self.clock, bootstrap_servers=self.bootstrap)
+        self.relays.append(relay)
+        return relay
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine, clock=self.clock, source="/vbp/test")
@@ -134,6 +138,8 @@ class Harness:
         return records
 
     async def close(self) -> None:
+        for relay in self.relays:
+            await relay.stop()
         for consumer in self.consumers:
             await consumer.stop()
         for producer in self.producers:
