@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from functools import cache
 from typing import Any
 
@@ -273,43 +273,31 @@ def doc_zh(text: str) -> str | None:
     return _docs_zh().get(text)
 
 
+def _texts(node: Any) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """Every description and summary of an OpenAPI document, as (the object holding it, its
+    key, the text); examples, defaults, enums and constants are values, not texts."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("description", "summary") and isinstance(value, str):
+                yield node, key, value
+            elif key not in ("examples", "example", "default", "enum", "const"):
+                yield from _texts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _texts(value)
+
+
 def untranslated(document: dict[str, Any]) -> list[str]:
     """The descriptions and summaries of an OpenAPI document that have no Chinese."""
-    missing: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("description", "summary") and isinstance(value, str):
-                    if doc_zh(value) is None and value not in missing:
-                        missing.append(value)
-                elif key not in ("examples", "example", "default", "enum", "const"):
-                    walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(document)
-    return missing
+    return list(dict.fromkeys(text for _, _, text in _texts(document) if doc_zh(text) is None))
 
 
 def document_zh(document: dict[str, Any]) -> dict[str, Any]:
     """A copy of an OpenAPI document with every description and summary in Chinese (one
     without a Chinese stays in English)."""
     out = copy.deepcopy(document)
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("description", "summary") and isinstance(value, str):
-                    node[key] = doc_zh(value) or value
-                elif key not in ("examples", "example", "default", "enum", "const"):
-                    walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(out)
+    for holder, key, text in list(_texts(out)):
+        holder[key] = doc_zh(text) or text
     return out
 
 
