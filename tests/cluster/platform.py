@@ -25,6 +25,7 @@ from contracts.orders import ORDERS_TOPIC, OrderPlaced
 from contracts.supply import DELIVERIES_TOPIC, OrderRouted
 from services import launcher
 from services.devstack.net import free_loopback_port
+from services.orders.store import ORDER
 from services.runtime.db import make_engine
 from tests.cluster.conftest import MIN_INSYNC, REPLICAS
 from tests.e2e.conftest import SECRET, bearer
@@ -91,11 +92,11 @@ class Platform:
 
 
 def start_platform(bootstrap: str, create_database: Callable[[str], str], *,
-                   orders_api: int = 2, supply_workers: int = 1,
+                   orders_api: int = 2, orders_workers: int = 1, supply_workers: int = 1,
                    static_members: bool = False) -> Platform:
-    """Catalog (one process), orders (``orders_api`` api processes and a worker) and supply (an
-    api process and ``supply_workers`` workers), ready, with a program listed in orders and a
-    distributor assigned for the region in supply."""
+    """Catalog (one process), orders (``orders_api`` api processes and ``orders_workers``
+    workers) and supply (an api process and ``supply_workers`` workers), ready, with a program
+    listed in orders and a distributor assigned for the region in supply."""
     run = uuid.uuid4().hex[:6]
     platform = Platform(bootstrap, {s: create_database(f"c_{s}_{run}")
                                     for s in ("catalog", "orders", "supply")}, run=run)
@@ -103,7 +104,8 @@ def start_platform(bootstrap: str, create_database: Callable[[str], str], *,
         platform.start("catalog", "all")
         for _ in range(orders_api):
             platform.start("orders", "api")
-        platform.start("orders", "worker")
+        for i in range(orders_workers):
+            platform.start("orders", "worker", f"orders-w{i}" if static_members else "")
         platform.start("supply", "api")
         for i in range(supply_workers):
             platform.start("supply", "worker", f"supply-w{i}" if static_members else "")
@@ -200,6 +202,25 @@ async def routed_in_supply(p: Platform, ids: list[str]) -> dict[str, datetime]:
     return {r[0]: r[1] for r in rows}
 
 
+async def routed_in_orders(p: Platform, ids: list[str]) -> Counter[str]:
+    """How many times orders applied each order's routing: its 'routed' history rows (a
+    second application of the same ``OrderRouted`` would write a second one)."""
+    rows = await rows_of(p.databases["orders"], "SELECT subject_id, count(*) FROM history "
+                         f"WHERE subject_kind = '{ORDER}' AND change = 'routed' "
+                         "AND subject_id = ANY(:ids) GROUP BY subject_id", ids)
+    return Counter({r[0]: r[1] for r in rows})
+
+
+async def wait_routed_in_orders(p: Platform, ids: list[str], timeout: float = 240
+                                ) -> Counter[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        applied = await routed_in_orders(p, ids)
+        if len(applied) >= len(set(ids)) or time.monotonic() > deadline:
+            return applied
+        await asyncio.sleep(1.0)
+
+
 async def wait_routed(p: Platform, ids: list[str], timeout: float = 240) -> dict[str, datetime]:
     deadline = time.monotonic() + timeout
     while True:
@@ -246,6 +267,8 @@ class Outcome:
     routed_in_supply: int
     order_routed_on_kafka: int
     order_routed_duplicated: int
+    routed_in_orders: int
+    routed_in_orders_twice: int
 
     def figures(self) -> dict[str, object]:
         return {
@@ -254,7 +277,9 @@ class Outcome:
             "OrderPlaced_duplicated": self.order_placed_duplicated,
             "routed_in_supply_db": self.routed_in_supply,
             "OrderRouted_on_kafka": self.order_routed_on_kafka,
-            "OrderRouted_duplicated": self.order_routed_duplicated}
+            "OrderRouted_duplicated": self.order_routed_duplicated,
+            "routing_applied_in_orders_db": self.routed_in_orders,
+            "routing_applied_twice_in_orders_db": self.routed_in_orders_twice}
 
     def check(self) -> None:
         n = self.acknowledged
@@ -265,6 +290,8 @@ class Outcome:
         assert self.routed_in_supply == n, "supply did not route every order"
         assert self.order_routed_on_kafka == n, "an order has no OrderRouted"
         assert self.order_routed_duplicated == 0, "an order was routed twice"
+        assert self.routed_in_orders == n, "orders did not apply every order's routing"
+        assert self.routed_in_orders_twice == 0, "orders applied an order's routing twice"
 
 
 async def outcome(p: Platform, acknowledged: list[str]) -> Outcome:
@@ -274,6 +301,7 @@ async def outcome(p: Platform, acknowledged: list[str]) -> Outcome:
                                                    acknowledged)
     routed_keys = await events_per_key(p.bootstrap, DELIVERIES_TOPIC, OrderRouted.TYPE,
                                           acknowledged)
+    applied = await wait_routed_in_orders(p, acknowledged)
     return Outcome(
         acknowledged=len(acknowledged),
         found_in_orders=len(await found_in_orders(p, acknowledged)),
@@ -281,4 +309,6 @@ async def outcome(p: Platform, acknowledged: list[str]) -> Outcome:
         order_placed_duplicated=sum(c - 1 for c in placed_keys.values()),
         routed_in_supply=len(routed),
         order_routed_on_kafka=len(routed_keys),
-        order_routed_duplicated=sum(c - 1 for c in routed_keys.values()))
+        order_routed_duplicated=sum(c - 1 for c in routed_keys.values()),
+        routed_in_orders=len(applied),
+        routed_in_orders_twice=sum(1 for c in applied.values() if c > 1))

@@ -1,6 +1,7 @@
 """Issue #18: scaled-out services on the three-broker cluster. Orders runs two api processes
-(a hospital places orders over HTTP, spread over both) and supply three worker processes in
-one consumer group, each a static member under its own name (``VBP_CONSUMER_INSTANCE_ID``).
+(a hospital places orders over HTTP, spread over both) and two worker processes (applying
+supply's routing to the orders, once each), and supply three worker processes in one consumer
+group, each a static member under its own name (``VBP_CONSUMER_INSTANCE_ID``).
 One supply worker is killed with SIGKILL mid-stream and a new one started under the dead one's
 name: it takes the dead one's partitions over at once, without waiting for the session timeout
 (10 s). Every order is routed exactly once, and the time from the kill until routing is back
@@ -53,7 +54,7 @@ async def test_a_supply_worker_killed_mid_stream_and_replaced(
     static = membership == "static"
     p = await asyncio.to_thread(start_platform, kafka_cluster.bootstrap_servers,
                                 single_postgres.create_database, orders_api=2,
-                                supply_workers=3, static_members=static)
+                                orders_workers=2, supply_workers=3, static_members=static)
     load = Load(p, RATE)
     try:
         load.start()
