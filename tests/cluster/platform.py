@@ -21,7 +21,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 
-from contracts.orders import ORDERS_TOPIC, OrderPlaced
+from contracts.orders import ORDERS_TOPIC, OrderCancelled, OrderPlaced
 from contracts.supply import DELIVERIES_TOPIC, OrderRouted
 from services import launcher
 from services.devstack.net import free_loopback_port
@@ -120,6 +120,9 @@ def start_platform(bootstrap: str, create_database: Callable[[str], str], *,
     return platform
 
 
+CANCEL_EVERY = 4
+
+
 @dataclass
 class Load:
     """A hospital placing orders over HTTP at ``rate`` per second, spread over the orders api
@@ -128,6 +131,9 @@ class Load:
     platform: Platform
     rate: float
     acknowledged: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    """Orders cancelled right after their placement (every ``CANCEL_EVERY``-th): a second
+    event on the order's key, which supply must apply after the first (per-key order)."""
     failed: int = 0
     longest_stall: float = 0.0
     """The longest time without an acknowledgement while the load ran."""
@@ -160,12 +166,25 @@ class Load:
                     self.failed += 1
                     return
                 if r.status_code == 201:
-                    self.acknowledged.append(r.json()["order_id"])
+                    order_id = r.json()["order_id"]
+                    self.acknowledged.append(order_id)
                     now = loop.time()
                     self.longest_stall = max(self.longest_stall, now - last_ack)
                     last_ack = now
+                    if len(self.acknowledged) % CANCEL_EVERY == 0:
+                        await cancel(url, order_id)
                 else:
                     self.failed += 1
+
+            async def cancel(url: str, order_id: str) -> None:
+                headers = {**p.hospital, "Idempotency-Key": uuid.uuid4().hex}
+                try:
+                    r = await client.post(f"{url}/v1/orders/{order_id}/cancel",
+                                          json={"reason": "cluster test"}, headers=headers)
+                except httpx.HTTPError:
+                    return  # not acknowledged: not counted either way
+                if r.status_code == 200:
+                    self.cancelled.append(order_id)
 
             n = 0
             while not self._stop.is_set():
@@ -203,10 +222,12 @@ async def routed_in_supply(p: Platform, ids: list[str]) -> dict[str, datetime]:
 
 
 async def routed_in_orders(p: Platform, ids: list[str]) -> Counter[str]:
-    """How many times orders applied each order's routing: its 'routed' history rows (a
-    second application of the same ``OrderRouted`` would write a second one)."""
+    """How many times orders applied each order's routing: its 'routed' history rows, or
+    'routed_ignored' for an order cancelled before its routing arrived (a second application
+    of the same ``OrderRouted`` would write a second one)."""
     rows = await rows_of(p.databases["orders"], "SELECT subject_id, count(*) FROM history "
-                         f"WHERE subject_kind = '{ORDER}' AND change = 'routed' "
+                         f"WHERE subject_kind = '{ORDER}' "
+                         "AND change IN ('routed', 'routed_ignored') "
                          "AND subject_id = ANY(:ids) GROUP BY subject_id", ids)
     return Counter({r[0]: r[1] for r in rows})
 
@@ -218,6 +239,20 @@ async def wait_routed_in_orders(p: Platform, ids: list[str], timeout: float = 24
         applied = await routed_in_orders(p, ids)
         if len(applied) >= len(set(ids)) or time.monotonic() > deadline:
             return applied
+        await asyncio.sleep(1.0)
+
+
+async def wait_cancelled_in_supply(p: Platform, ids: list[str], timeout: float = 240
+                                   ) -> set[str]:
+    """The orders among ``ids`` that supply holds as cancelled, once all are or the time
+    runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = await rows_of(p.databases["supply"], "SELECT order_id FROM orders WHERE "
+                             "order_id = ANY(:ids) AND status = 'cancelled'", ids)
+        done = {r[0] for r in rows}
+        if len(done) >= len(set(ids)) or time.monotonic() > deadline:
+            return done
         await asyncio.sleep(1.0)
 
 
@@ -269,6 +304,10 @@ class Outcome:
     order_routed_duplicated: int
     routed_in_orders: int
     routed_in_orders_twice: int
+    cancelled: int
+    order_cancelled_on_kafka: int
+    order_cancelled_duplicated: int
+    cancelled_in_supply: int
 
     def figures(self) -> dict[str, object]:
         return {
@@ -279,7 +318,10 @@ class Outcome:
             "OrderRouted_on_kafka": self.order_routed_on_kafka,
             "OrderRouted_duplicated": self.order_routed_duplicated,
             "routing_applied_in_orders_db": self.routed_in_orders,
-            "routing_applied_twice_in_orders_db": self.routed_in_orders_twice}
+            "routing_applied_twice_in_orders_db": self.routed_in_orders_twice,
+            "cancelled": self.cancelled, "OrderCancelled_on_kafka": self.order_cancelled_on_kafka,
+            "OrderCancelled_duplicated": self.order_cancelled_duplicated,
+            "cancelled_in_supply_db_after_routing": self.cancelled_in_supply}
 
     def check(self) -> None:
         n = self.acknowledged
@@ -292,11 +334,21 @@ class Outcome:
         assert self.order_routed_duplicated == 0, "an order was routed twice"
         assert self.routed_in_orders == n, "orders did not apply every order's routing"
         assert self.routed_in_orders_twice == 0, "orders applied an order's routing twice"
+        assert self.cancelled > 0, "no order was cancelled"
+        assert self.order_cancelled_on_kafka == self.cancelled, "a cancellation is missing"
+        assert self.order_cancelled_duplicated == 0, "an OrderCancelled is on Kafka twice"
+        # per-key order: placed, then cancelled, on one key; the other way round supply would
+        # have ignored the cancellation of an order it did not know, then routed it
+        assert self.cancelled_in_supply == self.cancelled, "a cancellation overtook its order"
 
 
-async def outcome(p: Platform, acknowledged: list[str]) -> Outcome:
-    """What became of the acknowledged orders in orders, on Kafka and in supply."""
+async def outcome(p: Platform, acknowledged: list[str], cancelled: list[str]) -> Outcome:
+    """What became of the acknowledged orders (and the ``cancelled`` among them) in orders,
+    on Kafka and in supply."""
     routed = await wait_routed(p, acknowledged)
+    cancelled_in_supply = await wait_cancelled_in_supply(p, cancelled)
+    cancelled_keys = await events_per_key(p.bootstrap, ORDERS_TOPIC, OrderCancelled.TYPE,
+                                          cancelled)
     placed_keys = await events_per_key(p.bootstrap, ORDERS_TOPIC, OrderPlaced.TYPE,
                                                    acknowledged)
     routed_keys = await events_per_key(p.bootstrap, DELIVERIES_TOPIC, OrderRouted.TYPE,
@@ -311,4 +363,7 @@ async def outcome(p: Platform, acknowledged: list[str]) -> Outcome:
         order_routed_on_kafka=len(routed_keys),
         order_routed_duplicated=sum(c - 1 for c in routed_keys.values()),
         routed_in_orders=len(applied),
-        routed_in_orders_twice=sum(1 for c in applied.values() if c > 1))
+        routed_in_orders_twice=sum(1 for c in applied.values() if c > 1),
+        cancelled=len(cancelled), order_cancelled_on_kafka=len(cancelled_keys),
+        order_cancelled_duplicated=sum(c - 1 for c in cancelled_keys.values()),
+        cancelled_in_supply=len(cancelled_in_supply))

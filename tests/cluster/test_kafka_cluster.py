@@ -55,7 +55,7 @@ async def test_a_broker_killed_and_restarted_mid_load_loses_and_doubles_nothing(
         restarted_s = time.monotonic() - killed_at
         await asyncio.sleep(AFTER_S)
         await load.stop()
-        result = await outcome(p, load.acknowledged)
+        result = await outcome(p, load.acknowledged, load.cancelled)
         isr_s, parts_after = 0.0, list[dict[str, Any]]()
         for topic in (ORDERS_TOPIC, DELIVERIES_TOPIC, probe_topic):
             took, described = await until_replicated(bootstrap, topic, REPLICAS)

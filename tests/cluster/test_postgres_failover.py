@@ -41,7 +41,7 @@ async def test_the_primary_killed_mid_load_and_the_standby_promoted_loses_nothin
         assert not pg_pair.standby.in_recovery()
         await asyncio.sleep(AFTER_S)
         await load.stop()
-        result = await outcome(p, load.acknowledged)
+        result = await outcome(p, load.acknowledged, load.cancelled)
         reconciled = p.logged("were already on Kafka")
     finally:
         await load.stop()

@@ -69,7 +69,7 @@ async def test_a_supply_worker_killed_mid_stream_and_replaced(
         ready_s = (datetime.now(UTC) - killed_at).total_seconds()  # started, Kafka connected
         await asyncio.sleep(max(0.0, AFTER_S - ready_s))
         await load.stop()
-        result = await outcome(p, load.acknowledged)
+        result = await outcome(p, load.acknowledged, load.cancelled)
         lags = await rows_of(p.databases["supply"], "SELECT placed_at, routed_at FROM orders "
                              "WHERE order_id = ANY(:ids) AND routed_at IS NOT NULL",
                              load.acknowledged)
