@@ -11,11 +11,11 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sized
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer
@@ -232,37 +232,26 @@ async def routed_in_orders(p: Platform, ids: list[str]) -> Counter[str]:
     return Counter({r[0]: r[1] for r in rows})
 
 
-async def wait_routed_in_orders(p: Platform, ids: list[str], timeout: float = 240
-                                ) -> Counter[str]:
+Counted = TypeVar("Counted", bound=Sized)
+
+
+async def until_all(count: Callable[[], Awaitable[Counted]], ids: list[str],
+                    timeout: float = 240) -> Counted:
+    """``count()`` (what became of the orders ``ids``) once it covers every one of them, or
+    as it is when the time runs out."""
     deadline = time.monotonic() + timeout
     while True:
-        applied = await routed_in_orders(p, ids)
-        if len(applied) >= len(set(ids)) or time.monotonic() > deadline:
-            return applied
+        got = await count()
+        if len(got) >= len(set(ids)) or time.monotonic() > deadline:
+            return got
         await asyncio.sleep(1.0)
 
 
-async def wait_cancelled_in_supply(p: Platform, ids: list[str], timeout: float = 240
-                                   ) -> set[str]:
-    """The orders among ``ids`` that supply holds as cancelled, once all are or the time
-    runs out."""
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = await rows_of(p.databases["supply"], "SELECT order_id FROM orders WHERE "
-                             "order_id = ANY(:ids) AND status = 'cancelled'", ids)
-        done = {r[0] for r in rows}
-        if len(done) >= len(set(ids)) or time.monotonic() > deadline:
-            return done
-        await asyncio.sleep(1.0)
-
-
-async def wait_routed(p: Platform, ids: list[str], timeout: float = 240) -> dict[str, datetime]:
-    deadline = time.monotonic() + timeout
-    while True:
-        routed = await routed_in_supply(p, ids)
-        if len(routed) >= len(set(ids)) or time.monotonic() > deadline:
-            return routed
-        await asyncio.sleep(1.0)
+async def cancelled_in_supply(p: Platform, ids: list[str]) -> set[str]:
+    """The orders among ``ids`` that supply holds as cancelled."""
+    rows = await rows_of(p.databases["supply"], "SELECT order_id FROM orders WHERE "
+                         "order_id = ANY(:ids) AND status = 'cancelled'", ids)
+    return {r[0] for r in rows}
 
 
 async def events_per_key(bootstrap: str, topic: str, ce_type: str, keys: Iterable[str],
@@ -345,15 +334,15 @@ class Outcome:
 async def outcome(p: Platform, acknowledged: list[str], cancelled: list[str]) -> Outcome:
     """What became of the acknowledged orders (and the ``cancelled`` among them) in orders,
     on Kafka and in supply."""
-    routed = await wait_routed(p, acknowledged)
-    cancelled_in_supply = await wait_cancelled_in_supply(p, cancelled)
+    routed = await until_all(lambda: routed_in_supply(p, acknowledged), acknowledged)
+    cancelled_there = await until_all(lambda: cancelled_in_supply(p, cancelled), cancelled)
     cancelled_keys = await events_per_key(p.bootstrap, ORDERS_TOPIC, OrderCancelled.TYPE,
                                           cancelled)
     placed_keys = await events_per_key(p.bootstrap, ORDERS_TOPIC, OrderPlaced.TYPE,
                                                    acknowledged)
     routed_keys = await events_per_key(p.bootstrap, DELIVERIES_TOPIC, OrderRouted.TYPE,
                                           acknowledged)
-    applied = await wait_routed_in_orders(p, acknowledged)
+    applied = await until_all(lambda: routed_in_orders(p, acknowledged), acknowledged)
     return Outcome(
         acknowledged=len(acknowledged),
         found_in_orders=len(await found_in_orders(p, acknowledged)),
@@ -366,4 +355,4 @@ async def outcome(p: Platform, acknowledged: list[str], cancelled: list[str]) ->
         routed_in_orders_twice=sum(1 for c in applied.values() if c > 1),
         cancelled=len(cancelled), order_cancelled_on_kafka=len(cancelled_keys),
         order_cancelled_duplicated=sum(c - 1 for c in cancelled_keys.values()),
-        cancelled_in_supply=len(cancelled_in_supply))
+        cancelled_in_supply=len(cancelled_there))
