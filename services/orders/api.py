@@ -65,6 +65,7 @@ from services.runtime.direct import DirectRoute
 from services.runtime.history import history_of
 from services.runtime.idempotency import IdempotencyRequired
 from services.runtime.problems import PROBLEM_JSON, not_found
+from services.runtime.texts import text
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 INSTITUTION_ONLY: tuple[Role, ...] = ("institution",)
@@ -523,7 +524,7 @@ async def evaluate_pacing(body: PacingEvaluationIn, caller: Overseer,
         program = Program.of(row)
         year = body.agreement_year or program.year_at(uow.clock.now())
         if year is None:
-            raise errors.NO_AGREEMENT_YEAR_NOW("name the agreement_year to evaluate")
+            raise errors.NO_AGREEMENT_YEAR_NOW(text("name the agreement_year to evaluate"))
         program.year(year)
         result = await pacing.evaluate_closed_months(uow, program, year, caller)
         await uow.commit()

@@ -21,6 +21,7 @@ from services.runtime.db import UnitOfWork
 from services.runtime.history import history_row, write_history
 from services.runtime.ids import time_ordered_id
 from services.runtime.problems import not_found
+from services.runtime.texts import text
 
 RENEWALS = store.renewals
 ACCEPTED = ("accepted", "accepted_with_exception")
@@ -156,7 +157,8 @@ async def approve_exception(uow: UnitOfWork, renewal_id: str, reason: str,
     if row is None:
         raise not_found("renewal", renewal_id)
     if row.status != "refused":
-        raise errors.RENEWAL_NOT_REFUSED(f"renewal {renewal_id} is {row.status}")
+        raise errors.RENEWAL_NOT_REFUSED(text("renewal {renewal} is {status}",
+                                              renewal=renewal_id, status=row.status))
     program = await load_program(conn, row.program_id)
     failures = json.loads(row.failures)
     if not domain.renewal_allowed(

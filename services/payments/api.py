@@ -199,5 +199,5 @@ async def import_fund_payments(request: Request, caller: Agency, uow: UoW,
     except fund_payments.FileRejected as rejected:
         raise rejected.problem() from None
     if not items:
-        raise errors.IMPORT_REJECTED("the file has no rows")
+        raise errors.no_rows()
     return await idem.run(uow, caller.actor, lambda u: fund_payments.submit(u, items, caller))
