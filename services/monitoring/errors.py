@@ -76,7 +76,7 @@ def repair_too_early(level: str, earliest: datetime) -> Problem:
 
 def not_a_month(given: str) -> Problem:
     detail = text("{month!r} is not a month (YYYY-MM)", month=given)
-    return BAD_MONTH(detail, errors=_on_field("query.month", detail))
+    return BAD_MONTH(detail, errors=_on_field("path.month", detail))
 
 
 def month_not_ended(month: str, ends: datetime) -> Problem:
