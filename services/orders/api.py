@@ -135,7 +135,8 @@ async def list_listings(
 
 @router.get("/programs", response_model=list[ProgramView])
 async def list_programs(caller: AnyRole, engine: Engine) -> list[ProgramView]:
-    """The programs as the orders service knows them (from catalog's events)."""
+    """The programs as the orders service knows them (from catalog's events). Not paged:
+    bounded by nature, as a region publishes a few procurement programs a year."""
     async with engine.connect() as conn:
         rows = await store.list_programs(conn)
     out = []
@@ -304,7 +305,8 @@ async def progress(
 ) -> ProgressReport:
     """Progress per product, per enterprise and in total, with pacing warnings (R-AGR-3/6). An
     institution sees its own; a regulator one institution's, or the sum over the filters.
-    The agreement year defaults to the one holding now."""
+    The agreement year defaults to the one holding now. Not paged: one program's report,
+    bounded by its winning products (tens) and their enterprises."""
     wanted: dict[str, str | None] = {"institution_id": institution_id}
     if not _narrowed(caller, OWN_INSTITUTION, wanted):
         raise not_found("institution", institution_id or "")

@@ -172,6 +172,7 @@ MATCHED_ZH: list[tuple[str, str]] = [
      "请在 {retry} 秒后重试"),
     ("not answered within {timeout} s; its work was cancelled",
      "未在 {timeout} 秒内完成应答；其处理已取消"),
+    ("invalid 'cursor'", "'cursor' 无效"),
     # orders: placing an order and its lifecycle (the domain's refusals)
     ("listing {listing} is not listed (R-CAT-5)", "挂网产品 {listing} 未挂网（R-CAT-5）"),
     ("program {program} of listing {listing} is not known to the orders service yet",
@@ -211,6 +212,7 @@ DETAILS_ZH: list[tuple[str, str]] = [
     ("Content-Type {content_type!r}; send one of: {formats}",
      "Content-Type 为 {content_type!r}；请使用以下之一：{formats}"),
     ("the file has no rows", "文件没有数据行"),
+    ("not a cursor of this list", "不是本列表的游标"),
     ("the file is empty: no header row", "文件为空：没有表头行"),
     ("the file is not UTF-8 text", "文件不是 UTF-8 文本"),
     ("the file is not UTF-8 text (bad byte at offset {offset})",
