@@ -344,8 +344,6 @@ DETAILS_ZH: list[tuple[str, str]] = [
     ("distributor {distributor!r} is already registered", "配送企业 {distributor!r} 已登记"),
     ("distributor {distributor!r} is not registered", "配送企业 {distributor!r} 未登记"),
     ("the account for {distributor} was opened at {at}", "与 {distributor} 的账户已于 {at} 开立"),
-    ("a distributor's history is for regulators, operators and itself",
-     "配送企业的历史记录仅供监管部门、运营方及该企业本身查看"),
     ("{registration_no} is not a product of enterprise {enterprise} ({name})",
      "{registration_no} 不是企业 {enterprise}（{name}）的产品"),
     ("{registration_no} is not a product of enterprise {enterprise}",

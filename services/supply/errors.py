@@ -18,7 +18,6 @@ from services.runtime.texts import Listed, text
 DISTRIBUTOR_EXISTS = Refusal(409, "distributor-exists", "Distributor already registered")
 UNKNOWN_DISTRIBUTOR = Refusal(422, "unknown-distributor", "Unknown distributor")
 ACCOUNT_ALREADY_OPEN = Refusal(409, "account-already-open", "Account already opened")
-HISTORY_NOT_FOR_ROLE = Refusal(403, "forbidden", "Not allowed for this role")
 
 # --- assignments (R-SUP-1) -------------------------------------------------------------------
 
@@ -64,11 +63,6 @@ def unknown_distributor(distributor_id: str) -> Problem:
 def account_already_open(distributor_id: str, opened_at: datetime) -> Problem:
     return ACCOUNT_ALREADY_OPEN(text("the account for {distributor} was opened at {at}",
                                      distributor=distributor_id, at=opened_at.isoformat()))
-
-
-def history_not_for_role() -> Problem:
-    return HISTORY_NOT_FOR_ROLE(
-        text("a distributor's history is for regulators, operators and itself"))
 
 
 def not_your_product(registration_no: str, enterprise_id: str, name: str | None) -> Problem:
