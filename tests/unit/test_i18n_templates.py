@@ -17,7 +17,9 @@ from services.runtime.rows import RowError, as_problem_errors
 from services.runtime.texts import Listed, placeholders, text
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
-REFUSING = ("errors.py", "domain/credit.py", "domain/assignments.py", "importing/rows.py",
+REFUSING = ("errors.py", "domain/credit.py", "domain/assignments.py", "supply/domain/common.py",
+            "supply/domain/deliveries.py", "supply/domain/violations.py",
+            "supply/domain/distributors.py", "importing/rows.py",
             "importing/grids.py", "importing/notice_text.py", "importing/normalising.py",
             "orders/importing.py", "orders/domain/rows.py", "fund_payments.py")
 """Where refusals and row errors are composed: no detail or reason there is an f-string."""
