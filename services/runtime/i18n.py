@@ -5,10 +5,15 @@ English is the default. A request preferring Chinese (``Accept-Language: zh-CN``
 ``zh`` ranked above ``en``) gets the Chinese, with ``Content-Language: zh-CN``. Each title a
 service answers with has its Chinese here, keyed by the English title (one slug can carry a
 few titles); a test checks that every refusal a service declares in its ``errors.py`` and
-every common problem of the runtime has one. A detail is composed from the request's values:
-``DETAILS_ZH`` holds its English template and the Chinese one, and the values are carried
-over (a detail no template matches stays in English). The OpenAPI document's descriptions and
-summaries come from ``glossary`` (fields and parameters) and ``i18n_docs`` (the rest).
+every common problem of the runtime has one. A detail, and each message or reason of a
+problem's ``errors`` (a bad row of an import, a failed assignment check), is a ``texts.Text``:
+the English, its template and its values. ``DETAILS_ZH`` holds each template's Chinese, and the
+values go into it; a test walks every template written in the services and fails on one
+without Chinese (tests/unit/test_i18n_templates.py). The problem answered with is noted by its
+``ProblemResponse`` (``problems.answered``), so this middleware has the templates at hand. Text
+composed without a template (a library's message) is matched against ``MATCHED_ZH``'s words;
+what matches nothing stays in English. The OpenAPI document's descriptions and summaries come
+from ``glossary`` (fields and parameters) and ``i18n_docs`` (the rest).
 
 Done as a pure ASGI middleware around everything else, so that every problem — a route's
 refusal, a validation error, a 429 of the rate limiter, a timeout — is translated the same
