@@ -118,8 +118,9 @@ def illegal_transition(refused: domain.IllegalTransition) -> Problem:
 
 
 def invalid_acceptance(refused: domain.InvalidAcceptance) -> Problem:
-    return INVALID_ACCEPTANCE(str(refused), errors=[{"field": "body.accepted_units",
-                                                     "message": str(refused)}])
+    detail = refused.args[0]
+    return INVALID_ACCEPTANCE(detail, errors=[{"field": "body.accepted_units",
+                                               "message": detail}])
 
 
 def reason_required(refused_units: int) -> Problem:
