@@ -90,7 +90,7 @@ def no_such_agreement_year(program_id: str, years: int, index: int) -> Problem:
 
 def placement_refused(refused: domain.PlacementRefused | domain.PriceMismatch) -> Problem:
     """The problem answering an order ``domain.decide_order`` refused."""
-    detail = str(refused)
+    detail = refused.args[0]
     if isinstance(refused, domain.PriceMismatch):
         return PRICE_MISMATCH(
             detail, unit_price=f"{refused.unit_price:.2f}",
@@ -113,7 +113,7 @@ def placement_refused(refused: domain.PlacementRefused | domain.PriceMismatch) -
 
 def illegal_transition(refused: domain.IllegalTransition) -> Problem:
     """R-AGR-8: a move the order's status does not allow."""
-    return ILLEGAL_TRANSITION(str(refused), status_now=refused.current.value,
+    return ILLEGAL_TRANSITION(refused.args[0], status_now=refused.current.value,
                               action=refused.action.value)
 
 

@@ -178,26 +178,6 @@ MATCHED_ZH: list[tuple[str, str]] = [
     ("not answered within {timeout} s; its work was cancelled",
      "未在 {timeout} 秒内完成应答；其处理已取消"),
     ("invalid 'cursor'", "'cursor' 无效"),
-    # orders: placing an order and its lifecycle (the domain's refusals)
-    ("listing {listing} is not listed (R-CAT-5)", "挂网产品 {listing} 未挂网（R-CAT-5）"),
-    ("program {program} of listing {listing} is not known to the orders service yet",
-     "订单服务尚未获知挂网产品 {listing} 所属的项目 {program}"),
-    ("listing {listing} is suspended and cannot be ordered (R-CAT-8): {reason}",
-     "挂网产品 {listing} 已暂停挂网，不能下单（R-CAT-8）：{reason}"),
-    ("institution {institution} is not registered in {region}",
-     "医疗机构 {institution} 未在 {region} 登记"),
-    ("program {program} is executed from {start} for {years} years (R-AGR-4: orders are "
-     "filled until the cycle ends)",
-     "项目 {program} 自 {start} 起执行 {years} 年（R-AGR-4：采购周期结束前均可下单）"),
-    ("unit price {unit_price} differs from the listing price {listing_price}: orders are "
-     "placed at exactly the listing price (R-CAT-5, no second negotiation)",
-     "单价 {unit_price} 与挂网价格 {listing_price} 不同：须按挂网价格下单"
-     "（R-CAT-5，不得再次议价）"),
-    ("cannot {action} an order that is {status}: the order is already {final}, which is "
-     "final", "订单状态为 {status}，不能执行 {action}：订单已是最终状态 {final}"),
-    ("cannot {action} an order that is {status}: {again} is allowed only when the order is "
-     "{allowed}",
-     "订单状态为 {status}，不能执行 {action}：{again} 仅在订单状态为 {allowed} 时允许"),
 ]
 """The details composed without a template (a library's message, or one not yet made with
 ``texts.text``): their English template and Chinese, found by matching the words."""
@@ -305,6 +285,26 @@ DETAILS_ZH: list[tuple[str, str]] = [
     ("序号 {missing} missing {where}: the table has rows {present}; a row of the table is left "
      "out, so nothing is imported",
      "{where}缺少序号 {missing}：表格中的行为 {present}；表格漏了一行，因此未导入任何内容"),
+    # orders: placing an order and its lifecycle (the domain's refusals)
+    ("listing {listing!r} is not listed (R-CAT-5)", "挂网产品 {listing!r} 未挂网（R-CAT-5）"),
+    ("program {program!r} of listing {listing!r} is not known to the orders service yet",
+     "订单服务尚未获知挂网产品 {listing!r} 所属的项目 {program!r}"),
+    ("listing {listing!r} is suspended and cannot be ordered (R-CAT-8): {reason}",
+     "挂网产品 {listing!r} 已暂停挂网，不能下单（R-CAT-8）：{reason}"),
+    ("institution {institution!r} is not registered in {region!r}",
+     "医疗机构 {institution!r} 未在 {region!r} 登记"),
+    ("program {program!r} is executed from {start} for {years} years (R-AGR-4: orders are "
+     "filled until the cycle ends)",
+     "项目 {program!r} 自 {start} 起执行 {years} 年（R-AGR-4：采购周期结束前均可下单）"),
+    ("unit price {unit_price} differs from the listing price {listing_price}: orders are "
+     "placed at exactly the listing price (R-CAT-5, no second negotiation)",
+     "单价 {unit_price} 与挂网价格 {listing_price} 不同：须按挂网价格下单"
+     "（R-CAT-5，不得再次议价）"),
+    ("cannot {action} an order that is {status}: the order is already {final}, which is "
+     "final", "订单状态为 {status}，不能执行 {action}：订单已是最终状态 {final}"),
+    ("cannot {action} an order that is {status}: {again} is allowed only when the order is "
+     "{allowed}",
+     "订单状态为 {status}，不能执行 {action}：{again} 仅在订单状态为 {allowed} 时允许"),
     # orders
     ("'institution_id' {institution!r} is not your institution {org!r}",
      "'institution_id' {institution!r} 不是您所在的医疗机构 {org!r}"),

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import importlib
 import json
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from services.orders.domain import PriceMismatch
 from services.runtime import i18n
 from services.runtime.glossary import FIELDS
 from services.runtime.i18n import MATCHED_ZH, detail_zh, document_zh, translate, untranslated
@@ -64,9 +66,10 @@ def test_a_detail_keeps_its_values() -> None:
     invalid = validation_problem([{"loc": ("body", "units"), "msg": "too small"},
                                   {"loc": ("query", "limit"), "msg": "too large"}])
     assert detail_zh(invalid.detail or "") == "无效字段：body.units, query.limit"
-    assert detail_zh("unit price 849.00 differs from the listing price 848.00: orders are "
-                     "placed at exactly the listing price (R-CAT-5, no second negotiation)") \
-        == "单价 849.00 与挂网价格 848.00 不同：须按挂网价格下单（R-CAT-5，不得再次议价）"
+    mismatch = PriceMismatch(Decimal("849.00"), Decimal("848.00"))
+    assert detail_zh(mismatch.args[0]) == \
+        "单价 849.00 与挂网价格 848.00 不同：须按挂网价格下单（R-CAT-5，不得再次议价）"
+    assert detail_zh("Signature has expired") == "令牌已过期"  # PyJWT's words, matched
     assert detail_zh("something nobody wrote a template for") is None
 
 

@@ -101,10 +101,14 @@ class IllegalTransition(Exception):
         self.action = action
         allowed = sorted(s.value for (s, a) in TRANSITIONS if a == action)
         if current in FINAL_STATUSES:
-            why = f"the order is already {current.value}, which is final"
+            super().__init__(text("cannot {action} an order that is {status}: the order is "
+                                  "already {final}, which is final", action=action.value,
+                                  status=current.value, final=current.value))
         else:
-            why = f"{action.value} is allowed only when the order is {' or '.join(allowed)}"
-        super().__init__(f"cannot {action.value} an order that is {current.value}: {why}")
+            super().__init__(text("cannot {action} an order that is {status}: {again} is "
+                                  "allowed only when the order is {allowed}",
+                                  action=action.value, status=current.value,
+                                  again=action.value, allowed=" or ".join(allowed)))
 
 
 def transition(current: OrderStatus, action: OrderAction) -> OrderStatus:
