@@ -20,7 +20,8 @@ SERVICES = Path(__file__).resolve().parents[2] / "services"
 REFUSING = ("errors.py", "domain/credit.py", "domain/assignments.py", "supply/domain/common.py",
             "supply/domain/deliveries.py", "supply/domain/violations.py",
             "supply/domain/distributors.py", "orders/domain/lifecycle.py",
-            "orders/domain/placement.py", "importing/rows.py",
+            "orders/domain/placement.py", "orders/renewals.py",
+            "orders/purchasing.py", "importing/rows.py",
             "importing/grids.py", "importing/notice_text.py", "importing/normalising.py",
             "orders/importing.py", "orders/domain/rows.py", "fund_payments.py")
 """Where refusals and row errors are composed: no detail or reason there is an f-string."""

@@ -194,7 +194,7 @@ def accept(ordered_units: int, delivered_units: int, accepted_units: int) -> Acc
 
 def rejection_reason(reason: str | None) -> str:
     """R-AGR-8: a rejection carries a reason; returns it trimmed, or ``InvalidAcceptance``."""
-    text = (reason or "").strip()
-    if not text:
-        raise InvalidAcceptance("a rejection needs a reason")
-    return text
+    trimmed = (reason or "").strip()
+    if not trimmed:
+        raise InvalidAcceptance(text("a rejection needs a reason"))
+    return trimmed
