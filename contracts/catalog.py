@@ -245,6 +245,14 @@ class PriceObservationOut(PriceObservationIn):
     recorded_at: datetime
 
 
+class PriceObservationsPage(BaseModel):
+    """A product's price observations, by the day observed: a page, since they accumulate
+    for as long as the product is sold."""
+
+    items: list[PriceObservationOut]
+    next_cursor: str | None = None
+
+
 class NonWinningListed(BaseModel):
     listing_id: str
     listing_price: Money

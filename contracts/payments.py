@@ -285,6 +285,13 @@ class AgeingRow(BaseModel):
     total: Money
 
 
+class AgeingPage(BaseModel):
+    """What is owed, one row per institution: a page, since it grows with the institutions."""
+
+    items: list[AgeingRow]
+    next_cursor: str | None = None
+
+
 class InstallmentOut(BaseModel):
     schedule_id: str
     program_id: str
@@ -312,3 +319,11 @@ class BalanceOut(BaseModel):
     disbursed: Money
     offset: Money
     balance: Money = Field(description="prepayment outstanding: disbursed − offset (R-PAY-6)")
+
+
+class BalancesPage(BaseModel):
+    """Prepayment balances, one per institution, program and agreement year: a page, since
+    the list grows with the institutions."""
+
+    items: list[BalanceOut]
+    next_cursor: str | None = None

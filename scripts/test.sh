@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 scripts/bootstrap.sh
+echo "== dependency audit (PyPI's advisories, scripts/audit.py)"; .venv/bin/python scripts/audit.py
 .venv/bin/python -m services.devstack kafka-jars
 .venv/bin/python -m services.devstack postgres-install
 .venv/bin/python -m services.devstack helm-install

@@ -17,7 +17,7 @@ from contracts.catalog import (
     NonWinningListingIn,
     ObservationRecorded,
     PriceObservationIn,
-    PriceObservationOut,
+    PriceObservationsPage,
     ProfileChangeIn,
     ProgramIn,
     ProgramOut,
@@ -67,7 +67,8 @@ async def publish_program(
 
 @router.get("/programs", response_model=list[ProgramOut])
 async def list_programs(caller: Reader, engine: Engine) -> list[ProgramOut]:
-    """Every published program with its current policy profile."""
+    """Every published program with its current policy profile. Not paged: bounded by
+    nature, as a region publishes a few procurement programs a year (tens over a decade)."""
     async with engine.connect() as conn:
         return await programs.list_programs(conn)
 
@@ -171,10 +172,13 @@ async def record_observation(body: PriceObservationIn, caller: Overseer, uow: Uo
                           lambda u: observations.record_observation(u, body, caller))
 
 
-@router.get("/price-observations", response_model=list[PriceObservationOut])
-async def list_observations(registration_no: str, caller: Overseer,
-                            engine: Engine) -> list[PriceObservationOut]:
-    """The prices observed on provincial platforms, newest first (R-CAT-6)."""
+@router.get("/price-observations", response_model=PriceObservationsPage)
+async def list_observations(registration_no: str, caller: Overseer, engine: Engine,
+                            cursor: str | None = None,
+                            limit: Limit = 100) -> PriceObservationsPage:
+    """The prices observed for a product on provincial platforms, by the day observed
+    (R-CAT-6): a page, ``next_cursor`` leading to the next."""
     async with engine.connect() as conn:
-        return await observations.list_observations(conn, registration_no)
+        return await observations.list_observations(conn, registration_no, cursor=cursor,
+                                                    limit=limit)
 

@@ -11,7 +11,8 @@ from decimal import Decimal
 
 from services.catalog.importing import TableRejected
 from services.runtime.problems import Problem, Refusal
-from services.runtime.rows import as_problem_errors, plural
+from services.runtime.rows import as_problem_errors
+from services.runtime.texts import text
 
 # --- programs (R-PRG-1) ------------------------------------------------------------------------
 
@@ -38,35 +39,40 @@ ABOVE_NATIONAL_LOWEST_PRICE = Refusal(422, "above-national-lowest-price",
 
 
 def profile_required(presets: Iterable[str]) -> Problem:
-    return PROFILE_REQUIRED(f"send 'profile' or a 'preset' (one of {', '.join(sorted(presets))})")
+    return PROFILE_REQUIRED(text("send 'profile' or a 'preset' (one of {presets})",
+                                 presets=", ".join(sorted(presets))))
 
 
 def unknown_preset(preset: str, presets: Iterable[str]) -> Problem:
-    return UNKNOWN_PRESET(f"'preset' {preset!r} is not one of {', '.join(sorted(presets))}",
+    return UNKNOWN_PRESET(text("'preset' {preset!r} is not one of {presets}", preset=preset,
+                               presets=", ".join(sorted(presets))),
                           errors=[{"field": "body.preset", "message": "unknown preset"}])
 
 
 def program_exists(program_id: str) -> Problem:
-    return PROGRAM_EXISTS(f"program {program_id!r} is already published")
+    return PROGRAM_EXISTS(text("program {program!r} is already published", program=program_id))
 
 
 def table_rejected(exc: TableRejected) -> Problem:
     """R-CAT-1: all or nothing, every bad row named."""
-    return TABLE_REJECTED(plural(len(exc.errors), "problem"),
+    count = len(exc.errors)
+    return TABLE_REJECTED(text("{count} problem", count=count) if count == 1 else
+                          text("{count} problems", count=count),
                           errors=as_problem_errors(exc.errors))
 
 
 def unsupported_media_type(kind: str, formats: Iterable[str]) -> Problem:
     return UNSUPPORTED_MEDIA_TYPE(
-        f"Content-Type {kind!r}; send one of: {', '.join(formats)}")
+        text("Content-Type {content_type!r}; send one of: {formats}", content_type=kind,
+             formats=", ".join(formats)))
 
 
 def corrections_need_confirmation(changed: Sequence[tuple[int, str, dict[str, tuple[str, str]]]]
                                   ) -> Problem:
     """R-CAT-4: ``changed`` is (row's 序号, certificate, field → (old, new)) per changed row."""
     return CORRECTIONS_NEED_CONFIRMATION(
-        f"{len(changed)} rows differ from what is listed; nothing imported. Send "
-        "'corrections_reason' to apply them as versioned corrections.",
+        text("{rows} rows differ from what is listed; nothing imported. Send "
+             "'corrections_reason' to apply them as versioned corrections.", rows=len(changed)),
         errors=[{"row": seq, "registration_no": registration_no,
                  "changes": {k: {"old": o, "new": n} for k, (o, n) in changes.items()}}
                 for seq, registration_no, changes in changed],
@@ -74,19 +80,30 @@ def corrections_need_confirmation(changed: Sequence[tuple[int, str, dict[str, tu
 
 
 def not_your_enterprise(enterprise_name: str, named: str, you: str) -> Problem:
-    return NOT_YOUR_ENTERPRISE(f"'enterprise_name' {enterprise_name!r} is enterprise {named}; "
-                               f"you are enterprise {you}")
+    return NOT_YOUR_ENTERPRISE(text("'enterprise_name' {enterprise_name!r} is enterprise "
+                                    "{named}; you are enterprise {you}",
+                                    enterprise_name=enterprise_name, named=named, you=you))
 
 
 def already_listed(registration_no: str, listing_id: str) -> Problem:
-    return ALREADY_LISTED(f"{registration_no} is listed as {listing_id}")
+    return ALREADY_LISTED(text("{registration_no} is listed as {listing}",
+                               registration_no=registration_no, listing=listing_id))
 
 
 def no_national_lowest_price(registration_no: str) -> Problem:
     return NO_NATIONAL_LOWEST_PRICE(
-        f"no provincial-platform price is recorded for {registration_no}; a non-winning "
-        "product is listed at no more than it (R-CAT-6)")
+        text("no provincial-platform price is recorded for {registration_no}; a non-winning "
+             "product is listed at no more than it (R-CAT-6)", registration_no=registration_no))
 
 
-def above_national_lowest_price(reason: str, lowest: Decimal) -> Problem:
-    return ABOVE_NATIONAL_LOWEST_PRICE(reason, national_lowest=f"{lowest:.2f}")
+def above_national_lowest_price(requested: Decimal, lowest: Decimal) -> Problem:
+    return ABOVE_NATIONAL_LOWEST_PRICE(
+        text("R-CAT-6: requested listing price {requested:.2f} is above the national lowest "
+             "price {lowest:.2f}; a non-winning product is listed at no more than the national "
+             "lowest price", requested=requested, lowest=lowest),
+        national_lowest=f"{lowest:.2f}")
+
+
+def not_utf8(exc: UnicodeDecodeError) -> Problem:
+    return NOT_UTF8(text("the file is not UTF-8 text (bad byte at offset {offset})",
+                         offset=exc.start))

@@ -79,7 +79,7 @@ def read_table(content_type: str, body: bytes) -> importing.NoticeTable:
         if kind == XLSX:
             return importing.NoticeTable(importing.parse_xlsx(body), [])
     except UnicodeDecodeError as exc:
-        raise errors.NOT_UTF8(str(exc)) from exc
+        raise errors.not_utf8(exc) from exc
     except TableRejected as exc:
         raise errors.table_rejected(exc) from exc
     raise errors.unsupported_media_type(kind, TABLE_FORMATS)
@@ -205,7 +205,7 @@ async def list_non_winning(uow: UnitOfWork, cmd: NonWinningListingIn,
     try:
         price = pricing.capped_listing_price(cmd.price, lowest)
     except pricing.ListingPriceAboveNationalLowest as exc:
-        raise errors.above_national_lowest_price(str(exc), lowest) from exc
+        raise errors.above_national_lowest_price(exc.requested, lowest) from exc
     now = uow.clock.now()
     event = domain.list_non_winning(
         domain.Program(program.program_id, program.category, program.region), cmd,

@@ -3,6 +3,7 @@ platform, and the non-winning listings it lowers (同步调整)."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import insert, update
@@ -13,10 +14,13 @@ from contracts.catalog import (
     ObservationRecorded,
     PriceObservationIn,
     PriceObservationOut,
+    PriceObservationsPage,
 )
 from services.catalog import pricing, store
 from services.runtime.auth import Principal
 from services.runtime.db import UnitOfWork
+from services.runtime.problems import Problem
+from services.runtime.texts import text
 
 
 async def national_lowest(conn: AsyncConnection, registration_no: str) -> Decimal | None:
@@ -66,7 +70,26 @@ async def record_observation(uow: UnitOfWork, obs: PriceObservationIn,
                                lowered_listings=lowered)
 
 
-async def list_observations(conn: AsyncConnection,
-                            registration_no: str) -> list[PriceObservationOut]:
-    rows = await store.observations(conn, registration_no)
-    return [PriceObservationOut.model_validate(r._asdict()) for r in rows]
+async def list_observations(conn: AsyncConnection, registration_no: str, *,
+                            cursor: str | None, limit: int) -> PriceObservationsPage:
+    """A page of a product's observations, by the day observed; ``cursor``: the previous
+    page's ``next_cursor`` (``<day>|<id>`` of its last row)."""
+    after = _after(cursor)
+    rows = await store.observations_page(conn, registration_no, after, limit + 1)
+    last = rows[limit - 1] if len(rows) > limit else None
+    return PriceObservationsPage(
+        items=[PriceObservationOut.model_validate(r._asdict()) for r in rows[:limit]],
+        next_cursor=f"{last.observed_on.isoformat()}|{last.id}" if last is not None else None)
+
+
+def _after(cursor: str | None) -> tuple[date, int] | None:
+    if not cursor:
+        return None
+    day, _, ident = cursor.partition("|")
+    try:
+        return date.fromisoformat(day), int(ident)
+    except ValueError:
+        raise Problem(422, "validation", "Request is not valid",
+                      text("invalid fields: {fields}", fields="query.cursor"),
+                      errors=[{"field": "query.cursor",
+                               "message": text("not a cursor of this list")}]) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -20,8 +20,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    literal,
     or_,
     select,
+    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -237,6 +239,19 @@ async def observations(conn: AsyncConnection, registration_no: str) -> list[Row[
              .where(price_observations.c.registration_no == registration_no)
              .order_by(price_observations.c.observed_on, price_observations.c.id))
     return list((await conn.execute(query)).all())
+
+
+async def observations_page(conn: AsyncConnection, registration_no: str,
+                            after: tuple[date, int] | None, limit: int) -> list[Row[Any]]:
+    """At most ``limit`` of a product's observations after ``after`` (day observed, id), in
+    that order."""
+    query = select(price_observations).where(
+        price_observations.c.registration_no == registration_no)
+    if after is not None:
+        query = query.where(tuple_(price_observations.c.observed_on, price_observations.c.id)
+                            > tuple_(literal(after[0]), literal(after[1])))
+    query = query.order_by(price_observations.c.observed_on, price_observations.c.id)
+    return list((await conn.execute(query.limit(limit))).all())
 
 
 async def listings_of(conn: AsyncConnection, *, registration_no: str,

@@ -31,13 +31,12 @@ from contracts.monitoring import (
     RepairIn,
     SubjectKind,
 )
-from services.monitoring import credit, disclosure, interventions, proposals, reports
+from services.monitoring import credit, disclosure, errors, interventions, proposals, reports
 from services.monitoring.domain.reports import DIMENSIONS, Dimension, Month
-from services.monitoring.errors import UnknownProgram
 from services.runtime.app import ClockDep, Engine, UoW
 from services.runtime.auth import Principal, authorize
 from services.runtime.idempotency import Idempotency
-from services.runtime.problems import not_found
+from services.runtime.problems import Problem, not_found
 
 router = APIRouter(prefix="/v1", tags=["monitoring"])
 Regulator = Annotated[Principal, Depends(authorize("regulator"))]
@@ -224,8 +223,10 @@ async def completion_risks(program_id: str, caller: Overseer, conn: Engine,
     try:
         async with conn.connect() as c:
             return await reports.completion_risks(c, program_id, clock.now())
-    except UnknownProgram:
-        raise not_found("program", program_id) from None
+    except Problem as refused:
+        if errors.UNKNOWN_PROGRAM.refused(refused):
+            raise not_found("program", program_id) from None
+        raise
 
 
 # --- public disclosure (no token) -----------------------------------------------------------------

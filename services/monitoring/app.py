@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from contracts.monitoring import CREDIT_TOPIC, REPORTS_TOPIC
 from services.monitoring import api, handlers, store
-from services.monitoring.errors import Refusal, problem
 from services.runtime.app import ServiceSpec
 from services.runtime.app import create_app as build
 from services.runtime.clock import Clock
-from services.runtime.problems import problem_response
 from services.runtime.settings import Settings
 
 SPEC = ServiceSpec(
@@ -28,13 +25,6 @@ SPEC = ServiceSpec(
 )
 
 
-async def _on_refusal(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, Refusal)
-    return problem_response(problem(exc), request)
-
-
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The monitoring app; ``clock`` for tests and simulations (default: the system clock)."""
-    app = build(SPEC, settings, clock=clock)
-    app.add_exception_handler(Refusal, _on_refusal)
-    return app
+    return build(SPEC, settings, clock=clock)

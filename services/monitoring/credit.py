@@ -34,9 +34,8 @@ from contracts.monitoring import (
     StepOut,
 )
 from contracts.profiles import CreditScheme
-from services.monitoring import metrics, programs, store
+from services.monitoring import errors, metrics, programs, store
 from services.monitoring.domain import credit as rules
-from services.monitoring.errors import RecordNotProposed
 from services.monitoring.programs import Program
 from services.runtime.auth import Principal
 from services.runtime.db import UnitOfWork, insert_ignoring_duplicates, is_postgres
@@ -167,7 +166,7 @@ async def confirm(uow: UnitOfWork, record_id: str, body: ConfirmIn, caller: Prin
     """A regulator confirms a proposal (at the level proposed, or another): it counts."""
     row = await _record_row(uow, record_id)
     if row.status != "proposed":
-        raise RecordNotProposed(f"record {record_id} is {row.status}, not a proposal")
+        raise errors.record_not_proposed(record_id, row.status)
     program = await programs.get(uow.conn, row.program_id)
     level = rules.level_of(program.profile.credit, body.level or row.level)
     await uow.conn.execute(update(RECORDS).where(RECORDS.c.record_id == record_id).values(
@@ -184,7 +183,7 @@ async def dismiss(uow: UnitOfWork, record_id: str, body: ReasonIn, caller: Princ
     """A regulator dismisses a proposal, with the reason: it never counts."""
     row = await _record_row(uow, record_id)
     if row.status != "proposed":
-        raise RecordNotProposed(f"record {record_id} is {row.status}, not a proposal")
+        raise errors.record_not_proposed(record_id, row.status)
     await uow.conn.execute(update(RECORDS).where(RECORDS.c.record_id == record_id)
                            .values(status="dismissed"))
     await _step(uow, record_id, "dismissed", caller.actor, body.reason)

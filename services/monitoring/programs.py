@@ -10,8 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.profiles import PolicyProfile
-from services.monitoring import store
-from services.monitoring.errors import UnknownProgram
+from services.monitoring import errors, store
 from services.runtime.clock import add_months
 
 PROGRAMS = store.programs
@@ -51,14 +50,18 @@ def _program(row: object) -> Program | None:
                    profile=parse_profile(profile))
 
 
-async def get(conn: AsyncConnection, program_id: str) -> Program:
-    """The program with its profile; refused when monitoring has not seen it (or it has no
+async def find(conn: AsyncConnection, program_id: str) -> Program | None:
+    """The program with its profile; None when monitoring has not seen it (or it has no
     profile: nothing to rate by)."""
     row = (await conn.execute(select(PROGRAMS).where(PROGRAMS.c.program_id == program_id))).first()
-    program = None if row is None else _program(row)
+    return None if row is None else _program(row)
+
+
+async def get(conn: AsyncConnection, program_id: str) -> Program:
+    """``find``, refused (``unknown-program``) when there is no such program."""
+    program = await find(conn, program_id)
     if program is None:
-        raise UnknownProgram(f"program {program_id!r} is not known to monitoring (yet), or was "
-                             "published without a policy profile")
+        raise errors.unknown_program(program_id)
     return program
 
 

@@ -18,7 +18,6 @@ from contracts.base import CloudEvent
 from services.monitoring import credit, metrics, programs, store
 from services.monitoring.domain import credit as rules
 from services.monitoring.domain.reports import Month
-from services.monitoring.errors import UnknownProgram
 from services.monitoring.programs import Program
 from services.runtime.clock import business_date
 from services.runtime.db import UnitOfWork
@@ -30,10 +29,7 @@ O, F = store.orders, store.facts  # noqa: E741
 async def _program(conn: AsyncConnection, program_id: str,
                    cache: dict[str, Program | None]) -> Program | None:
     if program_id not in cache:
-        try:
-            cache[program_id] = await programs.get(conn, program_id)
-        except UnknownProgram:
-            cache[program_id] = None
+        cache[program_id] = await programs.find(conn, program_id)
     return cache[program_id]
 
 

@@ -41,12 +41,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.monitoring import MonthCloseIn, MonthlyReportClosed
-from services.monitoring import metrics, programs, store
+from services.monitoring import errors, metrics, programs, store
 from services.monitoring.domain import assessment as scoring
 from services.monitoring.domain import reports as rules
 from services.monitoring.domain import risk
 from services.monitoring.domain.reports import Dimension, Figures, Grain, Month
-from services.monitoring.errors import BadMonth
 from services.monitoring.programs import Program
 from services.runtime.auth import Principal
 from services.runtime.clock import add_months
@@ -319,7 +318,7 @@ async def close_month(uow: UnitOfWork, body: MonthCloseIn, caller: Principal
     month = Month.parse(body.month)
     now = uow.clock.now()
     if month.end > now:
-        raise BadMonth(f"{month} has not ended yet (ends {month.end.isoformat()})")
+        raise errors.month_not_ended(str(month), month.end)
     report_id = f"{month}:{body.region or '*'}"
     closings = store.closings
     known = (await uow.conn.execute(
@@ -373,8 +372,7 @@ async def assess(conn: AsyncConnection, institution_id: str, program_id: str,
     on time of those settled or overdue in the year)."""
     program = await programs.get(conn, program_id)
     if not 1 <= agreement_year <= program.cycle_years:
-        raise BadMonth(f"agreement year {agreement_year} is outside the program's "
-                       f"{program.cycle_years}-year cycle")
+        raise errors.year_outside_cycle(agreement_year, program.cycle_years)
     year = (add_months(program.execution_start, 12 * (agreement_year - 1)),
             add_months(program.execution_start, 12 * agreement_year))
     at = min(now, year[1])

@@ -33,6 +33,7 @@ from services.runtime.auth import Principal
 from services.runtime.db import UnitOfWork, bulk_insert
 from services.runtime.history import history_row
 from services.runtime.rows import RowError
+from services.runtime.texts import text
 
 AGREEMENTS = store.agreements
 
@@ -52,8 +53,9 @@ def register_errors(rows: Sequence[AgreementRow], register: dict[str, str] | Non
         if known is not None and row.institution_type in domain.INSTITUTION_TYPES \
                 and known != row.institution_type:
             problems.append(RowError(number, "institution_type",
-                                     f"institution {row.institution_id!r} is registered as "
-                                     f"{known}, not {row.institution_type}"))
+                                     text("institution {institution!r} is registered as "
+                                          "{known}, not {type}", institution=row.institution_id,
+                                          known=known, type=row.institution_type)))
     return problems
 
 
@@ -78,7 +80,7 @@ async def import_agreements(
         return AgreementImportResult.model_validate(
             {**previous._asdict(), "replayed": True})
     if not rows:
-        raise errors.agreements_rejected([RowError(0, None, "the file has no rows")])
+        raise errors.agreements_rejected([RowError(0, None, text("the file has no rows"))])
     products = {domain.certificate_key(r.registration_no): r
                 for r in await store.winning_listings(conn, program_id)}
     register = await store.region_register(conn, program.region)

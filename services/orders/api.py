@@ -65,6 +65,7 @@ from services.runtime.direct import DirectRoute
 from services.runtime.history import history_of
 from services.runtime.idempotency import IdempotencyRequired
 from services.runtime.problems import PROBLEM_JSON, not_found
+from services.runtime.texts import text
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 INSTITUTION_ONLY: tuple[Role, ...] = ("institution",)
@@ -134,7 +135,8 @@ async def list_listings(
 
 @router.get("/programs", response_model=list[ProgramView])
 async def list_programs(caller: AnyRole, engine: Engine) -> list[ProgramView]:
-    """The programs as the orders service knows them (from catalog's events)."""
+    """The programs as the orders service knows them (from catalog's events). Not paged:
+    bounded by nature, as a region publishes a few procurement programs a year."""
     async with engine.connect() as conn:
         rows = await store.list_programs(conn)
     out = []
@@ -303,7 +305,8 @@ async def progress(
 ) -> ProgressReport:
     """Progress per product, per enterprise and in total, with pacing warnings (R-AGR-3/6). An
     institution sees its own; a regulator one institution's, or the sum over the filters.
-    The agreement year defaults to the one holding now."""
+    The agreement year defaults to the one holding now. Not paged: one program's report,
+    bounded by its winning products (tens) and their enterprises."""
     wanted: dict[str, str | None] = {"institution_id": institution_id}
     if not _narrowed(caller, OWN_INSTITUTION, wanted):
         raise not_found("institution", institution_id or "")
@@ -523,7 +526,7 @@ async def evaluate_pacing(body: PacingEvaluationIn, caller: Overseer,
         program = Program.of(row)
         year = body.agreement_year or program.year_at(uow.clock.now())
         if year is None:
-            raise errors.NO_AGREEMENT_YEAR_NOW("name the agreement_year to evaluate")
+            raise errors.NO_AGREEMENT_YEAR_NOW(text("name the agreement_year to evaluate"))
         program.year(year)
         result = await pacing.evaluate_closed_months(uow, program, year, caller)
         await uow.commit()

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from services.orders import domain
 from services.runtime.problems import Problem, Refusal, not_found
 from services.runtime.rows import RowError, as_problem_errors
+from services.runtime.texts import text
 
 MAX_REPORTED_ERRORS = 10_000
 """A rejected import names every bad row, up to this many problems (the total is given)."""
@@ -47,18 +48,19 @@ EXCEPTIONS_NOT_ALLOWED = Refusal(422, "exceptions-not-allowed",
 
 
 def not_your_institution(institution_id: str, org: str) -> Problem:
-    return NOT_YOUR_INSTITUTION(f"'institution_id' {institution_id!r} is not your institution "
-                                f"{org!r}")
+    return NOT_YOUR_INSTITUTION(text("'institution_id' {institution!r} is not your institution "
+                                     "{org!r}", institution=institution_id, org=org))
 
 
 def unsupported_media_type(content_type: str, formats: Sequence[str]) -> Problem:
-    return UNSUPPORTED_MEDIA_TYPE(f"Content-Type {content_type!r}; send one of: "
-                                  f"{', '.join(formats)}")
+    return UNSUPPORTED_MEDIA_TYPE(text("Content-Type {content_type!r}; send one of: {formats}",
+                                       content_type=content_type, formats=", ".join(formats)))
 
 
 def _rows_rejected(refusal: Refusal, errors: Sequence[RowError]) -> Problem:
     shown = sorted(errors, key=lambda e: (e.row, e.field or ""))[:MAX_REPORTED_ERRORS]
-    return refusal(f"{len(errors)} problems in {len({e.row for e in errors})} rows",
+    return refusal(text("{count} problems in {rows} rows", count=len(errors),
+                        rows=len({e.row for e in errors})),
                    error_count=len(errors), truncated=len(errors) > len(shown),
                    errors=as_problem_errors(shown))
 
@@ -75,19 +77,20 @@ def history_rejected(errors: Sequence[RowError]) -> Problem:
 
 def program_unknown(program_id: str) -> Problem:
     problem = not_found("program", program_id)
-    problem.detail = (f"program {program_id!r} is not known to the orders service (yet): it "
-                      "learns programs from catalog's events")
+    problem.detail = text("program {program!r} is not known to the orders service (yet): it "
+                          "learns programs from catalog's events", program=program_id)
     return problem
 
 
 def no_such_agreement_year(program_id: str, years: int, index: int) -> Problem:
-    return NO_SUCH_AGREEMENT_YEAR(f"program {program_id!r} has agreement years 1 to {years} "
-                                  f"(R-PRG-2), not {index}")
+    return NO_SUCH_AGREEMENT_YEAR(text("program {program!r} has agreement years 1 to {years} "
+                                       "(R-PRG-2), not {index}", program=program_id,
+                                       years=years, index=index))
 
 
 def placement_refused(refused: domain.PlacementRefused | domain.PriceMismatch) -> Problem:
     """The problem answering an order ``domain.decide_order`` refused."""
-    detail = str(refused)
+    detail = refused.args[0]
     if isinstance(refused, domain.PriceMismatch):
         return PRICE_MISMATCH(
             detail, unit_price=f"{refused.unit_price:.2f}",
@@ -110,15 +113,17 @@ def placement_refused(refused: domain.PlacementRefused | domain.PriceMismatch) -
 
 def illegal_transition(refused: domain.IllegalTransition) -> Problem:
     """R-AGR-8: a move the order's status does not allow."""
-    return ILLEGAL_TRANSITION(str(refused), status_now=refused.current.value,
+    return ILLEGAL_TRANSITION(refused.args[0], status_now=refused.current.value,
                               action=refused.action.value)
 
 
 def invalid_acceptance(refused: domain.InvalidAcceptance) -> Problem:
-    return INVALID_ACCEPTANCE(str(refused), errors=[{"field": "body.accepted_units",
-                                                     "message": str(refused)}])
+    detail = refused.args[0]
+    return INVALID_ACCEPTANCE(detail, errors=[{"field": "body.accepted_units",
+                                               "message": detail}])
 
 
 def reason_required(refused_units: int) -> Problem:
-    return REASON_REQUIRED(f"{refused_units} delivered units are not accepted: say why",
+    return REASON_REQUIRED(text("{units} delivered units are not accepted: say why",
+                                units=refused_units),
                            errors=[{"field": "body.reason", "message": "required"}])

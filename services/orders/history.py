@@ -28,6 +28,7 @@ from services.runtime.auth import Principal
 from services.runtime.db import UnitOfWork, bulk_insert
 from services.runtime.history import history_row
 from services.runtime.rows import RowError
+from services.runtime.texts import text
 
 PURCHASES = store.historical_purchases
 
@@ -54,7 +55,7 @@ async def import_history(uow: UnitOfWork, program_id: str, rows: Sequence[Histor
         return HistoryImportResult.model_validate_json(previous).model_copy(
             update={"replayed": True})
     if not rows:
-        raise errors.history_rejected([RowError(0, None, "the file has no rows")])
+        raise errors.history_rejected([RowError(0, None, text("the file has no rows"))])
     now = uow.clock.now()
     years = started_years(program, now)
     products = {domain.certificate_key(r.registration_no): r

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from services.orders.domain import AgreementRow, HistoryRow
+from services.runtime import texts
 from services.runtime.rows import RowError, plural
 
 T = TypeVar("T")
@@ -79,7 +80,7 @@ def _columns(it: Iterator[Sequence[object]], headers: dict[str, str],
             header = candidate
             break
     if header is None:
-        raise FileRejected([RowError(0, None, "the file is empty: no header row")])
+        raise FileRejected([RowError(0, None, texts.text("the file is empty: no header row"))])
     columns: dict[str, int] = {}
     for index, cell in enumerate(header):
         name = headers.get(_text(cell).lower()) or headers.get(_text(cell))
@@ -87,8 +88,9 @@ def _columns(it: Iterator[Sequence[object]], headers: dict[str, str],
             columns[name] = index
     missing = [c for c in required if c not in columns]
     if missing:
-        raise FileRejected([RowError(0, None, f"the header lacks the column(s) {', '.join(missing)}"
-                                              f" (columns: {', '.join(headers)})")])
+        raise FileRejected([RowError(0, None, texts.text(
+            "the header lacks the column(s) {missing} (columns: {columns})",
+            missing=", ".join(missing), columns=", ".join(headers)))])
     return columns
 
 
@@ -103,7 +105,8 @@ def _rows(grid: Iterable[Sequence[object]], max_rows: int) -> list[AgreementRow]
         if not any(c is not None and str(c).strip() for c in cells):
             continue  # blank lines are not rows
         if len(rows) >= max_rows:
-            raise FileRejected([RowError(0, None, f"more than {max_rows} rows: split the file")])
+            raise FileRejected([RowError(0, None, texts.text("more than {max_rows} rows: split the "
+                                                             "file", max_rows=max_rows))])
         if len(cells) < width:
             cells = [*cells, *([None] * (width - len(cells)))]
         units = cells[i_units]
@@ -141,8 +144,8 @@ def _history_rows(grid: Iterable[Sequence[object]], max_rows: int) -> list[Histo
     it = iter(grid)
     columns = _columns(it, HISTORY_HEADERS, HISTORY_REQUIRED)
     if "registration_no" not in columns and "listing_id" not in columns:
-        raise FileRejected([RowError(0, None, "the header lacks the column registration_no "
-                                              "(or listing_id) naming the product")])
+        raise FileRejected([RowError(0, None, texts.text(
+            "the header lacks the column registration_no (or listing_id) naming the product"))])
     width = max(columns.values()) + 1
     i_ent = columns.get("enterprise_id")
 
@@ -158,7 +161,8 @@ def _history_rows(grid: Iterable[Sequence[object]], max_rows: int) -> list[Histo
         if not any(c is not None and str(c).strip() for c in cells):
             continue
         if len(rows) >= max_rows:
-            raise FileRejected([RowError(0, None, f"more than {max_rows} rows: split the file")])
+            raise FileRejected([RowError(0, None, texts.text("more than {max_rows} rows: split the "
+                                                             "file", max_rows=max_rows))])
         if len(cells) < width:
             cells = [*cells, *([None] * (width - len(cells)))]
         rows.append(HistoryRow(
@@ -207,14 +211,16 @@ def _read_csv(data: bytes, read: Callable[[Iterable[Sequence[object]]], T]) -> T
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FileRejected([RowError(0, None, f"the file is not UTF-8 text (bad byte at offset "
-                                              f"{exc.start})")]) from None
+        raise FileRejected([RowError(0, None, texts.text("the file is not UTF-8 text (bad byte at "
+                                                         "offset {offset})", offset=exc.start))]
+                           ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         return read(reader)
     except csv.Error as exc:
-        raise FileRejected([RowError(0, None, f"the CSV cannot be read near line "
-                                              f"{reader.line_num}: {exc}")]) from None
+        raise FileRejected([RowError(0, None, texts.text("the CSV cannot be read near line {line}: "
+                                                         "{error}", line=reader.line_num,
+                                                         error=str(exc)))]) from None
 
 
 def _read_xlsx(data: bytes, read: Callable[[Iterable[Sequence[object]]], T]) -> T:
@@ -223,11 +229,12 @@ def _read_xlsx(data: bytes, read: Callable[[Iterable[Sequence[object]]], T]) -> 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a bad file
-        raise FileRejected([RowError(0, None, f"the file is not a readable XLSX workbook "
-                                              f"({type(exc).__name__})")]) from None
+        raise FileRejected([RowError(0, None, texts.text("the file is not a readable XLSX workbook "
+                                                         "({error})", error=type(exc).__name__))]
+                           ) from None
     try:
         if not workbook.worksheets:
-            raise FileRejected([RowError(0, None, "the workbook has no sheet")])
+            raise FileRejected([RowError(0, None, texts.text("the workbook has no sheet"))])
         sheet = workbook.worksheets[0]
         return read(sheet.iter_rows(values_only=True))
     finally:

@@ -17,6 +17,7 @@ from services.orders import errors, store
 from services.runtime.auth import Principal
 from services.runtime.db import UnitOfWork
 from services.runtime.history import history_row, write_history
+from services.runtime.texts import text
 
 INSTITUTIONS = store.institutions
 
@@ -26,7 +27,8 @@ async def register(uow: UnitOfWork, cmd: InstitutionsIn, caller: Principal
     ids = [i.institution_id for i in cmd.institutions]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})[:20]
-        raise errors.INVALID(f"institutions listed twice: {', '.join(dup)}")
+        raise errors.INVALID(text("institutions listed twice: {institutions}",
+                                  institutions=", ".join(dup)))
     existing = {r.institution_id: r for r in (await uow.conn.execute(
         select(INSTITUTIONS).where(INSTITUTIONS.c.institution_id.in_(ids)))).all()}
     now = uow.clock.now()

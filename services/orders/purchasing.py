@@ -242,7 +242,7 @@ async def reject(uow: UnitOfWork, order_id: str, reason: str, caller: Principal)
     try:
         why = domain.rejection_reason(reason)
     except domain.InvalidAcceptance as exc:
-        raise errors.REASON_REQUIRED(str(exc)) from exc
+        raise errors.REASON_REQUIRED(exc.args[0]) from exc
     new = await store.change_order(uow.conn, row, "rejected",
                                    {"status": status.value, "reason": why},
                                    {"status": status.value}, caller.actor, why,

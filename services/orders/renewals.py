@@ -21,6 +21,7 @@ from services.runtime.db import UnitOfWork
 from services.runtime.history import history_row, write_history
 from services.runtime.ids import time_ordered_id
 from services.runtime.problems import not_found
+from services.runtime.texts import text
 
 RENEWALS = store.renewals
 ACCEPTED = ("accepted", "accepted_with_exception")
@@ -42,7 +43,8 @@ def demand_of(cmd: RenewalIn) -> dict[str, int]:
     for i, line in enumerate(cmd.demand):
         if line.enterprise_id in demand:
             raise errors.INVALID(
-                f"enterprise {line.enterprise_id!r} appears twice in the demand",
+                text("enterprise {enterprise!r} appears twice in the demand",
+                     enterprise=line.enterprise_id),
                 errors=[{"field": f"body.demand.{i}.enterprise_id",
                          "message": "duplicate enterprise"}])
         demand[line.enterprise_id] = line.units
@@ -114,12 +116,13 @@ async def submit(uow: UnitOfWork, cmd: RenewalIn, caller: Principal,
         RENEWALS.c.institution_id == cmd.institution_id, RENEWALS.c.status.in_(ACCEPTED)).limit(1))
     if already is not None:
         raise errors.RENEWAL_ALREADY_ACCEPTED(
-            f"renewal {already} for agreement year {cmd.agreement_year} is accepted")
+            text("renewal {renewal} for agreement year {year} is accepted", renewal=already,
+                 year=cmd.agreement_year))
     assessment = await assess(conn, program, cmd)
     accepted = not assessment.failures
     if accepted != expect_accepted:
         raise errors.RENEWAL_BASIS_CHANGED(
-            "an acceptance arrived while the renewal was checked: send it again")
+            text("an acceptance arrived while the renewal was checked: send it again"))
     now = uow.clock.now()
     renewal_id = time_ordered_id("R", now)
     failures = _failures_out(assessment.failures, assessment.enterprise_names)
@@ -156,7 +159,8 @@ async def approve_exception(uow: UnitOfWork, renewal_id: str, reason: str,
     if row is None:
         raise not_found("renewal", renewal_id)
     if row.status != "refused":
-        raise errors.RENEWAL_NOT_REFUSED(f"renewal {renewal_id} is {row.status}")
+        raise errors.RENEWAL_NOT_REFUSED(text("renewal {renewal} is {status}",
+                                              renewal=renewal_id, status=row.status))
     program = await load_program(conn, row.program_id)
     failures = json.loads(row.failures)
     if not domain.renewal_allowed(
@@ -165,13 +169,15 @@ async def approve_exception(uow: UnitOfWork, renewal_id: str, reason: str,
             approved_exception_reason=reason,
             exceptions_allowed=program.renewal.exceptions_allowed):
         raise errors.EXCEPTIONS_NOT_ALLOWED(
-            f"program {row.program_id!r}'s renewal thresholds admit no exception")
+            text("program {program!r}'s renewal thresholds admit no exception",
+                 program=row.program_id))
     later = await conn.scalar(select(RENEWALS.c.renewal_id).where(
         RENEWALS.c.program_id == row.program_id, RENEWALS.c.agreement_year == row.agreement_year,
         RENEWALS.c.institution_id == row.institution_id, RENEWALS.c.status.in_(ACCEPTED)).limit(1))
     if later is not None:
         raise errors.RENEWAL_ALREADY_ACCEPTED(
-            f"renewal {later} for agreement year {row.agreement_year} is accepted")
+            text("renewal {renewal} for agreement year {year} is accepted", renewal=later,
+                 year=row.agreement_year))
     now = uow.clock.now()
     await conn.execute(update(RENEWALS).where(RENEWALS.c.renewal_id == renewal_id).values(
         status="accepted_with_exception", exception_reason=reason, decided_by=caller.actor,

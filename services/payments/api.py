@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from contracts.payments import (
-    AgeingRow,
-    BalanceOut,
+    AgeingPage,
+    BalancesPage,
     DisbursementIn,
     FundPaymentsIn,
     FundPaymentsResult,
@@ -98,16 +98,22 @@ async def list_payables(
                         next_cursor=cursor_of(last.due_at, last.payable_id) if last else None)
 
 
-@router.get("/payables/ageing", response_model=list[AgeingRow], responses=EXPORT)
+@router.get("/payables/ageing", response_model=AgeingPage, responses=EXPORT)
 async def payables_ageing(
     caller: PayableViewer, engine: Engine, clock: ClockDep, program_id: str | None = None,
-    enterprise_id: str | None = None, format: Format = "json",
-) -> list[AgeingRow] | Response:
-    """What is owed, by institution and age (not due, 0–30, 31–60, 61–90, > 90 days)."""
+    enterprise_id: str | None = None, cursor: str | None = None, limit: Limit = 100,
+    format: Format = "json",
+) -> AgeingPage | Response:
+    """What is owed, by institution and age (not due, 0–30, 31–60, 61–90, > 90 days): a page
+    of institutions (``next_cursor``), or the whole list as a file."""
+    paged = format == "json"
     async with engine.connect() as conn:
-        rows = await views.ageing(conn, caller, clock.now(), program_id=program_id,
-                                  enterprise_id=enterprise_id)
-    return _file(list(rows), format, "ageing") if format != "json" else rows
+        rows, next_cursor = await views.ageing(
+            conn, caller, clock.now(), program_id=program_id, enterprise_id=enterprise_id,
+            cursor=cursor if paged else None, limit=limit if paged else views.EXPORT_MAX)
+    if not paged:
+        return _file(list(rows), format, "ageing")
+    return AgeingPage(items=rows, next_cursor=next_cursor)
 
 
 @router.get("/payables/{payable_id}", response_model=PayableOut)
@@ -159,16 +165,22 @@ async def list_installments(
         next_cursor=cursor_of(last.due_at, f"{last.seq}|{last.schedule_id}") if last else None)
 
 
-@router.get("/prepayments/balances", response_model=list[BalanceOut], responses=EXPORT)
+@router.get("/prepayments/balances", response_model=BalancesPage, responses=EXPORT)
 async def prepayment_balances(
     caller: PrepaymentViewer, engine: Engine, program_id: str | None = None,
-    region: str | None = None, institution_id: str | None = None, format: Format = "json",
-) -> list[BalanceOut] | Response:
-    """R-PAY-6: scheduled, disbursed, offset and outstanding, from the ledger."""
+    region: str | None = None, institution_id: str | None = None, cursor: str | None = None,
+    limit: Limit = 100, format: Format = "json",
+) -> BalancesPage | Response:
+    """R-PAY-6: scheduled, disbursed, offset and outstanding, from the ledger, by institution,
+    program and agreement year: a page (``next_cursor``), or the whole list as a file."""
+    paged = format == "json"
     async with engine.connect() as conn:
-        rows = await views.balances(conn, caller, program_id=program_id, region=region,
-                                    institution_id=institution_id)
-    return _file(list(rows), format, "prepayments") if format != "json" else rows
+        rows, next_cursor = await views.balances(
+            conn, caller, program_id=program_id, region=region, institution_id=institution_id,
+            cursor=cursor if paged else None, limit=limit if paged else views.EXPORT_MAX)
+    if not paged:
+        return _file(list(rows), format, "prepayments")
+    return BalancesPage(items=rows, next_cursor=next_cursor)
 
 
 # --- fund payments (R-PAY-4, R-PAY-5) -----------------------------------------------------------
@@ -199,5 +211,5 @@ async def import_fund_payments(request: Request, caller: Agency, uow: UoW,
     except fund_payments.FileRejected as rejected:
         raise rejected.problem() from None
     if not items:
-        raise errors.IMPORT_REJECTED("the file has no rows")
+        raise errors.no_rows()
     return await idem.run(uow, caller.actor, lambda u: fund_payments.submit(u, items, caller))

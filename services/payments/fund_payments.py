@@ -37,7 +37,8 @@ from services.runtime.auth import Principal
 from services.runtime.clock import month_start
 from services.runtime.db import UnitOfWork
 from services.runtime.problems import Problem
-from services.runtime.rows import RowError, as_problem_errors
+from services.runtime.rows import RowError
+from services.runtime.texts import text
 
 FUND_PAYMENTS = store.fund_payments
 SCHEDULES = store.schedules
@@ -176,10 +177,7 @@ class FileRejected(Exception):
         self.errors = errors
 
     def problem(self) -> Problem:
-        rows = sorted({e.row for e in self.errors})
-        return errors.IMPORT_REJECTED(
-            f"{len(self.errors)} problem(s) in row(s) {', '.join(map(str, rows[:20]))}; nothing "
-            "was imported", errors=as_problem_errors(self.errors))
+        return errors.import_rejected(self.errors)
 
 
 def _text(value: object) -> str:
@@ -203,7 +201,7 @@ def rows_from(grid: Iterable[Sequence[object]]) -> list[FundPaymentIn]:
     it = iter(grid)
     header = next((c for c in it if any(_text(x) for x in c)), None)
     if header is None:
-        raise FileRejected([RowError(0, None, "the file is empty: no header row")])
+        raise FileRejected([RowError(0, None, text("the file is empty: no header row"))])
     columns: dict[str, int] = {}
     for index, cell in enumerate(header):
         name = HEADERS.get(_text(cell).lower()) or HEADERS.get(_text(cell))
@@ -211,7 +209,8 @@ def rows_from(grid: Iterable[Sequence[object]]) -> list[FundPaymentIn]:
             columns.setdefault(name, index)
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
-        raise FileRejected([RowError(0, None, f"the header lacks {', '.join(missing)}")])
+        raise FileRejected([RowError(0, None, text("the header lacks {columns}",
+                                                   columns=", ".join(missing)))])
     out: list[FundPaymentIn] = []
     bad: list[RowError] = []
     seen: dict[tuple[str, str], int] = {}
@@ -219,12 +218,13 @@ def rows_from(grid: Iterable[Sequence[object]]) -> list[FundPaymentIn]:
         if not any(_text(c) for c in cells):
             continue
         if len(out) + len(bad) >= MAX_ROWS:
-            raise FileRejected([RowError(0, None, f"more than {MAX_ROWS} rows: split the file")])
+            raise FileRejected([RowError(0, None, text("more than {max_rows} rows: split the file",
+                                                       max_rows=MAX_ROWS))])
         cells = [*cells, *([None] * (max(columns.values()) + 1 - len(cells)))]
         values = {k: _text(cells[i]) for k, i in columns.items()}
         if isinstance(cells[columns["amount"]], float):
-            bad.append(RowError(number, "amount", "write amounts as text such as 848.00 (a "
-                                                  "spreadsheet number is a float)"))
+            bad.append(RowError(number, "amount", text("write amounts as text such as 848.00 (a "
+                                                       "spreadsheet number is a float)")))
             continue
         try:
             item = FundPaymentIn(institution_id=values["institution_id"],
@@ -237,7 +237,8 @@ def rows_from(grid: Iterable[Sequence[object]]) -> list[FundPaymentIn]:
         key = (item.institution_id, f"{item.month:%Y-%m}")
         if key in seen:
             bad.append(RowError(number, "institution_id",
-                                f"the same institution and month as row {seen[key]}"))
+                                text("the same institution and month as row {first}",
+                                     first=seen[key])))
             continue
         seen[key] = number
         out.append(item)
@@ -250,22 +251,23 @@ def parse(content_type: str, data: bytes) -> list[FundPaymentIn]:
     kind = content_type.split(";")[0].strip().lower()
     if kind in ("text/csv", "application/csv"):
         try:
-            text = data.decode("utf-8-sig")
+            decoded = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise FileRejected([RowError(0, None, "the file is not UTF-8 text")]) from None
-        return rows_from(csv.reader(io.StringIO(text, newline="")))
+            raise FileRejected([RowError(0, None, text("the file is not UTF-8 text"))]) from None
+        return rows_from(csv.reader(io.StringIO(decoded, newline="")))
     if kind == XLSX:
         from openpyxl import load_workbook
 
         try:
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds for a bad file
-            raise FileRejected([RowError(0, None, f"not a readable XLSX workbook "
-                                                  f"({type(exc).__name__})")]) from None
+            raise FileRejected([RowError(0, None, text("not a readable XLSX workbook ({error})",
+                                                       error=type(exc).__name__))]) from None
         try:
             return rows_from(book.worksheets[0].iter_rows(values_only=True))
         finally:
             book.close()
-    raise FileRejected([RowError(0, None, f"unsupported content type {kind!r}: send text/csv "
-                                          f"or {XLSX}")])
+    raise FileRejected([RowError(0, None, text("unsupported content type {content_type!r}: send "
+                                               "text/csv or {xlsx}", content_type=kind,
+                                               xlsx=XLSX))])
 

@@ -25,6 +25,7 @@ from services.payments.settlements import payable_out
 from services.runtime.auth import Principal
 from services.runtime.db import Fen, UTCDateTime
 from services.runtime.problems import Problem
+from services.runtime.texts import text
 
 PAYABLES = store.payables
 INSTALLMENTS = store.installments
@@ -94,20 +95,30 @@ async def payables(conn: AsyncConnection, caller: Principal, now: datetime, *,
 
 
 async def ageing(conn: AsyncConnection, caller: Principal, now: datetime, *,
-                 program_id: str | None, enterprise_id: str | None) -> list[AgeingRow]:
+                 program_id: str | None, enterprise_id: str | None, cursor: str | None = None,
+                 limit: int = EXPORT_MAX) -> tuple[list[AgeingRow], str | None]:
     """What is owed (unpaid), by institution and age: not yet due, 0–30, 31–60, 61–90 and
-    more than 90 days overdue."""
+    more than 90 days overdue; at most ``limit`` institutions after ``cursor`` (the last
+    institution of the previous page), with the cursor of the next page (None: the last)."""
     # due dates are month starts: few groups per institution, bucketed here by the rule
     owed_fen = type_coerce(func.sum(PAYABLES.c.amount - PAYABLES.c.paid), Fen())
-    q = select(PAYABLES.c.institution_id, PAYABLES.c.due_at, owed_fen).where(
-        PAYABLES.c.status == "open").group_by(PAYABLES.c.institution_id, PAYABLES.c.due_at)
+    conditions = [PAYABLES.c.status == "open"]
     scope = _payables_scope(caller)
     if scope is not None:
-        q = q.where(scope)
+        conditions.append(scope)
     if program_id is not None:
-        q = q.where(PAYABLES.c.program_id == program_id)
+        conditions.append(PAYABLES.c.program_id == program_id)
     if enterprise_id is not None:
-        q = q.where(PAYABLES.c.enterprise_id == enterprise_id)
+        conditions.append(PAYABLES.c.enterprise_id == enterprise_id)
+    if cursor:
+        conditions.append(PAYABLES.c.institution_id > cursor)
+    owing = list((await conn.execute(
+        select(PAYABLES.c.institution_id).where(*conditions).group_by(PAYABLES.c.institution_id)
+        .order_by(PAYABLES.c.institution_id).limit(limit + 1))).scalars())
+    next_cursor = owing[limit - 1] if len(owing) > limit else None
+    q = select(PAYABLES.c.institution_id, PAYABLES.c.due_at, owed_fen).where(
+        *conditions, PAYABLES.c.institution_id.in_(owing[:limit])).group_by(
+        PAYABLES.c.institution_id, PAYABLES.c.due_at)
     sums: dict[str, dict[str, Decimal]] = {}
     for institution_id, due_at, owed in (await conn.execute(q)).all():
         bucket = age_bucket(due_at, now)
@@ -117,7 +128,7 @@ async def ageing(conn: AsyncConnection, caller: Principal, now: datetime, *,
                       days_0_30=b.get("0-30", ZERO), days_31_60=b.get("31-60", ZERO),
                       days_61_90=b.get("61-90", ZERO), days_over_90=b.get("90+", ZERO),
                       total=sum(b.values(), ZERO))
-            for inst, b in sorted(sums.items())]
+            for inst, b in sorted(sums.items())], next_cursor
 
 
 def _installments_scope(caller: Principal) -> Any:
@@ -164,10 +175,14 @@ async def installments(conn: AsyncConnection, caller: Principal, *, program_id: 
 
 
 async def balances(conn: AsyncConnection, caller: Principal, *, program_id: str | None,
-                   region: str | None, institution_id: str | None) -> list[BalanceOut]:
+                   region: str | None, institution_id: str | None, cursor: str | None = None,
+                   limit: int = EXPORT_MAX) -> tuple[list[BalanceOut], str | None]:
     """R-PAY-6: each institution's prepayment per program and year, from the ledger:
-    scheduled, disbursed, offset, and the balance still to recover (never negative)."""
+    scheduled, disbursed, offset, and the balance still to recover (never negative); at most
+    ``limit`` after ``cursor`` (the schedule id of the previous page's last row), by
+    institution, program and year, with the cursor of the next page (None: the last)."""
     accounts = store.accounts
+    order = (SCHEDULES.c.institution_id, SCHEDULES.c.program_id, SCHEDULES.c.agreement_year)
     q = select(
         SCHEDULES.c.schedule_id,
         SCHEDULES.c.program_id,
@@ -185,8 +200,18 @@ async def balances(conn: AsyncConnection, caller: Principal, *, program_id: str 
                           (SCHEDULES.c.institution_id, institution_id)):
         if value is not None:
             q = q.where(column == value)
-    rows = (await conn.execute(q.order_by(SCHEDULES.c.institution_id, SCHEDULES.c.program_id,
-                                          SCHEDULES.c.agreement_year).limit(EXPORT_MAX))).all()
+    if cursor:
+        last = (await conn.execute(select(*order).where(SCHEDULES.c.schedule_id == cursor))
+                ).first()
+        if last is None:
+            raise Problem(422, "validation", "Request is not valid",
+                          text("invalid fields: {fields}", fields="query.cursor"),
+                          errors=[{"field": "query.cursor",
+                                   "message": text("not a cursor of this list")}])
+        q = q.where(tuple_(*order) > tuple_(*(literal(v) for v in last)))
+    rows = (await conn.execute(q.order_by(*order).limit(limit + 1))).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
     out = []
     for r in rows:
         debits, credits = r.debits_posted or 0, r.credits_posted or 0
@@ -195,7 +220,7 @@ async def balances(conn: AsyncConnection, caller: Principal, *, program_id: str 
             agreement_year=r.agreement_year, scheduled=r.amount,
             disbursed=Decimal(debits) / 100, offset=Decimal(credits) / 100,
             balance=Decimal(debits - credits) / 100))
-    return out
+    return out, rows[-1].schedule_id if more else None
 
 
 # --- export ---------------------------------------------------------------------------------

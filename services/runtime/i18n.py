@@ -5,10 +5,15 @@ English is the default. A request preferring Chinese (``Accept-Language: zh-CN``
 ``zh`` ranked above ``en``) gets the Chinese, with ``Content-Language: zh-CN``. Each title a
 service answers with has its Chinese here, keyed by the English title (one slug can carry a
 few titles); a test checks that every refusal a service declares in its ``errors.py`` and
-every common problem of the runtime has one. A detail is composed from the request's values:
-``DETAILS_ZH`` holds its English template and the Chinese one, and the values are carried
-over (a detail no template matches stays in English). The OpenAPI document's descriptions and
-summaries come from ``glossary`` (fields and parameters) and ``i18n_docs`` (the rest).
+every common problem of the runtime has one. A detail, and each message or reason of a
+problem's ``errors`` (a bad row of an import, a failed assignment check), is a ``texts.Text``:
+the English, its template and its values. ``DETAILS_ZH`` holds each template's Chinese, and the
+values go into it; a test walks every template written in the services and fails on one
+without Chinese (tests/unit/test_i18n_templates.py). The problem answered with is noted by its
+``ProblemResponse`` (``problems.answered``), so this middleware has the templates at hand. Text
+composed without a template (a library's message) is matched against ``MATCHED_ZH``'s words;
+what matches nothing stays in English. The OpenAPI document's descriptions and summaries come
+from ``glossary`` (fields and parameters) and ``i18n_docs`` (the rest).
 
 Done as a pure ASGI middleware around everything else, so that every problem — a route's
 refusal, a validation error, a 429 of the rate limiter, a timeout — is translated the same
@@ -19,13 +24,14 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from functools import cache
 from typing import Any
 
 from contracts.problems import MEDIA_TYPE
-from services.runtime import glossary
+from services.runtime import glossary, problems
 from services.runtime.i18n_docs import DOCS_ZH
+from services.runtime.texts import Listed, Text
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -138,13 +144,9 @@ NOUNS_ZH: dict[str, str] = {
 }
 """The objects a ``not found`` names, in Chinese."""
 
-DETAILS_ZH: list[tuple[str, str]] = [
-    # runtime: every service
-    ("invalid fields: {fields}", "无效字段：{fields}"),
-    ("no {what} {ident} visible to you", "{what} {ident} 不存在或您无权查看"),
-    ("the service's database cannot be reached; retry after a few seconds",
-     "服务数据库暂时无法连接；请几秒后重试"),
-    ("quote request id {request_id} when you report it", "反馈问题时请提供请求编号 {request_id}"),
+MATCHED_ZH: list[tuple[str, str]] = [
+    # runtime: texts of the limits, the token checks (some are PyJWT's words) and the
+    # Idempotency-Key
     ("at most {limit} bytes", "请求体最多 {limit} 字节"),
     ("send 'Authorization: Bearer <token>'", "请发送 'Authorization: Bearer <令牌>'"),
     ("role {role} may not do this; allowed: {allowed}",
@@ -175,20 +177,125 @@ DETAILS_ZH: list[tuple[str, str]] = [
      "请在 {retry} 秒后重试"),
     ("not answered within {timeout} s; its work was cancelled",
      "未在 {timeout} 秒内完成应答；其处理已取消"),
-    ("Content-Type {content_type}; send one of: {formats}",
-     "Content-Type 为 {content_type}；请使用以下之一：{formats}"),
+    ("invalid 'cursor'", "'cursor' 无效"),
+]
+"""The details composed without a template (a library's message, or one not yet made with
+``texts.text``): their English template and Chinese, found by matching the words."""
+
+DETAILS_ZH: list[tuple[str, str]] = [
+    # runtime: every service
+    ("invalid fields: {fields}", "无效字段：{fields}"),
+    ("no {what} {ident!r} visible to you", "{what} {ident!r} 不存在或您无权查看"),
+    ("the service's database cannot be reached; retry after a few seconds",
+     "服务数据库暂时无法连接；请几秒后重试"),
+    ("quote request id {request_id} when you report it", "反馈问题时请提供请求编号 {request_id}"),
+    ("{problems}", "{problems}"),
+    # imports, row by row: every service
+    ("{count} problem", "{count} 个问题"),
+    ("{count} problems", "{count} 个问题"),
     ("{count} problems in {rows} rows", "{rows} 行中共有 {count} 个问题"),
-    # orders: placing an order and its lifecycle
-    ("listing {listing} is not listed (R-CAT-5)", "挂网产品 {listing} 未挂网（R-CAT-5）"),
-    ("program {program} of listing {listing} is not known to the orders service yet",
-     "订单服务尚未获知挂网产品 {listing} 所属的项目 {program}"),
-    ("listing {listing} is suspended and cannot be ordered (R-CAT-8): {reason}",
-     "挂网产品 {listing} 已暂停挂网，不能下单（R-CAT-8）：{reason}"),
-    ("institution {institution} is not registered in {region}",
-     "医疗机构 {institution} 未在 {region} 登记"),
-    ("program {program} is executed from {start} for {years} years (R-AGR-4: orders are "
+    ("Content-Type {content_type!r}; send one of: {formats}",
+     "Content-Type 为 {content_type!r}；请使用以下之一：{formats}"),
+    ("the file has no rows", "文件没有数据行"),
+    ("not a cursor of this list", "不是本列表的游标"),
+    ("the file is empty: no header row", "文件为空：没有表头行"),
+    ("the file is not UTF-8 text", "文件不是 UTF-8 文本"),
+    ("the file is not UTF-8 text (bad byte at offset {offset})",
+     "文件不是 UTF-8 文本（偏移 {offset} 处字节无效）"),
+    ("the CSV cannot be read near line {line}: {error}", "CSV 在第 {line} 行附近无法读取：{error}"),
+    ("the file is not a readable XLSX workbook ({error})",
+     "文件不是可读取的 XLSX 工作簿（{error}）"),
+    ("not a readable XLSX workbook ({error})", "不是可读取的 XLSX 工作簿（{error}）"),
+    ("the workbook has no sheet", "工作簿没有工作表"),
+    ("more than {max_rows} rows: split the file", "超过 {max_rows} 行：请拆分文件"),
+    ("{name} is missing", "缺少 {name}"),
+    ("{name} {value!r} is not a number", "{name} {value!r} 不是数字"),
+    ("{name} {number} must not be negative", "{name} {number} 不能为负数"),
+    ("{name} {number} is not a whole number", "{name} {number} 不是整数"),
+    ("{name} {number} is too large (at most {most})", "{name} {number} 过大（最多 {most}）"),
+    # catalog
+    ("program {program!r} is already published", "项目 {program!r} 已发布"),
+    ("send 'profile' or a 'preset' (one of {presets})",
+     "请提供 'profile' 或 'preset'（以下之一：{presets}）"),
+    ("'preset' {preset!r} is not one of {presets}", "'preset' {preset!r} 不是以下之一：{presets}"),
+    ("{registration_no} is listed as {listing}", "{registration_no} 已挂网，挂网编号 {listing}"),
+    ("{rows} rows differ from what is listed; nothing imported. Send 'corrections_reason' to "
+     "apply them as versioned corrections.",
+     "{rows} 行与已挂网的内容不同；未导入任何内容。如需作为版本化更正应用，请提供 "
+     "'corrections_reason'。"),
+    ("'enterprise_name' {enterprise_name!r} is enterprise {named}; you are enterprise {you}",
+     "'enterprise_name' {enterprise_name!r} 是企业 {named}；您是企业 {you}"),
+    ("no provincial-platform price is recorded for {registration_no}; a non-winning product is "
+     "listed at no more than it (R-CAT-6)",
+     "{registration_no} 没有省级平台价格记录；非中选产品的挂网价格不得高于该价格（R-CAT-6）"),
+    ("R-CAT-6: requested listing price {requested:.2f} is above the national lowest price "
+     "{lowest:.2f}; a non-winning product is listed at no more than the national lowest price",
+     "R-CAT-6：申请的挂网价格 {requested:.2f} 高于全国最低价 {lowest:.2f}；"
+     "非中选产品的挂网价格不得高于全国最低价"),
+    ("no header row (a row with a 序号 or seq column) in the first {rows} rows",
+     "前 {rows} 行中没有表头行（含 序号 或 seq 列的行）"),
+    ("the row has {cells} cells but the header has {columns} columns",
+     "该行有 {cells} 个单元格，而表头只有 {columns} 列"),
+    ("header lacks column(s) {missing}", "表头缺少列：{missing}"),
+    ("column {column} appears twice", "列 {column} 出现了两次"),
+    ("no attachment table: no header line starting with 序号",
+     "没有附件表格：没有以 序号 开头的表头行"),
+    ("header on line {line}: {problem}", "第 {line} 行的表头：{problem}"),
+    ("line {line}", "第 {line} 行"),
+    ("lines {first}-{last}", "第 {first}-{last} 行"),
+    ("{where}: expected {width} tab-separated cells, found {found}",
+     "{where}：应有 {width} 个以制表符分隔的单元格，实际为 {found} 个"),
+    ("line {line} continues the row but has {cells} tab-separated cells, more than the "
+     "header's {width}",
+     "第 {line} 行续接上一行，但有 {cells} 个以制表符分隔的单元格，多于表头的 {width} 个"),
+    ("line {line} {text} looks like a row of the table (a 序号 and a name) but cannot be read "
+     "as one: a row has {width} tab-separated cells",
+     "第 {line} 行 {text} 看似表格的一行（有 序号 和名称），但无法按行读取："
+     "每行应有 {width} 个以制表符分隔的单元格"),
+    ("line {end} {end_text} ended the table after row {row}, but line {line} {text} looks "
+     "like a row of it",
+     "第 {end} 行 {end_text} 在第 {row} 行之后结束了表格，但第 {line} 行 {text} 看似该表格的一行"),
+    ("registration certificate {certificate!r} must be 国械注 + 准/进/许 + 11 digits",
+     "注册证编号 {certificate!r} 须为 国械注 + 准/进/许 + 11 位数字"),
+    ("{field} is missing", "缺少 {field}"),
+    ("{field} {value} is not a positive whole number", "{field} {value} 不是正整数"),
+    ("{field} {value} is not a number", "{field} {value} 不是数字"),
+    ("{field} {value} must not be negative", "{field} {value} 不能为负数"),
+    ("{field} {value} is too large", "{field} {value} 过大"),
+    ("{field} {value} has more than 2 decimal places (prices are whole fen)",
+     "{field} {value} 超过 2 位小数（价格以分为单位）"),
+    ("{field} {value} is not a Decimal", "{field} {value} 不是 Decimal 数值"),
+    ("{problem} (data row {position}; errors use that position)",
+     "{problem}（数据第 {position} 行；错误按该位置报告）"),
+    ("the table has more than {max_rows} rows; split it into smaller tables",
+     "表格超过 {max_rows} 行；请拆分为较小的表格"),
+    ("winning price {winning} does not equal product price {product} + service price "
+     "{service} = {total}",
+     "中选价格 {winning} 不等于产品价格 {product} + 服务价格 {service} = {total}"),
+    ("序号 {seq} is used twice: data rows {first} and {position}",
+     "序号 {seq} 重复使用：数据第 {first} 行和第 {position} 行"),
+    ("registration certificate {certificate} is already listed in row {first}; a certificate "
+     "can win only once per program",
+     "注册证 {certificate} 已在第 {first} 行列出；每个项目中一个注册证只能中选一次"),
+    ("the table has no rows", "表格没有数据行"),
+    ("between row {previous} (line {line}) and row {first} (line {first_line})",
+     "在第 {previous} 行（第 {line} 行文本）与第 {first} 行（第 {first_line} 行文本）之间"),
+    ("before row {first} (line {first_line})", "在第 {first} 行（第 {first_line} 行文本）之前"),
+    ("before row {first}", "在第 {first} 行之前"),
+    ("序号 {missing} missing {where}: the table has rows {present}; a row of the table is left "
+     "out, so nothing is imported",
+     "{where}缺少序号 {missing}：表格中的行为 {present}；表格漏了一行，因此未导入任何内容"),
+    # orders: placing an order and its lifecycle (the domain's refusals)
+    ("listing {listing!r} is not listed (R-CAT-5)", "挂网产品 {listing!r} 未挂网（R-CAT-5）"),
+    ("program {program!r} of listing {listing!r} is not known to the orders service yet",
+     "订单服务尚未获知挂网产品 {listing!r} 所属的项目 {program!r}"),
+    ("listing {listing!r} is suspended and cannot be ordered (R-CAT-8): {reason}",
+     "挂网产品 {listing!r} 已暂停挂网，不能下单（R-CAT-8）：{reason}"),
+    ("institution {institution!r} is not registered in {region!r}",
+     "医疗机构 {institution!r} 未在 {region!r} 登记"),
+    ("program {program!r} is executed from {start} for {years} years (R-AGR-4: orders are "
      "filled until the cycle ends)",
-     "项目 {program} 自 {start} 起执行 {years} 年（R-AGR-4：采购周期结束前均可下单）"),
+     "项目 {program!r} 自 {start} 起执行 {years} 年（R-AGR-4：采购周期结束前均可下单）"),
     ("unit price {unit_price} differs from the listing price {listing_price}: orders are "
      "placed at exactly the listing price (R-CAT-5, no second negotiation)",
      "单价 {unit_price} 与挂网价格 {listing_price} 不同：须按挂网价格下单"
@@ -198,62 +305,209 @@ DETAILS_ZH: list[tuple[str, str]] = [
     ("cannot {action} an order that is {status}: {again} is allowed only when the order is "
      "{allowed}",
      "订单状态为 {status}，不能执行 {action}：{again} 仅在订单状态为 {allowed} 时允许"),
-    ("'institution_id' {institution} is not your institution {org}",
-     "'institution_id' {institution} 不是您所在的医疗机构 {org}"),
+    # orders
+    ("'institution_id' {institution!r} is not your institution {org!r}",
+     "'institution_id' {institution!r} 不是您所在的医疗机构 {org!r}"),
     ("{units} delivered units are not accepted: say why",
      "{units} 件已送达货物未验收：请说明理由"),
-    ("program {program} is not known to the orders service (yet): it learns programs from "
-     "catalog's events", "订单服务（尚）未获知项目 {program}：项目信息来自目录服务的事件"),
-    ("program {program} has agreement years 1 to {years} (R-PRG-2), not {index}",
-     "项目 {program} 的协议年度为 1 至 {years}（R-PRG-2），没有 {index}"),
-    # catalog
-    ("program {program} is already published", "项目 {program} 已发布"),
-    ("send 'profile' or a 'preset' (one of {presets})",
-     "请提供 'profile' 或 'preset'（以下之一：{presets}）"),
-    ("'preset' {preset} is not one of {presets}", "'preset' {preset} 不是以下之一：{presets}"),
-    ("{registration_no} is listed as {listing}", "{registration_no} 已挂网，挂网编号 {listing}"),
+    ("program {program!r} is not known to the orders service (yet): it learns programs from "
+     "catalog's events", "订单服务（尚）未获知项目 {program!r}：项目信息来自目录服务的事件"),
+    ("program {program!r} has agreement years 1 to {years} (R-PRG-2), not {index}",
+     "项目 {program!r} 的协议年度为 1 至 {years}（R-PRG-2），没有 {index}"),
+    ("{name} must be a whole number, got {value!r}", "{name} 须为整数，实际为 {value!r}"),
+    ("an order has at least 1 unit, got {units}", "订单至少 1 件，实际为 {units}"),
+    ("delivered units {delivered} must be between 0 and the {ordered} ordered",
+     "已送达数量 {delivered} 须在 0 与订购数量 {ordered} 之间"),
+    ("accepted units must be at least 1, got {accepted}: to accept nothing, reject the order "
+     "with a reason", "验收数量至少为 1，实际为 {accepted}：如不验收任何货物，请填写理由拒收订单"),
+    ("accepted units {accepted} exceed the {delivered} delivered",
+     "验收数量 {accepted} 超过已送达的 {delivered} 件"),
+    ("name the agreement_year to evaluate", "请指明要评估的 agreement_year（协议年度）"),
+    ("institutions listed twice: {institutions}", "医疗机构重复列出：{institutions}"),
+    ("renewal {renewal} is {status}", "续签申请 {renewal} 的状态为 {status}"),
+    ("a rejection needs a reason", "拒收须填写理由"),
+    ("enterprise {enterprise!r} appears twice in the demand",
+     "企业 {enterprise!r} 在需求中出现了两次"),
+    ("renewal {renewal} for agreement year {year} is accepted",
+     "协议年度 {year} 的续签申请 {renewal} 已通过"),
+    ("an acceptance arrived while the renewal was checked: send it again",
+     "续签核查期间收到了新的验收：请重新提交"),
+    ("program {program!r}'s renewal thresholds admit no exception",
+     "项目 {program!r} 的续签阈值不允许例外"),
+    # orders: agreement and history imports (R-AGR-1)
+    ("institution {institution!r} is registered as {known}, not {type}",
+     "医疗机构 {institution!r} 登记的类型为 {known}，而非 {type}"),
+    ("institution id is missing", "缺少医疗机构编号"),
+    ("institution {institution!r} is not an institution of the program's region",
+     "医疗机构 {institution!r} 不是本项目地区的医疗机构"),
+    ("institution type {type!r} must be one of public, military, private (R-PRG-3)",
+     "医疗机构类型 {type!r} 须为 public、military、private 之一（R-PRG-3）"),
+    ("registration_no is missing", "缺少 registration_no（注册证编号）"),
+    ("product {product!r} is not a winning product of this program",
+     "产品 {product!r} 不是本项目的中选产品"),
+    ("product {product!r} is supplied by enterprise {enterprise}, not {named}",
+     "产品 {product!r} 由企业 {enterprise} 供应，而非 {named}"),
+    ("institution {institution!r} and product {product!r} appear twice: rows {first} and {row}",
+     "医疗机构 {institution!r} 与产品 {product!r} 重复出现：第 {first} 行和第 {row} 行"),
+    ("agreement year {value!r} is not a whole number", "协议年度 {value!r} 不是整数"),
+    ("agreement year {year} is not one that has started in the program's cycle ({first} to "
+     "{last})", "协议年度 {year} 不是本项目周期内已开始的年度（{first} 至 {last}）"),
+    ("agreement year {year} is not one that has started in the program's cycle (none yet)",
+     "协议年度 {year} 不是本项目周期内已开始的年度（尚无）"),
+    ("listing {listing!r} is not a winning listing of this program",
+     "挂网产品 {listing!r} 不是本项目的中选挂网产品"),
+    ("listing {listing!r} is product {product!r}, not {named!r}",
+     "挂网产品 {listing!r} 是产品 {product!r}，而非 {named!r}"),
+    ("the header lacks the column(s) {missing} (columns: {columns})",
+     "表头缺少列：{missing}（可用的列：{columns}）"),
+    ("the header lacks the column registration_no (or listing_id) naming the product",
+     "表头缺少指明产品的 registration_no（或 listing_id）列"),
     # supply
-    ("distributor {distributor} is already registered", "配送企业 {distributor} 已登记"),
-    ("distributor {distributor} is not registered", "配送企业 {distributor} 未登记"),
+    ("distributor {distributor!r} is already registered", "配送企业 {distributor!r} 已登记"),
+    ("distributor {distributor!r} is not registered", "配送企业 {distributor!r} 未登记"),
     ("the account for {distributor} was opened at {at}", "与 {distributor} 的账户已于 {at} 开立"),
+    ("{registration_no} is not a product of enterprise {enterprise} ({name})",
+     "{registration_no} 不是企业 {enterprise}（{name}）的产品"),
+    ("{registration_no} is not a product of enterprise {enterprise}",
+     "{registration_no} 不是企业 {enterprise} 的产品"),
     ("assignment {assignment} is {status}", "配送关系 {assignment} 的状态为 {status}"),
     ("{field} {at} is after now", "{field} {at} 晚于当前时间"),
     ("order {order} is {status}: nothing more to ship or deliver",
      "订单 {order} 的状态为 {status}：没有可发货或送达的货物"),
     ("until {until} is not after {at}", "until {until} 不晚于 {at}"),
     ("bar {bar} was lifted at {at}", "禁入 {bar} 已于 {at} 解除"),
+    # supply: shipments, deliveries and bars (R-SUP-3, R-SUP-4)
+    ("quantity must be positive", "数量须为正数"),
+    ("a step cannot precede the order's placement", "发货或送达不能早于下单时间"),
+    ("shipping {units} would exceed the ordered {ordered} ({shipped} already shipped)",
+     "发货 {units} 件将超过订购数量 {ordered}（已发货 {shipped} 件）"),
+    ("delivering {units} would exceed the shipped {shipped} ({delivered} already delivered)",
+     "送达 {units} 件将超过已发货数量 {shipped}（已送达 {delivered} 件）"),
+    ("a delivery cannot precede the shipment of its goods", "送达不能早于其货物的发货"),
+    ("a bar must end after it starts", "禁入结束时间须晚于开始时间"),
+    ("a bar needs a reason", "禁入须填写理由"),
+    ("the bar is for another distributor", "该禁入针对的是另一家配送企业"),
+    ("credit level {level!r} has no bar period in the profile table",
+     "信用等级 {level!r} 在政策配置表中没有禁入期限"),
+    ("bar period for {level!r} is negative", "{level!r} 的禁入期限为负数"),
+    # supply: assignment checks (R-SUP-1, R-SUP-4)
+    ("{field} is empty", "{field} 为空"),
+    ("{field} must be timezone-aware", "{field} 须带时区"),
+    ("valid_until must be after valid_from", "valid_until 须晚于 valid_from"),
+    ("scope must be 'institution' or 'region', not {scope!r}",
+     "scope 须为 'institution' 或 'region'，而非 {scope!r}"),
+    ("institution scope needs an institution_id", "医疗机构范围须指明 institution_id"),
+    ("region scope needs a region", "区域范围须指明地区"),
+    ("region scope cannot name an institution_id", "区域范围不能指明 institution_id"),
+    ("a new assignment cannot already be revoked", "新的配送关系不能是已撤销的"),
+    ("unknown distributor {distributor}", "未知的配送企业 {distributor}"),
+    ("distributor {distributor} is not qualified at valid_from (R-SUP-4)",
+     "配送企业 {distributor} 在 valid_from 时不具备资质（R-SUP-4）"),
+    ("distributor {distributor} is not qualified at {at} (R-SUP-4)",
+     "配送企业 {distributor} 在 {at} 时不具备资质（R-SUP-4）"),
+    ("assignment id {assignment} is already used", "配送关系编号 {assignment} 已被使用"),
+    ("overlaps assignment {assignment} for the same enterprise, product and {scope}; end it "
+     "before the new one starts",
+     "与同一企业、产品和 {scope} 的配送关系 {assignment} 重叠；请在新配送关系开始前结束该配送关系"),
     # payments
-    ("payable {payable}: 'amount' {amount} exceeds the outstanding {outstanding}",
-     "应付款 {payable}：'amount' {amount} 超过未付金额 {outstanding}"),
-    ("installment {seq} of {schedule}: 'amount' {amount} exceeds the undisbursed {outstanding}",
-     "{schedule} 的第 {seq} 期：'amount' {amount} 超过未拨付金额 {outstanding}"),
+    ("{code} of {amount} would break account {account}: {limit}",
+     "金额 {amount} 的 {code} 将突破账户 {account} 的限制：{limit}"),
+    ("payable {payable!r}: 'amount' {amount} exceeds the outstanding {outstanding}",
+     "应付款 {payable!r}：'amount' {amount} 超过未付金额 {outstanding}"),
+    ("installment {seq} of {schedule!r}: 'amount' {amount} exceeds the undisbursed "
+     "{outstanding}",
+     "{schedule!r} 的第 {seq} 期：'amount' {amount} 超过未拨付金额 {outstanding}"),
     ("row {row}: {fund_payment} was submitted with {submitted}, not {amount}; a submitted month "
      "is not changed",
      "第 {row} 行：{fund_payment} 已按 {submitted} 提交，而非 {amount}；已提交的月份不能修改"),
     ("{fund_payment} was submitted with {submitted}, not {amount}; a submitted month is not "
      "changed", "{fund_payment} 已按 {submitted} 提交，而非 {amount}；已提交的月份不能修改"),
+    ("no prepayment or payable of institution {institution!r} in region {region!r}",
+     "地区 {region!r} 中没有医疗机构 {institution!r} 的预付款或应付款"),
+    ("row {row}: no prepayment or payable of institution {institution!r} in region {region!r}",
+     "第 {row} 行：地区 {region!r} 中没有医疗机构 {institution!r} 的预付款或应付款"),
+    ("{count} problem(s) in row(s) {rows}; nothing was imported",
+     "第 {rows} 行中共有 {count} 个问题；未导入任何内容"),
+    ("the header lacks {columns}", "表头缺少 {columns}"),
+    ("write amounts as text such as 848.00 (a spreadsheet number is a float)",
+     "请以文本形式填写金额，例如 848.00（电子表格中的数字是浮点数）"),
+    ("the same institution and month as row {first}", "与第 {first} 行的医疗机构和月份相同"),
+    ("unsupported content type {content_type!r}: send text/csv or {xlsx}",
+     "不支持的内容类型 {content_type!r}：请发送 text/csv 或 {xlsx}"),
+    # monitoring
+    ("level {level!r} is not in the {scheme} scheme: {levels}",
+     "等级 {level!r} 不在 {scheme} 评价方案中：{levels}"),
+    ("program {program!r} is not known to monitoring (yet), or was published without a policy "
+     "profile", "监测服务（尚）未获知项目 {program!r}，或该项目发布时没有政策配置"),
+    ("{month!r} is not a month (YYYY-MM)", "{month!r} 不是月份（YYYY-MM）"),
+    ("{month} has not ended yet (ends {ends})", "{month} 尚未结束（结束于 {ends}）"),
+    ("agreement year {year} is outside the program's {years}-year cycle",
+     "协议年度 {year} 超出本项目 {years} 年的采购周期"),
+    ("record {record} is {status}, not a proposal",
+     "信用记录 {record} 的状态为 {status}，不是待确认的建议"),
+    ("the record is {status}: only an active record is repaired",
+     "该信用记录的状态为 {status}：只有生效中的记录可以修复"),
+    ("the record is {status}", "该信用记录的状态为 {status}"),
+    ("a repair application for this record is already pending", "该信用记录已有待审核的修复申请"),
+    ("no repair application is pending for this record", "该信用记录没有待审核的修复申请"),
+    ("a repair was refused at {refused_at}: apply again from {again} (repair_reapply_days "
+     "{days})",
+     "修复申请已于 {refused_at} 被拒绝：请于 {again} 起再次申请（repair_reapply_days 为 {days}）"),
+    ("level {level} can be repaired from {earliest} (minimum period from the profile)",
+     "等级 {level} 自 {earliest} 起可以修复（最短期限见政策配置）"),
+    *MATCHED_ZH,
 ]
 """Each detail's English template and its Chinese: ``{name}`` stands for a value the detail
 carries over (a ``what`` is an object named in ``NOUNS_ZH``)."""
 
 
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_PLACEHOLDER = re.compile(r"\{(\w+)(?:![rsa])?(?::[^{}]*)?\}")
+
+
+@cache
+def _templates_zh() -> dict[str, str]:
+    return dict(DETAILS_ZH)
+
+
+def text_zh(text: Text) -> str | None:
+    """The Chinese of a text made from a template (``texts.text``), its values put into the
+    template's Chinese; None when the template has none."""
+    chinese = _templates_zh().get(text.template)
+    if chinese is None:
+        return None
+    return chinese.format(**{k: _value_zh(k, v) for k, v in text.values.items()})
+
+
+def _value_zh(name: str, value: Any) -> Any:
+    """A value as the Chinese says it: a text in Chinese, each of listed texts, an object's
+    noun (``what``); anything else as it is."""
+    if isinstance(value, Text):
+        return text_zh(value) or value
+    if isinstance(value, Listed):
+        return "；".join(_value_zh(name, v) for v in value)
+    if name == "what" and isinstance(value, str):
+        return NOUNS_ZH.get(value, value)
+    return value
 
 
 @cache
 def _detail_patterns() -> list[tuple[re.Pattern[str], str]]:
     out = []
-    for english, chinese in DETAILS_ZH:
+    for english, chinese in MATCHED_ZH:
         parts = _PLACEHOLDER.split(english)
         regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)"
                         for i, p in enumerate(parts))
-        out.append((re.compile(regex, re.DOTALL), chinese))
+        # the values are matched as they read, so they go back in without their conversion
+        out.append((re.compile(regex, re.DOTALL), _PLACEHOLDER.sub(r"{\1}", chinese)))
     return out
 
 
 def detail_zh(detail: str) -> str | None:
-    """The Chinese of a problem's detail, its values carried over; None when no template
-    matches."""
+    """The Chinese of a detail: from its template when it is a ``Text``; otherwise (text
+    composed without one: a library's message) by matching the words of ``MATCHED_ZH``'s
+    templates, the values carried over. None when there is no Chinese."""
+    if isinstance(detail, Text):
+        return text_zh(detail)
     for pattern, chinese in _detail_patterns():
         match = pattern.fullmatch(detail)
         if match is not None:
@@ -334,22 +588,40 @@ def title_zh(title: str) -> str | None:
     return None
 
 
-def translate(body: bytes) -> bytes:
-    """A problem+json body with its title and detail in Chinese (each unchanged when no
-    Chinese is known)."""
+_SAID = ("message", "reason")
+"""The members of a problem's ``errors`` entries that say something (the rest name things)."""
+
+
+def translate(body: bytes, texts: Iterable[Text] = ()) -> bytes:
+    """A problem+json body with its title, detail and the messages of its ``errors`` in
+    Chinese (each unchanged when no Chinese is known). ``texts``: the problem's texts made
+    from templates (``Problem.texts``), said from their templates and values; any other text
+    is matched against the English templates."""
     try:
         problem = json.loads(body)
     except ValueError:
         return body
     if not isinstance(problem, dict) or not isinstance(problem.get("title"), str):
         return body
+    known = {str(t): zh for t in texts if (zh := text_zh(t)) is not None}
+
+    def said(english: str) -> str | None:
+        return known.get(english) or detail_zh(english)
+
+    changed = False
     title = title_zh(problem["title"])
-    detail = detail_zh(problem["detail"]) if isinstance(problem.get("detail"), str) else None
-    if title is None and detail is None:
+    if title is not None:
+        problem["title"], changed = title, True
+    if isinstance(problem.get("detail"), str) and (detail := said(problem["detail"])):
+        problem["detail"], changed = detail, True
+    for entry in problem.get("errors") or ():
+        if not isinstance(entry, dict):
+            continue
+        for key in _SAID:
+            if isinstance(entry.get(key), str) and (chinese := said(entry[key])):
+                entry[key], changed = chinese, True
+    if not changed:
         return body
-    problem["title"] = title or problem["title"]
-    if detail is not None:
-        problem["detail"] = detail
     return json.dumps(problem, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -371,6 +643,7 @@ class Localise:
             return
         start: Message | None = None
         chunks: list[bytes] = []
+        answered = problems.answered.set([])  # the problem answered with, templates and all
 
         async def localised(message: Message) -> None:
             nonlocal start
@@ -388,7 +661,8 @@ class Localise:
             chunks.append(message.get("body", b""))
             if message.get("more_body", False):
                 return
-            body = translate(b"".join(chunks))
+            noted = problems.answered.get() or []
+            body = translate(b"".join(chunks), noted[-1].texts() if noted else ())
             headers = [(k, v) for k, v in start.get("headers", [])
                        if k.lower() != b"content-length"]
             headers += [(b"content-length", str(len(body)).encode()),
@@ -397,4 +671,7 @@ class Localise:
             await send({**start, "headers": headers})
             await send({"type": "http.response.body", "body": body, "more_body": False})
 
-        await self.app(scope, receive, localised)
+        try:
+            await self.app(scope, receive, localised)
+        finally:
+            problems.answered.reset(answered)

@@ -25,8 +25,10 @@ DOCS_ZH: dict[str, str] = {
     'No valid bearer token': '缺少有效的 Bearer 令牌',
     "The caller's role may not do this": '调用方角色无权执行此操作',
     'List Programs': '项目列表',
-    'Every published program with its current policy profile.':
-        '所有已发布的项目及其当前政策配置。',
+    'Every published program with its current policy profile. Not paged: bounded by\n'
+    'nature, as a region publishes a few procurement programs a year (tens over a decade).':
+        '所有已发布的项目及其当前政策配置。不分页：数量天然有限，一个地区每年只发布少数几个带量采购项目'
+        '（十年也不过数十个）。',
     "The service's database cannot be reached now; retry after Retry-After seconds":
         '服务数据库暂时无法连接；请在 Retry-After 秒后重试',
     'Publish Program': '发布项目',
@@ -81,8 +83,13 @@ DOCS_ZH: dict[str, str] = {
     'not\ncount toward the national lowest).':
         '在省级平台采集到的价格（企业自报价或备案价不计入全国最低价）。',
     'List Observations': '价格采集列表',
-    'The prices observed on provincial platforms, newest first (R-CAT-6).':
-        '省级平台采集到的价格，最新的在前（R-CAT-6）。',
+    'The prices observed for a product on provincial platforms, by the day observed\n'
+    '(R-CAT-6): a page, ``next_cursor`` leading to the next.':
+        '某产品在各省级平台采集到的价格，按采集日期排列（R-CAT-6）：分页返回，``next_cursor`` '
+        '指向下一页。',
+    "A product's price observations, by the day observed: a page, since they accumulate\n"
+    'for as long as the product is sold.':
+        '某产品的价格采集记录，按采集日期排列：分页返回，因为只要产品在售，记录就会不断累积。',
     'List Audit': '审计日志',
     "Who wrote what, when, from which request: the regulator's view of this "
     "service's\nwrites, oldest first, filtered by organisation, subject and time.":
@@ -328,8 +335,9 @@ DOCS_ZH: dict[str, str] = {
     '/v1/listings``.':
         '可下单的挂网产品（订单服务中的目录读模型）。企业只能看到本企业的产品，与目录服务的 ``G'
         'ET /v1/listings`` 一致。',
-    "The programs as the orders service knows them (from catalog's events).":
-        '订单服务所知的项目（来自目录服务的事件）。',
+    "The programs as the orders service knows them (from catalog's events). Not paged:\n"
+    'bounded by nature, as a region publishes a few procurement programs a year.':
+        '订单服务所知的项目（来自目录服务的事件）。不分页：数量天然有限，一个地区每年只发布少数几个带量采购项目。',
     'Register Institutions': '登记医疗机构',
     "Register a region's institutions (R-PRG-3); imports and orders of the region's "
     'programs\nthen accept only them.':
@@ -376,9 +384,11 @@ DOCS_ZH: dict[str, str] = {
     'Progress': '完成进度',
     'Progress per product, per enterprise and in total, with pacing warnings (R-AGR-3/6). '
     "An\ninstitution sees its own; a regulator one institution's, or the sum over the "
-    'filters.\nThe agreement year defaults to the one holding now.':
+    "filters.\nThe agreement year defaults to the one holding now. Not paged: one program's "
+    'report,\nbounded by its winning products (tens) and their enterprises.':
         '按产品、按企业及合计的完成进度，以及均衡采购预警（R-AGR-3/6）。医疗机构查看本机构的；'
-        '监管方查看某一医疗机构的，或按筛选条件汇总。协议年度默认为当前所在年度。',
+        '监管方查看某一医疗机构的，或按筛选条件汇总。协议年度默认为当前所在年度。不分页：'
+        '这是一个项目的报告，行数受该项目的中选产品（数十个）及其企业所限。',
     'no such program, or another institution': '没有该项目，或属于其他医疗机构',
     'Submit Renewal': '提交续签',
     "Next agreement year's demand (R-AGR-2): accepted (201), or refused (422 problem "
@@ -631,8 +641,12 @@ DOCS_ZH: dict[str, str] = {
     'a page as JSON, or with ``format=csv|xlsx`` every matching row as a file':
         'JSON 分页，或以 ``format=csv|xlsx`` 导出全部匹配行的文件',
     'Payables Ageing': '应付款账龄',
-    'What is owed, by institution and age (not due, 0–30, 31–60, 61–90, > 90 days).':
-        '按医疗机构和账龄统计的欠款（未到期、0–30、31–60、61–90、超过 90 天）。',
+    'What is owed, by institution and age (not due, 0–30, 31–60, 61–90, > 90 days): a page\n'
+    'of institutions (``next_cursor``), or the whole list as a file.':
+        '按医疗机构和账龄统计的欠款（未到期、0–30、31–60、61–90、超过 90 天）：按医疗机构分页'
+        '（``next_cursor``），或以文件导出全部。',
+    'What is owed, one row per institution: a page, since it grows with the institutions.':
+        '欠款，每个医疗机构一行：分页返回，因为行数随医疗机构增加。',
     'Get Payable': '查询应付款',
     'One payable: amount, paid, outstanding, deadline (R-PAY-1).':
         '单个应付款：金额、已付、未付、期限（R-PAY-1）。',
@@ -643,8 +657,13 @@ DOCS_ZH: dict[str, str] = {
     "Installments by due date: an agency's to disburse, an institution's schedule.":
         '按到期时间排列的预付分期：经办机构待拨付的，医疗机构的预付计划。',
     'Prepayment Balances': '预付余额',
-    'R-PAY-6: scheduled, disbursed, offset and outstanding, from the ledger.':
-        'R-PAY-6：计划、已拨付、已冲抵和未冲抵金额，来自账本。',
+    'R-PAY-6: scheduled, disbursed, offset and outstanding, from the ledger, by institution,\n'
+    'program and agreement year: a page (``next_cursor``), or the whole list as a file.':
+        'R-PAY-6：计划、已拨付、已冲抵和未冲抵金额，来自账本，按医疗机构、项目和协议年度排列：'
+        '分页返回（``next_cursor``），或以文件导出全部。',
+    'Prepayment balances, one per institution, program and agreement year: a page, since\n'
+    'the list grows with the institutions.':
+        '预付余额，每个医疗机构、项目和协议年度一行：分页返回，因为行数随医疗机构增加。',
     'Submit Fund Payments': '提交医保基金支付',
     'Months of fund payments per institution: offsets applied, net payable published; '
     'all\nor nothing; a month submitted again with the same amount changes nothing.':

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -24,9 +25,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from contracts.problems import MEDIA_TYPE
 from contracts.problems import TYPE_PREFIX as TYPE_PREFIX
+from services.runtime.texts import Text, text
 
 PROBLEM_JSON = MEDIA_TYPE
 RETRY_AFTER_S = 5
@@ -65,6 +68,19 @@ class Problem(Exception):
         body.update(self.extensions)
         return body
 
+    def texts(self) -> Iterator[Text]:
+        """The texts of its detail and its members (the ``reason`` of each bad row…) that
+        carry their template: what ``i18n`` says in Chinese."""
+        todo: list[Any] = [self.detail, self.extensions]
+        while todo:
+            value = todo.pop()
+            if isinstance(value, Text):
+                yield value
+            elif isinstance(value, dict):
+                todo += value.values()
+            elif isinstance(value, list | tuple):
+                todo += value
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -77,25 +93,44 @@ class Refusal:
     title: str
 
     def __call__(self, detail: str, **extensions: Any) -> Problem:
+        """The problem; ``detail`` is best a ``texts.text(template, **values)``, which
+        ``i18n`` says in Chinese too."""
         return Problem(self.status, self.slug, self.title, detail, **extensions)
+
+    def refused(self, problem: Problem) -> bool:
+        """Whether ``problem`` is this refusal."""
+        return (problem.status, problem.type, problem.title) == (self.status, self.slug,
+                                                                 self.title)
 
 
 def refusals_of(module: ModuleType) -> list[Refusal]:
-    """The refusals a service's ``errors`` module declares: its module-level ``Refusal``s, and
-    the leaves of a hierarchy of exception classes that carry ``status``, ``slug`` and
-    ``title`` (the domain errors monitoring's rules raise)."""
-    found = [v for v in vars(module).values() if isinstance(v, Refusal)]
-    classes = [v for v in vars(module).values()
-               if isinstance(v, type) and issubclass(v, Exception)
-               and v.__module__ == module.__name__ and "slug" in vars(v)]
-    for cls in classes:
-        if not any(other is not cls and issubclass(other, cls) for other in classes):
-            found.append(Refusal(cls.status, cls.slug, cls.title))  # type: ignore[attr-defined]
-    return found
+    """The refusals a service's ``errors`` module declares (its module-level ``Refusal``s)."""
+    return [v for v in vars(module).values() if isinstance(v, Refusal)]
 
 
 def not_found(what: str, ident: str) -> Problem:
-    return Problem(404, "not-found", f"{what} not found", f"no {what} {ident!r} visible to you")
+    return Problem(404, "not-found", f"{what} not found",
+                   text("no {what} {ident!r} visible to you", what=what, ident=ident))
+
+
+answered: ContextVar[list[Problem] | None] = ContextVar("vbp_problems_answered", default=None)
+"""Where a ``ProblemResponse`` notes the problem it answers with, when someone (``i18n``'s
+middleware, around the whole app) set a list to note it in."""
+
+
+class ProblemResponse(JSONResponse):
+    """A problem's JSON answer that keeps the problem, and notes it in ``answered`` when it is
+    sent, so that the texts' templates and values are at hand to say it in another language."""
+
+    def __init__(self, problem: Problem, content: Any, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.problem = problem
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        noted = answered.get()
+        if noted is not None:
+            noted.append(self.problem)
+        await super().__call__(scope, receive, send)
 
 
 def problem_response(problem: Problem, request: Request | None = None, *,
@@ -108,21 +143,22 @@ def problem_response(problem: Problem, request: Request | None = None, *,
         headers["WWW-Authenticate"] = "Bearer"
     elif problem.status == 503:
         headers.setdefault("Retry-After", str(RETRY_AFTER_S))
-    return JSONResponse(
-        problem.body(instance), status_code=problem.status, media_type=PROBLEM_JSON,
+    return ProblemResponse(
+        problem, problem.body(instance), status_code=problem.status, media_type=PROBLEM_JSON,
         headers=headers or None,
     )
 
 
 def unavailable() -> Problem:
     return Problem(503, "service-unavailable", "Service unavailable",
-                   "the service's database cannot be reached; retry after a few seconds")
+                   text("the service's database cannot be reached; retry after a few seconds"))
 
 
 def internal(request_id: str | None) -> Problem:
     """A failure nobody foresaw: the request id is what to quote when reporting it."""
     return Problem(500, "internal", "Internal server error",
-                   f"quote request id {request_id} when you report it", request_id=request_id)
+                   text("quote request id {request_id} when you report it", request_id=request_id),
+                   request_id=request_id)
 
 
 _CONNECTION_ERRORS = (ConnectionError, TimeoutError, sa_exc.TimeoutError,
@@ -191,7 +227,7 @@ def nul_in_parameters(path: str, query_string: bytes) -> Problem | None:
     if not fields:
         return None
     return Problem(422, "validation", "Request is not valid",
-                   f"invalid fields: {', '.join(fields[:5])}",
+                   text("invalid fields: {fields}", fields=", ".join(fields[:5])),
                    errors=[{"field": f, "message": "NUL characters are not allowed"}
                            for f in fields])
 
@@ -242,7 +278,8 @@ def validation_problem(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> P
     ]
     names = ", ".join(e["field"] for e in fields[:5])
     return Problem(
-        422, "validation", "Request is not valid", f"invalid fields: {names}", errors=fields
+        422, "validation", "Request is not valid", text("invalid fields: {fields}", fields=names),
+        errors=fields
     )
 
 

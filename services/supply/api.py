@@ -69,6 +69,9 @@ Distributor = Annotated[Principal, Depends(authorize("distributor"))]
 AnyRole = Annotated[Principal, Depends(authorize(
     "regulator", "operator", "institution", "enterprise", "distributor"))]
 """Every role but ``agency`` (the runtime's ``AnyRole`` admits it too)."""
+HistoryReader = Annotated[Principal, Depends(authorize("regulator", "operator", "distributor"))]
+"""A distributor's history: regulators, operators and the distributor itself (function-level
+authorisation: any other role is a 403 before anything is read)."""
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 Status = Annotated[Literal["open", "closed", "all"], Query()]
@@ -127,11 +130,9 @@ async def get_distributor(distributor_id: str, caller: AnyRole, engine: Engine,
 
 
 @router.get("/distributors/{distributor_id}/history", response_model=list[HistoryOut])
-async def distributor_history(distributor_id: str, caller: AnyRole,
+async def distributor_history(distributor_id: str, caller: HistoryReader,
                               engine: Engine) -> list[HistoryOut]:
     """Registration, bars and lifts: who, when, why."""
-    if caller.role != "distributor" and not caller.sees_all:
-        raise errors.history_not_for_role()
     caller.check_owns(distributor_id, "distributor", distributor_id)
     async with engine.connect() as conn:
         if await store.get_distributor(conn, distributor_id) is None:

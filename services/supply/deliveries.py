@@ -67,9 +67,9 @@ async def _movement(uow: UnitOfWork, order_id: str, step: _Step, caller: Princip
     except domain.NotYourOrder as exc:
         raise not_found("order", order_id) from exc
     except domain.QuantityError as exc:
-        raise errors.quantity(str(exc)) from exc
+        raise errors.quantity(exc.args[0]) from exc
     except domain.TimeOrderError as exc:
-        raise errors.time_order(step.field, str(exc)) from exc
+        raise errors.time_order(step.field, exc.args[0]) from exc
     await conn.execute(insert(store.movements).values(
         order_id=order_id, kind=step.kind, units=step.units, at=step.at,
         distributor_id=caller.org, recorded_by=caller.actor, recorded_at=now))

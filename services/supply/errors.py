@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.runtime.problems import Problem, Refusal
+from services.runtime.texts import Listed, text
 
 # --- distributors and accounts ---------------------------------------------------------------
 
 DISTRIBUTOR_EXISTS = Refusal(409, "distributor-exists", "Distributor already registered")
 UNKNOWN_DISTRIBUTOR = Refusal(422, "unknown-distributor", "Unknown distributor")
 ACCOUNT_ALREADY_OPEN = Refusal(409, "account-already-open", "Account already opened")
-HISTORY_NOT_FOR_ROLE = Refusal(403, "forbidden", "Not allowed for this role")
 
 # --- assignments (R-SUP-1) -------------------------------------------------------------------
 
@@ -50,29 +50,28 @@ def _field(name: str, message: str) -> list[dict[str, str]]:
 
 
 def distributor_exists(distributor_id: str) -> Problem:
-    return DISTRIBUTOR_EXISTS(f"distributor {distributor_id!r} is already registered")
+    return DISTRIBUTOR_EXISTS(text("distributor {distributor!r} is already registered",
+                                   distributor=distributor_id))
 
 
 def unknown_distributor(distributor_id: str) -> Problem:
-    return UNKNOWN_DISTRIBUTOR(f"distributor {distributor_id!r} is not registered",
+    return UNKNOWN_DISTRIBUTOR(text("distributor {distributor!r} is not registered",
+                                    distributor=distributor_id),
                                errors=_field("body.distributor_id", "not registered"))
 
 
 def account_already_open(distributor_id: str, opened_at: datetime) -> Problem:
-    return ACCOUNT_ALREADY_OPEN(f"the account for {distributor_id} was opened at "
-                                f"{opened_at.isoformat()}")
-
-
-def history_not_for_role() -> Problem:
-    return HISTORY_NOT_FOR_ROLE(
-        "a distributor's history is for regulators, operators and itself")
+    return ACCOUNT_ALREADY_OPEN(text("the account for {distributor} was opened at {at}",
+                                     distributor=distributor_id, at=opened_at.isoformat()))
 
 
 def not_your_product(registration_no: str, enterprise_id: str, name: str | None) -> Problem:
     """R-SUP-1: an enterprise assigns distributors for its own products only."""
     return NOT_YOUR_PRODUCT(
-        f"{registration_no} is not a product of enterprise {enterprise_id}"
-        + (f" ({name})" if name else ""),
+        text("{registration_no} is not a product of enterprise {enterprise} ({name})",
+             registration_no=registration_no, enterprise=enterprise_id, name=name)
+        if name else text("{registration_no} is not a product of enterprise {enterprise}",
+                          registration_no=registration_no, enterprise=enterprise_id),
         errors=_field("body.registration_no", "listed for another enterprise"))
 
 
@@ -93,16 +92,17 @@ def assignment_refused(problems: list[str]) -> Problem:
     names its field."""
     overlap_only = all(p.startswith("overlaps") for p in problems)
     refusal = ASSIGNMENT_OVERLAPS if overlap_only else ASSIGNMENT_REJECTED
-    return refusal("; ".join(problems),
+    return refusal(text("{problems}", problems=Listed(problems)),
                    errors=[{"field": _problem_field(p), "message": p} for p in problems])
 
 
 def assignment_not_live(assignment_id: str, status: str) -> Problem:
-    return ASSIGNMENT_NOT_LIVE(f"assignment {assignment_id} is {status}")
+    return ASSIGNMENT_NOT_LIVE(text("assignment {assignment} is {status}",
+                                    assignment=assignment_id, status=status))
 
 
 def in_the_future(field: str, at: datetime) -> Problem:
-    return IN_THE_FUTURE(f"{field} {at.isoformat()} is after now",
+    return IN_THE_FUTURE(text("{field} {at} is after now", field=field, at=at.isoformat()),
                          errors=_field(f"body.{field}", "in the future"))
 
 
@@ -112,7 +112,8 @@ _NOT_OPEN = {"pending": ORDER_PENDING, "delivered": ORDER_DELIVERED,
 
 def order_not_open(order_id: str, status: str) -> Problem:
     """Nothing more to ship or deliver: the order is pending, delivered or cancelled."""
-    return _NOT_OPEN[status](f"order {order_id} is {status}: nothing more to ship or deliver")
+    return _NOT_OPEN[status](text("order {order} is {status}: nothing more to ship or deliver",
+                                  order=order_id, status=status))
 
 
 def quantity(message: str) -> Problem:
@@ -124,14 +125,16 @@ def time_order(field: str, message: str) -> Problem:
 
 
 def query_needs_offset(name: str) -> Problem:
-    return INVALID_QUERY(f"invalid fields: {name}",
+    return INVALID_QUERY(text("invalid fields: {fields}", fields=name),
                          errors=_field(f"query.{name}", "needs an offset"))
 
 
 def bar_period(until: datetime, at: datetime) -> Problem:
-    return BAR_PERIOD(f"until {until.isoformat()} is not after {at.isoformat()}",
+    return BAR_PERIOD(text("until {until} is not after {at}", until=until.isoformat(),
+                           at=at.isoformat()),
                       errors=_field("body.until", "not after now"))
 
 
 def already_lifted(bar_id: str, lifted_at: datetime) -> Problem:
-    return ALREADY_LIFTED(f"bar {bar_id} was lifted at {lifted_at.isoformat()}")
+    return ALREADY_LIFTED(text("bar {bar} was lifted at {at}", bar=bar_id,
+                               at=lifted_at.isoformat()))

@@ -62,7 +62,7 @@ async def bar_distributor(uow: UnitOfWork, distributor_id: str, reason: str, unt
         outcome = domain.bar_distributor(distributor_id, at, until, reason, pool, states,
                                          distributors=distributors)
     except ValueError as exc:
-        raise errors.BAR_REJECTED(str(exc)) from exc
+        raise errors.BAR_REJECTED(exc.args[0]) from exc
 
     bar_id = time_ordered_id("BAR", now)
     await conn.execute(insert(store.bars).values(

@@ -217,7 +217,24 @@ async def test_r_cat_6_non_winning_listing_follows_the_national_lowest_price(
     observed = (await client.get("/v1/price-observations",
                                  params={"registration_no": "国械注准20183130099"},
                                  headers=REGULATOR)).json()
-    assert len(observed) == 5
+    assert len(observed["items"]) == 5 and observed["next_cursor"] is None
+    # a page at a time, by the day observed: the same five, then no cursor
+    pages, cursor = [], None
+    for _ in range(4):
+        page = (await client.get("/v1/price-observations", headers=REGULATOR, params={
+            "registration_no": "国械注准20183130099", "limit": 2,
+            **({"cursor": cursor} if cursor else {})})).json()
+        pages.append(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [o for p in pages for o in p] == observed["items"]
+    assert [o["observed_on"] for o in observed["items"]] == sorted(
+        o["observed_on"] for o in observed["items"])
+    bad = await client.get("/v1/price-observations", headers=REGULATOR, params={
+        "registration_no": "国械注准20183130099", "cursor": "yesterday"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.cursor"
     # an enterprise cannot list a product in another enterprise's name
     other = bearer("enterprise", MEDTRONIC)
     r = await client.post("/v1/listings", headers=other,

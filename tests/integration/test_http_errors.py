@@ -251,7 +251,7 @@ async def test_a_price_observation_of_zero_or_on_a_blank_platform_is_422_naming_
     assert fields(r) == [field]
     observations = await client.get("/v1/price-observations", headers=REGULATOR,
                                     params={"registration_no": OBSERVATION["registration_no"]})
-    assert observations.json() == []  # nothing changed
+    assert observations.json()["items"] == []  # nothing changed
     ok = await client.post("/v1/price-observations", json=OBSERVATION, headers=REGULATOR)
     assert ok.status_code == 201, ok.text
 

@@ -193,7 +193,8 @@ async def disburse(app: App, p: Program, sid: str, seq: int, amount: str,
 async def balance(app: App, inst: str) -> dict[str, Any]:
     r = await app.client.get("/v1/prepayments/balances", headers=bearer("institution", inst))
     assert r.status_code == 200, r.text
-    (row,) = r.json()
+    (row,) = r.json()["items"]
+    assert r.json()["next_cursor"] is None
     return dict(row)
 
 
@@ -216,6 +217,35 @@ async def test_schedule_from_the_agreement_examples(app: App) -> None:
     assert await installments(app, bearer("institution", "someone-else")) == []
     assert len(await installments(app, p.agency)) == 2
     assert await installments(app, bearer("agency", "another-region")) == []
+
+
+async def test_balances_are_pages_by_institution_program_and_year(app: App) -> None:
+    """The prepayment balances grow with the institutions: a page of ``limit`` at a time,
+    ``next_cursor`` leading to the next, none after the last; a cursor not of this list is
+    a 422 naming it; the CSV export is the whole list."""
+    p = await program(app)
+    institutions = [p.institution(n) for n in (1, 2, 3)]
+    for inst in institutions:
+        await send(app.bootstrap, env(agreement(p, inst, 30)))
+    for inst in institutions:
+        await scheduled(app, p, inst, "24000.00")
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(4):
+        params = {"region": p.region, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        r = await app.client.get("/v1/prepayments/balances", headers=p.agency, params=params)
+        assert r.status_code == 200, r.text
+        seen += [row["institution_id"] for row in r.json()["items"]]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(institutions)
+    bad = await app.client.get("/v1/prepayments/balances", headers=p.agency,
+                               params={"cursor": "no-such-schedule"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.cursor"
+    export = await app.client.get("/v1/prepayments/balances", headers=p.agency,
+                                  params={"region": p.region, "format": "csv", "limit": 1})
+    assert export.status_code == 200 and len(export.text.strip().splitlines()) == 1 + 3
 
 
 async def test_agreement_change_after_a_disbursement_adjusts_with_history(app: App) -> None:
@@ -379,6 +409,34 @@ async def payables(app: App, headers: dict[str, str], **params: Any) -> list[dic
     return list(r.json()["items"])
 
 
+async def test_ageing_is_a_page_of_institutions(app: App) -> None:
+    """What is owed grows with the institutions: ``limit`` institutions a page, in order,
+    ``next_cursor`` leading on; the export (CSV) is every institution."""
+    p = await program(app)
+    institutions = sorted(p.institution(n) for n in (1, 2, 3))
+    await send(app.bootstrap, *(env(accepted(p, h, f"O-{p.tag}-{h}", "10.00",
+                                            datetime(2024, 1, 10, tzinfo=SHANGHAI)))
+                                for h in institutions))
+
+    async def opened() -> None:
+        assert len(await payables(app, REGULATOR, program_id=p.program_id)) == 3
+
+    await eventually(opened)
+    seen, cursor = [], None
+    for _ in range(3):
+        r = await app.client.get("/v1/payables/ageing", headers=REGULATOR, params={
+            "program_id": p.program_id, "limit": 2, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        seen.append([row["institution_id"] for row in r.json()["items"]])
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [institutions[:2], institutions[2:]]
+    export = await app.client.get("/v1/payables/ageing", headers=REGULATOR,
+                                  params={"program_id": p.program_id, "format": "csv"})
+    assert len(export.content.decode("utf-8-sig").strip().splitlines()) == 1 + 3
+
+
 async def test_payables_due_by_the_end_of_the_next_shanghai_month(app: App) -> None:
     """R-PAY-1: accepted at 23:30 Shanghai on 2024-01-31 → due 2024-03-01 00:00; accepted at
     16:30Z on 2024-01-31 (already 1 February in Shanghai) → due 2024-04-01 00:00; a leap
@@ -483,9 +541,10 @@ async def test_partial_payments_retries_and_overdue_by_the_clock(app: App) -> No
     assert (item["days_overdue"], item["age_bucket"]) == (46, "31-60")
     ageing = await app.client.get("/v1/payables/ageing", headers=bearer("enterprise", "E1"),
                                   params={"program_id": p.program_id})
-    assert ageing.json() == [{"institution_id": h, "not_due": "0.00", "days_0_30": "0.00",
-                              "days_31_60": "600.00", "days_61_90": "0.00",
-                              "days_over_90": "0.00", "total": "600.00"}]
+    assert ageing.json() == {"items": [
+        {"institution_id": h, "not_due": "0.00", "days_0_30": "0.00", "days_31_60": "600.00",
+         "days_61_90": "0.00", "days_over_90": "0.00", "total": "600.00"}],
+        "next_cursor": None}
     late = await app.client.post(f"/v1/payables/{pid}/payments", json={"amount": "600.00"},
                                  headers={**bearer("institution", h), "Idempotency-Key": "4"})
     assert late.json()["status"] == "paid"

@@ -6,14 +6,17 @@ their values carried over."""
 from __future__ import annotations
 
 import importlib
+import json
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from services.orders.domain import PriceMismatch
 from services.runtime import i18n
 from services.runtime.glossary import FIELDS
-from services.runtime.i18n import DETAILS_ZH, detail_zh, document_zh, translate, untranslated
+from services.runtime.i18n import MATCHED_ZH, detail_zh, document_zh, translate, untranslated
 from services.runtime.idempotency import key_required
 from services.runtime.problems import internal, not_found, unavailable, validation_problem
 
@@ -59,17 +62,19 @@ def test_the_runtime_details_are_in_chinese(problem: Any) -> None:
 
 
 def test_a_detail_keeps_its_values() -> None:
-    assert detail_zh("no order 'O-1' visible to you") == "订单 'O-1' 不存在或您无权查看"
-    assert detail_zh("invalid fields: body.units, query.limit") == \
-        "无效字段：body.units, query.limit"
-    assert detail_zh("unit price 849.00 differs from the listing price 848.00: orders are "
-                     "placed at exactly the listing price (R-CAT-5, no second negotiation)") \
-        == "单价 849.00 与挂网价格 848.00 不同：须按挂网价格下单（R-CAT-5，不得再次议价）"
+    assert detail_zh(not_found("order", "O-1").detail or "") == "订单 'O-1' 不存在或您无权查看"
+    invalid = validation_problem([{"loc": ("body", "units"), "msg": "too small"},
+                                  {"loc": ("query", "limit"), "msg": "too large"}])
+    assert detail_zh(invalid.detail or "") == "无效字段：body.units, query.limit"
+    mismatch = PriceMismatch(Decimal("849.00"), Decimal("848.00"))
+    assert detail_zh(mismatch.args[0]) == \
+        "单价 849.00 与挂网价格 848.00 不同：须按挂网价格下单（R-CAT-5，不得再次议价）"
+    assert detail_zh("Signature has expired") == "令牌已过期"  # PyJWT's words, matched
     assert detail_zh("something nobody wrote a template for") is None
 
 
-@pytest.mark.parametrize(("english", "chinese"), DETAILS_ZH)
-def test_every_template_carries_each_of_its_values(english: str, chinese: str) -> None:
+@pytest.mark.parametrize(("english", "chinese"), MATCHED_ZH)
+def test_every_matched_template_carries_each_of_its_values(english: str, chinese: str) -> None:
     names = sorted(set(i18n._PLACEHOLDER.findall(english)))
     assert names == sorted(set(i18n._PLACEHOLDER.findall(chinese)))
     values = {n: f"<{n}{i}>" for i, n in enumerate(names)}
@@ -77,7 +82,7 @@ def test_every_template_carries_each_of_its_values(english: str, chinese: str) -
 
 
 def test_translate_turns_title_and_detail() -> None:
-    body = b'{"type":"urn:vbp:problem:not-found","title":"order not found","status":404,' \
-           b'"detail":"no order \'O-1\' visible to you"}'
-    out = httpx.Response(200, content=translate(body)).json()
+    problem = not_found("order", "O-1")
+    body = json.dumps(problem.body()).encode()
+    out = httpx.Response(200, content=translate(body, problem.texts())).json()
     assert out["title"] == "未找到：订单" and out["detail"] == "订单 'O-1' 不存在或您无权查看"

@@ -4,6 +4,8 @@ assessment (R-MON-2) and completion risk."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -15,21 +17,22 @@ from services.catalog.presets import (
     NATIONAL_CREDIT_2020,
     NATIONAL_CREDIT_2025,
 )
+from services.monitoring import errors
 from services.monitoring.domain import assessment, credit, reports, risk
 from services.monitoring.domain.credit import Measure, Record, RepairState
-from services.monitoring.errors import (
-    BadMonth,
-    LevelNotInScheme,
-    RecordNotActive,
-    RepairAlreadyPending,
-    RepairNotPending,
-    RepairTooEarly,
-    RepairTooSoonAfterRefusal,
-)
 from services.runtime.clock import SHANGHAI
+from services.runtime.problems import Problem, Refusal
 
 T0 = datetime(2025, 3, 1, tzinfo=SHANGHAI)
 POLICY = MonitoringPolicy()
+
+
+@contextmanager
+def refused(refusal: Refusal, match: str | None = None) -> Iterator[None]:
+    """The block is refused with ``refusal`` (a problem of its status, type and title)."""
+    with pytest.raises(Problem, match=match) as info:
+        yield
+    assert refusal.refused(info.value), info.value.body()
 
 
 # --- schemes, ratings, measures (R-CRD-2/3) ----------------------------------------------------
@@ -43,7 +46,7 @@ def test_r_crd_2_both_schemes_ship_as_profile_tables() -> None:
 
 
 def test_r_crd_2_unknown_level_is_refused_naming_the_scheme_levels() -> None:
-    with pytest.raises(LevelNotInScheme, match="严重失信"):
+    with refused(errors.UNKNOWN_LEVEL, match="严重失信"):
         credit.level_of(NATIONAL_CREDIT_2020, "严重失信")
     assert credit.level_of(NATIONAL_CREDIT_2025, "seriously_dishonest").name == "严重失信"
 
@@ -142,31 +145,31 @@ def state(**kw: object) -> RepairState:
 
 def test_r_crd_4_apply_only_for_an_active_record_without_a_pending_application() -> None:
     credit.check_repair_application(state(), POLICY, T0)
-    with pytest.raises(RecordNotActive):
+    with refused(errors.RECORD_NOT_ACTIVE):
         credit.check_repair_application(state(status="repaired"), POLICY, T0)
-    with pytest.raises(RepairAlreadyPending):
+    with refused(errors.REPAIR_PENDING):
         credit.check_repair_application(state(pending=True), POLICY, T0)
 
 
 def test_r_crd_4_reapply_window_after_a_refusal() -> None:
-    refused = state(last_refused_at=T0)
-    with pytest.raises(RepairTooSoonAfterRefusal):
-        credit.check_repair_application(refused, POLICY, T0 + timedelta(days=29))
-    credit.check_repair_application(refused, POLICY, T0 + timedelta(days=30))
+    after_refusal = state(last_refused_at=T0)
+    with refused(errors.REPAIR_REAPPLY_TOO_SOON):
+        credit.check_repair_application(after_refusal, POLICY, T0 + timedelta(days=29))
+    credit.check_repair_application(after_refusal, POLICY, T0 + timedelta(days=30))
 
 
 def test_r_crd_4_minimum_period_from_the_level_or_the_policy() -> None:
     level = NATIONAL_CREDIT_2020.level("严重")  # sets none: the policy's 3 months
     pending = state(pending=True)
-    with pytest.raises(RepairTooEarly):
+    with refused(errors.REPAIR_TOO_EARLY):
         credit.check_repair_approval(pending, level, POLICY, datetime(2025, 5, 31, 23,
                                                                       tzinfo=SHANGHAI))
     credit.check_repair_approval(pending, level, POLICY, datetime(2025, 6, 1, tzinfo=SHANGHAI))
     longer = level.model_copy(update={"repair_min_months": 12})
-    with pytest.raises(RepairTooEarly):
+    with refused(errors.REPAIR_TOO_EARLY):
         credit.check_repair_approval(pending, longer, POLICY, datetime(2026, 2, 28,
                                                                        tzinfo=SHANGHAI))
-    with pytest.raises(RepairNotPending):
+    with refused(errors.REPAIR_NOT_PENDING):
         credit.check_repair_approval(state(), level, POLICY, datetime(2030, 1, 1, tzinfo=UTC))
 
 
@@ -198,7 +201,7 @@ def test_r_prg_4_months_are_shanghai_months() -> None:
     assert m.start == datetime(2023, 12, 1, tzinfo=SHANGHAI)
     assert m.end == datetime(2024, 1, 1, tzinfo=SHANGHAI)
     for bad in ("2023-13", "2023", "x-y"):
-        with pytest.raises(BadMonth):
+        with refused(errors.BAD_MONTH):
             reports.Month.parse(bad)
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 
 from services.catalog.importing.normalising import FIELDS, SEQ_HEADERS, header_key, map_header
 from services.catalog.importing.rows import MAX_ROWS, Assembler, TableRejected, WinningRow
+from services.runtime import texts
 from services.runtime.rows import RowError
 
 
@@ -40,8 +41,8 @@ def _parse_grid(rows: Iterable[Sequence[object]], max_rows: int) -> list[Winning
                 RowError(
                     0,
                     None,
-                    f"no header row (a row with a 序号 or seq column) in the first "
-                    f"{_HEADER_SEARCH_ROWS} rows",
+                    texts.text("no header row (a row with a 序号 or seq column) in the first "
+                               "{rows} rows", rows=_HEADER_SEARCH_ROWS),
                 )
             ]
         )
@@ -53,7 +54,8 @@ def _parse_grid(rows: Iterable[Sequence[object]], max_rows: int) -> list[Winning
         if len(cells) > width and not all(_is_blank(c) for c in cells[width:]):
             assembler.structural_error(
                 cells[indexes[0]] if indexes[0] < len(cells) else None,
-                f"the row has {len(cells)} cells but the header has {width} columns",
+                texts.text("the row has {cells} cells but the header has {columns} columns",
+                           cells=len(cells), columns=width),
             )
             continue
         values = [cells[i] if i < len(cells) else None for i in indexes]
@@ -73,14 +75,16 @@ def parse_csv(data: bytes | str, *, max_rows: int = MAX_ROWS) -> list[WinningRow
             text = bytes(data).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise TableRejected(
-                [RowError(0, None, f"the file is not UTF-8 text (bad byte at offset {exc.start})")]
+                [RowError(0, None, texts.text("the file is not UTF-8 text (bad byte at offset "
+                                              "{offset})", offset=exc.start))]
             ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         return _parse_grid(reader, max_rows)
     except csv.Error as exc:
         raise TableRejected(
-            [RowError(0, None, f"the CSV cannot be read near line {reader.line_num}: {exc}")]
+            [RowError(0, None, texts.text("the CSV cannot be read near line {line}: {error}",
+                                          line=reader.line_num, error=str(exc)))]
         ) from None
 
 
@@ -96,11 +100,12 @@ def parse_xlsx(data: bytes, *, max_rows: int = MAX_ROWS) -> list[WinningRow]:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a bad file
         raise TableRejected(
-            [RowError(0, None, f"the file is not a readable XLSX workbook ({type(exc).__name__})")]
+            [RowError(0, None, texts.text("the file is not a readable XLSX workbook ({error})",
+                                          error=type(exc).__name__))]
         ) from None
     try:
         if not workbook.worksheets:
-            raise TableRejected([RowError(0, None, "the workbook has no sheet")])
+            raise TableRejected([RowError(0, None, texts.text("the workbook has no sheet"))])
         sheet = workbook.worksheets[0]
         return _parse_grid(sheet.iter_rows(values_only=True), max_rows)
     finally:

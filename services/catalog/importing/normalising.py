@@ -7,6 +7,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from services.runtime import texts
+
 FIELDS: tuple[str, ...] = (
     "seq",
     "product_name",
@@ -78,10 +80,11 @@ def map_header(cells: Sequence[object]) -> tuple[dict[str, int], list[str]]:
         if name is None:
             continue
         if name in columns:
-            problems.append(f"column {name} ({LABELS[name]}) appears twice")
+            problems.append(texts.text("column {column} appears twice",
+                                       column=f"{name} ({LABELS[name]})"))
         else:
             columns[name] = index
     missing = [f"{f} ({LABELS[f]})" for f in FIELDS if f not in columns]
     if missing:
-        problems.append("header lacks column(s) " + ", ".join(missing))
+        problems.append(texts.text("header lacks column(s) {missing}", missing=", ".join(missing)))
     return columns, problems

@@ -15,6 +15,7 @@ from services.catalog.importing.rows import (
     WinningRow,
     shown,
 )
+from services.runtime import texts
 from services.runtime.rows import RowError
 
 _ROW_START = re.compile(r"([0-9]{1,9}) *\t")
@@ -48,7 +49,8 @@ class _Record:
 
     def where(self) -> str:
         first, last = self.line_nos[0], self.line_nos[-1]
-        return f"line {first}" if first == last else f"lines {first}-{last}"
+        return texts.text("line {line}", line=first) if first == last else \
+            texts.text("lines {first}-{last}", first=first, last=last)
 
 
 def _cells_of(lines: Sequence[str], width: int) -> list[str] | None:
@@ -79,7 +81,8 @@ def _find_header(lines: Sequence[str]) -> tuple[int, int, list[str]]:
     candidates = [i for i, line in enumerate(lines) if line.strip(_EDGE_SPACES).startswith("序号")]
     if not candidates:
         raise TableRejected(
-            [RowError(0, None, "no attachment table: no header line starting with 序号")]
+            [RowError(0, None, texts.text("no attachment table: no header line starting with "
+                                          "序号"))]
         )
     tabbed = [i for i in candidates if "\t" in lines[i]]
     start = (tabbed or candidates)[0]
@@ -97,7 +100,8 @@ def _find_header(lines: Sequence[str]) -> tuple[int, int, list[str]]:
             _, problems = map_header(header.split("\t"))
     if problems:
         raise TableRejected(
-            [RowError(0, None, f"header on line {start + 1}: {p}") for p in problems]
+            [RowError(0, None, texts.text("header on line {line}: {problem}", line=start + 1,
+                                          problem=p)) for p in problems]
         )
     return body, start + 1, _trim(header.split("\t"), 0)
 
@@ -224,8 +228,9 @@ def read_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> NoticeTable:
         if cells is None:
             assembler.structural_error(
                 record.cells[0],
-                f"{record.where()}: expected {width} tab-separated cells, "
-                f"found {len(_trim(record.cells, width))}",
+                texts.text("{where}: expected {width} tab-separated cells, found {found}",
+                           where=record.where(), width=width,
+                           found=len(_trim(record.cells, width))),
             )
             return None
         assembler.add_text([cells[i] for i in indexes])
@@ -304,10 +309,9 @@ def read_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> NoticeTable:
         if line.startswith("\t"):
             fragments = _trim(line.split("\t"), width)
             if len(fragments) > width:
-                current.problem = (
-                    f"line {line_no} continues the row but has {len(fragments)} "
-                    f"tab-separated cells, more than the header's {width}"
-                )
+                current.problem = texts.text(
+                    "line {line} continues the row but has {cells} tab-separated cells, more "
+                    "than the header's {width}", line=line_no, cells=len(fragments), width=width)
                 continue
             for position, fragment in enumerate(fragments):
                 if fragment.strip():
@@ -334,10 +338,9 @@ def read_notice_text(text: str, *, max_rows: int = MAX_ROWS) -> NoticeTable:
 
 
 def _broken_row(line_no: int, line: str, width: int) -> str:
-    return (
-        f"line {line_no} {shown(line)} looks like a row of the table (a 序号 and a name) "
-        f"but cannot be read as one: a row has {width} tab-separated cells"
-    )
+    return texts.text("line {line} {text} looks like a row of the table (a 序号 and a name) but "
+                      "cannot be read as one: a row has {width} tab-separated cells",
+                      line=line_no, text=shown(line), width=width)
 
 
 def _check_table_really_ended(
@@ -365,9 +368,10 @@ def _check_table_really_ended(
                 RowError(
                     last_seq,
                     None,
-                    f"line {ended_at + 1} {shown(lines[ended_at].strip())} ended the table "
-                    f"after row {last_seq}, but line {index + 1} {shown(line)} looks like "
-                    "a row of it",
+                    texts.text("line {end} {end_text} ended the table after row {row}, but "
+                               "line {line} {text} looks like a row of it", end=ended_at + 1,
+                               end_text=shown(lines[ended_at].strip()), row=last_seq,
+                               line=index + 1, text=shown(line)),
                 )
             )
             return

@@ -13,6 +13,7 @@ from typing import Any
 
 from contracts.identity import normalise_certificate
 from services.catalog.importing.normalising import FIELDS, LABELS, normalise_text
+from services.runtime import texts
 from services.runtime.rows import RowError, plural
 
 MAX_ROWS = 50_000
@@ -78,12 +79,12 @@ def _to_seq(value: object) -> tuple[int | None, str | None]:
         if text.isascii() and text.isdigit() and len(text) <= 9:
             number: int | None = int(text)
         elif not text:
-            return None, f"{_what('seq')} is missing"
+            return None, texts.text("{field} is missing", field=_what('seq'))
         else:
             text = unicodedata.normalize("NFKC", text)
             number = int(text) if _DIGITS.fullmatch(text) else None
     elif value is None:
-        return None, f"{_what('seq')} is missing"
+        return None, texts.text("{field} is missing", field=_what('seq'))
     elif isinstance(value, bool):
         number = None
     elif isinstance(value, int):
@@ -95,31 +96,33 @@ def _to_seq(value: object) -> tuple[int | None, str | None]:
     else:
         number = None
     if number is None or number <= 0:
-        return None, f"{_what('seq')} {shown(value)} is not a positive whole number"
+        return None, texts.text("{field} {value} is not a positive whole number",
+                                field=_what("seq"), value=shown(value))
     return number, None
 
 
 def _to_text(name: str, value: object) -> tuple[str | None, str | None]:
     if value is None:
-        return None, f"{_what(name)} is missing"
+        return None, texts.text("{field} is missing", field=_what(name))
     text = normalise_text(value if type(value) is str else str(value))
     if not text:
-        return None, f"{_what(name)} is missing"
+        return None, texts.text("{field} is missing", field=_what(name))
     return text, None
 
 
 def _certificate_error(certificate: str) -> str | None:
     if CERTIFICATE_PATTERN.match(certificate):
         return None
-    return f"registration certificate {certificate!r} must be 国械注 + 准/进/许 + 11 digits"
+    return texts.text("registration certificate {certificate!r} must be 国械注 + 准/进/许 + 11 "
+                      "digits", certificate=certificate)
 
 
 def _to_certificate(_name: str, value: object) -> tuple[str | None, str | None]:
     if value is None:
-        return None, f"{_what('registration_no')} is missing"
+        return None, texts.text("{field} is missing", field=_what('registration_no'))
     certificate = normalise_certificate(value if type(value) is str else str(value))
     if not certificate:
-        return None, f"{_what('registration_no')} is missing"
+        return None, texts.text("{field} is missing", field=_what('registration_no'))
     error = _certificate_error(certificate)
     return (None, error) if error else (certificate, None)
 
@@ -129,7 +132,7 @@ def _to_price(name: str, value: object) -> tuple[Decimal | None, str | None]:
     if type(value) is str:
         text = value.strip()
         if not text:
-            return None, f"{_what(name)} is missing"
+            return None, texts.text("{field} is missing", field=_what(name))
         if not text.isascii():
             text = unicodedata.normalize("NFKC", text)
         if _NUMBER.fullmatch(text):
@@ -137,7 +140,7 @@ def _to_price(name: str, value: object) -> tuple[Decimal | None, str | None]:
         elif _THOUSANDS.fullmatch(text):
             amount = Decimal(text.replace(",", ""))
     elif value is None:
-        return None, f"{_what(name)} is missing"
+        return None, texts.text("{field} is missing", field=_what(name))
     elif isinstance(value, bool):
         amount = None
     elif isinstance(value, int):
@@ -149,36 +152,41 @@ def _to_price(name: str, value: object) -> tuple[Decimal | None, str | None]:
     elif isinstance(value, Decimal):
         amount = value
     if amount is None or not amount.is_finite():
-        return None, f"{_what(name)} {shown(value)} is not a number"
+        return None, texts.text("{field} {value} is not a number", field=_what(name),
+                          value=shown(value))
     if amount < 0:
-        return None, f"{_what(name)} {shown(value)} must not be negative"
+        return None, texts.text("{field} {value} must not be negative", field=_what(name),
+                          value=shown(value))
     try:
         quantized = amount.quantize(CENT)
     except InvalidOperation:
-        return None, f"{_what(name)} {shown(value)} is too large"
+        return None, texts.text("{field} {value} is too large", field=_what(name),
+                          value=shown(value))
     if quantized != amount:
         return None, (
-            f"{_what(name)} {shown(value)} has more than 2 decimal places (prices are whole fen)"
+            texts.text("{field} {value} has more than 2 decimal places (prices are whole fen)",
+                       field=_what(name), value=shown(value))
         )
     return quantized, None
 
 
 def _strict_text(name: str, value: object) -> tuple[str | None, str | None]:
     if not isinstance(value, str) or not value.strip():
-        return None, f"{_what(name)} is missing"
+        return None, texts.text("{field} is missing", field=_what(name))
     return value, None
 
 
 def _strict_certificate(_name: str, value: object) -> tuple[str | None, str | None]:
     if not isinstance(value, str) or not value.strip():
-        return None, f"{_what('registration_no')} is missing"
+        return None, texts.text("{field} is missing", field=_what('registration_no'))
     error = _certificate_error(value)
     return (None, error) if error else (value, None)
 
 
 def _strict_price(name: str, value: object) -> tuple[Decimal | None, str | None]:
     if not isinstance(value, Decimal | int) or isinstance(value, bool):
-        return None, f"{_what(name)} {shown(value)} is not a Decimal"
+        return None, texts.text("{field} {value} is not a Decimal", field=_what(name),
+                          value=shown(value))
     return _to_price(name, value)
 
 
@@ -211,8 +219,8 @@ class Assembler:
                     RowError(
                         0,
                         None,
-                        f"the table has more than {self.max_rows} rows; "
-                        "split it into smaller tables",
+                        texts.text("the table has more than {max_rows} rows; split it into "
+                                   "smaller tables", max_rows=self.max_rows),
                     )
                 ]
             )
@@ -285,17 +293,18 @@ class Assembler:
         errors: list[tuple[str | None, str]] = []
         seq, problem = _to_seq(values[0])
         if problem:
-            errors.append(("seq", problem + f" (data row {position}; errors use that position)"))
+            errors.append(("seq", texts.text("{problem} (data row {position}; errors use that "
+                                             "position)", problem=problem, position=position)))
         row_no = seq if seq is not None else position
 
         converters = self._converters
-        texts: list[str | None] = []
+        cleaned: list[str | None] = []
         prices: list[Decimal | None] = []
         for index in (1, 2, 3, 4):
             text, problem = converters[index](FIELDS[index], values[index])
             if problem:
                 errors.append((FIELDS[index], problem))
-            texts.append(text)
+            cleaned.append(text)
         for index in (5, 6, 7):
             price, problem = converters[index](FIELDS[index], values[index])
             if problem:
@@ -307,8 +316,10 @@ class Assembler:
                 errors.append(
                     (
                         "winning_price",
-                        f"winning price {winning} does not equal product price {product} "
-                        f"+ service price {service} = {product + service}",
+                        texts.text("winning price {winning} does not equal product price "
+                                   "{product} + service price {service} = {total}",
+                                   winning=winning, product=product, service=service,
+                                   total=product + service),
                     )
                 )
 
@@ -318,10 +329,11 @@ class Assembler:
                 errors.append(
                     (
                         "seq",
-                        f"序号 {seq} is used twice: data rows {first} and {position}",
+                        texts.text("序号 {seq} is used twice: data rows {first} and {position}",
+                                   seq=seq, first=first, position=position),
                     )
                 )
-        certificate = texts[1]
+        certificate = cleaned[1]
         if certificate is not None:
             first_row, first_position = self._certificate_first.setdefault(
                 certificate, (row_no, position)
@@ -330,15 +342,16 @@ class Assembler:
                 errors.append(
                     (
                         "registration_no",
-                        f"registration certificate {certificate} is already listed in "
-                        f"row {first_row}; a certificate can win only once per program",
+                        texts.text("registration certificate {certificate} is already listed in "
+                                   "row {first}; a certificate can win only once per program",
+                                   certificate=certificate, first=first_row),
                     )
                 )
 
         if errors:
             self.errors.extend(RowError(row_no, name, reason) for name, reason in errors)
             return
-        name_, certificate_, enterprise_, registrant_ = texts
+        name_, certificate_, enterprise_, registrant_ = cleaned
         assert seq is not None and name_ and certificate_ and enterprise_ and registrant_
         assert product is not None and service is not None and winning is not None
         self.rows.append(
@@ -355,7 +368,7 @@ class Assembler:
         if self.errors:
             raise TableRejected(self.errors)
         if not self.rows:
-            raise TableRejected([RowError(0, None, "the table has no rows")])
+            raise TableRejected([RowError(0, None, texts.text("the table has no rows"))])
         return self.rows
 
     def gaps(self, located: Mapping[int, int]) -> list[RowError]:
@@ -370,15 +383,20 @@ class Assembler:
         for first, last in present:
             if first > previous + 1:
                 missing = _run(previous + 1, first - 1)
-                where = (f"between row {previous} (line {located[previous]}) and row {first} "
-                         f"(line {located[first]})" if previous in located and first in located
-                         else f"before row {first} (line {located[first]})" if first in located
-                         else f"before row {first}")
+                where = (
+                    texts.text("between row {previous} (line {line}) and row {first} (line "
+                               "{first_line})", previous=previous, line=located[previous],
+                               first=first, first_line=located[first])
+                    if previous in located and first in located
+                    else texts.text("before row {first} (line {first_line})", first=first,
+                                    first_line=located[first]) if first in located
+                    else texts.text("before row {first}", first=first))
                 errors.append(RowError(
                     previous + 1, "seq",
-                    f"序号 {missing} missing {where}: the table has rows "
-                    f"{' and '.join(_run(a, b) for a, b in present)}; a row of the table is "
-                    "left out, so nothing is imported"))
+                    texts.text("序号 {missing} missing {where}: the table has rows {present}; a "
+                               "row of the table is left out, so nothing is imported",
+                               missing=missing, where=where,
+                               present=" and ".join(_run(a, b) for a, b in present))))
             previous = last
         return errors
 

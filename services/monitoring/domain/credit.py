@@ -16,14 +16,7 @@ from datetime import datetime, timedelta
 
 from contracts.monitoring import MeasureKind, Scope
 from contracts.profiles import CreditLevel, CreditScheme, MonitoringPolicy
-from services.monitoring.errors import (
-    LevelNotInScheme,
-    RecordNotActive,
-    RepairAlreadyPending,
-    RepairNotPending,
-    RepairTooEarly,
-    RepairTooSoonAfterRefusal,
-)
+from services.monitoring import errors
 from services.runtime.clock import add_months
 
 ENTERPRISE_ONLY: frozenset[str] = frozenset({
@@ -77,8 +70,7 @@ def level_of(scheme: CreditScheme, code_or_name: str) -> CreditLevel:
         return scheme.level(code_or_name)
     except KeyError:
         names = ", ".join(f"{lv.code} ({lv.name})" for lv in scheme.levels)
-        raise LevelNotInScheme(
-            f"level {code_or_name!r} is not in the {scheme.scheme} scheme: {names}") from None
+        raise errors.unknown_level(code_or_name, scheme.scheme, names) from None
 
 
 def rating(scheme: CreditScheme, records: Iterable[Record]) -> Rating:
@@ -147,15 +139,14 @@ def check_repair_application(state: RepairState, policy: MonitoringPolicy, now: 
     """R-CRD-4: an application needs an active record with no application pending, and not
     within ``repair_reapply_days`` of a refusal."""
     if state.status != "active":
-        raise RecordNotActive(f"the record is {state.status}: only an active record is repaired")
+        raise errors.record_not_repairable(state.status)
     if state.pending:
-        raise RepairAlreadyPending("a repair application for this record is already pending")
+        raise errors.repair_pending()
     if state.last_refused_at is not None:
         again = state.last_refused_at + timedelta(days=policy.repair_reapply_days)
         if now < again:
-            raise RepairTooSoonAfterRefusal(
-                f"a repair was refused at {state.last_refused_at.isoformat()}: apply again from "
-                f"{again.isoformat()} (repair_reapply_days {policy.repair_reapply_days})")
+            raise errors.repair_reapply_too_soon(state.last_refused_at, again,
+                                                 policy.repair_reapply_days)
 
 
 def repair_earliest(level: CreditLevel, policy: MonitoringPolicy, effective_from: datetime
@@ -176,16 +167,14 @@ def check_repair_approval(state: RepairState, level: CreditLevel, policy: Monito
     assert state.effective_from is not None
     earliest = repair_earliest(level, policy, state.effective_from)
     if now < earliest:
-        raise RepairTooEarly(
-            f"level {level.name} can be repaired from {earliest.isoformat()} (minimum period "
-            "from the profile)")
+        raise errors.repair_too_early(level.name, earliest)
 
 
 def check_repair_decision(state: RepairState) -> None:
     if state.status != "active":
-        raise RecordNotActive(f"the record is {state.status}")
+        raise errors.record_not_active(state.status)
     if not state.pending:
-        raise RepairNotPending("no repair application is pending for this record")
+        raise errors.repair_not_pending()
 
 
 # --- proposals (R-CRD-1) ----------------------------------------------------------------------

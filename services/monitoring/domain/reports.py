@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
-from services.monitoring.errors import BadMonth
+from services.monitoring import errors
 from services.runtime.clock import local, month_start
 
 Dimension = Literal["institution", "enterprise", "distributor", "program", "region"]
@@ -41,9 +41,9 @@ class Month:
         try:
             year, month = (int(part) for part in text.split("-"))
         except ValueError:
-            raise BadMonth(f"{text!r} is not a month (YYYY-MM)") from None
+            raise errors.not_a_month(text) from None
         if not (1 <= month <= 12 and 2000 <= year <= 2100):
-            raise BadMonth(f"{text!r} is not a month (YYYY-MM)")
+            raise errors.not_a_month(text)
         return cls(year, month)
 
     @classmethod

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
+from services.runtime.texts import text
+
 
 class OrderStatus(StrEnum):
     """R-AGR-8: placed → routed (to a distributor) → shipped → delivered → accepted /
@@ -99,10 +101,14 @@ class IllegalTransition(Exception):
         self.action = action
         allowed = sorted(s.value for (s, a) in TRANSITIONS if a == action)
         if current in FINAL_STATUSES:
-            why = f"the order is already {current.value}, which is final"
+            super().__init__(text("cannot {action} an order that is {status}: the order is "
+                                  "already {final}, which is final", action=action.value,
+                                  status=current.value, final=current.value))
         else:
-            why = f"{action.value} is allowed only when the order is {' or '.join(allowed)}"
-        super().__init__(f"cannot {action.value} an order that is {current.value}: {why}")
+            super().__init__(text("cannot {action} an order that is {status}: {again} is "
+                                  "allowed only when the order is {allowed}",
+                                  action=action.value, status=current.value,
+                                  again=action.value, allowed=" or ".join(allowed)))
 
 
 def transition(current: OrderStatus, action: OrderAction) -> OrderStatus:
@@ -160,22 +166,22 @@ def accept(ordered_units: int, delivered_units: int, accepted_units: int) -> Acc
         ("accepted_units", accepted_units),
     ):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidAcceptance(f"{name} must be a whole number, got {value!r}")
+            raise InvalidAcceptance(text("{name} must be a whole number, got {value!r}",
+                                         name=name, value=value))
     if ordered_units < 1:
-        raise InvalidAcceptance(f"an order has at least 1 unit, got {ordered_units}")
+        raise InvalidAcceptance(text("an order has at least 1 unit, got {units}",
+                                     units=ordered_units))
     if not 0 <= delivered_units <= ordered_units:
-        raise InvalidAcceptance(
-            f"delivered units {delivered_units} must be between 0 and the {ordered_units} ordered"
-        )
+        raise InvalidAcceptance(text(
+            "delivered units {delivered} must be between 0 and the {ordered} ordered",
+            delivered=delivered_units, ordered=ordered_units))
     if accepted_units < 1:
-        raise InvalidAcceptance(
-            f"accepted units must be at least 1, got {accepted_units}: "
-            "to accept nothing, reject the order with a reason"
-        )
+        raise InvalidAcceptance(text(
+            "accepted units must be at least 1, got {accepted}: to accept nothing, reject the "
+            "order with a reason", accepted=accepted_units))
     if accepted_units > delivered_units:
-        raise InvalidAcceptance(
-            f"accepted units {accepted_units} exceed the {delivered_units} delivered"
-        )
+        raise InvalidAcceptance(text("accepted units {accepted} exceed the {delivered} delivered",
+                                     accepted=accepted_units, delivered=delivered_units))
     full = accepted_units == ordered_units
     return Acceptance(
         status=OrderStatus.ACCEPTED if full else OrderStatus.PARTIALLY_ACCEPTED,
@@ -188,7 +194,7 @@ def accept(ordered_units: int, delivered_units: int, accepted_units: int) -> Acc
 
 def rejection_reason(reason: str | None) -> str:
     """R-AGR-8: a rejection carries a reason; returns it trimmed, or ``InvalidAcceptance``."""
-    text = (reason or "").strip()
-    if not text:
-        raise InvalidAcceptance("a rejection needs a reason")
-    return text
+    trimmed = (reason or "").strip()
+    if not trimmed:
+        raise InvalidAcceptance(text("a rejection needs a reason"))
+    return trimmed

@@ -33,6 +33,7 @@ from services.orders.domain.progress import (
     month_pacing_warnings,
     remaining,
 )
+from services.runtime.texts import text
 
 LISTED = "listed"
 """The listing status that may be ordered (R-CAT-8: a suspended listing may not)."""
@@ -168,15 +169,15 @@ class PlacementRefused(Exception):
 class UnknownListing(PlacementRefused):
     def __init__(self, listing_id: str) -> None:
         self.listing_id = listing_id
-        super().__init__(f"listing {listing_id!r} is not listed (R-CAT-5)")
+        super().__init__(text("listing {listing!r} is not listed (R-CAT-5)", listing=listing_id))
 
 
 class UnknownProgram(PlacementRefused):
     def __init__(self, program_id: str, listing_id: str) -> None:
         self.program_id = program_id
         self.listing_id = listing_id
-        super().__init__(f"program {program_id!r} of listing {listing_id!r} is not known to the "
-                         "orders service yet")
+        super().__init__(text("program {program!r} of listing {listing!r} is not known to the "
+                              "orders service yet", program=program_id, listing=listing_id))
 
 
 class ListingSuspended(PlacementRefused):
@@ -185,8 +186,8 @@ class ListingSuspended(PlacementRefused):
     def __init__(self, listing_id: str, reason: str | None) -> None:
         self.listing_id = listing_id
         self.reason = reason
-        super().__init__(f"listing {listing_id!r} is suspended and cannot be ordered (R-CAT-8): "
-                         f"{reason or 'no reason given'}")
+        super().__init__(text("listing {listing!r} is suspended and cannot be ordered (R-CAT-8): "
+                              "{reason}", listing=listing_id, reason=reason or "no reason given"))
 
 
 class InstitutionNotInRegion(PlacementRefused):
@@ -195,7 +196,8 @@ class InstitutionNotInRegion(PlacementRefused):
     def __init__(self, institution_id: str, region: str) -> None:
         self.institution_id = institution_id
         self.region = region
-        super().__init__(f"institution {institution_id!r} is not registered in {region!r}")
+        super().__init__(text("institution {institution!r} is not registered in {region!r}",
+                              institution=institution_id, region=region))
 
 
 class OutsideCycle(PlacementRefused):
@@ -203,9 +205,11 @@ class OutsideCycle(PlacementRefused):
 
     def __init__(self, program: ProgramFacts) -> None:
         self.program_id = program.program_id
-        super().__init__(f"program {program.program_id!r} is executed from "
-                         f"{program.execution_start.isoformat()} for {program.cycle_years} "
-                         "years (R-AGR-4: orders are filled until the cycle ends)")
+        super().__init__(text("program {program!r} is executed from {start} for {years} years "
+                              "(R-AGR-4: orders are filled until the cycle ends)",
+                              program=program.program_id,
+                              start=program.execution_start.isoformat(),
+                              years=program.cycle_years))
 
 
 def decide_order(context: PlacementContext, command: OrderRequest,

@@ -13,6 +13,7 @@ from services.orders.domain.common import (
     _exact,
 )
 from services.orders.domain.rows import MAX_UNITS
+from services.runtime.texts import text
 
 MAX_PRICE = Decimal(10**12)
 """No unit price is this large (yuan); a bigger one is refused rather than computed."""
@@ -25,10 +26,10 @@ class PriceMismatch(Exception):
     def __init__(self, unit_price: Decimal, listing_price: Decimal) -> None:
         self.unit_price = unit_price
         self.listing_price = listing_price
-        super().__init__(
-            f"unit price {unit_price} differs from the listing price {listing_price}: orders are "
-            "placed at exactly the listing price (R-CAT-5, no second negotiation)"
-        )
+        super().__init__(text(
+            "unit price {unit_price} differs from the listing price {listing_price}: orders are "
+            "placed at exactly the listing price (R-CAT-5, no second negotiation)",
+            unit_price=unit_price, listing_price=listing_price))
 
 
 def check_order_price(unit_price: Decimal, listing_price: Decimal) -> None:

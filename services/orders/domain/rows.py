@@ -18,6 +18,7 @@ from services.orders.domain.common import (
     _plain,
 )
 from services.runtime.rows import RowError
+from services.runtime.texts import text
 
 
 class InstitutionType(StrEnum):
@@ -62,42 +63,45 @@ MAX_UNITS = 10**9
 """No agreement or order line is this large; a bigger number is a typing error."""
 
 
-def parse_units(value: object) -> int:
+def parse_units(value: object, name: str = "units") -> int:
     """A whole number of units >= 0 from an import cell; ``ValueError`` says what is wrong.
 
     Accepted: ``int``, an integral ``Decimal`` or ``float`` (spreadsheets give ``30.0``), and
     text of digits (``"30"``, ``"30.0"``, full-width digits folded). Refused: booleans, blanks,
     fractions (``"30.5"``), negatives, anything that is not a number, and numbers of
-    :data:`MAX_UNITS` or more.
+    :data:`MAX_UNITS` or more. ``name``: what the cell holds, as the reason says it.
     """
     number: Decimal
     if isinstance(value, bool) or value is None:
-        raise ValueError(f"units {value!r} is not a number")
+        raise ValueError(text("{name} {value!r} is not a number", name=name, value=value))
     if isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"units {value!r} is not a number")
+            raise ValueError(text("{name} {value!r} is not a number", name=name, value=value))
         number = Decimal(repr(value))
     elif isinstance(value, Decimal):
         if not value.is_finite():
-            raise ValueError(f"units {value!r} is not a number")
+            raise ValueError(text("{name} {value!r} is not a number", name=name, value=value))
         number = value
     elif isinstance(value, str):
-        text = unicodedata.normalize("NFKC", value).strip()
-        if not text:
-            raise ValueError("units is missing")
-        if not _UNITS_TEXT.fullmatch(text):
-            raise ValueError(f"units {value!r} is not a number")
-        number = Decimal(text)
+        cleaned = unicodedata.normalize("NFKC", value).strip()
+        if not cleaned:
+            raise ValueError(text("{name} is missing", name=name))
+        if not _UNITS_TEXT.fullmatch(cleaned):
+            raise ValueError(text("{name} {value!r} is not a number", name=name, value=value))
+        number = Decimal(cleaned)
     else:
-        raise ValueError(f"units {value!r} is not a number")
+        raise ValueError(text("{name} {value!r} is not a number", name=name, value=value))
     if number < 0:
-        raise ValueError(f"units {_plain(number)} must not be negative")
+        raise ValueError(text("{name} {number} must not be negative", name=name,
+                              number=_plain(number)))
     if number != number.to_integral_value():
-        raise ValueError(f"units {_plain(number)} is not a whole number")
+        raise ValueError(text("{name} {number} is not a whole number", name=name,
+                              number=_plain(number)))
     if number >= MAX_UNITS:
-        raise ValueError(f"units {_plain(number)} is too large (at most {MAX_UNITS - 1})")
+        raise ValueError(text("{name} {number} is too large (at most {most})", name=name,
+                              number=_plain(number), most=MAX_UNITS - 1))
     return int(number)
 
 
@@ -132,10 +136,12 @@ def validate_agreement_rows(
     region_institutions: set[str] | frozenset[str] | None = None,
     numbers: Sequence[int] | None = None,
     enterprise_names: Mapping[str, str] | None = None,
+    units_name: str = "units",
 ) -> list[RowError]:
     """R-AGR-1: every problem of an agreement-volume import, row by row; empty = importable.
     ``numbers``: the rows' numbers in the file, when not 1, 2, 3 … (a history import checks
-    each year's rows apart); ``enterprise_names`` (id → name) names enterprises in messages.
+    each year's rows apart); ``enterprise_names`` (id → name) names enterprises in messages;
+    ``units_name``: what the reasons call the units (``agreement units`` in a history).
 
     ``known_products`` maps the program's winning products' registration certificates to their
     declaring enterprise's id. ``region_institutions``, when given, is the set of institution
@@ -164,13 +170,14 @@ def validate_agreement_rows(
     for number, row in zip(numbers or range(1, len(rows) + 1), rows, strict=True):
         institution = row.institution_id.strip()
         if not institution:
-            errors.append(RowError(number, "institution_id", "institution id is missing"))
+            errors.append(RowError(number, "institution_id", text("institution id is missing")))
         elif region_institutions is not None and institution not in region_institutions:
             errors.append(
                 RowError(
                     number,
                     "institution_id",
-                    f"institution {institution!r} is not an institution of the program's region",
+                    text("institution {institution!r} is not an institution of the program's "
+                         "region", institution=institution),
                 )
             )
         if row.institution_type not in INSTITUTION_TYPES:
@@ -178,19 +185,21 @@ def validate_agreement_rows(
                 RowError(
                     number,
                     "institution_type",
-                    f"institution type {row.institution_type!r} must be one of "
-                    "public, military, private (R-PRG-3)",
+                    text("institution type {type!r} must be one of public, military, private "
+                         "(R-PRG-3)", type=row.institution_type),
                 )
             )
         certificate = certificate_key(row.registration_no)
         if not certificate:
-            errors.append(RowError(number, "registration_no", "registration_no is missing"))
+            errors.append(RowError(number, "registration_no",
+                                   text("registration_no is missing")))
         elif certificate not in known:
             errors.append(
                 RowError(
                     number,
                     "registration_no",
-                    f"product {certificate!r} is not a winning product of this program",
+                    text("product {product!r} is not a winning product of this program",
+                         product=certificate),
                 )
             )
         elif row.enterprise_id is not None and row.enterprise_id.strip() not in (
@@ -201,14 +210,15 @@ def validate_agreement_rows(
                 RowError(
                     number,
                     "enterprise_id",
-                    f"product {certificate!r} is supplied by enterprise "
-                    f"{label(known[certificate])}, not {label(row.enterprise_id.strip())}",
+                    text("product {product!r} is supplied by enterprise {enterprise}, not "
+                         "{named}", product=certificate, enterprise=label(known[certificate]),
+                         named=label(row.enterprise_id.strip())),
                 )
             )
         try:
-            parse_units(row.units)
+            parse_units(row.units, units_name)
         except ValueError as exc:
-            errors.append(RowError(number, "units", str(exc)))
+            errors.append(RowError(number, "units", exc.args[0]))
         if institution and certificate:
             key = (institution, certificate)
             if key in first_seen:
@@ -216,8 +226,9 @@ def validate_agreement_rows(
                     RowError(
                         number,
                         None,
-                        f"institution {institution!r} and product {certificate!r} appear twice: "
-                        f"rows {first_seen[key]} and {number}",
+                        text("institution {institution!r} and product {product!r} appear twice: "
+                             "rows {first} and {row}", institution=institution,
+                             product=certificate, first=first_seen[key], row=number),
                     )
                 )
             else:
@@ -264,11 +275,14 @@ def parse_year(value: object, years: Sequence[int]) -> int:
     try:
         year = parse_units(value)
     except ValueError:
-        raise ValueError(f"agreement year {value!r} is not a whole number") from None
+        raise ValueError(text("agreement year {value!r} is not a whole number",
+                              value=value)) from None
     if year not in years:
-        shown = f"{years[0]} to {years[-1]}" if years else "none yet"
-        raise ValueError(f"agreement year {year} is not one that has started in the program's "
-                         f"cycle ({shown})")
+        raise ValueError(
+            text("agreement year {year} is not one that has started in the program's cycle "
+                 "({first} to {last})", year=year, first=years[0], last=years[-1]) if years
+            else text("agreement year {year} is not one that has started in the program's "
+                      "cycle (none yet)", year=year))
     return year
 
 
@@ -285,14 +299,16 @@ def resolve_listings(rows: Sequence[HistoryRow], winning_listings: Mapping[str, 
         if listing:
             certificate = winning_listings.get(listing)
             if certificate is None:
-                errors.append(RowError(number, "listing_id", f"listing {listing!r} is not a "
-                                                             "winning listing of this program"))
+                errors.append(RowError(number, "listing_id",
+                                       text("listing {listing!r} is not a winning listing of "
+                                            "this program", listing=listing)))
             elif not row.registration_no:
                 row = replace(row, registration_no=certificate)
             elif certificate_key(row.registration_no) != certificate:
                 errors.append(RowError(number, "listing_id",
-                                       f"listing {listing!r} is product {certificate!r}, not "
-                                       f"{certificate_key(row.registration_no)!r}"))
+                                       text("listing {listing!r} is product {product!r}, not "
+                                            "{named!r}", listing=listing, product=certificate,
+                                            named=certificate_key(row.registration_no))))
         out.append(row)
     return out, errors
 
@@ -322,20 +338,20 @@ def validate_history_rows(
         try:
             by_year.setdefault(parse_year(row.agreement_year, years), []).append(number)
         except ValueError as exc:
-            errors.append(RowError(number, "agreement_year", str(exc)))
+            errors.append(RowError(number, "agreement_year", exc.args[0]))
             undated.append(number)
         try:
-            parse_units(row.accepted_units)
+            parse_units(row.accepted_units, "accepted units")
         except ValueError as exc:
-            errors.append(RowError(number, "accepted_units",
-                                   str(exc).replace("units", "accepted units", 1)))
+            errors.append(RowError(number, "accepted_units", exc.args[0]))
     for numbers in [*by_year.values(), undated]:
         for e in validate_agreement_rows([rows[n - 1].agreement_row() for n in numbers],
                                          known_products=known_products,
                                          region_institutions=region_institutions,
-                                         numbers=numbers, enterprise_names=enterprise_names):
+                                         numbers=numbers, enterprise_names=enterprise_names,
+                                         units_name="agreement units"):
             if e.field == "units":
-                e = RowError(e.row, "agreement_units", "agreement " + e.reason)
+                e = RowError(e.row, "agreement_units", e.reason)
             errors.append(e)
     errors.sort(key=lambda e: (e.row, e.field or ""))
     return errors

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from services.runtime.texts import text
 from services.supply.domain.common import aware
 from services.supply.domain.distributors import Distributor, is_qualified
 
@@ -157,46 +158,48 @@ def validate_assignment(
     problems: list[str] = []
     for name in ("assignment_id", "enterprise_id", "registration_no", "distributor_id"):
         if not getattr(new, name):
-            problems.append(f"{name} is empty")
+            problems.append(text("{field} is empty", field=name))
     naive = [
         name
         for name in ("valid_from", "valid_until", "revoked_at")
         if (t := getattr(new, name)) is not None and (t.tzinfo is None or t.utcoffset() is None)
     ]
-    problems.extend(f"{name} must be timezone-aware" for name in naive)
+    problems.extend(text("{field} must be timezone-aware", field=name) for name in naive)
     if naive:
         return problems
     if new.valid_until is not None and new.valid_until <= new.valid_from:
-        problems.append("valid_until must be after valid_from")
+        problems.append(text("valid_until must be after valid_from"))
     if new.scope not in (Scope.INSTITUTION, Scope.REGION):
-        problems.append(f"scope must be 'institution' or 'region', not {new.scope!r}")
+        problems.append(text("scope must be 'institution' or 'region', not {scope!r}",
+                             scope=str(new.scope)))
     if new.scope == Scope.INSTITUTION and not new.institution_id:
-        problems.append("institution scope needs an institution_id")
+        problems.append(text("institution scope needs an institution_id"))
     if new.scope == Scope.REGION:
         if not new.region:
-            problems.append("region scope needs a region")
+            problems.append(text("region scope needs a region"))
         if new.institution_id is not None:
-            problems.append("region scope cannot name an institution_id")
+            problems.append(text("region scope cannot name an institution_id"))
     if new.revoked_at is not None:
-        problems.append("a new assignment cannot already be revoked")
+        problems.append(text("a new assignment cannot already be revoked"))
     if distributors is not None:
         distributor = distributors.get(new.distributor_id)
         if distributor is None:
-            problems.append(f"unknown distributor {new.distributor_id}")
+            problems.append(text("unknown distributor {distributor}",
+                                 distributor=new.distributor_id))
         elif not is_qualified(distributor, new.valid_from):
-            problems.append(
-                f"distributor {new.distributor_id} is not qualified at valid_from (R-SUP-4)"
-            )
+            problems.append(text("distributor {distributor} is not qualified at valid_from "
+                                 "(R-SUP-4)", distributor=new.distributor_id))
     for other in existing:
         if other.assignment_id == new.assignment_id:
             if other != new:
-                problems.append(f"assignment id {new.assignment_id} is already used")
+                problems.append(text("assignment id {assignment} is already used",
+                                     assignment=new.assignment_id))
             continue
         if _target(other) == _target(new) and _overlap(other, new):
-            problems.append(
-                f"overlaps assignment {other.assignment_id} for the same enterprise, product "
-                f"and {new.scope}; end it before the new one starts"
-            )
+            problems.append(text(
+                "overlaps assignment {assignment} for the same enterprise, product and "
+                "{scope}; end it before the new one starts", assignment=other.assignment_id,
+                scope=str(new.scope)))
     return problems
 
 
@@ -214,6 +217,6 @@ def assignment_problems(
     chosen = distributors.get(new.distributor_id)
     starts = max(now, new.valid_from)
     if chosen is not None and not problems and not is_qualified(chosen, starts):
-        problems.append(f"distributor {new.distributor_id} is not qualified at "
-                        f"{starts.isoformat()} (R-SUP-4)")
+        problems.append(text("distributor {distributor} is not qualified at {at} (R-SUP-4)",
+                             distributor=new.distributor_id, at=starts.isoformat()))
     return problems

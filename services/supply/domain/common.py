@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from services.runtime.texts import text
+
 
 class SupplyError(ValueError):
     """A step the supply rules refuse."""
@@ -13,5 +15,5 @@ class SupplyError(ValueError):
 
 def aware(instant: datetime, what: str = "instant") -> datetime:
     if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError(f"{what} must be timezone-aware")
+        raise ValueError(text("{field} must be timezone-aware", field=what))
     return instant

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from services.runtime.texts import text
 from services.supply.domain.common import SupplyError, aware
 from services.supply.domain.routing import OrderToRoute, Routed
 
@@ -90,32 +91,31 @@ class ShipmentState:
                 f"not {actor_distributor_id}"
             )
         if quantity <= 0:
-            raise QuantityError("quantity must be positive")
+            raise QuantityError(text("quantity must be positive"))
         if at < self.order.placed_at:
-            raise TimeOrderError("a step cannot precede the order's placement")
+            raise TimeOrderError(text("a step cannot precede the order's placement"))
 
     def ship(self, actor_distributor_id: str, quantity: int, at: datetime) -> ShipmentState:
         self._check(actor_distributor_id, quantity, at)
         if self.shipped_quantity + quantity > self.order.quantity:
-            raise QuantityError(
-                f"shipping {quantity} would exceed the ordered {self.order.quantity} "
-                f"({self.shipped_quantity} already shipped)"
-            )
+            raise QuantityError(text(
+                "shipping {units} would exceed the ordered {ordered} ({shipped} already shipped)",
+                units=quantity, ordered=self.order.quantity, shipped=self.shipped_quantity))
         return replace(self, shipments=(*self.shipments, Movement(quantity, at)))
 
     def deliver(self, actor_distributor_id: str, quantity: int, at: datetime) -> ShipmentState:
         self._check(actor_distributor_id, quantity, at)
         if self.delivered_quantity + quantity > self.shipped_quantity:
-            raise QuantityError(
-                f"delivering {quantity} would exceed the shipped {self.shipped_quantity} "
-                f"({self.delivered_quantity} already delivered)"
-            )
+            raise QuantityError(text(
+                "delivering {units} would exceed the shipped {shipped} ({delivered} already "
+                "delivered)", units=quantity, shipped=self.shipped_quantity,
+                delivered=self.delivered_quantity))
         deliveries = (*self.deliveries, Movement(quantity, at))
         for d in deliveries:
             shipped = sum(m.quantity for m in self.shipments if m.at <= d.at)
             delivered = sum(m.quantity for m in deliveries if m.at <= d.at)
             if delivered > shipped:
-                raise TimeOrderError("a delivery cannot precede the shipment of its goods")
+                raise TimeOrderError(text("a delivery cannot precede the shipment of its goods"))
         return replace(self, deliveries=deliveries)
 
     def delivered(self) -> DeliveredOrder | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from services.runtime.clock import add_months
+from services.runtime.texts import text
 from services.supply.domain.common import aware
 
 
@@ -61,7 +62,7 @@ def apply_bar(distributor: Distributor, bar: Bar) -> Distributor:
     the later end wins, so applying the same bar twice changes nothing.
     """
     if bar.distributor_id != distributor.distributor_id:
-        raise ValueError("the bar is for another distributor")
+        raise ValueError(text("the bar is for another distributor"))
     if is_barred(distributor, bar.barred_at):
         assert distributor.barred_until is not None
         return replace(distributor, barred_until=max(distributor.barred_until, bar.until))
@@ -112,10 +113,11 @@ def bar_period_for_level(level: str, table: Mapping[str, int] = BAR_YEARS_2025) 
     silently let a dishonest distributor keep distributing; a table may map a level to 0.
     """
     if level not in table:
-        raise ValueError(f"credit level {level!r} has no bar period in the profile table")
+        raise ValueError(text("credit level {level!r} has no bar period in the profile table",
+                              level=level))
     years = table[level]
     if years < 0:
-        raise ValueError(f"bar period for {level!r} is negative")
+        raise ValueError(text("bar period for {level!r} is negative", level=level))
     return CalendarYears(years)
 
 

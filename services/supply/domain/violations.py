@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.runtime.texts import text
 from services.supply.domain.assignments import (
     Assignment,
     Scope,
@@ -100,9 +101,9 @@ def bar_distributor(
     aware(at, "at")
     aware(until, "until")
     if until <= at:
-        raise ValueError("a bar must end after it starts")
+        raise ValueError(text("a bar must end after it starts"))
     if not reason.strip():
-        raise ValueError("a bar needs a reason")
+        raise ValueError(text("a bar needs a reason"))
     bar = Bar(distributor_id, at, until, reason)
 
     pool = list(assignments)
