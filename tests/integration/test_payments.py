@@ -338,6 +338,51 @@ async def test_offset_over_several_months_examples(app: App) -> None:
                                                 "10000.00", "2.00"]
 
 
+async def test_several_months_in_one_request_and_every_bad_row_named(app: App) -> None:
+    """R-PAY-4 set-wise: the EXAMPLES' three months of one institution in one request (a later
+    row sees what an earlier one offset), another institution beside them, and the same month
+    twice (the second a replay of the first). A request with two bad rows names both in
+    ``errors`` (the first in ``row``) and records nothing; the ledger still reconciles."""
+    p = await program(app)
+    h, other = p.institution(1), p.institution(2)
+    await send(app.bootstrap, env(agreement(p, h, 30)))
+    (first, _) = await scheduled(app, p, h, "24000.00")
+    sid = first["schedule_id"]
+    assert (await disburse(app, p, sid, 1, "12000.00")).status_code == 201
+    assert (await disburse(app, p, sid, 2, "12000.00")).status_code == 201
+    feb = await fund_payments(app, p, [(h, "2024-02-01", "10000.00"),
+                                       (other, "2024-02-01", "7.00")])
+    assert feb.status_code == 201, feb.text
+    refused = await fund_payments(app, p, [(h, "2024-03-01", "10000.00"),
+                                           (h, "2024-02-01", "9.00"),
+                                           (other, "2024-02-01", "8.00")])
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["row"] == 2
+    assert [(e["row"], e["field"]) for e in refused.json()["errors"]] == [
+        (2, "amount"), (3, "amount")]
+    r = await fund_payments(app, p, [(h, "2024-03-01", "10000.00"),
+                                     (other, "2024-03-01", "5.00"),
+                                     (h, "2024-04-01", "10000.00"),
+                                     (h, "2024-03-01", "10000.00")])
+    assert r.status_code == 201, r.text
+    got = [(x["institution_id"], x["offset"], x["net_payable"], x["replayed"])
+           for x in r.json()["results"]]
+    assert got == [(h, "10000.00", "0.00", False),
+                   (other, "0.00", "5.00", False), (h, "4000.00", "6000.00", False),
+                   (h, "10000.00", "0.00", True)]
+    assert (r.json()["submitted"], r.json()["replayed"]) == (3, 1)
+    assert (await balance(app, h))["balance"] == "0.00"
+    offsets = await outbox(app, "vbp.payments.prepayment.offset.v1", h)
+    assert [(e["month"], e["amount"], e["outstanding_after"]) for e in offsets] == [
+        ("2024-02-01", "10000.00", "14000.00"), ("2024-03-01", "10000.00", "4000.00"),
+        ("2024-04-01", "4000.00", "0.00")]
+    engine = make_engine(app.url)
+    try:
+        assert (await reconcile(engine)).ok
+    finally:
+        await engine.dispose()
+
+
 async def test_fund_payment_files_all_or_nothing(app: App) -> None:
     """A CSV with bad rows is refused naming every one, and nothing is imported; an XLSX
     with good rows is imported."""
