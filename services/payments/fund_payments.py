@@ -36,7 +36,7 @@ from services.payments.domain.ledger import Ledger, LedgerRefused
 from services.payments.domain.offsets import Outstanding, apply_month
 from services.runtime.auth import Principal
 from services.runtime.clock import month_start
-from services.runtime.db import UnitOfWork
+from services.runtime.db import UnitOfWork, bulk_insert
 from services.runtime.problems import Problem
 from services.runtime.rows import RowError, as_problem_errors
 
@@ -234,9 +234,8 @@ async def _record(uow: UnitOfWork, agency_id: str, fresh: list[_Row],
             **{k: v for k, v in values.items() if k in NetPayableOut.model_fields},
             fund_payment=r.item.amount)
     await store.post_checked(conn, list(ledger.transfers.values()), now, locked)
-    await conn.execute(FUND_PAYMENTS.insert(), fund_rows)
-    if offset_rows:
-        await conn.execute(store.offsets.insert(), offset_rows)
+    await bulk_insert(conn, FUND_PAYMENTS, fund_rows)
+    await bulk_insert(conn, store.offsets, offset_rows)
     return results
 
 

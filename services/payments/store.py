@@ -323,6 +323,15 @@ ON CONFLICT (id) DO UPDATE SET debits_posted = accounts.debits_posted + excluded
 """One row per distinct account (summed in Python), in id order: concurrent chunks lock the
 accounts they share in the same order."""
 
+MOVE_ACCOUNTS = text("""
+UPDATE accounts SET debits_posted = accounts.debits_posted + m.debits,
+                    credits_posted = accounts.credits_posted + m.credits
+FROM unnest(CAST(:id AS text[]), CAST(:debits AS bigint[]), CAST(:credits AS bigint[]))
+     AS m(id, debits, credits)
+WHERE accounts.id = m.id
+""")
+"""Existing accounts moved by sums, one statement (``post_checked``)."""
+
 
 @dataclass(frozen=True)
 class Events:
@@ -433,7 +442,10 @@ async def post_checked(conn: AsyncConnection, batch: Sequence[Transfer], at: Any
     delta = await _insert_transfers(conn, list(batch), at)
     await _add_to_accounts(conn, {k: v for k, v in delta.items() if k not in locked})
     moved = sorted(k for k in delta if k in locked)
-    if moved:
+    if moved and conn.dialect.name == "postgresql":
+        await conn.execute(MOVE_ACCOUNTS, {"id": moved, "debits": [delta[k][0] for k in moved],
+                                           "credits": [delta[k][1] for k in moved]})
+    elif moved:
         update = (accounts.update().where(accounts.c.id == bindparam("name")).values(
             debits_posted=accounts.c.debits_posted + bindparam("debits"),
             credits_posted=accounts.c.credits_posted + bindparam("credits")))
