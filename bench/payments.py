@@ -248,12 +248,12 @@ WITH p AS (
                           status)
     SELECT 'OB-' || g, :program, :region, 'H' || (g % 2000), 'E' || (g % 50), NULL,
            'institution', 'H' || (g % 2000), 73000 * (1 + g % 5), 0, :accepted_at,
-           :due_at + make_interval(secs => g % 86400), 'open'
-    FROM generate_series(:first, :last) AS g
+           CAST(:due_at AS timestamptz) + make_interval(secs => g % 86400), 'open'
+    FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS g
 )
 INSERT INTO payable_deadlines (payable_id, due_at)
-SELECT 'OB-' || g, :due_at + make_interval(secs => g % 86400)
-FROM generate_series(:first, :last) AS g
+SELECT 'OB-' || g, CAST(:due_at AS timestamptz) + make_interval(secs => g % 86400)
+FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS g
 """)
 """Open payables written straight into the tables (as the acceptances would open them, without
 their ledger transfers: the scan reads neither), for an overdue scan larger than the

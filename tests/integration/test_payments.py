@@ -741,6 +741,42 @@ async def test_overdue_events_written_by_the_database_are_the_contracts_dump(app
         await engine.dispose()
 
 
+async def test_overdue_scan_in_parallel_chunks_flags_each_payable_once(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """R-PAY-1, the scan's workers take disjoint chunks (``SKIP LOCKED``): 23 passed deadlines
+    in chunks of 4 by two workers are each flagged, and published to the outbox, exactly once,
+    and none is left in the queue; one not yet due stays."""
+    monkeypatch.setattr(overdue, "CHUNK", 4)
+    tag = uuid.uuid4().hex[:8]
+    due = datetime(2019, 5, 1, tzinfo=UTC)
+    rows = [{"payable_id": f"PX{i}-{tag}", "program_id": f"CQ-{tag}", "region": "R",
+             "institution_id": f"H-{tag}", "enterprise_id": "E1", "distributor_id": None,
+             "payer": "institution", "payer_id": f"H-{tag}", "amount": D("10.00"),
+             "paid": D("0.00"), "accepted_at": due, "status": "open",
+             "due_at": due + timedelta(minutes=i)} for i in range(24)]
+    engine = make_engine(app.url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(store.payables.insert(), rows)
+            await conn.execute(store.payable_deadlines.insert(), [
+                {"payable_id": r["payable_id"], "due_at": r["due_at"]} for r in rows])
+        runtime = app.client.app.state.runtime  # type: ignore[attr-defined]
+        now = due + timedelta(minutes=22, seconds=30)
+        assert await overdue.scan_payables(runtime.uow, now) == 23
+        assert await overdue.scan_payables(runtime.uow, now) == 0
+        async with engine.connect() as conn:
+            keys = list((await conn.execute(select(outbox_table.c.key).where(
+                outbox_table.c.ce_type == PayableOverdue.TYPE,
+                outbox_table.c.key.in_([r["payable_id"] for r in rows])))).scalars())
+            left = list((await conn.execute(select(store.payable_deadlines.c.payable_id).where(
+                store.payable_deadlines.c.payable_id.in_([r["payable_id"] for r in rows]))
+            )).scalars())
+        assert sorted(keys) == sorted(r["payable_id"] for r in rows[:23])
+        assert left == [rows[23]["payable_id"]]
+    finally:
+        await engine.dispose()
+
+
 async def test_an_agency_submits_fund_payments_of_its_own_regions_institutions_only(
         app: App) -> None:
     """An agency's org is its region: a fund payment for an institution payments knows in
