@@ -324,7 +324,7 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str,
         results["acceptances_per_s"] = round(n / published)
         results["acceptances_service_cpu_s"] = round(time.process_time() - cpu, 1)
         results["acceptance_db_cpu_ms"] = round(
-            (database_cpu(pgdata) - db_cpu) / max(n, 1) * 1000, 3)
+            (database_cpu(pgdata) - db_cpu) / n * 1000, 3) if n else 0.0
         results["acceptance_cpu_ms"] = round(
             (results["acceptances_service_cpu_s"] - results["startup_service_cpu_s"])
             / max(n, 1) * 1000, 3)
