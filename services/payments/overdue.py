@@ -4,6 +4,7 @@ payables unpaid at their deadline (R-PAY-1) and installments not disbursed by th
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,15 +20,19 @@ from services.runtime.db import UnitOfWork
 PAYABLES = store.payables
 INSTALLMENTS = store.installments
 DEADLINES = store.payable_deadlines
-CHUNK = 100_000
+CHUNK = 50_000
 """Flagged per transaction: a scan over a million payables commits as it goes."""
+WORKERS = 2
+"""Chunks flagged at the same time on PostgreSQL, each in its own transaction (the chunks are
+disjoint: a worker skips the deadlines another has locked), so the database's cores share the
+scan (issue #14: a million in under 10 s)."""
 
 FLAG_OVERDUE = text("""
 WITH gone AS (
     DELETE FROM payable_deadlines
     WHERE payable_id = ANY(ARRAY(
         SELECT payable_id FROM payable_deadlines WHERE due_at <= :now
-        ORDER BY due_at LIMIT :chunk))
+        ORDER BY due_at LIMIT :chunk FOR UPDATE SKIP LOCKED))
     RETURNING payable_id
 ), due AS (
     SELECT payable_id, program_id, institution_id, enterprise_id, payer,
@@ -69,18 +74,28 @@ row's number), so the outbox's unique index grows at its right edge; the chunk i
 async def scan_payables(uow_factory: Callable[[], UnitOfWork], now: datetime) -> int:
     """R-PAY-1: flag every open payable whose deadline has passed and publish
     ``PayableOverdue`` for it, once (its deadline leaves ``payable_deadlines``). Returns how
-    many were flagged."""
-    flagged = 0
-    while True:
-        async with uow_factory() as uow:
-            if uow.conn.dialect.name == "postgresql":
-                count, taken = await _flag_chunk_pg(uow, now)
-            else:
-                count, taken = await _flag_chunk(uow, now)
-            await uow.commit()
-        flagged += count
-        if taken < CHUNK:
-            return flagged
+    many were flagged. On PostgreSQL ``WORKERS`` chunks at a time: a worker stops when it
+    takes less than a chunk, and then every passed deadline not locked by another worker has
+    been taken, so the scan ends with none left (those opened meanwhile wait for the next)."""
+    async with uow_factory() as uow:
+        postgres = uow.conn.dialect.name == "postgresql"
+
+    async def worker() -> int:
+        flagged = 0
+        while True:
+            async with uow_factory() as uow:
+                if postgres:
+                    count, taken = await _flag_chunk_pg(uow, now)
+                else:
+                    count, taken = await _flag_chunk(uow, now)
+                await uow.commit()
+            flagged += count
+            if taken < CHUNK:
+                return flagged
+
+    async with asyncio.TaskGroup() as group:  # one failing cancels the others
+        tasks = [group.create_task(worker()) for _ in range(WORKERS if postgres else 1)]
+    return sum(t.result() for t in tasks)
 
 
 async def _flag_chunk_pg(uow: UnitOfWork, now: datetime) -> tuple[int, int]:

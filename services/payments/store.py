@@ -4,7 +4,7 @@ payments and their offsets (R-PAY-4), payables and payments (R-PAY-1, R-PAY-5)."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     select,
     text,
 )
@@ -216,6 +217,10 @@ payments = Table(
 
 # --- queries ------------------------------------------------------------------------------------
 
+CHUNK = 5_000
+"""Ids bound per ``IN (...)`` list: a request of 50,000 rows stays under the drivers' limit of
+bound parameters per statement."""
+
 
 async def get_program(conn: AsyncConnection, program_id: str) -> Any:
     return (await conn.execute(select(programs).where(programs.c.program_id == program_id))
@@ -318,6 +323,15 @@ ON CONFLICT (id) DO UPDATE SET debits_posted = accounts.debits_posted + excluded
 """One row per distinct account (summed in Python), in id order: concurrent chunks lock the
 accounts they share in the same order."""
 
+MOVE_ACCOUNTS = text("""
+UPDATE accounts SET debits_posted = accounts.debits_posted + m.debits,
+                    credits_posted = accounts.credits_posted + m.credits
+FROM unnest(CAST(:id AS text[]), CAST(:debits AS bigint[]), CAST(:credits AS bigint[]))
+     AS m(id, debits, credits)
+WHERE accounts.id = m.id
+""")
+"""Existing accounts moved by sums, one statement (``post_checked``)."""
+
 
 @dataclass(frozen=True)
 class Events:
@@ -396,28 +410,48 @@ async def post_unlimited(conn: AsyncConnection, batch: Iterable[Transfer], at: A
         if (limits[t.debit] == DEBITS_MUST_NOT_EXCEED_CREDITS
                 or limits[t.credit] == CREDITS_MUST_NOT_EXCEED_DEBITS):
             raise ValueError(f"transfer {t.id} could break a limit: post it with post()")
-    if conn.dialect.name == "postgresql":
-        return await _post_unlimited_pg(conn, items, at, limits)
-    inserted = set((await conn.execute(
-        insert_for(conn, transfers).on_conflict_do_nothing(index_elements=["id"])
-        .returning(transfers.c.id),
-        [{"id": t.id, "debit_account": t.debit, "credit_account": t.credit,
-          "amount": t.amount, "code": t.code, "posted_at": at} for t in items])).scalars())
-    if not inserted:
+    delta = await _insert_transfers(conn, items, at)
+    await _add_to_accounts(conn, delta)
+    return sum(1 for t in items if t.id in delta.posted)
+
+
+async def lock_accounts(conn: AsyncConnection, names: Iterable[str]) -> dict[str, Account]:
+    """The existing accounts among ``names``, locked for the transaction in id order (the
+    order ``post`` locks them in, so concurrent movements wait instead of deadlocking); an
+    account not there yet is absent (its balance is zero)."""
+    held: dict[str, Account] = {}
+    ordered = sorted(set(names))
+    for start in range(0, len(ordered), CHUNK):
+        rows = (await conn.execute(
+            select(accounts.c.id, accounts.c.debits_posted, accounts.c.credits_posted)
+            .where(accounts.c.id.in_(ordered[start:start + CHUNK])).order_by(accounts.c.id)
+            .with_for_update())).all()
+        held.update((r.id, Account(r.id, r.debits_posted, r.credits_posted)) for r in rows)
+    return held
+
+
+async def post_checked(conn: AsyncConnection, batch: Sequence[Transfer], at: Any,
+                       locked: Collection[str]) -> int:
+    """Post transfers already checked against their accounts' limits in memory, the accounts
+    ``locked`` first (``lock_accounts``, then ``domain.ledger.Ledger``): a few statements
+    however many (the batch path of a month's fund payments, R-PAY-4). The locked accounts
+    move by the sums; the others are new and are inserted with them. The accounts' CHECK
+    constraints still hold the limits in the database (R-PAY-6)."""
+    if not batch:
         return 0
-    delta: dict[str, list[int]] = {}
-    for t in items:
-        if t.id in inserted:
-            delta.setdefault(t.debit, [0, 0])[0] += t.amount
-            delta.setdefault(t.credit, [0, 0])[1] += t.amount
-    stmt = insert_for(conn, accounts)
-    stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={
-        "debits_posted": accounts.c.debits_posted + stmt.excluded.debits_posted,
-        "credits_posted": accounts.c.credits_posted + stmt.excluded.credits_posted})
-    await conn.execute(stmt, [
-        {"id": k, "debits_posted": v[0], "credits_posted": v[1], "limit_kind": limit_of(k)}
-        for k, v in sorted(delta.items())])
-    return len(inserted)
+    delta = await _insert_transfers(conn, list(batch), at)
+    await _add_to_accounts(conn, {k: v for k, v in delta.items() if k not in locked})
+    moved = sorted(k for k in delta if k in locked)
+    if moved and conn.dialect.name == "postgresql":
+        await conn.execute(MOVE_ACCOUNTS, {"id": moved, "debits": [delta[k][0] for k in moved],
+                                           "credits": [delta[k][1] for k in moved]})
+    elif moved:
+        update = (accounts.update().where(accounts.c.id == bindparam("name")).values(
+            debits_posted=accounts.c.debits_posted + bindparam("debits"),
+            credits_posted=accounts.c.credits_posted + bindparam("credits")))
+        await conn.execute(update, [{"name": k, "debits": delta[k][0], "credits": delta[k][1]}
+                                    for k in moved])
+    return len(delta.posted)
 
 
 async def balance(conn: AsyncConnection, account_id: str) -> tuple[int, int]:
@@ -426,23 +460,52 @@ async def balance(conn: AsyncConnection, account_id: str) -> tuple[int, int]:
     return (0, 0) if row is None else (row[0], row[1])
 
 
-async def _post_unlimited_pg(conn: AsyncConnection, items: list[Transfer], at: Any,
-                             limits: dict[str, str | None]) -> int:
-    inserted = set((await conn.execute(INSERT_TRANSFERS, {
-        "id": [t.id for t in items], "debit": [t.debit for t in items],
-        "credit": [t.credit for t in items], "amount": [t.amount for t in items],
-        "code": [t.code for t in items], "posted_at": _utc(at)})).scalars())
-    posted = len(inserted)
-    if not posted:
-        return 0
-    delta: dict[str, list[int]] = {}
+class _Sums(dict[str, list[int]]):
+    """Per account, the debits and credits of the transfers inserted (``posted``: their ids)."""
+
+    posted: set[str]
+
+
+async def _insert_transfers(conn: AsyncConnection, items: list[Transfer], at: Any) -> _Sums:
+    """Insert the transfers not posted before (one statement on PostgreSQL); the sums of those
+    inserted per account."""
+    if conn.dialect.name == "postgresql":
+        inserted = set((await conn.execute(INSERT_TRANSFERS, {
+            "id": [t.id for t in items], "debit": [t.debit for t in items],
+            "credit": [t.credit for t in items], "amount": [t.amount for t in items],
+            "code": [t.code for t in items], "posted_at": _utc(at)})).scalars())
+    else:
+        inserted = set((await conn.execute(
+            insert_for(conn, transfers).on_conflict_do_nothing(index_elements=["id"])
+            .returning(transfers.c.id),
+            [{"id": t.id, "debit_account": t.debit, "credit_account": t.credit,
+              "amount": t.amount, "code": t.code, "posted_at": at} for t in items])).scalars())
+    delta = _Sums()
+    delta.posted = set(inserted)
     for t in items:
         if t.id in inserted:
             inserted.discard(t.id)  # the same transfer twice in one batch is posted once
             delta.setdefault(t.debit, [0, 0])[0] += t.amount
             delta.setdefault(t.credit, [0, 0])[1] += t.amount
+    return delta
+
+
+async def _add_to_accounts(conn: AsyncConnection, delta: dict[str, list[int]]) -> None:
+    """Add the sums to the accounts, creating those not there yet (a created account's sums
+    must keep its limit: the CHECK is tested on the row proposed for insertion)."""
     names = sorted(delta)
-    await conn.execute(ADD_TO_ACCOUNTS, {
-        "id": names, "debits": [delta[n][0] for n in names],
-        "credits": [delta[n][1] for n in names], "limit_kind": [limits[n] for n in names]})
-    return posted
+    if not names:
+        return
+    if conn.dialect.name == "postgresql":
+        await conn.execute(ADD_TO_ACCOUNTS, {
+            "id": names, "debits": [delta[n][0] for n in names],
+            "credits": [delta[n][1] for n in names],
+            "limit_kind": [limit_of(n) for n in names]})
+        return
+    stmt = insert_for(conn, accounts)
+    stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={
+        "debits_posted": accounts.c.debits_posted + stmt.excluded.debits_posted,
+        "credits_posted": accounts.c.credits_posted + stmt.excluded.credits_posted})
+    await conn.execute(stmt, [
+        {"id": n, "debits_posted": delta[n][0], "credits_posted": delta[n][1],
+         "limit_kind": limit_of(n)} for n in names])

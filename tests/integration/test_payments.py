@@ -368,6 +368,51 @@ async def test_offset_over_several_months_examples(app: App) -> None:
                                                 "10000.00", "2.00"]
 
 
+async def test_several_months_in_one_request_and_every_bad_row_named(app: App) -> None:
+    """R-PAY-4 set-wise: the EXAMPLES' three months of one institution in one request (a later
+    row sees what an earlier one offset), another institution beside them, and the same month
+    twice (the second a replay of the first). A request with two bad rows names both in
+    ``errors`` (the first in ``row``) and records nothing; the ledger still reconciles."""
+    p = await program(app)
+    h, other = p.institution(1), p.institution(2)
+    await send(app.bootstrap, env(agreement(p, h, 30)))
+    (first, _) = await scheduled(app, p, h, "24000.00")
+    sid = first["schedule_id"]
+    assert (await disburse(app, p, sid, 1, "12000.00")).status_code == 201
+    assert (await disburse(app, p, sid, 2, "12000.00")).status_code == 201
+    feb = await fund_payments(app, p, [(h, "2024-02-01", "10000.00"),
+                                       (other, "2024-02-01", "7.00")])
+    assert feb.status_code == 201, feb.text
+    refused = await fund_payments(app, p, [(h, "2024-03-01", "10000.00"),
+                                           (h, "2024-02-01", "9.00"),
+                                           (other, "2024-02-01", "8.00")])
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["row"] == 2
+    assert [(e["row"], e["field"]) for e in refused.json()["errors"]] == [
+        (2, "amount"), (3, "amount")]
+    r = await fund_payments(app, p, [(h, "2024-03-01", "10000.00"),
+                                     (other, "2024-03-01", "5.00"),
+                                     (h, "2024-04-01", "10000.00"),
+                                     (h, "2024-03-01", "10000.00")])
+    assert r.status_code == 201, r.text
+    got = [(x["institution_id"], x["offset"], x["net_payable"], x["replayed"])
+           for x in r.json()["results"]]
+    assert got == [(h, "10000.00", "0.00", False),
+                   (other, "0.00", "5.00", False), (h, "4000.00", "6000.00", False),
+                   (h, "10000.00", "0.00", True)]
+    assert (r.json()["submitted"], r.json()["replayed"]) == (3, 1)
+    assert (await balance(app, h))["balance"] == "0.00"
+    offsets = await outbox(app, "vbp.payments.prepayment.offset.v1", h)
+    assert [(e["month"], e["amount"], e["outstanding_after"]) for e in offsets] == [
+        ("2024-02-01", "10000.00", "14000.00"), ("2024-03-01", "10000.00", "4000.00"),
+        ("2024-04-01", "4000.00", "0.00")]
+    engine = make_engine(app.url)
+    try:
+        assert (await reconcile(engine)).ok
+    finally:
+        await engine.dispose()
+
+
 async def test_fund_payment_files_all_or_nothing(app: App) -> None:
     """A CSV with bad rows is refused naming every one, and nothing is imported; an XLSX
     with good rows is imported."""
@@ -751,6 +796,42 @@ async def test_overdue_events_written_by_the_database_are_the_contracts_dump(app
             assert left == 0
 
         await eventually(published)
+    finally:
+        await engine.dispose()
+
+
+async def test_overdue_scan_in_parallel_chunks_flags_each_payable_once(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """R-PAY-1, the scan's workers take disjoint chunks (``SKIP LOCKED``): 23 passed deadlines
+    in chunks of 4 by two workers are each flagged, and published to the outbox, exactly once,
+    and none is left in the queue; one not yet due stays."""
+    monkeypatch.setattr(overdue, "CHUNK", 4)
+    tag = uuid.uuid4().hex[:8]
+    due = datetime(2019, 5, 1, tzinfo=UTC)
+    rows = [{"payable_id": f"PX{i}-{tag}", "program_id": f"CQ-{tag}", "region": "R",
+             "institution_id": f"H-{tag}", "enterprise_id": "E1", "distributor_id": None,
+             "payer": "institution", "payer_id": f"H-{tag}", "amount": D("10.00"),
+             "paid": D("0.00"), "accepted_at": due, "status": "open",
+             "due_at": due + timedelta(minutes=i)} for i in range(24)]
+    engine = make_engine(app.url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(store.payables.insert(), rows)
+            await conn.execute(store.payable_deadlines.insert(), [
+                {"payable_id": r["payable_id"], "due_at": r["due_at"]} for r in rows])
+        runtime = app.client.app.state.runtime  # type: ignore[attr-defined]
+        now = due + timedelta(minutes=22, seconds=30)
+        assert await overdue.scan_payables(runtime.uow, now) == 23
+        assert await overdue.scan_payables(runtime.uow, now) == 0
+        async with engine.connect() as conn:
+            keys = list((await conn.execute(select(outbox_table.c.key).where(
+                outbox_table.c.ce_type == PayableOverdue.TYPE,
+                outbox_table.c.key.in_([r["payable_id"] for r in rows])))).scalars())
+            left = list((await conn.execute(select(store.payable_deadlines.c.payable_id).where(
+                store.payable_deadlines.c.payable_id.in_([r["payable_id"] for r in rows]))
+            )).scalars())
+        assert sorted(keys) == sorted(r["payable_id"] for r in rows[:23])
+        assert left == [rows[23]["payable_id"]]
     finally:
         await engine.dispose()
 
