@@ -20,7 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, text
+from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from contracts.money import from_fen
 from contracts.payments import (
@@ -51,7 +52,7 @@ def fund_payment_id(agency_id: str, institution_id: str, month: date) -> str:
     return f"{agency_id}:{institution_id}:{month:%Y-%m}"
 
 
-FOREIGN_PG = text("""
+FOREIGN_PG = sql("""
 SELECT i.id FROM unnest(CAST(:ids AS text[])) AS i(id)
 WHERE NOT (EXISTS (SELECT 1 FROM schedules s WHERE s.institution_id = i.id
                                                AND s.agency_id = :agency)
