@@ -17,9 +17,10 @@ whichever of its events arrives first (an overdue payable paid later, say).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, cast, func, select, update
+from sqlalchemy import Table, TextClause, and_, bindparam, cast, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator
@@ -53,7 +54,7 @@ from contracts.payments import (
     PayablePaid,
 )
 from contracts.supply import DELIVERIES_TOPIC, OrderDelivered, OrderRouted, SupplyRiskOpened
-from services.monitoring import store
+from services.monitoring import programs, store
 from services.monitoring.domain import repayment
 from services.monitoring.domain.repayment import Outcome
 from services.runtime.db import insert_ignoring_duplicates, is_postgres
@@ -103,12 +104,20 @@ async def project_programs(conn: AsyncConnection, batch: Batch) -> None:
 
 
 async def project_profiles(conn: AsyncConnection, batch: Batch) -> None:
+    """A newer profile replaces the program's; one that changes ``late_delivery_hours`` has
+    the program's facts summed again (``recount``)."""
     programs_table = store.programs
     for e, _ in batch:
+        before = (await conn.execute(select(programs_table.c.profile).where(
+            programs_table.c.program_id == e.program_id,
+            programs_table.c.profile_version < e.version))).scalar_one_or_none()
         await conn.execute(update(programs_table).where(programs_table.c.program_id == e.program_id,
                                            programs_table.c.profile_version < e.version)
                            .values(profile=e.profile.model_dump_json(),
                                    profile_version=e.version))
+        if before is not None and (programs.parse_profile(before).monitoring.late_delivery_hours
+                                   != e.profile.monitoring.late_delivery_hours):
+            await recount(conn, e.program_id)
 
 
 async def project_listed(conn: AsyncConnection, batch: Batch) -> None:
@@ -284,6 +293,101 @@ async def project_installment_overdue(conn: AsyncConnection, batch: Batch) -> No
     await insert_new(conn, store.payment_facts, [row for e, _ in batch for row in _outcome(
         repayment.installment_overdue(e.schedule_id, e.seq, due_at=e.due_at),
         e.program_id, e.institution_id)])
+
+
+# --- month_activity: the counted facts summed per month (R-MON-1) -------------------------------
+
+FIGURE_SUMS = {
+    "orders_placed": "count(*) FILTER (WHERE kind = 'placed')",
+    "ordered_units": "sum(units) FILTER (WHERE kind = 'placed')",
+    "ordered_amount": "sum(amount) FILTER (WHERE kind = 'placed')",
+    "cancelled_units": "sum(coalesce(units, order_units)) FILTER (WHERE kind = 'cancelled')",
+    "accepted_units": "sum(units) FILTER (WHERE kind = 'accepted')",
+    "accepted_amount": "sum(amount) FILTER (WHERE kind = 'accepted')",
+    "rejected_units": "sum(coalesce(units, order_units)) FILTER (WHERE kind = 'rejected')",
+    "orders_delivered": "count(*) FILTER (WHERE kind = 'delivered')",
+    "delivery_seconds": "sum(seconds) FILTER (WHERE kind = 'delivered')",
+    "late_deliveries": "count(*) FILTER (WHERE kind = 'delivered' AND seconds > late_seconds)",
+}
+"""``month_activity``'s figures as sums over facts joined to their orders: the same sums as
+``reports``' figures over the facts (a whole cancellation or rejection counts the order's
+units; a delivery is late beyond the profile's ``late_delivery_hours``)."""
+KEY = ("program_id", "month", "agreement_year", "institution_id", "enterprise_id",
+       "registration_no", "distributor_id")
+FOLD_LOCK = "SELECT pg_advisory_xact_lock(hashtext('monitoring.month_activity'))"
+"""Folds one at a time (held to the commit): two consumers' folds adding to the same rows in
+different orders would deadlock."""
+
+
+@lru_cache(maxsize=8)
+def _fold_statement(schema: str | None) -> TextClause:
+    """One statement (cached, so compiled once): mark every uncounted fact whose order and
+    program are known counted, and add them, summed per ``month_activity`` row, to the rows
+    (Shanghai month of the event time, R-PRG-4; the program's agreement year from the bound
+    years)."""
+    prefix = f"{schema}." if schema else ""
+    figures = ", ".join(FIGURE_SUMS)
+    sums = ", ".join(f"coalesce({expr}, 0)" for expr in FIGURE_SUMS.values())
+    adds = ", ".join(f"{name} = m.{name} + excluded.{name}" for name in FIGURE_SUMS)
+    return text(f"""
+WITH known AS (
+    SELECT * FROM unnest(CAST(:program_ids AS text[]), CAST(:late_seconds AS bigint[]))
+        AS p(program_id, late_seconds)),
+years AS (
+    SELECT * FROM unnest(CAST(:year_programs AS text[]), CAST(:year_numbers AS integer[]),
+                         CAST(:year_starts AS timestamptz[]), CAST(:year_ends AS timestamptz[]))
+        AS y(program_id, agreement_year, year_start, year_end)),
+moved AS (
+    UPDATE {prefix}facts AS f SET counted = true
+    FROM {prefix}orders AS o JOIN known ON known.program_id = o.program_id
+    WHERE NOT f.counted AND o.order_id = f.order_id
+    RETURNING f.kind, f.at, f.units, f.amount, f.seconds,
+              coalesce(f.distributor_id, '') AS distributor_id, o.program_id,
+              o.institution_id, o.enterprise_id, o.registration_no, o.units AS order_units,
+              known.late_seconds)
+INSERT INTO {prefix}month_activity AS m ({", ".join(KEY)}, {figures})
+SELECT moved.program_id,
+       CAST(date_trunc('month', moved.at AT TIME ZONE 'Asia/Shanghai') AS date),
+       coalesce(years.agreement_year, 0), institution_id, enterprise_id, registration_no,
+       distributor_id, {sums}
+FROM moved LEFT JOIN years ON years.program_id = moved.program_id
+    AND moved.at >= years.year_start AND moved.at < years.year_end
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET {adds}
+""")
+
+
+async def fold(conn: AsyncConnection, schema: str | None = None) -> None:
+    """Sum the facts not counted yet whose order and program are known into
+    ``month_activity`` (at the end of every chunk; a fact seen before its order, or before its
+    program, waits uncounted, and a report adds those itself). PostgreSQL only: on SQLite the
+    report sums the facts."""
+    if not is_postgres(conn):
+        return
+    options = {"schema_translate_map": {None: schema}} if schema else {}
+    known = await programs.all_programs(await conn.execution_options(**options))
+    if not known:
+        return
+    years = [(p.program_id, n, start, end) for p in known for n, start, end in p.years()]
+    await conn.execute(text(FOLD_LOCK))
+    await conn.execute(_fold_statement(schema), {
+        "program_ids": [p.program_id for p in known],
+        "late_seconds": [p.profile.monitoring.late_delivery_hours * 3600 for p in known],
+        "year_programs": [y[0] for y in years], "year_numbers": [y[1] for y in years],
+        "year_starts": [y[2] for y in years], "year_ends": [y[3] for y in years]})
+
+
+async def recount(conn: AsyncConnection, program_id: str) -> None:
+    """The program's facts counted again (its ``month_activity`` rows dropped, its facts
+    uncounted, summed by the next ``fold``): its late-delivery limit changed."""
+    if not is_postgres(conn):
+        return
+    facts, orders, rows = store.facts, store.orders, store.month_activity
+    await conn.execute(text(FOLD_LOCK))
+    await conn.execute(update(facts).where(
+        facts.c.counted, facts.c.order_id.in_(select(orders.c.order_id).where(
+            orders.c.program_id == program_id))).values(counted=False))
+    await conn.execute(rows.delete().where(rows.c.program_id == program_id))
 
 
 PROJECTORS: dict[type[Event], Projector] = {

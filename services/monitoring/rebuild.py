@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.base import CloudEvent, Event
 from services.monitoring import store
-from services.monitoring.readmodels import PROJECTORS, groups
+from services.monitoring.readmodels import PROJECTORS, fold, groups
 from services.runtime.db import is_postgres
 from services.runtime.envelope import decode_as
 
@@ -144,6 +144,8 @@ async def _replay_share(engine: AsyncEngine, bootstrap: str, share: list[TopicPa
                 conn = await conn.execution_options(**options)
                 async with conn.begin():
                     await _apply(conn, fetched)
+                    if schema is None:  # the tail, into the live tables: as a consumer does
+                        await fold(conn)
             advance(len(fetched))
     finally:
         await consumer.stop()
@@ -222,6 +224,8 @@ async def rebuild(engine: AsyncEngine, bootstrap: str, *,
     started = time.monotonic()
     await _fresh_tables(engine)
     events, end = await _replay(engine, bootstrap, None, None, FRESH, progress)
+    async with engine.begin() as conn:  # the fresh facts summed into month_activity at once
+        await fold(await conn.execution_options(schema_translate_map={None: FRESH}), FRESH)
     await _build_indexes(engine)
     await _swap(engine)
     tail, _ = await _replay(engine, bootstrap, end, None, None, None)
