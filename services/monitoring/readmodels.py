@@ -320,12 +320,24 @@ different orders would deadlock."""
 
 
 @lru_cache(maxsize=8)
-def _fold_statement(schema: str | None) -> TextClause:
+def _fold_statement(schema: str | None, whole: bool = False) -> TextClause:
     """One statement (cached, so compiled once): mark every uncounted fact whose order and
     program are known counted, and add them, summed per ``month_activity`` row, to the rows
     (Shanghai month of the event time, R-PRG-4; the program's agreement year from the bound
-    years)."""
+    years). ``whole``: every fact whose order and program are known, marked or not (a
+    rebuild's fresh tables, ``fold_all``)."""
     prefix = f"{schema}." if schema else ""
+    columns = """f.kind, f.at, f.units, f.amount, f.seconds,
+              coalesce(f.distributor_id, '') AS distributor_id, o.program_id,
+              o.institution_id, o.enterprise_id, o.registration_no, o.units AS order_units,
+              known.late_seconds"""
+    moved = (f"""SELECT {columns} FROM {prefix}facts AS f
+    JOIN {prefix}orders AS o ON o.order_id = f.order_id
+    JOIN known ON known.program_id = o.program_id""" if whole else f"""
+    UPDATE {prefix}facts AS f SET counted = true
+    FROM {prefix}orders AS o JOIN known ON known.program_id = o.program_id
+    WHERE NOT f.counted AND o.order_id = f.order_id
+    RETURNING {columns}""")
     figures = ", ".join(FIGURE_SUMS)
     sums = ", ".join(f"coalesce({expr}, 0)" for expr in FIGURE_SUMS.values())
     adds = ", ".join(f"{name} = m.{name} + excluded.{name}" for name in FIGURE_SUMS)
@@ -337,14 +349,7 @@ years AS (
     SELECT * FROM unnest(CAST(:year_programs AS text[]), CAST(:year_numbers AS integer[]),
                          CAST(:year_starts AS timestamptz[]), CAST(:year_ends AS timestamptz[]))
         AS y(program_id, agreement_year, year_start, year_end)),
-moved AS (
-    UPDATE {prefix}facts AS f SET counted = true
-    FROM {prefix}orders AS o JOIN known ON known.program_id = o.program_id
-    WHERE NOT f.counted AND o.order_id = f.order_id
-    RETURNING f.kind, f.at, f.units, f.amount, f.seconds,
-              coalesce(f.distributor_id, '') AS distributor_id, o.program_id,
-              o.institution_id, o.enterprise_id, o.registration_no, o.units AS order_units,
-              known.late_seconds)
+moved AS ({moved})
 INSERT INTO {prefix}month_activity AS m ({", ".join(KEY)}, {figures})
 SELECT moved.program_id,
        CAST(date_trunc('month', moved.at AT TIME ZONE 'Asia/Shanghai') AS date),
@@ -357,24 +362,37 @@ ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET {adds}
 """)
 
 
-async def fold(conn: AsyncConnection, schema: str | None = None) -> None:
+async def fold(conn: AsyncConnection, schema: str | None = None, *,
+               whole: bool = False) -> list[str]:
     """Sum the facts not counted yet whose order and program are known into
     ``month_activity`` (at the end of every chunk; a fact seen before its order, or before its
     program, waits uncounted, and a report adds those itself). PostgreSQL only: on SQLite the
-    report sums the facts."""
+    report sums the facts. Returns the programs known."""
     if not is_postgres(conn):
-        return
+        return []
     options = {"schema_translate_map": {None: schema}} if schema else {}
     known = await programs.all_programs(await conn.execution_options(**options))
     if not known:
-        return
+        return []
     years = [(p.program_id, n, start, end) for p in known for n, start, end in p.years()]
     await conn.execute(text(FOLD_LOCK))
-    await conn.execute(_fold_statement(schema), {
+    await conn.execute(_fold_statement(schema, whole), {
         "program_ids": [p.program_id for p in known],
         "late_seconds": [p.profile.monitoring.late_delivery_hours * 3600 for p in known],
         "year_programs": [y[0] for y in years], "year_numbers": [y[1] for y in years],
         "year_starts": [y[2] for y in years], "year_ends": [y[3] for y in years]})
+    return [p.program_id for p in known]
+
+
+async def fold_all(conn: AsyncConnection, schema: str) -> None:
+    """A rebuild's fresh facts (all inserted as counted) summed into its empty
+    ``month_activity`` in one pass, no fact updated; those whose order or program is not
+    known are marked uncounted (for the folds after the swap)."""
+    known = await fold(conn, schema, whole=True)
+    facts, orders = store.facts, store.orders
+    await conn.execute(update(facts).where(~select(orders.c.order_id).where(
+        orders.c.order_id == facts.c.order_id, orders.c.program_id.in_(known)).exists())
+        .values(counted=False))
 
 
 async def recount(conn: AsyncConnection, program_id: str) -> None:
