@@ -11,7 +11,7 @@ from contracts.base import CloudEvent, Event
 from contracts.orders import OrderAccepted, OrderPlaced, OrderRejected
 from contracts.supply import OrderDelivered
 from services.monitoring import proposals
-from services.monitoring.readmodels import PROJECTORS, fold, groups
+from services.monitoring.readmodels import PROJECTORS, groups
 from services.runtime.db import UnitOfWork
 
 After = Callable[[UnitOfWork, Sequence[tuple[Any, CloudEvent]]], Awaitable[None]]
@@ -28,11 +28,10 @@ async def apply(uow: UnitOfWork, batch: Sequence[tuple[Any, CloudEvent]]) -> Non
     of a chunk of one partition, types mixed, in partition order. Cut into groups of one type
     (``readmodels.groups``: by type on the topics whose projectors commute, so a chunk of
     interleaved orders events takes one statement or two per type); each group is projected,
-    then its proposals looked for; last, the facts are summed into ``month_activity``
-    (``readmodels.fold``)."""
+    then its proposals looked for (the projectors count the facts into ``month_activity`` as
+    they insert them)."""
     for event_type, events in groups(batch):
         await PROJECTORS[event_type](uow.conn, events)
         after = AFTER.get(event_type)
         if after is not None:
             await after(uow, events)
-    await fold(uow.conn)

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.base import CloudEvent, Event
 from services.monitoring import store
-from services.monitoring.readmodels import PROJECTORS, fold, fold_all, groups
+from services.monitoring.readmodels import PROJECTORS, fold_all, groups
 from services.runtime.db import is_postgres, make_engine
 from services.runtime.envelope import decode_as
 
@@ -214,8 +214,6 @@ async def _replay_share(engine: AsyncEngine, bootstrap: str, share: list[TopicPa
                 conn = await conn.execution_options(**options)
                 async with conn.begin():
                     await _apply(conn, fetched)
-                    if schema is None:  # the tail, into the live tables: as a consumer does
-                        await fold(conn)
             advance(len(fetched))
     finally:
         await consumer.stop()

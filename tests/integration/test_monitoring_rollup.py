@@ -98,11 +98,11 @@ def _orders(program_id: str, start: datetime, n: int) -> list[list[Event]]:
 
 
 async def _apply(engine: Any, events: Sequence[Event]) -> None:
-    """One chunk, as ``intake.apply`` applies it: projected by groups, then folded."""
+    """One chunk, as ``intake.apply`` applies it: projected by groups (the projectors count
+    the facts as they insert them)."""
     async with engine.begin() as conn:
         for cls, group in readmodels.groups([_ce(e) for e in events]):
             await readmodels.PROJECTORS[cls](conn, group)
-        await readmodels.fold(conn)
 
 
 async def _same_as_the_facts(engine: Any, months: Sequence[Month]) -> None:
