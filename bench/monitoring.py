@@ -274,7 +274,8 @@ async def measure_rebuild(args: argparse.Namespace, infra: Any, engine: Any) -> 
 
 
 async def explain(engine: Any) -> None:
-    """EXPLAIN (ANALYZE, BUFFERS) of the report's statement (the one with GROUPING SETS)."""
+    """EXPLAIN (ANALYZE, BUFFERS) of the report's statements (those with GROUPING SETS: orders'
+    activity, payments' outcomes, agreements)."""
     seen: list[tuple[str, Any]] = []
 
     def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
@@ -286,10 +287,10 @@ async def explain(engine: Any) -> None:
     try:
         async with engine.connect() as conn:
             await month_report(conn, Month.parse(MONTH), START, region=REGION)
-            statement, parameters = seen[-1]
-            plan = await conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement,
-                                              parameters)
-            print("\n".join(row[0] for row in plan))
+            for statement, parameters in list(seen):
+                plan = await conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement,
+                                                  parameters)
+                print("\n".join(row[0] for row in plan))
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", grab)
 

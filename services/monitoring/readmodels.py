@@ -407,15 +407,18 @@ async def _known(conn: AsyncConnection) -> dict[str, Any]:
     if cached is not None and cached[0] is transaction:
         return dict(cached[1])
     await conn.execute(text(FOLD_LOCK))
-    known = await programs.all_programs(conn)
+    bound = _bound(await programs.all_programs(conn))
+    conn.info["monitoring.known"] = (transaction, bound)
+    return dict(bound)
+
+
+def _bound(known: list[programs.Program]) -> dict[str, Any]:
     years = [(p.program_id, n, start, end) for p in known for n, start, end in p.years()]
-    bound = {
+    return {
         "program_ids": [p.program_id for p in known],
         "late_seconds": [p.profile.monitoring.late_delivery_hours * 3600 for p in known],
         "year_programs": [y[0] for y in years], "year_numbers": [y[1] for y in years],
         "year_starts": [y[2] for y in years], "year_ends": [y[3] for y in years]}
-    conn.info["monitoring.known"] = (transaction, bound)
-    return dict(bound)
 
 
 def _forget_known(conn: AsyncConnection) -> None:
@@ -455,8 +458,9 @@ async def fold_all(conn: AsyncConnection, schema: str) -> None:
     """A rebuild's fresh facts (all inserted as counted) summed into its empty
     ``month_activity`` in one pass, no fact updated; those whose order or program is not
     known are marked uncounted (for the folds after the swap). ``conn`` writes to
-    ``schema``."""
-    params = await _known(conn)
+    ``schema``. Without the counting lock: the live consumers count into the live tables
+    meanwhile."""
+    params = _bound(await programs.all_programs(conn))
     await conn.execute(_count_statement(schema, "whole"), params)
     facts, orders = store.facts, store.orders
     await conn.execute(update(facts).where(~select(orders.c.order_id).where(
