@@ -174,6 +174,23 @@ def postgres_cpu(infra: Any) -> float:
     return total
 
 
+def kafka_cpu(infra: Any) -> float:
+    """CPU seconds of the throwaway Kafka broker (the JVM whose command line names the
+    infrastructure's directory)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read()
+            if b"java" in command and str(infra.root).encode() in command:
+                total += _cpu(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def own_cpu() -> float:
     """CPU seconds of this process and of its children waited for (rebuild workers)."""
     return _cpu(os.getpid(), children=True)
@@ -254,10 +271,11 @@ async def measure_rebuild(args: argparse.Namespace, infra: Any, engine: Any) -> 
     """Step 3: the rebuild, its rate overall and in its steady part (from the first fetch
     applied to the last: without the workers' start-up and the indexes, fold and swap)."""
     seen: list[tuple[int, float]] = []
-    cpu, pg = own_cpu(), postgres_cpu(infra)
+    cpu, pg, kafka = own_cpu(), postgres_cpu(infra), kafka_cpu(infra)
     result = await rebuild(engine, infra.bootstrap, workers=args.workers,
                            progress=lambda done, total, s: seen.append((done, s)))
     cpu, pg = own_cpu() - cpu, postgres_cpu(infra) - pg
+    kafka = kafka_cpu(infra) - kafka
     rate = result.events / result.seconds
     steady = ((seen[-1][0] - seen[0][0]) / (seen[-1][1] - seen[0][1])
               if len(seen) > 1 and seen[-1][1] > seen[0][1] else rate)
@@ -266,11 +284,14 @@ async def measure_rebuild(args: argparse.Namespace, infra: Any, engine: Any) -> 
     print(f"3. rebuild ({args.workers} worker processes): {result.events:,} events in "
           f"{result.seconds:.1f} s ({rate:,.0f} events/s overall, {steady:,.0f} events/s "
           f"replaying); CPU per event: bench and workers {cpu / result.events * 1e3:.3f} ms, "
-          f"PostgreSQL {pg / result.events * 1e3:.3f} ms; at the replaying rate 10,000,000 "
+          f"PostgreSQL {pg / result.events * 1e3:.3f} ms, Kafka broker "
+          f"{kafka / result.events * 1e3:.3f} ms; at the replaying rate 10,000,000 "
           f"events would take {10_000_000 / steady / 60:.0f} min (extrapolated; target under "
           f"10 min); CPU-bound on an idle {cores}-core machine at best "
           f"{cores / per_event:,.0f} events/s = {10_000_000 * per_event / cores / 60:.0f} min "
-          f"for 10 M (Kafka's CPU not counted); {load()}")
+          f"for 10 M (Kafka's CPU not counted; with it "
+          f"{10_000_000 * (per_event + kafka / result.events) / cores / 60:.0f} min); "
+          f"{load()}")
 
 
 async def explain(engine: Any) -> None:
