@@ -404,9 +404,10 @@ async def _known(conn: AsyncConnection) -> dict[str, Any]:
     ``FOLD_LOCK`` (so a limit a recount changed is the one counted with)."""
     transaction = conn.sync_connection.get_transaction()  # type: ignore[union-attr]
     cached = conn.info.get("monitoring.known")
-    if cached is not None and cached[0] is transaction:
+    if transaction is not None and cached is not None and cached[0] is transaction:
         return dict(cached[1])
-    await conn.execute(text(FOLD_LOCK))
+    await conn.execute(text(FOLD_LOCK))  # begins the transaction if none had begun
+    transaction = conn.sync_connection.get_transaction()  # type: ignore[union-attr]
     bound = _bound(await programs.all_programs(conn))
     conn.info["monitoring.known"] = (transaction, bound)
     return dict(bound)
