@@ -15,10 +15,15 @@ runs the monitoring service in-process (its real lifespan: migrations, relay, co
    seconds of this process (the service runs in it) per event.
 2. The month's report for the region (every dimension), through the HTTP route: median of 5
    (target: under 2 s for 5,000 institutions).
-3. ``vbp monitoring rebuild`` over the same topics: seconds, events per second, and the time
-   that rate gives for 10,000,000 events (target: under 10 minutes) — an extrapolation, said so.
+3. ``vbp monitoring rebuild`` over the same topics (``--workers`` processes): seconds, events
+   per second, and the time that rate gives for 10,000,000 events (target: under 10 minutes)
+   — an extrapolation, said so.
 
-Every figure is printed with the load average at the time (the machine is shared).
+Every figure is printed with the load average at the time (the machine is shared), and with
+the CPU seconds it cost: this process's (the service runs in it; the rebuild's worker
+processes are its children) and PostgreSQL's (every server process of the throwaway
+cluster), per event — steadier than wall time on a loaded machine. On an idle machine of
+``os.cpu_count()`` cores the rate cannot exceed cores / (CPU per event, all processes).
 """
 
 from __future__ import annotations
@@ -50,15 +55,17 @@ from contracts.supply import OrderDelivered
 from services.catalog.presets import CHONGQING_STENTS_2023
 from services.monitoring.app import create_app
 from services.monitoring.domain.reports import Month
-from services.monitoring.rebuild import rebuild
+from services.monitoring.rebuild import WORKERS, rebuild
 from services.monitoring.reports import month_report
 from services.runtime.auth import mint_token
 from services.runtime.clock import SHANGHAI, FixedClock
 from services.runtime.db import make_engine, processed_events
 from services.runtime.envelope import encode
 from services.runtime.kafka import ensure_topics
+from services.runtime.migrate import upgrade
 from services.runtime.settings import Settings
 
+MIGRATIONS = Path(__file__).resolve().parents[1] / "services" / "monitoring" / "migrations"
 REGION = "重庆市"
 PROGRAM = "CQ-BENCH"
 PRODUCTS = 4
@@ -139,6 +146,56 @@ async def produce(bootstrap: str, evs: list[Event]) -> float:
     return time.perf_counter() - started
 
 
+def _cpu(pid: int, children: bool = False) -> float:
+    """CPU seconds of a process (and of its children waited for)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu(infra: Any) -> float:
+    """CPU seconds of the throwaway PostgreSQL: its postmaster, the server processes running
+    and those ended (waited for by the postmaster)."""
+    master = int((infra.postgres.pgdata / "postmaster.pid").read_text().split()[0])
+    total = _cpu(master, children=True)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            if parent == master:
+                total += _cpu(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+    return total
+
+
+def kafka_cpu(infra: Any) -> float:
+    """CPU seconds of the throwaway Kafka broker (the JVM whose command line names the
+    infrastructure's directory)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read()
+            if b"java" in command and str(infra.root).encode() in command:
+                total += _cpu(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def own_cpu() -> float:
+    """CPU seconds of this process and of its children waited for (rebuild workers)."""
+    return _cpu(os.getpid(), children=True)
+
+
 async def applied(engine: Any) -> int:
     async with engine.connect() as conn:
         return int(await conn.scalar(select(func.count()).select_from(processed_events)) or 0)
@@ -159,10 +216,15 @@ async def run(args: argparse.Namespace) -> None:
             jwt_secret=SECRET, log_level="WARNING", consumer_batch_size=args.batch)
         app = create_app(settings, clock=FixedClock(START.replace(month=4, day=2)))
         engine = make_engine(url)
+        if args.rebuild_only:  # the read models' tables, no consumers: the rebuild alone
+            await upgrade(engine, MIGRATIONS)
+            await measure_rebuild(args, infra, engine)
+            await engine.dispose()
+            return
         started = time.perf_counter()
         async with app.router.lifespan_context(app):
             up = time.perf_counter() - started
-            first, cpu = time.perf_counter(), time.process_time()
+            first, cpu, pg = time.perf_counter(), time.process_time(), postgres_cpu(infra)
             profiler = cProfile.Profile() if args.profile else None
             if profiler is not None:
                 profiler.enable()
@@ -171,19 +233,20 @@ async def run(args: argparse.Namespace) -> None:
                     raise RuntimeError(f"stuck at {done:,} of {len(evs):,} events")
                 await asyncio.sleep(0.2)
             took, cpu = time.perf_counter() - first, time.process_time() - cpu
+            pg = postgres_cpu(infra) - pg
             if profiler is not None:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
             print(f"1. read models: {len(evs):,} events applied in {took:.1f} s after start-up "
                   f"({up:.1f} s): {len(evs) / took:,.0f} events/s (target: keep up with "
-                  f"3,000/s); service CPU {cpu:.1f} s = {cpu / len(evs) * 1e3:.2f} ms/event; "
-                  f"{load()}")
+                  f"3,000/s); service CPU {cpu:.1f} s = {cpu / len(evs) * 1e3:.3f} ms/event, "
+                  f"PostgreSQL CPU {pg:.1f} s = {pg / len(evs) * 1e3:.3f} ms/event; {load()}")
             token = mint_token(SECRET, role="operator", org="OPS")
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://m",
                                          timeout=120) as client:
                 times = []
-                cpu = time.process_time()
+                cpu, pg = time.process_time(), postgres_cpu(infra)
                 for _ in range(5):
                     t0 = time.perf_counter()
                     r = await client.get(f"/v1/reports/monthly/{MONTH}",
@@ -191,27 +254,49 @@ async def run(args: argparse.Namespace) -> None:
                                          headers={"Authorization": f"Bearer {token}"})
                     times.append(time.perf_counter() - t0)
                     assert r.status_code == 200, r.text
-                cpu = time.process_time() - cpu
+                cpu, pg = time.process_time() - cpu, postgres_cpu(infra) - pg
                 lines = len(r.json()["lines"])
             print(f"2. report {MONTH} for {REGION} ({institutions:,} institutions, {lines:,} "
                   f"lines): median {statistics.median(times):.2f} s, max {max(times):.2f} s "
                   f"(target: under 2 s for 5,000 institutions); service CPU "
-                  f"{cpu / len(times):.2f} s per report; {load()}")
+                  f"{cpu / len(times):.2f} s, PostgreSQL CPU {pg / len(times):.2f} s per report; "
+                  f"{load()}")
             if args.explain:
                 await explain(engine)
-            cpu = time.process_time()
-            result = await rebuild(engine, infra.bootstrap)
-            cpu = time.process_time() - cpu
-            rate = result.events / result.seconds
-            print(f"3. rebuild: {result.events:,} events in {result.seconds:.1f} s "
-                  f"({rate:,.0f} events/s; CPU {cpu / result.events * 1e3:.2f} ms/event); at "
-                  f"that rate 10,000,000 events would take {10_000_000 / rate / 60:.0f} min "
-                  f"(extrapolated; target under 10 min); {load()}")
+            await measure_rebuild(args, infra, engine)
         await engine.dispose()
 
 
+async def measure_rebuild(args: argparse.Namespace, infra: Any, engine: Any) -> None:
+    """Step 3: the rebuild, its rate overall and in its steady part (from the first fetch
+    applied to the last: without the workers' start-up and the indexes, fold and swap)."""
+    seen: list[tuple[int, float]] = []
+    cpu, pg, kafka = own_cpu(), postgres_cpu(infra), kafka_cpu(infra)
+    result = await rebuild(engine, infra.bootstrap, workers=args.workers,
+                           progress=lambda done, total, s: seen.append((done, s)))
+    cpu, pg = own_cpu() - cpu, postgres_cpu(infra) - pg
+    kafka = kafka_cpu(infra) - kafka
+    rate = result.events / result.seconds
+    steady = ((seen[-1][0] - seen[0][0]) / (seen[-1][1] - seen[0][1])
+              if len(seen) > 1 and seen[-1][1] > seen[0][1] else rate)
+    per_event = (cpu + pg) / result.events
+    cores = os.cpu_count() or 1
+    print(f"3. rebuild ({args.workers} worker processes): {result.events:,} events in "
+          f"{result.seconds:.1f} s ({rate:,.0f} events/s overall, {steady:,.0f} events/s "
+          f"replaying); CPU per event: bench and workers {cpu / result.events * 1e3:.3f} ms, "
+          f"PostgreSQL {pg / result.events * 1e3:.3f} ms, Kafka broker "
+          f"{kafka / result.events * 1e3:.3f} ms; at the replaying rate 10,000,000 "
+          f"events would take {10_000_000 / steady / 60:.0f} min (extrapolated; target under "
+          f"10 min); CPU-bound on an idle {cores}-core machine at best "
+          f"{cores / per_event:,.0f} events/s = {10_000_000 * per_event / cores / 60:.0f} min "
+          f"for 10 M (Kafka's CPU not counted; with it "
+          f"{10_000_000 * (per_event + kafka / result.events) / cores / 60:.0f} min); "
+          f"{load()}")
+
+
 async def explain(engine: Any) -> None:
-    """EXPLAIN (ANALYZE, BUFFERS) of the report's statement (the one with GROUPING SETS)."""
+    """EXPLAIN (ANALYZE, BUFFERS) of the report's statements (those with GROUPING SETS: orders'
+    activity, payments' outcomes, agreements)."""
     seen: list[tuple[str, Any]] = []
 
     def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
@@ -223,10 +308,10 @@ async def explain(engine: Any) -> None:
     try:
         async with engine.connect() as conn:
             await month_report(conn, Month.parse(MONTH), START, region=REGION)
-            statement, parameters = seen[-1]
-            plan = await conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement,
-                                              parameters)
-            print("\n".join(row[0] for row in plan))
+            for statement, parameters in list(seen):
+                plan = await conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement,
+                                                  parameters)
+                print("\n".join(row[0] for row in plan))
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", grab)
 
@@ -242,6 +327,10 @@ def main() -> None:
     parser.add_argument("--institutions", type=int, default=5_000)
     parser.add_argument("--batch", type=int, default=1000, help="consumer chunk size")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--rebuild-only", action="store_true",
+                        help="step 3 alone (no live consumers: at 1,000,000 events and more)")
+    parser.add_argument("--workers", type=int, default=WORKERS,
+                        help="rebuild worker processes (default: %(default)s)")
     parser.add_argument("--explain", action="store_true",
                         help="print EXPLAIN ANALYZE of the report's statement")
     parser.add_argument("--profile", metavar="FILE",

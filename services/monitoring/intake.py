@@ -28,7 +28,8 @@ async def apply(uow: UnitOfWork, batch: Sequence[tuple[Any, CloudEvent]]) -> Non
     of a chunk of one partition, types mixed, in partition order. Cut into groups of one type
     (``readmodels.groups``: by type on the topics whose projectors commute, so a chunk of
     interleaved orders events takes one statement or two per type); each group is projected,
-    then its proposals looked for."""
+    then its proposals looked for (the projectors count the facts into ``month_activity`` as
+    they insert them)."""
     for event_type, events in groups(batch):
         await PROJECTORS[event_type](uow.conn, events)
         after = AFTER.get(event_type)

@@ -27,12 +27,18 @@ class Program:
 
     def agreement_year(self, at: datetime) -> tuple[datetime, datetime] | None:
         """R-PRG-2: the bounds of the agreement year holding ``at`` (None outside the cycle)."""
-        for year in range(self.cycle_years):
-            start = add_months(self.execution_start, 12 * year)
-            end = add_months(self.execution_start, 12 * (year + 1))
-            if start <= at < end:
-                return start, end
-        return None
+        return next(((start, end) for _, start, end in self.years() if start <= at < end),
+                    None)
+
+    def year_number(self, at: datetime) -> int:
+        """The agreement year holding ``at``: 1, 2 … (0 outside the cycle)."""
+        return next((n for n, start, end in self.years() if start <= at < end), 0)
+
+    def years(self) -> list[tuple[int, datetime, datetime]]:
+        """R-PRG-2: every agreement year of the cycle, numbered from 1, with its bounds."""
+        return [(year + 1, add_months(self.execution_start, 12 * year),
+                 add_months(self.execution_start, 12 * (year + 1)))
+                for year in range(self.cycle_years)]
 
 
 @lru_cache(maxsize=256)

@@ -17,9 +17,10 @@ whichever of its events arrives first (an overdue payable paid later, say).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import Any
+from functools import lru_cache
+from typing import Any, Literal
 
-from sqlalchemy import Table, and_, bindparam, cast, func, select, update
+from sqlalchemy import Table, TextClause, and_, bindparam, cast, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator
@@ -53,7 +54,7 @@ from contracts.payments import (
     PayablePaid,
 )
 from contracts.supply import DELIVERIES_TOPIC, OrderDelivered, OrderRouted, SupplyRiskOpened
-from services.monitoring import store
+from services.monitoring import programs, store
 from services.monitoring.domain import repayment
 from services.monitoring.domain.repayment import Outcome
 from services.runtime.db import insert_ignoring_duplicates, is_postgres
@@ -100,15 +101,25 @@ async def project_programs(conn: AsyncConnection, batch: Batch) -> None:
         "profile": e.profile.model_dump_json() if e.profile is not None else None,
         "profile_version": e.profile.version if e.profile is not None else 1,
     } for e, _ in batch])
+    _forget_known(conn)
+    await fold(conn)  # facts of these programs' orders seen before them
 
 
 async def project_profiles(conn: AsyncConnection, batch: Batch) -> None:
+    """A newer profile replaces the program's; one that changes ``late_delivery_hours`` has
+    the program's facts summed again (``recount``)."""
     programs_table = store.programs
     for e, _ in batch:
+        before = (await conn.execute(select(programs_table.c.profile).where(
+            programs_table.c.program_id == e.program_id,
+            programs_table.c.profile_version < e.version))).scalar_one_or_none()
         await conn.execute(update(programs_table).where(programs_table.c.program_id == e.program_id,
                                            programs_table.c.profile_version < e.version)
                            .values(profile=e.profile.model_dump_json(),
                                    profile_version=e.version))
+        if before is not None and (programs.parse_profile(before).monitoring.late_delivery_hours
+                                   != e.profile.monitoring.late_delivery_hours):
+            await recount(conn, e.program_id)
 
 
 async def project_listed(conn: AsyncConnection, batch: Batch) -> None:
@@ -187,13 +198,14 @@ async def project_placed(conn: AsyncConnection, batch: Batch) -> None:
         "institution_id": e.institution_id, "enterprise_id": e.enterprise_id,
         "registration_no": e.registration_no, "units": e.units, "placed_at": e.placed_at}
         for e, _ in batch])
-    await insert_new(conn, store.facts, [
+    await insert_facts(conn, [
         _fact(ce, "placed", e.placed_at, e.order_id, units=e.units, amount=e.amount)
         for e, ce in batch])
+    await fold(conn)  # facts of these orders seen before them (deliveries: another topic)
 
 
 async def project_cancelled(conn: AsyncConnection, batch: Batch) -> None:
-    await insert_new(conn, store.facts, [
+    await insert_facts(conn, [
         _fact(ce, "cancelled", e.cancelled_at, e.order_id) for e, ce in batch])
 
 
@@ -206,11 +218,11 @@ async def project_accepted(conn: AsyncConnection, batch: Batch) -> None:
             rows.append(_fact(ce, "rejected", e.accepted_at, e.order_id,
                               units=e.rejected_units, distributor_id=e.distributor_id,
                               suffix=":rejected"))
-    await insert_new(conn, store.facts, rows)
+    await insert_facts(conn, rows)
 
 
 async def project_rejected(conn: AsyncConnection, batch: Batch) -> None:
-    await insert_new(conn, store.facts, [
+    await insert_facts(conn, [
         _fact(ce, "rejected", e.rejected_at, e.order_id) for e, ce in batch])
 
 
@@ -220,7 +232,7 @@ async def project_rejected(conn: AsyncConnection, batch: Batch) -> None:
 async def project_delivered(conn: AsyncConnection, batch: Batch) -> None:
     """R-SUP-3: an order counts as filled when fully delivered; its delivery time is placed →
     delivered."""
-    await insert_new(conn, store.facts, [
+    await insert_facts(conn, [
         _fact(ce, "delivered", e.delivered_at, e.order_id, units=e.units,
               seconds=e.delivery_seconds, distributor_id=e.distributor_id)
         for e, ce in batch if e.complete])
@@ -284,6 +296,192 @@ async def project_installment_overdue(conn: AsyncConnection, batch: Batch) -> No
     await insert_new(conn, store.payment_facts, [row for e, _ in batch for row in _outcome(
         repayment.installment_overdue(e.schedule_id, e.seq, due_at=e.due_at),
         e.program_id, e.institution_id)])
+
+
+# --- month_activity: the counted facts summed per month (R-MON-1) -------------------------------
+
+FIGURE_SUMS = {
+    "orders_placed": "count(*) FILTER (WHERE kind = 'placed')",
+    "ordered_units": "sum(units) FILTER (WHERE kind = 'placed')",
+    "ordered_amount": "sum(amount) FILTER (WHERE kind = 'placed')",
+    "cancelled_units": "sum(coalesce(units, order_units)) FILTER (WHERE kind = 'cancelled')",
+    "accepted_units": "sum(units) FILTER (WHERE kind = 'accepted')",
+    "accepted_amount": "sum(amount) FILTER (WHERE kind = 'accepted')",
+    "rejected_units": "sum(coalesce(units, order_units)) FILTER (WHERE kind = 'rejected')",
+    "orders_delivered": "count(*) FILTER (WHERE kind = 'delivered')",
+    "delivery_seconds": "sum(seconds) FILTER (WHERE kind = 'delivered')",
+    "late_deliveries": "count(*) FILTER (WHERE kind = 'delivered' AND seconds > late_seconds)",
+}
+"""``month_activity``'s figures as sums over facts joined to their orders: the same sums as
+``reports``' figures over the facts (a whole cancellation or rejection counts the order's
+units; a delivery is late beyond the profile's ``late_delivery_hours``)."""
+KEY = ("program_id", "month", "agreement_year", "institution_id", "enterprise_id",
+       "registration_no", "distributor_id")
+FACT_COLUMNS = {"event_id": "text", "kind": "text", "at": "timestamptz", "order_id": "text",
+                "units": "integer", "amount": "bigint", "seconds": "integer",
+                "distributor_id": "text"}
+FOLD_LOCK = "SELECT pg_advisory_xact_lock(hashtext('monitoring.month_activity'))"
+"""Counting one transaction at a time (held to the commit): two consumers adding to the same
+rows in different orders would deadlock; a recount (``recount``) waits for them."""
+Source = Literal["insert", "uncounted", "whole"]
+
+
+@lru_cache(maxsize=8)
+def _count_statement(schema: str | None, source: Source) -> TextClause:
+    """One statement (cached, so compiled once) adding facts, summed per ``month_activity``
+    row, to the rows (Shanghai month of the event time, R-PRG-4; the program's agreement year
+    from the bound years), the facts whose order and program are known:
+
+    * ``insert``: the facts bound as arrays, inserted (a replayed one is not), those countable
+      inserted counted and added, the others uncounted;
+    * ``uncounted``: those not counted yet, marked counted (a fact seen before its order or
+      its program);
+    * ``whole``: every fact, marked or not (a rebuild's fresh tables, ``fold_all``)."""
+    prefix = f"{schema}." if schema else ""
+    columns = """f.kind, f.at, f.units, f.amount, f.seconds,
+              coalesce(f.distributor_id, '') AS distributor_id, o.program_id,
+              o.institution_id, o.enterprise_id, o.registration_no, o.units AS order_units,
+              known.late_seconds"""
+    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in FACT_COLUMNS.items())
+    names = ", ".join(FACT_COLUMNS)
+    moved = {
+        "whole": f"""SELECT {columns} FROM {prefix}facts AS f
+    JOIN {prefix}orders AS o ON o.order_id = f.order_id
+    JOIN known ON known.program_id = o.program_id""",
+        "uncounted": f"""
+    UPDATE {prefix}facts AS f SET counted = true
+    FROM {prefix}orders AS o JOIN known ON known.program_id = o.program_id
+    WHERE NOT f.counted AND o.order_id = f.order_id
+    RETURNING {columns}""",
+        "insert": f"""SELECT {columns} FROM inserted AS f
+    JOIN {prefix}orders AS o ON o.order_id = f.order_id
+    JOIN known ON known.program_id = o.program_id
+    WHERE f.counted""",
+    }[source]
+    inserted = f"""
+new AS (SELECT * FROM unnest({arrays}) AS n({names})),
+inserted AS (
+    INSERT INTO {prefix}facts ({names}, counted)
+    SELECT n.*, known.program_id IS NOT NULL FROM new AS n
+    LEFT JOIN {prefix}orders AS o ON o.order_id = n.order_id
+    LEFT JOIN known ON known.program_id = o.program_id
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING *),""" if source == "insert" else ""
+    figures = ", ".join(FIGURE_SUMS)
+    sums = ", ".join(f"coalesce({expr}, 0)" for expr in FIGURE_SUMS.values())
+    adds = ", ".join(f"{name} = m.{name} + excluded.{name}" for name in FIGURE_SUMS)
+    return text(f"""
+WITH known AS (
+    SELECT * FROM unnest(CAST(:program_ids AS text[]), CAST(:late_seconds AS bigint[]))
+        AS p(program_id, late_seconds)),
+years AS (
+    SELECT * FROM unnest(CAST(:year_programs AS text[]), CAST(:year_numbers AS integer[]),
+                         CAST(:year_starts AS timestamptz[]), CAST(:year_ends AS timestamptz[]))
+        AS y(program_id, agreement_year, year_start, year_end)),{inserted}
+moved AS ({moved})
+INSERT INTO {prefix}month_activity AS m ({", ".join(KEY)}, {figures})
+SELECT moved.program_id,
+       CAST(date_trunc('month', moved.at AT TIME ZONE 'Asia/Shanghai') AS date),
+       coalesce(years.agreement_year, 0), institution_id, enterprise_id, registration_no,
+       distributor_id, {sums}
+FROM moved LEFT JOIN years ON years.program_id = moved.program_id
+    AND moved.at >= years.year_start AND moved.at < years.year_end
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET {adds}
+""")
+
+
+def _schema(conn: AsyncConnection) -> str | None:
+    """The schema the read models are written to: a rebuild's fresh one, or None (live)."""
+    translate = conn.sync_connection.get_execution_options().get(  # type: ignore[union-attr]
+        "schema_translate_map") or {}
+    return translate.get(None)
+
+
+async def _known(conn: AsyncConnection) -> dict[str, Any]:
+    """The programs known (a fact of another waits uncounted), bound for ``_count_statement``:
+    their late-delivery limits and agreement years (R-PRG-2). Read once per transaction, under
+    ``FOLD_LOCK`` (so a limit a recount changed is the one counted with)."""
+    transaction = conn.sync_connection.get_transaction()  # type: ignore[union-attr]
+    cached = conn.info.get("monitoring.known")
+    if transaction is not None and cached is not None and cached[0] is transaction:
+        return dict(cached[1])
+    await conn.execute(text(FOLD_LOCK))  # begins the transaction if none had begun
+    transaction = conn.sync_connection.get_transaction()  # type: ignore[union-attr]
+    bound = _bound(await programs.all_programs(conn))
+    conn.info["monitoring.known"] = (transaction, bound)
+    return dict(bound)
+
+
+def _bound(known: list[programs.Program]) -> dict[str, Any]:
+    years = [(p.program_id, n, start, end) for p in known for n, start, end in p.years()]
+    return {
+        "program_ids": [p.program_id for p in known],
+        "late_seconds": [p.profile.monitoring.late_delivery_hours * 3600 for p in known],
+        "year_programs": [y[0] for y in years], "year_numbers": [y[1] for y in years],
+        "year_starts": [y[2] for y in years], "year_ends": [y[3] for y in years]}
+
+
+def _forget_known(conn: AsyncConnection) -> None:
+    conn.info.pop("monitoring.known", None)
+
+
+async def insert_facts(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Insert facts not there yet (a replayed event inserts nothing), counted into
+    ``month_activity`` in the same statement when their order and program are known (R-MON-1);
+    the others wait uncounted for ``fold``. On SQLite, and into a rebuild's fresh tables
+    (summed once at the end, ``fold_all``), a plain insert."""
+    if not rows:
+        return
+    schema = _schema(conn)
+    if not is_postgres(conn) or schema is not None:
+        await insert_new(conn, store.facts, rows)
+        return
+    params = await _known(conn)
+    for name in FACT_COLUMNS:
+        values = [row.get(name) for row in rows]
+        kind = store.facts.c[name].type
+        if isinstance(kind, TypeDecorator):  # Fen, UTCDateTime: converted as the column would
+            values = [kind.process_bind_param(v, conn.dialect) for v in values]
+        params[name] = values
+    await conn.execute(_count_statement(None, "insert"), params)
+
+
+async def fold(conn: AsyncConnection) -> None:
+    """Count the facts left uncounted whose order and program are now known (a fact seen
+    before its order's placement, or before its program): after orders or programs arrive.
+    A report adds those still uncounted itself. Live tables on PostgreSQL only."""
+    if is_postgres(conn) and _schema(conn) is None:
+        await conn.execute(_count_statement(None, "uncounted"), await _known(conn))
+
+
+async def fold_all(conn: AsyncConnection, schema: str) -> None:
+    """A rebuild's fresh facts (all inserted as counted) summed into its empty
+    ``month_activity`` in one pass, no fact updated; those whose order or program is not
+    known are marked uncounted (for the folds after the swap). ``conn`` writes to
+    ``schema``. Without the counting lock: the live consumers count into the live tables
+    meanwhile."""
+    params = _bound(await programs.all_programs(conn))
+    await conn.execute(_count_statement(schema, "whole"), params)
+    facts, orders = store.facts, store.orders
+    await conn.execute(update(facts).where(~select(orders.c.order_id).where(
+        orders.c.order_id == facts.c.order_id,
+        orders.c.program_id.in_(params["program_ids"])).exists()).values(counted=False))
+
+
+async def recount(conn: AsyncConnection, program_id: str) -> None:
+    """The program's facts counted again (its ``month_activity`` rows dropped, its facts
+    uncounted, then folded with the new limit): its late-delivery limit changed."""
+    if not is_postgres(conn) or _schema(conn) is not None:
+        return  # a rebuild's fresh tables are summed at the end, with the newest profiles
+    facts, orders, rows = store.facts, store.orders, store.month_activity
+    await conn.execute(text(FOLD_LOCK))
+    _forget_known(conn)
+    await conn.execute(update(facts).where(
+        facts.c.counted, facts.c.order_id.in_(select(orders.c.order_id).where(
+            orders.c.program_id == program_id))).values(counted=False))
+    await conn.execute(rows.delete().where(rows.c.program_id == program_id))
+    await fold(conn)
 
 
 PROJECTORS: dict[type[Event], Projector] = {

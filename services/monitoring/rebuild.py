@@ -21,10 +21,13 @@ PostgreSQL only (schemas); on SQLite drop the database file and let the consumer
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from queue import Empty
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -33,8 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.base import CloudEvent, Event
 from services.monitoring import store
-from services.monitoring.readmodels import PROJECTORS, groups
-from services.runtime.db import is_postgres
+from services.monitoring.readmodels import PROJECTORS, fold_all, groups
+from services.runtime.db import is_postgres, make_engine
 from services.runtime.envelope import decode_as
 
 FRESH = "monitoring_rebuild"
@@ -71,16 +74,19 @@ PARALLEL = 4
 (one's database round trips overlap another's decoding). Safe because a partition is replayed
 by one of them, in order, and every event of an aggregate is on one partition (keyed by it):
 the projectors read nothing of another aggregate."""
+WORKERS = max(1, min(PARALLEL, os.cpu_count() or 1))
+"""Processes the consumers are spread over (each its own interpreter, so decoding runs on
+every core): the fresh tables' replay; the tail, after the swap, is replayed in this one."""
 
 
 async def _replay(engine: AsyncEngine, bootstrap: str, start: dict[TopicPartition, int] | None,
                   end: dict[TopicPartition, int] | None, schema: str | None,
-                  progress: Progress | None, parallel: int = PARALLEL
+                  progress: Progress | None, parallel: int = PARALLEL, workers: int = 1
                   ) -> tuple[int, dict[TopicPartition, int]]:
     """Apply every event of the topics from ``start`` (default: the beginning) to ``end``
     (default: the end offsets now) into the read models of ``schema`` (None: the live ones),
-    the partitions shared among ``parallel`` consumers (``PARALLEL``); returns how many events
-    and the end offsets."""
+    the partitions shared among ``parallel`` consumers (``PARALLEL``) spread over ``workers``
+    processes; returns how many events and the end offsets."""
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                              enable_auto_commit=False)
     await probe.start()
@@ -101,6 +107,7 @@ async def _replay(engine: AsyncEngine, bootstrap: str, start: dict[TopicPartitio
         least = loads.index(min(loads))
         shares[least].append(tp)
         loads[least] += size[tp]
+    shares = [share for share in shares if share]
     done, started = 0, time.monotonic()
 
     def advance(n: int) -> None:
@@ -109,11 +116,74 @@ async def _replay(engine: AsyncEngine, bootstrap: str, start: dict[TopicPartitio
         if progress is not None:
             progress(done, total, time.monotonic() - started)
 
-    await asyncio.gather(*(_replay_share(engine, bootstrap, share, first, end, schema, advance)
-                           for share in shares if share))
+    if workers > 1 and len(shares) > 1:
+        await _in_processes(engine, bootstrap, shares, first, end, schema, advance, workers)
+    else:
+        await asyncio.gather(*(_replay_share(engine, bootstrap, share, first, end, schema,
+                                             advance) for share in shares))
     if progress is not None and total == 0:
         progress(0, 0, 0.0)
     return done, end
+
+
+async def _in_processes(engine: AsyncEngine, bootstrap: str,
+                        shares: list[list[TopicPartition]], first: dict[TopicPartition, int],
+                        end: dict[TopicPartition, int], schema: str | None,
+                        advance: Callable[[int], None], workers: int) -> None:
+    """The shares replayed by ``workers`` processes (each its own engine, its shares'
+    consumers at once), reporting every fetch applied on a queue (the progress line is this
+    process's); a process that fails fails the rebuild."""
+    context = multiprocessing.get_context("spawn")
+    queue: Any = context.Queue()
+    url = engine.url.render_as_string(hide_password=False)
+    groups = [shares[i::workers] for i in range(min(workers, len(shares)))]
+    processes = [context.Process(target=_worker, name=f"rebuild-{i}", daemon=True,
+                                 args=(url, bootstrap, group, first, end, schema, queue))
+                 for i, group in enumerate(groups)]
+    for process in processes:
+        process.start()
+    try:
+        running = len(processes)
+        while running:
+            try:
+                message = await asyncio.to_thread(queue.get, True, 1.0)
+            except Empty:
+                dead = [p.name for p in processes if p.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f"rebuild workers {dead} died") from None
+                continue
+            if isinstance(message, int):
+                advance(message)
+            elif message is None:
+                running -= 1
+            else:
+                raise RuntimeError(f"rebuild worker failed: {message}")
+    finally:
+        for process in processes:
+            await asyncio.to_thread(process.join, 30)
+            if process.is_alive():
+                process.terminate()
+
+
+def _worker(url: str, bootstrap: str, shares: list[list[TopicPartition]],
+            first: dict[TopicPartition, int], end: dict[TopicPartition, int],
+            schema: str | None, queue: Any) -> None:
+    """One process's shares (``_in_processes``): None on the queue when done, else the
+    failure's text."""
+    async def run() -> None:
+        engine = make_engine(url)
+        try:
+            await asyncio.gather(*(_replay_share(engine, bootstrap, share, first, end, schema,
+                                                 queue.put) for share in shares))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except BaseException as exc:  # reported to the parent, which fails the rebuild
+        queue.put(f"{type(exc).__name__}: {exc}")
+        raise
+    queue.put(None)
 
 
 async def _replay_share(engine: AsyncEngine, bootstrap: str, share: list[TopicPartition],
@@ -188,6 +258,9 @@ async def _fresh_tables(engine: AsyncEngine) -> None:
             c, tables=list(store.READ_MODELS)))
         for index in _deferred_indexes():
             await conn.execute(text(f"DROP INDEX {FRESH}.{index.name}"))
+        # facts replayed count as summed: ``fold_all`` sums them once, with no update of each
+        await conn.execute(text(f"ALTER TABLE {FRESH}.facts ALTER COLUMN counted "
+                                "SET DEFAULT true"))
 
 
 async def _build_indexes(engine: AsyncEngine) -> None:
@@ -213,15 +286,20 @@ async def _swap(engine: AsyncEngine) -> None:
         await conn.execute(text(f"DROP SCHEMA {FRESH} CASCADE"))
 
 
-async def rebuild(engine: AsyncEngine, bootstrap: str, *,
-                  progress: Progress | None = None) -> RebuildResult:
+async def rebuild(engine: AsyncEngine, bootstrap: str, *, progress: Progress | None = None,
+                  workers: int = WORKERS) -> RebuildResult:
     """Replay the topics into fresh read models and swap them in (see the module's text)."""
     if not is_postgres(engine):
         raise RuntimeError("vbp monitoring rebuild needs PostgreSQL (VBP_MONITORING_"
                            "DATABASE_URL); on SQLite remove the database file instead")
     started = time.monotonic()
     await _fresh_tables(engine)
-    events, end = await _replay(engine, bootstrap, None, None, FRESH, progress)
+    events, end = await _replay(engine, bootstrap, None, None, FRESH, progress,
+                                workers=workers)
+    async with engine.begin() as conn:  # the fresh facts summed into month_activity at once
+        await fold_all(await conn.execution_options(schema_translate_map={None: FRESH}), FRESH)
+        await conn.execute(text(f"ALTER TABLE {FRESH}.facts ALTER COLUMN counted "
+                                "SET DEFAULT false"))
     await _build_indexes(engine)
     await _swap(engine)
     tail, _ = await _replay(engine, bootstrap, end, None, None, None)

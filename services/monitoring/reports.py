@@ -15,14 +15,13 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import fields
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
 from pydantic import BaseModel
 from sqlalchemy import (
-    Integer,
     Numeric,
     Select,
     String,
@@ -32,6 +31,7 @@ from sqlalchemy import (
     insert,
     literal,
     null,
+    or_,
     select,
     text,
     tuple_,
@@ -104,6 +104,26 @@ def _activity_query(program: Program, month: Month, year: tuple[datetime, dateti
         .group_by(O.c.institution_id, O.c.enterprise_id, O.c.registration_no,
                   F.c.distributor_id)
     )
+
+
+def _counted_query(program: Program, month: Month) -> Select[Any]:
+    """The month's rows of ``month_activity`` (the counted facts summed), and for the accepted
+    units of the agreement year so far the year's rows of the months before (figures as
+    ``_activity_figures``; R-MON-1)."""
+    rows = store.month_activity
+    first = date(month.year, month.month, 1)
+    number = program.year_number(month.end - TICK)
+    this = rows.c.month == first
+    year = rows.c.agreement_year == number
+    figures: dict[str, Any] = {name: case((this, rows.c[name]), else_=0)
+                               for name in ACTIVITY if name != "accepted_units_ytd"}
+    figures["accepted_units_ytd"] = (case((year, rows.c.accepted_units), else_=0) if number
+                                     else rows.c.accepted_units)
+    wanted = or_(this, and_(year, rows.c.month < first)) if number else this
+    return (select(rows.c.institution_id, rows.c.enterprise_id,
+                   func.nullif(rows.c.distributor_id, "").label("distributor_id"),
+                   *[figures[name].label(name) for name in ACTIVITY])
+            .where(rows.c.program_id == program.program_id, wanted))
 
 
 def _payments_query(program: Program, month: Month) -> Select[Any]:
@@ -200,35 +220,58 @@ async def rolled_up(conn: AsyncConnection, month: Month, *, region: str | None =
                     dimensions: Sequence[Dimension] = rules.DIMENSIONS
                     ) -> dict[Dimension, dict[str, Figures]]:
     """The month's figures summed per key of each dimension (``rules.roll_up`` of
-    ``grains``). On PostgreSQL in one statement: the grains of every program in scope as one
-    ``UNION ALL``, summed by ``GROUPING SETS`` (one per dimension), so a region of thousands
-    of institutions costs one aggregate, not a Python loop over its grains."""
+    ``grains``). On PostgreSQL in three statements, one per kind of grain (orders' activity,
+    payments' outcomes, agreements): each kind's grains of every program in scope as one
+    ``UNION ALL``, summed by ``GROUPING SETS`` (one per dimension) over its own figures only,
+    so a region of thousands of institutions costs three aggregates, not a Python loop over
+    its grains (nor one aggregate carrying every figure for every grain). Orders' activity is
+    read from ``month_activity`` (the counted facts, already summed per month), plus the
+    facts not counted yet."""
     if not is_postgres(conn):
         found = await grains(conn, month, region=region, program_id=program_id)
         return {d: rules.roll_up(found, d) for d in dimensions}
-    parts: list[Select[Any]] = []
+    activity: list[Select[Any]] = []
+    payments: list[Select[Any]] = []
+    agreed: list[Select[Any]] = []
     for program in await _scope(conn, region, program_id):
         year = program.agreement_year(month.end - TICK)
         ident = (literal(program.program_id, String).label("program_id"),
                  literal(program.region, String).label("region"))
-        act = _activity_query(program, month, year).subquery()
-        parts.append(select(*ident, act.c.institution_id, act.c.enterprise_id,
-                            act.c.distributor_id, *_padded(act.c, ACTIVITY)))
+        activity.append(_counted_query(program, month).add_columns(*ident))
+        act = _activity_query(program, month, year).where(~F.c.counted).subquery()
+        activity.append(select(act.c.institution_id, act.c.enterprise_id,
+                               act.c.distributor_id, *[act.c[n] for n in ACTIVITY], *ident))
         pay = _payments_query(program, month).subquery()
-        parts.append(select(*ident, pay.c.institution_id, pay.c.enterprise_id,
-                            null().label("distributor_id"), *_padded(pay.c, PAYMENTS)))
+        payments.append(select(pay.c.institution_id, pay.c.enterprise_id,
+                               null().label("distributor_id"), *[pay.c[n] for n in PAYMENTS],
+                               *ident))
         if year is None:
             continue
         share = rules.year_fraction(year[0], year[1], month.end)
         agr = _agreements_query(program, month.end, year).subquery()
-        parts.append(select(*ident, agr.c.institution_id, agr.c.enterprise_id,
-                            null().label("distributor_id"), *_padded(
-                                {"agreement_units": agr.c.units,
-                                 "expected_units": agr.c.units * literal(share, Numeric)},
-                                ["agreement_units", "expected_units"])))
+        agreed.append(select(agr.c.institution_id, agr.c.enterprise_id,
+                             null().label("distributor_id"),
+                             agr.c.units.label("agreement_units"),
+                             (agr.c.units * literal(share, Numeric)).label("expected_units"),
+                             *ident))
     out: dict[Dimension, dict[str, Figures]] = {d: {} for d in dimensions}
-    if not parts or not dimensions:
+    if not dimensions:
         return out
+    # the grouping sets' hash tables of a region of thousands of institutions outgrow the
+    # default 4 MB and spilled to disk (EXPLAIN ANALYZE: 5 batches); for this transaction only
+    await conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
+    for parts, names in ((activity, ACTIVITY), (payments, PAYMENTS),
+                         (agreed, ["agreement_units", "expected_units"])):
+        if parts:
+            await _grouped(conn, parts, names, dimensions, out)
+    return out
+
+
+async def _grouped(conn: AsyncConnection, parts: Sequence[Select[Any]], names: Sequence[str],
+                   dimensions: Sequence[Dimension], out: dict[Dimension, dict[str, Figures]]
+                   ) -> None:
+    """The figures ``names`` of the grains ``parts`` summed per key of each dimension (one
+    ``GROUPING SETS`` statement), set into ``out``."""
     every = union_all(*parts).subquery()
     keys = {"institution": every.c.institution_id, "enterprise": every.c.enterprise_id,
             "distributor": every.c.distributor_id, "program": every.c.program_id,
@@ -236,24 +279,18 @@ async def rolled_up(conn: AsyncConnection, month: Month, *, region: str | None =
     query = (select(*[func.grouping(keys[d]).label(f"g_{d}") for d in dimensions],
                     *[keys[d].label(f"k_{d}") for d in dimensions],
                     *[type_coerce(func.sum(every.c[name]), Fen() if name in MONEY
-                                  else Numeric()).label(name) for name in FIGURES])
+                                  else Numeric()).label(name) for name in names])
              .group_by(func.grouping_sets(*[tuple_(keys[d]) for d in dimensions])))
     n = len(dimensions)
-    # the grouping sets' hash tables of a region of thousands of institutions outgrow the
-    # default 4 MB and spilled to disk (EXPLAIN ANALYZE: 5 batches); for this transaction only
-    await conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
     for row in await conn.execute(query):
         for i, d in enumerate(dimensions):
             key = row[n + i]
             if row[i] == 0 and key is not None:  # no key: left out, as roll_up does
-                out[d][key] = _figures(row, FIGURES)
+                figures = out[d].setdefault(key, Figures())
+                for name, value in zip(names, tuple(row)[2 * n:], strict=True):
+                    setattr(figures, name, Decimal(value or 0) if name in DECIMALS
+                            else int(value or 0))
                 break
-    return out
-
-
-def _padded(columns: Any, names: Sequence[str]) -> list[Any]:
-    """Every figure column, those not in ``names`` as 0."""
-    return [(columns[n] if n in names else literal(0, Integer)).label(n) for n in FIGURES]
 
 
 class MonthReport(BaseModel):

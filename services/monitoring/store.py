@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -25,6 +26,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 
 from services.runtime.db import BigId, Fen, UTCDateTime, new_metadata
@@ -204,11 +207,16 @@ facts = Table(
     Column("amount", Fen()),
     Column("seconds", Integer),
     Column("distributor_id", String(64)),
+    Column("counted", Boolean, nullable=False, server_default=false()),
     Index("ix_facts_at", "at"),
     Index("ix_facts_order", "order_id"),
+    Index("ix_facts_uncounted", "at", postgresql_where=text("NOT counted"),
+          sqlite_where=text("NOT counted")),
 )
 """One row per event that moves a monthly figure, at its *event* time (R-MON-1): placed,
-cancelled, accepted, rejected, delivered; dimensions come from the order (joined)."""
+cancelled, accepted, rejected, delivered; dimensions come from the order (joined).
+``counted``: already summed into ``month_activity`` (``readmodels.fold``); a fact whose order
+or program is not known yet waits uncounted, and a report adds the uncounted ones itself."""
 
 pacing_warnings = Table(
     "pacing_warnings",
@@ -253,6 +261,27 @@ settled on time / overdue, disbursed on time / late, at the outcome's event time
 ``enterprise_id`` and ``payer`` (institution, or the fund under direct settlement); an
 installment names neither."""
 
+month_activity = Table(
+    "month_activity",
+    metadata,
+    Column("program_id", String(64), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("agreement_year", Integer, primary_key=True),
+    Column("institution_id", String(64), primary_key=True),
+    Column("enterprise_id", String(64), primary_key=True),
+    Column("registration_no", String(40), primary_key=True),
+    Column("distributor_id", String(64), primary_key=True),
+    *[Column(name, BigInteger, nullable=False) for name in (
+        "orders_placed", "ordered_units", "ordered_amount", "cancelled_units",
+        "accepted_units", "accepted_amount", "rejected_units", "orders_delivered",
+        "delivery_seconds", "late_deliveries")],
+)
+"""The counted facts summed per program, Shanghai month of their event time, agreement year
+(1, 2 …; 0 outside the program's cycle), institution, product and distributor ('' for none):
+what a month's report reads instead of the facts (R-MON-1: by event time, so a late event is
+added to its own month's row). Amounts in fen; ``late_deliveries`` by the program's current
+``late_delivery_hours`` (a profile changing it has the program's rows summed again)."""
+
 READ_MODELS: tuple[Table, ...] = (programs, listings, agreements, orders, facts,
-                                  pacing_warnings, supply_risks, payment_facts)
+                                  pacing_warnings, supply_risks, payment_facts, month_activity)
 """Rebuilt from the topics by ``vbp monitoring rebuild``."""
