@@ -47,9 +47,9 @@ from services.runtime.clock import (
 from services.sim.province import PRESET, Institution, Province
 
 DAY = timedelta(days=1)
-FUND_CHUNK = 100
-"""Institutions per ``POST /v1/fund-payments`` (500 at once overran the 30 s request timeout
-on the loaded test machine)."""
+FUND_CHUNK = 25
+"""Institutions per ``POST /v1/fund-payments`` (500 at once overran payments' 30 s request
+timeout on the loaded test machine, and 100 did three times in a 10-minute chaos run)."""
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 Step = Callable[[], Awaitable[None]]
 
@@ -381,9 +381,9 @@ class Driver:
     async def ship(self, o: Order, late: bool) -> None:
         assert o.order_id is not None
         distributor = self.expected_distributor(o.registration_no) if o.tries == 0 else None
-        if distributor is None:
-            r = await self.call("GET", "orders", f"/v1/orders/{o.order_id}", "institution",
-                                o.institution.institution_id)
+        if distributor is None:  # where supply routed it (orders learns it from supply later)
+            r = await self.call("GET", "supply", f"/v1/deliveries/{o.order_id}", "regulator",
+                                "BUREAU")
             body = r.json() if r.status_code == 200 else {}
             if body.get("status") == "routed" and body.get("distributor_id"):
                 distributor = str(body["distributor_id"])
