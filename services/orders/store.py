@@ -546,11 +546,12 @@ async def change_order(conn: AsyncConnection, row: Any, change: str, values: dic
     """A change of an order: its new values with the next version, and the history row saying
     what, who, when and why (R-AGR-9); the order as it is now."""
     version = row.version + 1
-    await conn.execute(update(orders).where(orders.c.order_id == row.order_id)
-                       .values(**values, updated_at=at, version=version))
+    new = (await conn.execute(update(orders).where(orders.c.order_id == row.order_id)
+                              .values(**values, updated_at=at, version=version)
+                              .returning(*orders.c))).one()
     await write_history(conn, history, [history_row(
         ORDER, row.order_id, change, {**detail, "version": version}, actor, reason, at)])
-    return await get_order(conn, row.order_id)
+    return new
 
 
 def accepted_sum(program_id: Any, year: Any, institution_id: Any,
