@@ -27,10 +27,10 @@ CONSUMERS = [
         ListingSuspended: listings.on_suspended,
         ListingReinstated: listings.on_reinstated,
     }),
-    ConsumerSpec(name="supply", routes={
-        OrderRouted: lifecycle.on_routed,
-        OrderShipped: lifecycle.on_shipped,
-        OrderDelivered: lifecycle.on_delivered,
-        SupplyRiskOpened: lifecycle.on_supply_risk,
+    ConsumerSpec(name="supply", routes={}, chunk_routes={
+        OrderRouted: lifecycle.on_supply_events,
+        OrderShipped: lifecycle.on_supply_events,
+        OrderDelivered: lifecycle.on_supply_events,
+        SupplyRiskOpened: lifecycle.on_supply_events,
     }),
 ]

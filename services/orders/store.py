@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    any_,
     bindparam,
     case,
     exists,
@@ -515,16 +516,42 @@ async def get_order(conn: AsyncConnection, order_id: str, *, for_update: bool = 
     return (await conn.execute(query)).first()
 
 
+LOCK_ORDERS = (select(orders).where(orders.c.order_id == any_(bindparam(
+    "order_ids", type_=postgresql.ARRAY(String)))).order_by(orders.c.order_id).with_for_update())
+"""Several orders locked for a change, in one statement (in order_id order, so two such
+transactions never wait on each other crosswise)."""
+
+SUPPLY_MOVE_COLUMNS = ("status", "distributor_id", "supply_risk", "shipped_units",
+                       "delivered_units", "updated_at", "version")
+"""What supply's events change on an order (``lifecycle``)."""
+
+SAVE_SUPPLY_MOVES = update(orders).where(orders.c.order_id == bindparam("b_order_id"))
+
+
+async def lock_orders(conn: AsyncConnection, order_ids: Sequence[str]) -> list[Row[Any]]:
+    return list((await conn.execute(LOCK_ORDERS, {"order_ids": list(order_ids)})).all())
+
+
+async def save_supply_moves(conn: AsyncConnection, changed: Iterable[dict[str, Any]]) -> None:
+    """Orders as supply's events left them (``SUPPLY_MOVE_COLUMNS`` of each, one statement
+    for them all)."""
+    params = [{"b_order_id": row["order_id"], **{c: row[c] for c in SUPPLY_MOVE_COLUMNS}}
+              for row in changed]
+    if params:
+        await conn.execute(SAVE_SUPPLY_MOVES, params)
+
+
 async def change_order(conn: AsyncConnection, row: Any, change: str, values: dict[str, Any],
                        detail: dict[str, Any], actor: str, reason: str, at: datetime) -> Any:
     """A change of an order: its new values with the next version, and the history row saying
     what, who, when and why (R-AGR-9); the order as it is now."""
     version = row.version + 1
-    await conn.execute(update(orders).where(orders.c.order_id == row.order_id)
-                       .values(**values, updated_at=at, version=version))
+    new = (await conn.execute(update(orders).where(orders.c.order_id == row.order_id)
+                              .values(**values, updated_at=at, version=version)
+                              .returning(*orders.c))).one()
     await write_history(conn, history, [history_row(
         ORDER, row.order_id, change, {**detail, "version": version}, actor, reason, at)])
-    return await get_order(conn, row.order_id)
+    return new
 
 
 def accepted_sum(program_id: Any, year: Any, institution_id: Any,

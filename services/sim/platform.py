@@ -57,7 +57,7 @@ class Platform:
         """The databases and the five services, with ``clock_env`` in their environment."""
         assert self.broker is not None and self.postgres is not None
         self.env = {"KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
-                    "VBP_JWT_SECRET": self.secret, "VBP_RELAY_INTERVAL_S": "0.1",
+                    "VBP_JWT_SECRET": self.secret, "VBP_RELAY_INTERVAL_S": "1.0",
                     "VBP_LOG_LEVEL": "WARNING", **self.clock_env}
         for name in launcher.SERVICES:
             self.env[f"VBP_{name.upper()}_DATABASE_URL"] = self.postgres.create_database(

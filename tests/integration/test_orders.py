@@ -841,6 +841,63 @@ async def test_r_agr_8_illegal_transitions_are_refused(app: App) -> None:
     assert (await get_order(app, p, 1, o["order_id"]))["status"] == "cancelled"
 
 
+async def test_r_agr_8_supply_events_sent_together_apply_as_one_after_the_other(
+        app: App) -> None:
+    """Supply's events for several orders, interleaved and sent at once (applied a chunk at a
+    time, set-wise): each order ends as if they were applied one by one, every change in its
+    history with consecutive versions, the one its status forbids noted, an unknown order's
+    ignored."""
+    p = await seed(app)
+    reg = P1["registration_no"]
+    a, b, c = [await placed(app, p, 1, reg, 4) for _ in range(3)]
+    r = await act(app, p, 1, c["order_id"], "cancel", {"reason": "ordered twice"})
+    assert r.status_code == 200, r.text
+    now = datetime.now(UTC)
+
+    def routed(o: dict[str, Any]) -> OrderRouted:
+        return OrderRouted(order_id=o["order_id"], institution_id=o["institution_id"],
+                           enterprise_id=o["enterprise_id"], distributor_id="D-1",
+                           assignment_id="AS-1", routed_at=now)
+
+    def shipped(o: dict[str, Any]) -> OrderShipped:
+        return OrderShipped(order_id=o["order_id"], distributor_id="D-1", units=4,
+                            shipped_at=now, recorded_by="distributor:D-1/u")
+
+    unknown = {**a, "order_id": "O-NOT-HERE"}
+    await publish(app.bootstrap, routed(a), routed(b), shipped(a), shipped(c),
+                  OrderDelivered(order_id=a["order_id"], distributor_id="D-1",
+                                 enterprise_id=a["enterprise_id"], units=4, delivered_at=now,
+                                 delivery_seconds=60, recorded_by="distributor:D-1/u"),
+                  SupplyRiskOpened(order_id=b["order_id"], enterprise_id=E1,
+                                   registration_no=reg, institution_id=b["institution_id"],
+                                   reason="stock short", opened_at=now),
+                  routed(unknown), shipped(b))
+
+    async def history(o: dict[str, Any]) -> list[dict[str, Any]]:
+        got = await app.client.get(f"/v1/orders/{o['order_id']}/history", headers=REGULATOR)
+        return list(got.json())
+
+    async def applied() -> None:
+        assert [h["change"] for h in await history(b)] == [
+            "placed", "routed", "supply_risk_opened", "shipped"]
+
+    await eventually(applied, timeout=60)
+    got_a, got_b = (await get_order(app, p, 1, a["order_id"]),
+                    await get_order(app, p, 1, b["order_id"]))
+    assert (got_a["status"], got_a["distributor_id"], got_a["delivered_units"]) == (
+        "delivered", "D-1", 4)
+    assert (got_b["status"], got_b["supply_risk"], got_b["shipped_units"]) == (
+        "shipped", "stock short", 4)
+    hist_a, hist_b = await history(a), await history(b)
+    assert [h["change"] for h in hist_a] == ["placed", "routed", "shipped", "delivered"]
+    assert [h["detail"].get("version") for h in hist_a[1:]] == [2, 3, 4]
+    assert [h["detail"].get("version") for h in hist_b[1:]] == [2, 3, 4]
+    assert [h["detail"]["status"] for h in hist_b[1:]] == ["routed", "routed", "shipped"]
+    hist_c = await history(c)
+    assert [h["change"] for h in hist_c][-2:] == ["cancelled", "shipped_ignored"]
+    assert (await get_order(app, p, 1, c["order_id"]))["status"] == "cancelled"
+
+
 # === R-AGR-2 renewal ===========================================================================
 
 

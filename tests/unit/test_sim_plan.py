@@ -89,3 +89,17 @@ def test_every_order_placed_is_routed_once_or_a_supply_risk() -> None:
     records.append(rec(DELIVERIES_TOPIC, "O3", OrderRouted.TYPE, "r3-again"))
     twice = _routed_once(records)
     assert not twice.ok and twice.problems == ["order O3 routed 2 times"]
+
+
+def test_each_month_end_pays_its_own_month_whenever_it_runs() -> None:
+    """The fund payments' month comes from the step's plan, not the clock when it runs: two
+    steps run late in one calendar month paid it twice (the same ids at once, which payments
+    answered 500) and skipped the month before."""
+    driver, _ = planned()
+    ends = sorted((when, step.args) for when, _, step in driver._queue
+                  if getattr(step, "func", None) is not None
+                  and step.func.__name__ == "month_end")
+    months = [last for _, (_, last) in ends]
+    assert len(set(months)) == len(months) == 13
+    index = [d.year * 12 + d.month for d in months]
+    assert index == list(range(index[0], index[0] + 13))  # consecutive, none skipped
