@@ -37,7 +37,7 @@ from services.payments.domain.ledger import Ledger, LedgerRefused
 from services.payments.domain.offsets import Outstanding, apply_month
 from services.runtime.auth import Principal
 from services.runtime.clock import month_start
-from services.runtime.db import UnitOfWork, bulk_insert
+from services.runtime.db import UnitOfWork, bulk_insert, is_postgres
 from services.runtime.problems import Problem
 from services.runtime.rows import RowError
 from services.runtime.texts import text
@@ -51,6 +51,8 @@ MAX_ROWS = 50_000
 def fund_payment_id(agency_id: str, institution_id: str, month: date) -> str:
     return f"{agency_id}:{institution_id}:{month:%Y-%m}"
 
+
+AGENCY_LOCK = sql("SELECT pg_advisory_xact_lock(hashtext('payments.fund_payments:' || :agency))")
 
 FOREIGN_PG = sql("""
 SELECT i.id FROM unnest(CAST(:ids AS text[])) AS i(id)
@@ -114,6 +116,11 @@ async def submit(uow: UnitOfWork, items: Sequence[FundPaymentIn], caller: Princi
     order (``domain.ledger.Ledger`` checks every limit), then written in bulk."""
     conn = uow.conn
     agency_id = caller.org
+    if is_postgres(conn):
+        # One agency's submissions one after the other: two requests carrying the same
+        # month at once would both find it new, and the second would fail on its transfers'
+        # ids instead of being a replay.
+        await conn.execute(AGENCY_LOCK, {"agency": agency_id})
     rows = []
     for n, item in enumerate(items, start=1):
         month = item.month.replace(day=1)

@@ -413,6 +413,22 @@ async def test_several_months_in_one_request_and_every_bad_row_named(app: App) -
         await engine.dispose()
 
 
+async def test_the_same_months_sent_at_once_are_recorded_once(app: App) -> None:
+    """R-PAY-4: the same months in several requests at once (different Idempotency-Keys, as
+    an agency's retry after a lost answer sends them) are recorded by one and replayed by
+    the others, none of them a server error (they once met on the transfers' ids: 500)."""
+    p = await program(app)
+    rows = [(p.institution(n), "2024-02-01", f"{n}.00") for n in range(1, 21)]
+    answers = await asyncio.gather(*(fund_payments(app, p, rows) for _ in range(4)))
+    assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
+    assert sorted(a.json()["submitted"] for a in answers) == [0, 0, 0, 20]
+    engine = make_engine(app.url)
+    try:
+        assert (await reconcile(engine)).ok
+    finally:
+        await engine.dispose()
+
+
 async def test_fund_payment_files_all_or_nothing(app: App) -> None:
     """A CSV with bad rows is refused naming every one, and nothing is imported; an XLSX
     with good rows is imported."""
