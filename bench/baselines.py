@@ -187,10 +187,16 @@ class LoopResult:
     """From the first batch fetched to the last produced event acknowledged."""
     rows: int
     """Effect rows in the database afterwards (one per event)."""
+    cpu_s: float = 0.0
+    """This process's CPU time over ``seconds``."""
 
     @property
     def per_s(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_ms_per_event(self) -> float:
+        return self.cpu_s / self.events * 1000 if self.events else 0.0
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -232,7 +238,7 @@ async def consume_loop(bootstrap: str, database_url: str, source: str, sink: str
         await consumer.seek_to_beginning(*tps)
     if ready is not None:
         ready.set()
-    done, first = 0, 0.0
+    done, first, first_cpu = 0, 0.0, 0.0
     deadline = time.monotonic() + timeout
     try:
         while expect is None or done < expect:
@@ -243,7 +249,7 @@ async def consume_loop(bootstrap: str, database_url: str, source: str, sink: str
             if not records:
                 continue
             if not first:
-                first = time.perf_counter()
+                first, first_cpu = time.perf_counter(), time.process_time()
             now = datetime.now(UTC)
             rows = []
             for r in records:
@@ -260,10 +266,10 @@ async def consume_loop(bootstrap: str, database_url: str, source: str, sink: str
             await asyncio.gather(*acks)
             await consumer.commit()
             done += len(records)
-        seconds = time.perf_counter() - first
+        seconds, cpu_s = time.perf_counter() - first, time.process_time() - first_cpu
         count = await conn.fetchval("SELECT count(*) FROM raw_routed")
     finally:
         await consumer.stop()
         await producer.stop()
         await conn.close()
-    return LoopResult(done, seconds, int(count))
+    return LoopResult(done, seconds, int(count), cpu_s)

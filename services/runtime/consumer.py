@@ -2,9 +2,10 @@
 
 For every record: read the CloudEvent, look up its handler, and in the same database
 transaction record ``(consumer, event id)`` in ``processed_events`` and apply the handler; a
-duplicate is skipped. Records of one partition are applied in chunks (one transaction per
-chunk, ``VBP_CONSUMER_BATCH_SIZE``); a chunk that fails is re-applied record by record, so one
-bad event cannot hold the others back. An event type may have a *batch handler* instead
+duplicate is skipped. What one fetch brings, of all partitions, is applied in chunks (one
+transaction per chunk of up to ``VBP_CONSUMER_BATCH_SIZE`` records, each partition's records
+in their order); a chunk that fails is re-applied record by record, so one bad event cannot
+hold the others back. An event type may have a *batch handler* instead
 (``ConsumerSpec.batch_routes``): it gets each run of consecutive records of that type in the
 chunk together, in partition order, and applies them with a few statements; a record of
 another type ends the run, so every key keeps its order. A handler of several types
@@ -24,6 +25,7 @@ import functools
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,9 +62,9 @@ Handler = Callable[[UnitOfWork, Any, CloudEvent], Awaitable[None]]
 Routes = Mapping[type[Event], Handler]
 BatchHandler = Callable[[UnitOfWork, Sequence[tuple[Any, CloudEvent]]], Awaitable[None]]
 """Applies several events of one type inside the unit of work, as if one after the other in the
-order given (consecutive records of one partition, duplicates already left out). On a failure
-it is called again with one event at a time. ``traced(ce)`` gives each event's trace context
-to the events it records."""
+order given (consecutive records of a chunk, each partition's in their order, duplicates left
+out). On a failure it is called again with one event at a time. ``traced(ce)`` gives each
+event's trace context to the events it records."""
 BatchRoutes = Mapping[type[Event], BatchHandler]
 ChunkRoutes = Mapping[type[Event], BatchHandler]
 """Event types to handlers that take events of several types in one call: consecutive records
@@ -290,15 +292,7 @@ class EventConsumer:
                 continue
             fetch_delay = 0.5
             metrics.CONSUMER_LAST_POLL.labels(self._service, self.spec.name).set_to_current_time()
-            applied: dict[TopicPartition, int] = {}
-            for tp, records in batches.items():
-                for start in range(0, len(records), self._batch_size):
-                    if self._stopping.is_set():
-                        break
-                    chunk = records[start:start + self._batch_size]
-                    if not await self._handle_chunk(chunk):
-                        break  # stopping, or the partition went elsewhere: not committed
-                    applied[tp] = chunk[-1].offset + 1
+            applied = await self._handle_poll(batches)
             await self._commit(consumer, applied)
             self._observe_lag(consumer)
 
@@ -332,67 +326,96 @@ class EventConsumer:
                 self._service, self.spec.name, tp.topic, str(tp.partition)
             ).set(max(high - position, 0))
 
-    async def _handle_chunk(self, records: list[ConsumerRecord[bytes, bytes]]) -> bool:
-        """Apply a chunk of one partition's records in one transaction (each still recorded in
-        processed_events, so each takes effect once); if that fails, record by record, with
-        retries and dead letters. Records of a held key (and dead letters replayed for this
-        consumer) go one at a time, after. Returns False if the chunk was left unfinished
-        (``stop()`` while the database was away, or the partition went to another instance):
-        its offsets must not be committed."""
-        tp = TopicPartition(records[0].topic, records[0].partition)
+    async def _handle_poll(self, batches: Mapping[TopicPartition,
+                                                  list[ConsumerRecord[bytes, bytes]]]
+                           ) -> dict[TopicPartition, int]:
+        """Apply what one fetch brought, of every partition, set-wise: the plain records of
+        all partitions (keys not held, no replayed dead letters) in transactions of up to
+        ``batch_size`` records, each partition's records in their order (a key belongs to one
+        partition, so every key keeps its order), then each partition's held keys and replays
+        one at a time. A transaction that fails is applied record by record (retries, dead
+        letters). Returns the offsets to commit: every partition fully applied (none when
+        ``stop()`` or a revoked partition left the fetch unfinished; what was applied is
+        skipped by event id when read again)."""
         try:
-            if self._reload_held:
-                await self._infra_retry(self._load_held, tp)
-                self._reload_held = False
-            readable: list[_Item] = []
-            for record in records:
-                self._positions[tp] = record.offset + 1
-                target = _header(record, REPLAY_FOR_HEADER)
-                if target is not None and target != self.group_id:
-                    # a dead letter another group failed, replayed for it alone (issue #12.4)
-                    metrics.CONSUMER_EVENTS.labels(
-                        self._service, self.spec.name, record.topic, "ignored").inc()
-                    continue
-                try:
-                    read = decode_as(record.value, record.headers, self._types)
-                    if read is None:
-                        metrics.CONSUMER_EVENTS.labels(
-                            self._service, self.spec.name, record.topic, "ignored").inc()
-                        continue
-                    event, ce = read
-                    _, handler, batch, mixed = self._routes[ce.type]
-                    readable.append(_Item(record, handler, batch, event, ce, _key(record),
-                                          target is not None, mixed))
-                except (EnvelopeError, ValidationError) as exc:
-                    await self._dead_letter(record, f"unreadable: {exc}", attempts=0)
-            special_keys = {item.key for item in readable
-                            if item.replayed or (item.record.topic, item.key) in self._held}
-            plain = [item for item in readable if item.key not in special_keys]
-            one_by_one = [item for item in readable if item.key in special_keys]
-            batched = len(plain) > 1 and await self._apply_chunk(plain, tp)
-            for item in one_by_one if batched else readable:
-                await self._handle_item(item, tp)
-            return True
+            read = {tp: await self._read(tp, records) for tp, records in batches.items()}
+            plain = [item for items, _, _ in read.values() for item in items]
+            tps = list(read)
+            for start in range(0, len(plain), self._batch_size):
+                if self._stopping.is_set():
+                    return {}
+                chunk = plain[start:start + self._batch_size]
+                if len(chunk) == 1 or not await self._apply_chunk(chunk, tps):
+                    for item in chunk:
+                        await self._handle_item(item, _tp_of(item))
+            for tp, (_, one_by_one, _) in read.items():
+                for item in one_by_one:
+                    await self._handle_item(item, tp)
         except _Abandoned:
-            return False
+            return {}
+        return {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
 
-    async def _apply_chunk(self, items: list[_Item], tp: TopicPartition) -> bool:
-        """All of ``items`` in one transaction; False if a handler failed (rolled back)."""
+    async def _read(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
+                    ) -> tuple[list[_Item], list[_Item], int]:
+        """A partition's records read into events: (plain ones, those of a held key or
+        replayed for this consumer — applied one at a time, after —, how many records).
+        Unreadable records are dead-lettered here."""
+        if self._reload_held:
+            await self._infra_retry(self._load_held, tp)
+            self._reload_held = False
+        readable: list[_Item] = []
+        types, routes, ignored = self._types, self._routes, None
+        for record in records:
+            target = _header(record, REPLAY_FOR_HEADER)
+            if target is not None and target != self.group_id:
+                # a dead letter another group failed, replayed for it alone (issue #12.4)
+                ignored = (ignored or 0) + 1
+                continue
+            try:
+                got = decode_as(record.value, record.headers, types)
+                if got is None:
+                    ignored = (ignored or 0) + 1
+                    continue
+                event, ce = got
+                _, handler, batch, mixed = routes[ce.type]
+                readable.append(_Item(record, handler, batch, event, ce, _key(record),
+                                      target is not None, mixed))
+            except (EnvelopeError, ValidationError) as exc:
+                await self._dead_letter(record, f"unreadable: {exc}", attempts=0)
+        if records:
+            self._positions[tp] = records[-1].offset + 1
+        if ignored:
+            metrics.CONSUMER_EVENTS.labels(
+                self._service, self.spec.name, tp.topic, "ignored").inc(ignored)
+        held = self._held
+        special = {item.key for item in readable
+                   if item.replayed or (held and (item.record.topic, item.key) in held)}
+        if not special:
+            return readable, [], len(records)
+        return ([item for item in readable if item.key not in special],
+                [item for item in readable if item.key in special], len(records))
+
+    async def _apply_chunk(self, items: list[_Item], tps: Sequence[TopicPartition]) -> bool:
+        """All of ``items`` (of the partitions ``tps``) in one transaction; False if a handler
+        failed (rolled back)."""
         started = time.perf_counter()
         try:
-            applied = await self._infra_retry(lambda: self._apply_many(items), tp)
+            fresh = await self._infra_retry(lambda: self._apply_many(items), *tps)
         except (_Abandoned, asyncio.CancelledError):
             raise
         except Exception as exc:
             log.warning("consumer %s: chunk of %d failed (%s); applying one by one",
                         self.group_id, len(items), exc)
             return False
-        labels = (self._service, self.spec.name, tp.topic)
-        metrics.CONSUMER_EVENTS.labels(*labels, "processed").inc(applied)
-        metrics.CONSUMER_EVENTS.labels(*labels, "duplicate").inc(len(items) - applied)
         per_event = (time.perf_counter() - started) / len(items)
-        for _ in items:
-            metrics.CONSUMER_DURATION.labels(*labels).observe(per_event)
+        for topic, n in Counter(item.record.topic for item in items).items():
+            labels = (self._service, self.spec.name, topic)
+            processed = sum(1 for item in fresh if item.record.topic == topic)
+            metrics.CONSUMER_EVENTS.labels(*labels, "processed").inc(processed)
+            metrics.CONSUMER_EVENTS.labels(*labels, "duplicate").inc(n - processed)
+            duration = metrics.CONSUMER_DURATION.labels(*labels)
+            for _ in range(n):
+                duration.observe(per_event)
         return True
 
     async def _handle_item(self, item: _Item, tp: TopicPartition) -> None:
@@ -419,8 +442,8 @@ class EventConsumer:
         started = time.perf_counter()
         for attempt in range(1, self._max_retries + 2):
             try:
-                applied = await self._infra_retry(lambda: self._apply_many([item]), tp)
-                outcome = "processed" if applied else "duplicate"
+                fresh = await self._infra_retry(lambda: self._apply_many([item]), tp)
+                outcome = "processed" if fresh else "duplicate"
                 metrics.CONSUMER_EVENTS.labels(*labels, outcome).inc()
                 metrics.CONSUMER_DURATION.labels(*labels).observe(time.perf_counter() - started)
                 return outcome
@@ -437,9 +460,10 @@ class EventConsumer:
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _infra_retry(self, op: Callable[[], Awaitable[_T]], tp: TopicPartition) -> _T:
+    async def _infra_retry(self, op: Callable[[], Awaitable[_T]], *tps: TopicPartition) -> _T:
         """``op()``, retried with capped backoff for as long as it fails for an infrastructure
-        reason; raises ``_Abandoned`` on ``stop()`` or when ``tp`` is no longer assigned."""
+        reason; raises ``_Abandoned`` on ``stop()`` or when one of ``tps`` is no longer
+        assigned."""
         delay, failures = self._backoff, 0
         while True:
             try:
@@ -454,10 +478,10 @@ class EventConsumer:
                 if failures == 1 or failures % 20 == 0:
                     log.warning("consumer %s: database or broker unavailable (%s: %s); %d "
                                 "failures, retrying %s until it is back", self.group_id,
-                                type(exc).__name__, exc, failures, tp)
+                                type(exc).__name__, exc, failures, list(tps))
                 consumer = self._consumer
-                if self._stopping.is_set() or (
-                        consumer is not None and tp not in consumer.assignment()):
+                if self._stopping.is_set() or (consumer is not None and not set(tps).issubset(
+                        consumer.assignment())):
                     raise _Abandoned from exc
                 await self._pause(delay)
                 delay = min(delay * 2, self._max_backoff)
@@ -544,9 +568,9 @@ class EventConsumer:
         self._held.pop((topic, key), None)
         log.info("consumer %s: key %s released", self.group_id, key)
 
-    async def _apply_many(self, items: list[_Item]) -> int:
-        """Apply events in one transaction, skipping those already processed; returns how
-        many were applied."""
+    async def _apply_many(self, items: list[_Item]) -> list[_Item]:
+        """Apply events in one transaction, skipping those already processed; returns those
+        applied."""
         async with UnitOfWork(
             self._engine, clock=self._clock, source=f"/vbp/{self._service}",
             on_commit=self._on_commit,
@@ -574,9 +598,8 @@ class EventConsumer:
                     assert item.handler is not None
                     with traced(item.ce):
                         await item.handler(uow, item.event, item.ce)
-            applied = len(fresh)
             await uow.commit()
-            return applied
+            return fresh
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], error: str, *, attempts: int,
@@ -653,6 +676,10 @@ def _position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
         return int(state.position) if state is not None and state.has_valid_position else None
     except AttributeError:
         return None
+
+
+def _tp_of(item: _Item) -> TopicPartition:
+    return TopicPartition(item.record.topic, item.record.partition)
 
 
 def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:

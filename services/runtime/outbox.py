@@ -49,7 +49,6 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka import errors as kafka_errors
-from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import BigInteger, any_, bindparam, func, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
@@ -60,6 +59,7 @@ from services.runtime import metrics
 from services.runtime.clock import Clock
 from services.runtime.db import OUTBOX_CHANNEL, is_postgres, outbox
 from services.runtime.envelope import to_headers
+from services.runtime.kafka import partition_of
 
 log = logging.getLogger("vbp.outbox")
 RELAY_LOCK = 0x5B_0B_0C_01  # advisory lock id for "the relay of this database"
@@ -131,7 +131,6 @@ class OutboxRelay:
         self._gather_s = gather_s
         self._send_timeout = send_timeout
         self._in_flight: _InFlight | None = None
-        self._partitioner = DefaultPartitioner()
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -371,11 +370,12 @@ class OutboxRelay:
         """Hand the rows to the producer and wait for every acknowledgement, for at most
         ``send_timeout`` seconds in all (handing over may wait for metadata or room).
 
-        The rows are grouped by topic partition (the producer's own key partitioner, so a
-        key keeps its partition) into record batches built here (``create_batch``), in id
-        order, each handed over whole (``send_batch``): no per-record future or metadata
-        lookup. A partition's batches are handed over one after another (the producer takes
-        the next when the previous one is drained), the partitions side by side."""
+        The rows are grouped by topic partition (Kafka's default partitioner,
+        ``kafka.partition_of``: a key keeps its partition) into record batches built here
+        (``create_batch``), in id order, each handed over whole (``send_batch``): no
+        per-record future or metadata lookup. A partition's batches are handed over one after
+        another (the producer takes the next when the previous one is drained), the partitions
+        side by side."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._send_timeout
         handed: list[tuple[list[Row[Any]], asyncio.Future[object]]] = []
@@ -409,7 +409,8 @@ class OutboxRelay:
             if row.topic not in partitions:  # waits for the topic's metadata if need be
                 partitions[row.topic] = sorted(await self._producer.partitions_for(row.topic))
             key = row.key.encode()
-            partition = self._partitioner(key, partitions[row.topic], partitions[row.topic])
+            known = partitions[row.topic]
+            partition = known[partition_of(key, len(known))]
             queues.setdefault((row.topic, partition), []).append((row, key))
         return queues
 

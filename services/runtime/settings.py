@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     3 ms more latency (docs/architecture.md, HTTP)."""
     consumer_max_retries: int = 4
     consumer_backoff_s: float = 0.2
-    consumer_batch_size: int = 100
+    consumer_batch_size: int = 500
     consumer_instance_id: str | None = None
     """Kafka static membership (KIP-345): this process's stable name in its consumer groups
     (``group.instance.id``). A process started again under the same name takes over the

@@ -10,8 +10,8 @@ from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects import sqlite
 
 from contracts.base import CloudEvent
 from contracts.orders import OrderCancelled, OrderPlaced
@@ -36,8 +36,17 @@ _ADD_ORDER = {
     .values({c: bindparam(c) for c in _ORDER_COLUMNS})
     .on_conflict_do_nothing(index_elements=["order_id"])
     .returning(store.orders.c.order_id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    for name, dialect in (("sqlite", sqlite),)
 }
+_ORDER_TYPES = ("text", "text", "text", "text", "text", "text", "integer", "timestamptz",
+                "text", "text", "text", "timestamptz")
+_ADD_ORDER_PG = text(
+    f"INSERT INTO orders ({', '.join(_ORDER_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_ORDER_COLUMNS, _ORDER_TYPES,
+                                                         strict=True))
+    + ") ON CONFLICT (order_id) DO NOTHING RETURNING order_id")
+"""The same on PostgreSQL with each column bound as one array: one statement whatever the
+number of orders (the multi-row insert cost a quarter of a millisecond per order)."""
 
 
 async def on_orders_placed(uow: UnitOfWork,
@@ -87,8 +96,11 @@ async def on_orders_placed(uow: UnitOfWork,
             row.update(status="routed", distributor_id=decision.distributor_id,
                        assignment_id=decision.assignment_id, routed_at=now)
         rows.append(row)
-    statement = _ADD_ORDER["postgresql" if is_postgres(conn) else "sqlite"]
-    added = set((await conn.execute(statement, rows)).scalars())
+    if is_postgres(conn):
+        added = set((await conn.execute(_ADD_ORDER_PG, {
+            c: [row[c] for row in rows] for c in _ORDER_COLUMNS})).scalars())
+    else:
+        added = set((await conn.execute(_ADD_ORDER["sqlite"], rows)).scalars())
     risks: list[tuple[str, str, domain.SupplyRisk, str | None]] = []
     for order, _, ce in firsts.values():
         decision = decisions[order.order_id]

@@ -17,7 +17,7 @@ from contracts.registry import dead_letter_topic
 from services.runtime.consumer import BatchHandler, ConsumerSpec, EventConsumer, Routes
 from services.runtime.db import UnitOfWork, held_events, outbox, processed_events
 from services.runtime.deadletters import replay_dead_letters
-from services.runtime.kafka import ensure_topics
+from services.runtime.kafka import ensure_topics, partition_of
 from tests.integration.harness import Harness, Pinged, apply_ping, effects
 
 pytestmark = pytest.mark.integration
@@ -369,3 +369,25 @@ async def test_chunk_route_applies_interleaved_types_together_in_partition_order
     for key in ("k0", "k1", "k2"):
         ns = [n for ping_id, n in applied if ping_id == key]
         assert ns == sorted(ns), f"{key} out of order: {ns}"
+
+
+async def test_a_fetch_of_several_partitions_is_applied_together_each_key_in_order(
+        harness: Harness) -> None:
+    """What one fetch brings of all partitions goes into one transaction (set-wise per poll),
+    and each key still keeps its order."""
+    await harness.record(200, keys=20)
+    await publish_all(harness)
+    parts = sorted(await harness.producers[0].partitions_for(harness.topic))
+    assert len(parts) > 1
+    calls = Calls()
+    consumer = batch_consumer(harness, calls)
+    await consumer.start()
+    rows, distinct = await harness.wait_applied(200)
+    assert (rows, distinct) == (200, 200)
+    by_key: dict[str, list[int]] = {}
+    for key, n in await effect_rows(harness):
+        by_key.setdefault(key, []).append(n)
+    assert all(ns == sorted(ns) for ns in by_key.values()), by_key
+    spans = [{partition_of(f"k{n % 20}".encode(), len(parts)) for n in call}
+             for call in calls.calls]
+    assert max(len(span) for span in spans) > 1, calls.calls  # partitions together
