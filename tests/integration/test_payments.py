@@ -318,6 +318,15 @@ async def test_disbursement_retried_with_the_same_key_posts_once_and_overdisburs
 # --- R-PAY-4: offsets ---------------------------------------------------------------------------
 
 
+async def assert_reconciles(app: App) -> None:
+    """R-PAY-6: every balance recomputed from the transfers equals the stored one."""
+    engine = make_engine(app.url)
+    try:
+        assert (await reconcile(engine)).ok
+    finally:
+        await engine.dispose()
+
+
 async def fund_payments(app: App, p: Program, rows: list[tuple[str, str, str]],
                         key: str | None = None) -> httpx.Response:
     return await app.client.post(
@@ -406,11 +415,7 @@ async def test_several_months_in_one_request_and_every_bad_row_named(app: App) -
     assert [(e["month"], e["amount"], e["outstanding_after"]) for e in offsets] == [
         ("2024-02-01", "10000.00", "14000.00"), ("2024-03-01", "10000.00", "4000.00"),
         ("2024-04-01", "4000.00", "0.00")]
-    engine = make_engine(app.url)
-    try:
-        assert (await reconcile(engine)).ok
-    finally:
-        await engine.dispose()
+    await assert_reconciles(app)
 
 
 async def test_the_same_months_sent_at_once_are_recorded_once(app: App) -> None:
@@ -422,11 +427,7 @@ async def test_the_same_months_sent_at_once_are_recorded_once(app: App) -> None:
     answers = await asyncio.gather(*(fund_payments(app, p, rows) for _ in range(4)))
     assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
     assert sorted(a.json()["submitted"] for a in answers) == [0, 0, 0, 20]
-    engine = make_engine(app.url)
-    try:
-        assert (await reconcile(engine)).ok
-    finally:
-        await engine.dispose()
+    await assert_reconciles(app)
 
 
 async def test_fund_payment_files_all_or_nothing(app: App) -> None:
