@@ -1,0 +1,68 @@
+"""pydantic's validation messages in Chinese, by error type and ctx (issue #17)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from services.runtime.i18n import PYDANTIC_ZH, translate
+from services.runtime.problems import PYDANTIC_TEMPLATES, validation_problem
+from services.runtime.texts import placeholders, text
+
+
+def test_every_pydantic_error_type_has_chinese_with_the_same_placeholders() -> None:
+    assert set(PYDANTIC_TEMPLATES) - set(PYDANTIC_ZH) == set()
+    for kind, english in PYDANTIC_TEMPLATES.items():
+        wanted = set(placeholders(english)) - {"expected_plural"}  # no plural in Chinese
+        assert set(placeholders(PYDANTIC_ZH[kind])) == wanted, kind
+
+
+class _Row(BaseModel, extra="forbid"):
+    count: int = Field(gt=0)
+    name: str = Field(max_length=3)
+    day: str = "x"
+
+    @field_validator("day")
+    @classmethod
+    def _day(cls, value: str) -> str:
+        raise ValueError(text("{month!r} is not a month (YYYY-MM)", month=value))
+
+
+def _zh(data: dict[str, object]) -> tuple[list[str], list[str]]:
+    with pytest.raises(ValidationError) as caught:
+        _Row.model_validate(data)
+    problem = validation_problem(caught.value.errors())
+    english = [e["message"] for e in problem.body()["errors"]]
+    said = json.loads(translate(json.dumps(problem.body()).encode(), problem.texts()))
+    return english, [e["message"] for e in said["errors"]]
+
+
+def test_messages_are_said_in_chinese_with_their_values_and_english_is_unchanged() -> None:
+    english, chinese = _zh({"count": "many", "name": "abcdef", "other": 1})
+    assert english == ["Input should be a valid integer, unable to parse string as an integer",
+                       "String should have at most 3 characters",
+                       "Extra inputs are not permitted"]
+    assert chinese == ["输入应为有效的整数，无法将字符串解析为整数", "字符串最多应有 3 个字符",
+                       "不允许额外的字段"]
+    assert _zh({"count": 0})[1] == ["输入应大于 0", "缺少必填字段"]
+
+
+def test_a_value_error_of_our_validator_carries_its_template() -> None:
+    english, chinese = _zh({"count": 1, "name": "a", "day": "May"})
+    assert english == ["Value error, 'May' is not a month (YYYY-MM)"]
+    assert chinese == ["取值错误：'May' 不是月份（YYYY-MM）"]
+
+
+def test_a_fund_payment_rows_reasons_from_pydantic_are_said_in_chinese() -> None:
+    from services.payments.fund_payments import FileRejected, rows_from
+
+    with pytest.raises(FileRejected) as caught:
+        rows_from([["institution_id", "month", "amount"], ["H" * 65, "2024-13", "1.00"]])
+    problem = caught.value.problem()
+    body = problem.body()
+    said = json.loads(translate(json.dumps(body).encode(), problem.texts()))
+    assert body["errors"][0]["reason"] == "String should have at most 64 characters"
+    assert said["errors"][0]["reason"] == "字符串最多应有 64 个字符"
+    assert said["errors"][1]["reason"].startswith("输入应为有效的日期或日期时间，")
