@@ -324,6 +324,13 @@ DETAILS_ZH: list[tuple[str, str]] = [
      "验收数量 {accepted} 超过已送达的 {delivered} 件"),
     ("name the agreement_year to evaluate", "请指明要评估的 agreement_year（协议年度）"),
     ("institutions listed twice: {institutions}", "医疗机构重复列出：{institutions}"),
+    ("total demand {offered} is below {ratio} of last year's accepted purchases {basis}: at "
+     "least {required} needed",
+     "总需求量 {offered} 低于上一年度实际采购量 {basis} 的 {ratio}：至少需要 {required}"),
+    ("demand {offered} for enterprise {enterprise} is below {ratio} of last year's agreement "
+     "volume {basis}: at least {required} needed",
+     "对企业 {enterprise} 的需求量 {offered} 低于其上一年度协议量 {basis} 的 {ratio}："
+     "至少需要 {required}"),
     ("renewal {renewal} is {status}", "续签申请 {renewal} 的状态为 {status}"),
     ("a rejection needs a reason", "拒收须填写理由"),
     ("enterprise {enterprise!r} appears twice in the demand",
