@@ -145,45 +145,44 @@ NOUNS_ZH: dict[str, str] = {
 """The objects a ``not found`` names, in Chinese."""
 
 MATCHED_ZH: list[tuple[str, str]] = [
-    # runtime: texts of the limits, the token checks (some are PyJWT's words) and the
-    # Idempotency-Key
-    ("at most {limit} bytes", "请求体最多 {limit} 字节"),
-    ("send 'Authorization: Bearer <token>'", "请发送 'Authorization: Bearer <令牌>'"),
-    ("role {role} may not do this; allowed: {allowed}",
-     "角色 {role} 无权执行此操作；允许的角色：{allowed}"),
-    ("token needs a known 'role', an 'org' and a 'sub'",
-     "令牌须包含已知的 'role'，以及 'org' 和 'sub'"),
-    ("unknown signing key {kid}", "未知的签名密钥 {kid}"),
-    ("token must be signed with {algorithms} and name its key ('kid')",
-     "令牌须以 {algorithms} 签名并指明其密钥（'kid'）"),
+    # runtime: PyJWT's words for a token it refuses (passed on as it words them)
     ("Signature has expired", "令牌已过期"),
     ("Signature verification failed", "令牌签名验证失败"),
     ("Invalid audience", "令牌的 audience 无效"),
     ("Invalid issuer", "令牌的 issuer 无效"),
     ("Not enough segments", "令牌格式错误"),
     ('Token is missing the "{claim}" claim', "令牌缺少 \"{claim}\" 声明"),
-    ("send an 'Idempotency-Key' header (1 to 200 characters, e.g. a UUID): this request "
-     "creates or moves goods or money, and a retry with the same key is answered with the "
-     "first response instead of doing it twice",
-     "请发送 'Idempotency-Key' 请求头（1 至 200 个字符，例如 UUID）：该请求会产生或转移货物或资金，"
-     "使用相同键重试时将返回第一次的应答，而不会重复执行"),
-    ("key {key} was first used with another body or route; send this request with a new "
-     "Idempotency-Key (a key replays only the identical request)",
-     "键 {key} 已用于另一请求体或路由；请使用新的 Idempotency-Key 发送本请求"
-     "（一个键只重放完全相同的请求）"),
-    ("your organisation's limit for this kind of request on {service} is {rate}/s (burst "
-     "{burst}); retry in {retry} s",
-     "贵机构在 {service} 上此类请求的限额为每秒 {rate} 次（突发 {burst} 次）；"
-     "请在 {retry} 秒后重试"),
-    ("not answered within {timeout} s; its work was cancelled",
-     "未在 {timeout} 秒内完成应答；其处理已取消"),
     ("invalid 'cursor'", "'cursor' 无效"),
 ]
 """The details composed without a template (a library's message, or one not yet made with
 ``texts.text``): their English template and Chinese, found by matching the words."""
 
 DETAILS_ZH: list[tuple[str, str]] = [
-    # runtime: every service
+    # runtime: every service — the limits, the token checks and the Idempotency-Key
+    ("at most {limit} bytes", "请求体最多 {limit} 字节"),
+    ("send 'Authorization: Bearer <token>'", "请发送 'Authorization: Bearer <令牌>'"),
+    ("role {role!r} may not do this; allowed: {allowed}",
+     "角色 {role!r} 无权执行此操作；允许的角色：{allowed}"),
+    ("token needs a known 'role', an 'org' and a 'sub'",
+     "令牌须包含已知的 'role'，以及 'org' 和 'sub'"),
+    ("unknown signing key {kid!r}", "未知的签名密钥 {kid!r}"),
+    ("token must be signed with {algorithms} and name its key ('kid')",
+     "令牌须以 {algorithms} 签名并指明其密钥（'kid'）"),
+    ("send an '{header}' header (1 to 200 characters, e.g. a UUID): this request creates or "
+     "moves goods or money, and a retry with the same key is answered with the first response "
+     "instead of doing it twice",
+     "请发送 '{header}' 请求头（1 至 200 个字符，例如 UUID）：该请求会产生或转移货物或资金，"
+     "使用相同键重试时将返回第一次的应答，而不会重复执行"),
+    ("key {key!r} was first used with another body or route; send this request with a new "
+     "Idempotency-Key (a key replays only the identical request)",
+     "键 {key!r} 已用于另一请求体或路由；请使用新的 Idempotency-Key 发送本请求"
+     "（一个键只重放完全相同的请求）"),
+    ("your organisation's limit for this kind of request on {service} is {rate:g}/s (burst "
+     "{burst}); retry in {retry} s",
+     "贵机构在 {service} 上此类请求的限额为每秒 {rate:g} 次（突发 {burst} 次）；"
+     "请在 {retry} 秒后重试"),
+    ("not answered within {timeout:g} s; its work was cancelled",
+     "未在 {timeout:g} 秒内完成应答；其处理已取消"),
     ("invalid fields: {fields}", "无效字段：{fields}"),
     ("no {what} {ident!r} visible to you", "{what} {ident!r} 不存在或您无权查看"),
     ("the service's database cannot be reached; retry after a few seconds",

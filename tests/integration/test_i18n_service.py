@@ -56,6 +56,12 @@ async def test_details_and_the_openapi_document_in_chinese(database_url: str,
         english = await c.get("/v1/programs/NO-SUCH", headers=regulator)
         assert english.json()["detail"] == "no program 'NO-SUCH' visible to you"
 
+        # the runtime's own texts are templates too: a role that may not do this
+        forbidden = await c.post("/v1/programs", json={}, headers={
+            **bearer("enterprise", "E1"), **ZH})
+        assert forbidden.status_code == 403, forbidden.text
+        assert forbidden.json()["detail"].startswith(
+            "角色 'enterprise' 无权执行此操作；允许的角色：")
         # pydantic's messages by error type: a missing field, a too long string
         invalid = await c.post("/v1/programs", json={"program_id": "P" * 65},
                                headers={**regulator, **ZH})

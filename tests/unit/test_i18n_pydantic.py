@@ -66,3 +66,20 @@ def test_a_fund_payment_rows_reasons_from_pydantic_are_said_in_chinese() -> None
     assert body["errors"][0]["reason"] == "String should have at most 64 characters"
     assert said["errors"][0]["reason"] == "字符串最多应有 64 个字符"
     assert said["errors"][1]["reason"].startswith("输入应为有效的日期或日期时间，")
+
+
+def test_the_runtime_words_its_own_texts_as_templates_and_matches_only_libraries() -> None:
+    from services.runtime.i18n import MATCHED_ZH
+    from tests.unit.test_i18n_templates import declared_templates
+
+    declared = declared_templates()
+    for english in ("at most {limit} bytes", "send 'Authorization: Bearer <token>'",
+                    "role {role!r} may not do this; allowed: {allowed}",
+                    "unknown signing key {kid!r}",
+                    "token needs a known 'role', an 'org' and a 'sub'",
+                    "key {key!r} was first used with another body or route; send this request "
+                    "with a new Idempotency-Key (a key replays only the identical request)",
+                    "not answered within {timeout:g} s; its work was cancelled"):
+        assert english in declared, english
+    assert not [english for english, _ in MATCHED_ZH if english in declared]
+    assert len(MATCHED_ZH) <= 7  # PyJWT's words (and payments' "invalid 'cursor'")
