@@ -47,7 +47,7 @@ def demand_of(cmd: RenewalIn) -> dict[str, int]:
                 text("enterprise {enterprise!r} appears twice in the demand",
                      enterprise=line.enterprise_id),
                 errors=[{"field": f"body.demand.{i}.enterprise_id",
-                         "message": "duplicate enterprise"}])
+                         "message": text("duplicate enterprise")}])
         demand[line.enterprise_id] = line.units
     return demand
 

@@ -160,6 +160,9 @@ MATCHED_ZH: list[tuple[str, str]] = [
 DETAILS_ZH: list[tuple[str, str]] = [
     # runtime: every service — the limits, the token checks and the Idempotency-Key
     ("at most {limit} bytes", "请求体最多 {limit} 字节"),
+    ("required", "必填"),
+    ("NUL characters are not allowed", "不允许包含 NUL 字符"),
+    ("duplicate enterprise", "企业重复"),
     ("send 'Authorization: Bearer <token>'", "请发送 'Authorization: Bearer <令牌>'"),
     ("role {role!r} may not do this; allowed: {allowed}",
      "角色 {role!r} 无权执行此操作；允许的角色：{allowed}"),

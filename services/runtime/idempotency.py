@@ -134,7 +134,7 @@ def key_required() -> Problem:
                         "request creates or moves goods or money, and a retry with the same key "
                         "is answered with the first response instead of doing it twice",
                         header=HEADER),
-                   errors=[{"field": f"header.{HEADER}", "message": "required"}])
+                   errors=[{"field": f"header.{HEADER}", "message": text("required")}])
 
 
 def required(key: str | None, method: str, path: str, body: bytes) -> IdempotentRequest:

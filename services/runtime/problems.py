@@ -229,7 +229,7 @@ def nul_in_parameters(path: str, query_string: bytes) -> Problem | None:
         return None
     return Problem(422, "validation", "Request is not valid",
                    text("invalid fields: {fields}", fields=", ".join(fields[:5])),
-                   errors=[{"field": f, "message": "NUL characters are not allowed"}
+                   errors=[{"field": f, "message": text("NUL characters are not allowed")}
                            for f in fields])
 
 
@@ -281,7 +281,8 @@ def pydantic_message(err: Any) -> str:
     """The message of a pydantic error as pydantic words it, carrying the template of its
     ``type`` and its ``ctx`` (so ``i18n`` says it in Chinese by type, not by words). A
     ``value_error`` raised with a ``texts.text(...)`` carries that text as its ``error``."""
-    msg = str(err.get("msg", "invalid"))
+    said = err.get("msg", "invalid")
+    msg = said if isinstance(said, str) else str(said)  # a Text stays one
     template = PYDANTIC_TEMPLATES.get(str(err.get("type")))
     if template is None:
         return msg

@@ -83,3 +83,14 @@ def test_the_runtime_words_its_own_texts_as_templates_and_matches_only_libraries
         assert english in declared, english
     assert not [english for english, _ in MATCHED_ZH if english in declared]
     assert len(MATCHED_ZH) <= 7  # PyJWT's words (and payments' "invalid 'cursor'")
+
+
+def test_the_runtimes_error_messages_are_templates_too() -> None:
+    from services.runtime.idempotency import key_required
+    from services.runtime.problems import Problem, nul_in_parameters
+
+    for problem in (key_required(), nul_in_parameters("/v1/x", b"q=%00")):
+        assert isinstance(problem, Problem)
+        said = json.loads(translate(json.dumps(problem.body()).encode(), problem.texts()))
+        assert all(not e["message"].isascii() for e in said["errors"]), said
+        assert said["detail"] != problem.body()["detail"]
