@@ -64,7 +64,7 @@ from services.runtime.db import analyze
 from services.runtime.direct import DirectRoute
 from services.runtime.history import history_of
 from services.runtime.idempotency import IdempotencyRequired
-from services.runtime.problems import PROBLEM_JSON, not_found
+from services.runtime.problems import not_found
 from services.runtime.texts import text
 
 router = APIRouter(prefix="/v1", tags=["orders"])
@@ -347,8 +347,8 @@ async def submit_renewal(body: RenewalIn, caller: Institution, uow: UoW, engine:
     response = await idem.run(uow, caller.actor,
                               lambda u: renewals.submit(u, body, caller, ok),
                               status_code=201 if ok else 422)
-    if response.status_code == 422:
-        response.headers["content-type"] = PROBLEM_JSON
+    if response.status_code == 422:  # a refusal, its texts noted for i18n
+        return renewals.refused_response(response)
     return response
 
 

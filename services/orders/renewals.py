@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from sqlalchemy import func, insert, select, update
 
 from contracts.orders import RenewalDecided, RenewalFailureOut, RenewalIn, RenewalOut
@@ -20,8 +21,8 @@ from services.runtime.auth import Principal
 from services.runtime.db import UnitOfWork
 from services.runtime.history import history_row, write_history
 from services.runtime.ids import time_ordered_id
-from services.runtime.problems import not_found
-from services.runtime.texts import text
+from services.runtime.problems import PROBLEM_JSON, Problem, ProblemResponse, not_found
+from services.runtime.texts import Listed, Text, text
 
 RENEWALS = store.renewals
 ACCEPTED = ("accepted", "accepted_with_exception")
@@ -46,7 +47,7 @@ def demand_of(cmd: RenewalIn) -> dict[str, int]:
                 text("enterprise {enterprise!r} appears twice in the demand",
                      enterprise=line.enterprise_id),
                 errors=[{"field": f"body.demand.{i}.enterprise_id",
-                         "message": "duplicate enterprise"}])
+                         "message": text("duplicate enterprise")}])
         demand[line.enterprise_id] = line.units
     return demand
 
@@ -97,13 +98,37 @@ def renewal_out(row: Any) -> RenewalOut:
     return RenewalOut.model_validate(data)
 
 
-def refusal_body(out: RenewalOut) -> dict[str, Any]:
-    """A refused renewal as problem details (it is stored: a regulator may approve an
-    exception for it)."""
+def _message(failure: RenewalFailureOut) -> Text:
+    """A stored failure's message, again with its template (what it was made from)."""
+    enterprise = None if failure.enterprise_id is None else domain.enterprise_label(
+        failure.enterprise_id, {failure.enterprise_id: failure.enterprise_name or ""})
+    return domain.failure_message(failure.check, enterprise, Decimal(failure.ratio),
+                                  failure.basis, failure.required, failure.offered)
+
+
+def refusal(out: RenewalOut) -> Problem:
+    """A refused renewal as a problem (it is stored: a regulator may approve an exception for
+    it); its detail lists every failed threshold, each with its template."""
     return errors.RENEWAL_REFUSED(
-        "; ".join(f.message for f in out.failures), renewal_id=out.renewal_id,
-        failures=[f.model_dump(mode="json") for f in out.failures],
-        renewal=out.model_dump(mode="json")).body()
+        text("{problems}", problems=Listed(_message(f) for f in out.failures)),
+        renewal_id=out.renewal_id, failures=[f.model_dump(mode="json") for f in out.failures],
+        renewal=out.model_dump(mode="json"))
+
+
+def refusal_body(out: RenewalOut) -> dict[str, Any]:
+    """A refused renewal as problem details (what is stored for replays)."""
+    return refusal(out).body()
+
+
+def refused_response(response: JSONResponse) -> JSONResponse:
+    """The 422 of a refused renewal (first answer or replay) as a problem's response, which
+    notes the problem, templates and all, so that it is said in the request's language."""
+    body = json.loads(bytes(response.body))
+    problem = refusal(RenewalOut.model_validate(body["renewal"]))
+    headers = {k: v for k, v in response.headers.items()
+               if k.lower() not in ("content-length", "content-type")}
+    return ProblemResponse(problem, body, status_code=response.status_code,
+                           media_type=PROBLEM_JSON, headers=headers)
 
 
 async def submit(uow: UnitOfWork, cmd: RenewalIn, caller: Principal,

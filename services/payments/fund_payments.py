@@ -38,7 +38,7 @@ from services.payments.domain.offsets import Outstanding, apply_month
 from services.runtime.auth import Principal
 from services.runtime.clock import month_start
 from services.runtime.db import UnitOfWork, bulk_insert, is_postgres
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, pydantic_message
 from services.runtime.rows import RowError
 from services.runtime.texts import text
 
@@ -318,7 +318,7 @@ def rows_from(grid: Iterable[Sequence[object]]) -> list[FundPaymentIn]:
         except ValidationError as exc:
             for err in exc.errors():
                 bad.append(RowError(number, str(err["loc"][0]) if err["loc"] else None,
-                                    err["msg"]))
+                                    pydantic_message(err)))
             continue
         key = (item.institution_id, f"{item.month:%Y-%m}")
         if key in seen:

@@ -47,6 +47,7 @@ from services.runtime.problems import Problem
 from services.runtime.ratelimit import Limits
 from services.runtime.scheduler import ScheduledJob, Scheduler
 from services.runtime.settings import Settings
+from services.runtime.texts import text as worded_text
 from services.runtime.tracing import child_of, request_id_var, traceparent_var
 
 log = logging.getLogger("vbp.app")
@@ -386,7 +387,7 @@ class _RequestContext:
         except _BodyTooLarge:
             response = problems.problem_response(Problem(
                 413, "body-too-large", "Request body too large",
-                f"at most {self._max_body} bytes"))
+                worded_text("at most {limit} bytes", limit=self._max_body)))
             await response(scope, receive, tagged_send)
         except Exception as exc:
             if problems.is_unavailable(exc):

@@ -35,6 +35,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.runtime.problems import Problem, not_found
 from services.runtime.settings import DEV_JWT_SECRET, Settings
+from services.runtime.texts import text
 
 Role = Literal["regulator", "operator", "institution", "enterprise", "distributor", "agency"]
 """``agency``: a paying agency (医保经办机构) of the medical-insurance fund; its org is its
@@ -242,11 +243,11 @@ class TokenVerifier:
                 kid = header.get("kid")
                 if header.get("alg") not in JWKS_ALGORITHMS or not isinstance(kid, str):
                     raise _unauthorized(
-                        f"token must be signed with {' or '.join(JWKS_ALGORITHMS)} and name "
-                        "its key ('kid')")
+                        text("token must be signed with {algorithms} and name its key ('kid')",
+                             algorithms=" or ".join(JWKS_ALGORITHMS)))
                 jwk = await self._jwks.key(kid)
                 if jwk is None:
-                    raise _unauthorized(f"unknown signing key {kid!r}")
+                    raise _unauthorized(text("unknown signing key {kid!r}", kid=kid))
                 claims = jwt.decode(token, jwk, algorithms=list(JWKS_ALGORITHMS),
                                     audience=self._audience, issuer=self._issuer,
                                     leeway=self._leeway, options=options)
@@ -258,7 +259,7 @@ class TokenVerifier:
             raise _unauthorized(str(exc)) from exc
         role, org, sub = claims.get("role"), claims.get("org"), claims.get("sub")
         if role not in ROLES or not isinstance(org, str) or not org or not isinstance(sub, str):
-            raise _unauthorized("token needs a known 'role', an 'org' and a 'sub'")
+            raise _unauthorized(text("token needs a known 'role', an 'org' and a 'sub'"))
         return Principal(subject=sub, role=role, org=org), float(claims["exp"]) + self._leeway
 
 
@@ -274,8 +275,8 @@ async def admit(verifier: TokenVerifier, token: str, allowed: frozenset[str]) ->
         callers.append(principal)
     if principal.role not in allowed:
         raise Problem(403, "forbidden", "Not allowed for this role",
-                      f"role {principal.role!r} may not do this; allowed: "
-                      f"{', '.join(sorted(allowed))}")
+                      text("role {role!r} may not do this; allowed: {allowed}",
+                           role=principal.role, allowed=", ".join(sorted(allowed))))
     return principal
 
 
@@ -290,7 +291,7 @@ def authorize(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         if credentials is None:
             raise Problem(401, "unauthorized", "Authentication required",
-                          "send 'Authorization: Bearer <token>'")
+                          text("send 'Authorization: Bearer <token>'"))
         return await admit(request.app.state.runtime.verifier, credentials.credentials,
                            allowed)
 

@@ -145,45 +145,47 @@ NOUNS_ZH: dict[str, str] = {
 """The objects a ``not found`` names, in Chinese."""
 
 MATCHED_ZH: list[tuple[str, str]] = [
-    # runtime: texts of the limits, the token checks (some are PyJWT's words) and the
-    # Idempotency-Key
-    ("at most {limit} bytes", "请求体最多 {limit} 字节"),
-    ("send 'Authorization: Bearer <token>'", "请发送 'Authorization: Bearer <令牌>'"),
-    ("role {role} may not do this; allowed: {allowed}",
-     "角色 {role} 无权执行此操作；允许的角色：{allowed}"),
-    ("token needs a known 'role', an 'org' and a 'sub'",
-     "令牌须包含已知的 'role'，以及 'org' 和 'sub'"),
-    ("unknown signing key {kid}", "未知的签名密钥 {kid}"),
-    ("token must be signed with {algorithms} and name its key ('kid')",
-     "令牌须以 {algorithms} 签名并指明其密钥（'kid'）"),
+    # runtime: PyJWT's words for a token it refuses (passed on as it words them)
     ("Signature has expired", "令牌已过期"),
     ("Signature verification failed", "令牌签名验证失败"),
     ("Invalid audience", "令牌的 audience 无效"),
     ("Invalid issuer", "令牌的 issuer 无效"),
     ("Not enough segments", "令牌格式错误"),
     ('Token is missing the "{claim}" claim', "令牌缺少 \"{claim}\" 声明"),
-    ("send an 'Idempotency-Key' header (1 to 200 characters, e.g. a UUID): this request "
-     "creates or moves goods or money, and a retry with the same key is answered with the "
-     "first response instead of doing it twice",
-     "请发送 'Idempotency-Key' 请求头（1 至 200 个字符，例如 UUID）：该请求会产生或转移货物或资金，"
-     "使用相同键重试时将返回第一次的应答，而不会重复执行"),
-    ("key {key} was first used with another body or route; send this request with a new "
-     "Idempotency-Key (a key replays only the identical request)",
-     "键 {key} 已用于另一请求体或路由；请使用新的 Idempotency-Key 发送本请求"
-     "（一个键只重放完全相同的请求）"),
-    ("your organisation's limit for this kind of request on {service} is {rate}/s (burst "
-     "{burst}); retry in {retry} s",
-     "贵机构在 {service} 上此类请求的限额为每秒 {rate} 次（突发 {burst} 次）；"
-     "请在 {retry} 秒后重试"),
-    ("not answered within {timeout} s; its work was cancelled",
-     "未在 {timeout} 秒内完成应答；其处理已取消"),
     ("invalid 'cursor'", "'cursor' 无效"),
 ]
 """The details composed without a template (a library's message, or one not yet made with
 ``texts.text``): their English template and Chinese, found by matching the words."""
 
 DETAILS_ZH: list[tuple[str, str]] = [
-    # runtime: every service
+    # runtime: every service — the limits, the token checks and the Idempotency-Key
+    ("at most {limit} bytes", "请求体最多 {limit} 字节"),
+    ("required", "必填"),
+    ("NUL characters are not allowed", "不允许包含 NUL 字符"),
+    ("duplicate enterprise", "企业重复"),
+    ("send 'Authorization: Bearer <token>'", "请发送 'Authorization: Bearer <令牌>'"),
+    ("role {role!r} may not do this; allowed: {allowed}",
+     "角色 {role!r} 无权执行此操作；允许的角色：{allowed}"),
+    ("token needs a known 'role', an 'org' and a 'sub'",
+     "令牌须包含已知的 'role'，以及 'org' 和 'sub'"),
+    ("unknown signing key {kid!r}", "未知的签名密钥 {kid!r}"),
+    ("token must be signed with {algorithms} and name its key ('kid')",
+     "令牌须以 {algorithms} 签名并指明其密钥（'kid'）"),
+    ("send an '{header}' header (1 to 200 characters, e.g. a UUID): this request creates or "
+     "moves goods or money, and a retry with the same key is answered with the first response "
+     "instead of doing it twice",
+     "请发送 '{header}' 请求头（1 至 200 个字符，例如 UUID）：该请求会产生或转移货物或资金，"
+     "使用相同键重试时将返回第一次的应答，而不会重复执行"),
+    ("key {key!r} was first used with another body or route; send this request with a new "
+     "Idempotency-Key (a key replays only the identical request)",
+     "键 {key!r} 已用于另一请求体或路由；请使用新的 Idempotency-Key 发送本请求"
+     "（一个键只重放完全相同的请求）"),
+    ("your organisation's limit for this kind of request on {service} is {rate:g}/s (burst "
+     "{burst}); retry in {retry} s",
+     "贵机构在 {service} 上此类请求的限额为每秒 {rate:g} 次（突发 {burst} 次）；"
+     "请在 {retry} 秒后重试"),
+    ("not answered within {timeout:g} s; its work was cancelled",
+     "未在 {timeout:g} 秒内完成应答；其处理已取消"),
     ("invalid fields: {fields}", "无效字段：{fields}"),
     ("no {what} {ident!r} visible to you", "{what} {ident!r} 不存在或您无权查看"),
     ("the service's database cannot be reached; retry after a few seconds",
@@ -324,6 +326,13 @@ DETAILS_ZH: list[tuple[str, str]] = [
      "验收数量 {accepted} 超过已送达的 {delivered} 件"),
     ("name the agreement_year to evaluate", "请指明要评估的 agreement_year（协议年度）"),
     ("institutions listed twice: {institutions}", "医疗机构重复列出：{institutions}"),
+    ("total demand {offered} is below {ratio} of last year's accepted purchases {basis}: at "
+     "least {required} needed",
+     "总需求量 {offered} 低于上一年度实际采购量 {basis} 的 {ratio}：至少需要 {required}"),
+    ("demand {offered} for enterprise {enterprise} is below {ratio} of last year's agreement "
+     "volume {basis}: at least {required} needed",
+     "对企业 {enterprise} 的需求量 {offered} 低于其上一年度协议量 {basis} 的 {ratio}："
+     "至少需要 {required}"),
     ("renewal {renewal} is {status}", "续签申请 {renewal} 的状态为 {status}"),
     ("a rejection needs a reason", "拒收须填写理由"),
     ("enterprise {enterprise!r} appears twice in the demand",
@@ -461,12 +470,133 @@ DETAILS_ZH: list[tuple[str, str]] = [
 carries over (a ``what`` is an object named in ``NOUNS_ZH``)."""
 
 
+PYDANTIC_ZH: dict[str, str] = {
+    "no_such_attribute": "对象没有属性 '{attribute}'",
+    "json_invalid": "JSON 无效：{error}",
+    "json_type": "JSON 输入应为字符串、bytes 或 bytearray",
+    "needs_python_object": "从 JSON 校验时无法检查 `{method_name}`",
+    "recursion_loop": "递归错误：检测到循环引用",
+    "recursion_depth_exceeded": "递归错误：超过最大校验深度",
+    "missing": "缺少必填字段",
+    "frozen_field": "该字段不可修改",
+    "frozen_instance": "该实例不可修改",
+    "extra_forbidden": "不允许额外的字段",
+    "invalid_key": "键应为字符串",
+    "get_attribute_error": "提取属性出错：{error}",
+    "model_type": "输入应为有效的字典或 {class_name} 实例",
+    "model_attributes_type": "输入应为有效的字典或可提取字段的对象",
+    "dataclass_type": "输入应为字典或 {class_name} 实例",
+    "dataclass_exact_type": "输入应为 {class_name} 实例",
+    "named_tuple_type": "输入应为元组、列表、字典或 {class_name} 实例",
+    "default_factory_not_called": "默认值工厂依赖已校验的数据，但至少有一项校验错误",
+    "none_required": "输入应为 None",
+    "greater_than": "输入应大于 {gt}",
+    "greater_than_equal": "输入应大于或等于 {ge}",
+    "less_than": "输入应小于 {lt}",
+    "less_than_equal": "输入应小于或等于 {le}",
+    "multiple_of": "输入应为 {multiple_of} 的倍数",
+    "finite_number": "输入应为有限数",
+    "too_short": "{field_type} 校验后应至少有 {min_length} 项，实际为 {actual_length} 项",
+    "too_long": "{field_type} 校验后最多应有 {max_length} 项，实际为 {actual_length} 项",
+    "iterable_type": "输入应可迭代",
+    "iteration_error": "迭代对象出错：{error}",
+    "string_type": "输入应为有效的字符串",
+    "string_unicode": "输入应为有效的字符串，无法按 Unicode 解析原始数据",
+    "string_too_short": "字符串至少应有 {min_length} 个字符",
+    "string_too_long": "字符串最多应有 {max_length} 个字符",
+    "string_pattern_mismatch": "字符串应符合模式 '{pattern}'",
+    "string_not_ascii": "字符串只能包含 ASCII 字符",
+    "enum": "输入应为 {expected}",
+    "dict_type": "输入应为有效的字典",
+    "frozen_dict_type": "输入应为有效的 frozendict",
+    "ordered_dict_type": "输入应为有效的 OrderedDict",
+    "counter_type": "输入应为有效的 Counter",
+    "mapping_type": "输入应为有效的映射，错误：{error}",
+    "list_type": "输入应为有效的列表",
+    "deque_type": "输入应为有效的 deque",
+    "tuple_type": "输入应为有效的元组",
+    "set_type": "输入应为有效的集合",
+    "set_item_not_hashable": "集合的元素应可哈希",
+    "bool_type": "输入应为有效的布尔值",
+    "bool_parsing": "输入应为有效的布尔值，无法解析该输入",
+    "int_type": "输入应为有效的整数",
+    "int_parsing": "输入应为有效的整数，无法将字符串解析为整数",
+    "int_parsing_size": "无法将输入字符串解析为整数，超出最大长度",
+    "int_from_float": "输入应为有效的整数，不能带小数部分",
+    "float_type": "输入应为有效的数字",
+    "float_parsing": "输入应为有效的数字，无法将字符串解析为数字",
+    "bytes_type": "输入应为有效的 bytes",
+    "bytes_too_short": "数据至少应有 {min_length} 字节",
+    "bytes_too_long": "数据最多应有 {max_length} 字节",
+    "bytes_invalid_encoding": "数据应为有效的 {encoding}：{encoding_error}",
+    "value_error": "取值错误：{error}",
+    "assertion_error": "断言失败：{error}",
+    "literal_error": "输入应为 {expected}",
+    "missing_sentinel_error": "输入应为 'MISSING' 哨兵值",
+    "ellipsis_error": "输入应为 Ellipsis 字面量",
+    "date_type": "输入应为有效的日期",
+    "date_parsing": "输入应为 YYYY-MM-DD 格式的有效日期，{error}",
+    "date_from_datetime_parsing": "输入应为有效的日期或日期时间，{error}",
+    "date_from_datetime_inexact": "作为日期的日期时间的时间部分应为零",
+    "date_past": "日期应在过去",
+    "date_future": "日期应在将来",
+    "time_type": "输入应为有效的时间",
+    "time_parsing": "输入应为有效的时间格式，{error}",
+    "datetime_type": "输入应为有效的日期时间",
+    "datetime_parsing": "输入应为有效的日期时间，{error}",
+    "datetime_object_invalid": "无效的日期时间对象：{error}",
+    "datetime_from_date_parsing": "输入应为有效的日期时间或日期，{error}",
+    "datetime_past": "输入应在过去",
+    "datetime_future": "输入应在将来",
+    "timezone_naive": "输入不应带时区信息",
+    "timezone_aware": "输入应带时区信息",
+    "timezone_offset": "时区偏移应为 {tz_expected}，实际为 {tz_actual}",
+    "time_delta_type": "输入应为有效的时间间隔",
+    "time_delta_parsing": "输入应为有效的时间间隔，{error}",
+    "frozen_set_type": "输入应为有效的 frozenset",
+    "is_instance_of": "输入应为 {class} 的实例",
+    "is_subclass_of": "输入应为 {class} 的子类",
+    "callable_type": "输入应可调用",
+    "union_tag_invalid":
+        "通过 {discriminator} 得到的标签 '{tag}' 不是预期的标签之一：{expected_tags}",
+    "union_tag_not_found": "无法通过判别字段 {discriminator} 提取标签",
+    "arguments_type": "参数应为元组、列表或字典",
+    "missing_argument": "缺少必填参数",
+    "unexpected_keyword_argument": "意外的关键字参数",
+    "missing_keyword_only_argument": "缺少必填的仅限关键字参数",
+    "unexpected_positional_argument": "意外的位置参数",
+    "missing_positional_only_argument": "缺少必填的仅限位置参数",
+    "multiple_argument_values": "参数被赋予了多个值",
+    "url_type": "URL 输入应为字符串或 URL",
+    "url_parsing": "输入应为有效的 URL，{error}",
+    "url_syntax_violation": "输入违反严格的 URL 语法规则，{error}",
+    "url_too_long": "URL 最多应有 {max_length} 个字符",
+    "url_scheme": "URL 协议应为 {expected_schemes}",
+    "uuid_type": "UUID 输入应为字符串、bytes 或 UUID 对象",
+    "uuid_parsing": "输入应为有效的 UUID，{error}",
+    "uuid_version": "应为第 {expected_version} 版 UUID",
+    "decimal_type": "小数输入应为整数、浮点数、字符串或 Decimal 对象",
+    "decimal_parsing": "输入应为有效的小数",
+    "decimal_max_digits": "小数总位数不应超过 {max_digits} 位",
+    "decimal_max_places": "小数位数不应超过 {decimal_places} 位",
+    "decimal_whole_digits": "小数点前的位数不应超过 {whole_digits} 位",
+    "fraction_type": "分数输入应为整数、浮点数、字符串或 Fraction 对象",
+    "fraction_parsing": "输入不是有效的分数",
+    "complex_type": "输入应为有效的复数对象、数字或有效的复数字符串",
+    "complex_str_parsing": "输入应为有效的复数字符串",
+}
+"""The Chinese of pydantic's validation messages, by error type (the ``{…}`` are values of
+the error's ``ctx``, as in pydantic's English template, ``problems.PYDANTIC_TEMPLATES``)."""
+
+
 _PLACEHOLDER = re.compile(r"\{(\w+)(?:![rsa])?(?::[^{}]*)?\}")
 
 
 @cache
 def _templates_zh() -> dict[str, str]:
-    return dict(DETAILS_ZH)
+    pydantic = {problems.PYDANTIC_TEMPLATES[kind]: chinese for kind, chinese in PYDANTIC_ZH.items()
+                if kind in problems.PYDANTIC_TEMPLATES}
+    return {**pydantic, **dict(DETAILS_ZH)}
 
 
 def text_zh(text: Text) -> str | None:
@@ -475,7 +605,10 @@ def text_zh(text: Text) -> str | None:
     chinese = _templates_zh().get(text.template)
     if chinese is None:
         return None
-    return chinese.format(**{k: _value_zh(k, v) for k, v in text.values.items()})
+    try:
+        return chinese.format(**{k: _value_zh(k, v) for k, v in text.values.items()})
+    except (KeyError, IndexError, ValueError):  # a value the template's error did not carry
+        return None
 
 
 def _value_zh(name: str, value: Any) -> Any:

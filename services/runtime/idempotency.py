@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.runtime.db import UnitOfWork, idempotency_keys
 from services.runtime.problems import Problem
+from services.runtime.texts import text
 
 HEADER = "Idempotency-Key"
 saved = idempotency_keys.c
@@ -101,8 +102,9 @@ class IdempotentRequest:
         if stored.request_hash != self.request_hash or stored.route != self.route:
             raise Problem(
                 422, "idempotency-key-reused", "Idempotency-Key reused with a different request",
-                f"key {self.key!r} was first used with another body or route; send this "
-                "request with a new Idempotency-Key (a key replays only the identical request)",
+                text("key {key!r} was first used with another body or route; send this request "
+                     "with a new Idempotency-Key (a key replays only the identical request)",
+                     key=self.key),
             )
         return EncodedJSON(stored.response, status_code=stored.status_code,
                            headers={"Idempotent-Replayed": "true"})
@@ -128,10 +130,11 @@ async def required_idempotent_request(request: Request) -> IdempotentRequest:
 def key_required() -> Problem:
     """400 naming the missing header (see the module's policy)."""
     return Problem(400, "idempotency-key-required", "Idempotency-Key required",
-                   f"send an '{HEADER}' header (1 to 200 characters, e.g. a UUID): this request "
-                   "creates or moves goods or money, and a retry with the same key is answered "
-                   "with the first response instead of doing it twice",
-                   errors=[{"field": f"header.{HEADER}", "message": "required"}])
+                   text("send an '{header}' header (1 to 200 characters, e.g. a UUID): this "
+                        "request creates or moves goods or money, and a retry with the same key "
+                        "is answered with the first response instead of doing it twice",
+                        header=HEADER),
+                   errors=[{"field": f"header.{HEADER}", "message": text("required")}])
 
 
 def required(key: str | None, method: str, path: str, body: bytes) -> IdempotentRequest:

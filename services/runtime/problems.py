@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 import asyncpg
 import fastapi.routing
+import pydantic_core._pydantic_core as _pydantic_core
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,7 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from contracts.problems import MEDIA_TYPE
 from contracts.problems import TYPE_PREFIX as TYPE_PREFIX
-from services.runtime.texts import Text, text
+from services.runtime.texts import Text, text, worded
 
 PROBLEM_JSON = MEDIA_TYPE
 RETRY_AFTER_S = 5
@@ -228,7 +229,7 @@ def nul_in_parameters(path: str, query_string: bytes) -> Problem | None:
         return None
     return Problem(422, "validation", "Request is not valid",
                    text("invalid fields: {fields}", fields=", ".join(fields[:5])),
-                   errors=[{"field": f, "message": "NUL characters are not allowed"}
+                   errors=[{"field": f, "message": text("NUL characters are not allowed")}
                            for f in fields])
 
 
@@ -270,10 +271,34 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc, request)
 
 
+PYDANTIC_TEMPLATES: dict[str, str] = {
+    e["type"]: e["message_template_python"] for e in _pydantic_core.list_all_errors()}
+"""pydantic-core's English message template of each error type (``{max_length}``… are
+values of the error's ``ctx``)."""
+
+
+def pydantic_message(err: Any) -> str:
+    """The message of a pydantic error as pydantic words it, carrying the template of its
+    ``type`` and its ``ctx`` (so ``i18n`` says it in Chinese by type, not by words). A
+    ``value_error`` raised with a ``texts.text(...)`` carries that text as its ``error``."""
+    said = err.get("msg", "invalid")
+    msg = said if isinstance(said, str) else str(said)  # a Text stays one
+    template = PYDANTIC_TEMPLATES.get(str(err.get("type")))
+    if template is None:
+        return msg
+    values: dict[str, Any] = {}
+    for key, value in (err.get("ctx") or {}).items():
+        if isinstance(value, BaseException):
+            value = value.args[0] if len(value.args) == 1 and isinstance(value.args[0], Text) \
+                else str(value)
+        values[key] = value
+    return worded(msg, template, **values)
+
+
 def validation_problem(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> Problem:
     """422 naming every invalid field (from pydantic / FastAPI validation errors)."""
     fields = [
-        {"field": _field((*prefix, *err.get("loc", ()))), "message": err.get("msg", "invalid")}
+        {"field": _field((*prefix, *err.get("loc", ()))), "message": pydantic_message(err)}
         for err in errors
     ]
     names = ", ".join(e["field"] for e in fields[:5])

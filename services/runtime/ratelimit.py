@@ -38,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.runtime.auth import caller_var
 from services.runtime.problems import Problem, problem_response
+from services.runtime.texts import text
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_BUCKETS = 100_000
@@ -121,8 +122,9 @@ class Limits:
                 retry = max(1, math.ceil(wait))
                 response = problem_response(Problem(
                     429, "rate-limited", "Too many requests",
-                    f"your organisation's limit for this kind of request on {self._service} "
-                    f"is {buckets.rate:g}/s (burst {buckets.burst}); retry in {retry} s",
+                    text("your organisation's limit for this kind of request on {service} is "
+                         "{rate:g}/s (burst {burst}); retry in {retry} s", service=self._service,
+                         rate=buckets.rate, burst=buckets.burst, retry=retry),
                     retry_after_s=retry), instance=scope["path"])
                 response.headers["Retry-After"] = str(retry)
                 response.headers["X-Request-Id"] = request_id
@@ -148,7 +150,8 @@ class Limits:
                 raise
             response = problem_response(Problem(
                 503, "request-timeout", "Request took too long",
-                f"not answered within {timeout:g} s; its work was cancelled"),
+                text("not answered within {timeout:g} s; its work was cancelled",
+                     timeout=timeout)),
                 instance=scope["path"])
             response.headers["X-Request-Id"] = request_id
             await response(scope, receive, send)

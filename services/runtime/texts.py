@@ -23,14 +23,15 @@ class Text(str):
     template: str
     values: dict[str, Any]
 
-    def __new__(cls, template: str, values: dict[str, Any]) -> Text:
-        made = super().__new__(cls, template.format(**values))
+    def __new__(cls, template: str, values: dict[str, Any],
+                english: str | None = None) -> Text:
+        made = super().__new__(cls, template.format(**values) if english is None else english)
         made.template = template
         made.values = values
         return made
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Text, (self.template, self.values))
+        return (Text, (self.template, self.values, str(self)))
 
 
 class Listed(tuple[str, ...]):
@@ -48,6 +49,12 @@ def text(template: str, /, **values: Any) -> Text:
     """The template with its values in: ``{name}``, ``{name!r}``, ``{name:.2f}`` as in
     ``str.format``."""
     return Text(template, values)
+
+
+def worded(english: str, template: str, /, **values: Any) -> Text:
+    """A text somebody else worded (a library's message), kept as they worded it, with the
+    template and values it says: ``i18n`` says it in Chinese from those."""
+    return Text(template, values, english)
 
 
 def placeholders(template: str) -> list[str]:

@@ -56,6 +56,24 @@ async def test_details_and_the_openapi_document_in_chinese(database_url: str,
         english = await c.get("/v1/programs/NO-SUCH", headers=regulator)
         assert english.json()["detail"] == "no program 'NO-SUCH' visible to you"
 
+        # the runtime's own texts are templates too: a role that may not do this
+        forbidden = await c.post("/v1/programs", json={}, headers={
+            **bearer("enterprise", "E1"), **ZH})
+        assert forbidden.status_code == 403, forbidden.text
+        assert forbidden.json()["detail"].startswith(
+            "角色 'enterprise' 无权执行此操作；允许的角色：")
+        # pydantic's messages by error type: a missing field, a too long string
+        invalid = await c.post("/v1/programs", json={"program_id": "P" * 65},
+                               headers={**regulator, **ZH})
+        assert invalid.status_code == 422
+        said = {e["field"]: e["message"] for e in invalid.json()["errors"]}
+        assert said["body.program_id"] == "字符串最多应有 64 个字符"
+        assert said["body.category"] == "缺少必填字段"
+        english = await c.post("/v1/programs", json={"program_id": "P" * 65}, headers=regulator)
+        said = {e["field"]: e["message"] for e in english.json()["errors"]}
+        assert said["body.program_id"] == "String should have at most 64 characters"
+        assert said["body.category"] == "Field required"
+
         zh = await c.get("/openapi.json", headers=ZH)
         assert zh.status_code == 200 and zh.headers["content-language"] == "zh-CN"
         publish = zh.json()["paths"]["/v1/programs"]["post"]

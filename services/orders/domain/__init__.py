@@ -100,6 +100,7 @@ from services.orders.domain.renewal import (
     RenewalPolicy,
     RenewalThresholds,
     check_renewal,
+    failure_message,
     renewal_allowed,
     required_units,
 )
@@ -184,6 +185,7 @@ __all__ = [
     "committed_units",
     "decide_order",
     "enterprise_label",
+    "failure_message",
     "historical_purchase_id",
     "month_pacing_warnings",
     "order_amount",

@@ -14,6 +14,7 @@ from services.orders.domain.common import (
     _percent,
 )
 from services.orders.domain.rows import enterprise_label
+from services.runtime.texts import Text, text
 
 
 class RenewalThresholds(Protocol):
@@ -67,6 +68,19 @@ def required_units(ratio: Decimal, basis: int) -> int:
     return math.ceil(ratio * basis)
 
 
+def failure_message(check: str, enterprise: str | None, ratio: Decimal, basis: int,
+                    required: int, offered: int) -> Text:
+    """What a broken threshold says (its template kept, so that it is said in Chinese too);
+    ``enterprise``: the enterprise as people read it (:func:`enterprise_label`)."""
+    if check == "total":
+        return text("total demand {offered} is below {ratio} of last year's accepted purchases "
+                    "{basis}: at least {required} needed", offered=offered,
+                    ratio=_percent(ratio), basis=basis, required=required)
+    return text("demand {offered} for enterprise {enterprise} is below {ratio} of last year's "
+                "agreement volume {basis}: at least {required} needed", offered=offered,
+                enterprise=enterprise, ratio=_percent(ratio), basis=basis, required=required)
+
+
 def check_renewal(
     demand: Mapping[str, int],
     last_year_accepted_total: int,
@@ -108,11 +122,8 @@ def check_renewal(
                     basis=last_year_accepted_total,
                     required=required,
                     offered=offered,
-                    message=(
-                        f"total demand {offered} is below {_percent(total_ratio)} of last "
-                        f"year's accepted purchases {last_year_accepted_total}: at least "
-                        f"{required} needed"
-                    ),
+                    message=failure_message("total", None, total_ratio,
+                                            last_year_accepted_total, required, offered),
                 )
             )
     enterprise_ratio = profile.per_enterprise_min_ratio
@@ -130,12 +141,9 @@ def check_renewal(
                         basis=basis,
                         required=required,
                         offered=offered,
-                        message=(
-                            f"demand {offered} for enterprise "
-                            f"{enterprise_label(enterprise, enterprise_names)} is below "
-                            f"{_percent(enterprise_ratio)} of last year's agreement volume "
-                            f"{basis}: at least {required} needed"
-                        ),
+                        message=failure_message(
+                            "per_enterprise", enterprise_label(enterprise, enterprise_names),
+                            enterprise_ratio, basis, required, offered),
                     )
                 )
     return failures
