@@ -46,7 +46,7 @@ def profile_required(presets: Iterable[str]) -> Problem:
 def unknown_preset(preset: str, presets: Iterable[str]) -> Problem:
     return UNKNOWN_PRESET(text("'preset' {preset!r} is not one of {presets}", preset=preset,
                                presets=", ".join(sorted(presets))),
-                          errors=[{"field": "body.preset", "message": "unknown preset"}])
+                          errors=[{"field": "body.preset", "message": text("unknown preset")}])
 
 
 def program_exists(program_id: str) -> Problem:

@@ -99,7 +99,7 @@ def placement_refused(refused: domain.PlacementRefused | domain.PriceMismatch) -
                      "message": f"must be {refused.listing_price:.2f}"}])
     if isinstance(refused, domain.UnknownListing):
         return UNKNOWN_LISTING(detail, errors=[{"field": "body.listing_id",
-                                                "message": "unknown listing"}])
+                                                "message": text("unknown listing")}])
     if isinstance(refused, domain.UnknownProgram):
         return UNKNOWN_PROGRAM(detail)
     if isinstance(refused, domain.ListingSuspended):
@@ -126,4 +126,4 @@ def invalid_acceptance(refused: domain.InvalidAcceptance) -> Problem:
 def reason_required(refused_units: int) -> Problem:
     return REASON_REQUIRED(text("{units} delivered units are not accepted: say why",
                                 units=refused_units),
-                           errors=[{"field": "body.reason", "message": "required"}])
+                           errors=[{"field": "body.reason", "message": text("required")}])

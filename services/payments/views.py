@@ -44,7 +44,7 @@ def _cursor(cursor: str | None) -> tuple[datetime, str] | None:
         at, ident = cursor.split("|", 1)
         return datetime.fromisoformat(at), ident
     except ValueError:
-        raise Problem(422, "validation", "Request is not valid", "invalid 'cursor'",
+        raise Problem(422, "validation", "Request is not valid", text("invalid 'cursor'"),
                       errors=[{"field": "cursor", "message": "not a cursor of this list"}]
                       ) from None
 
@@ -161,7 +161,7 @@ async def installments(conn: AsyncConnection, caller: Principal, *, program_id: 
         at, rest = after
         seq, _, sid = rest.partition("|")
         if not seq.isdigit():
-            raise Problem(422, "validation", "Request is not valid", "invalid 'cursor'")
+            raise Problem(422, "validation", "Request is not valid", text("invalid 'cursor'"))
         q = q.where(tuple_(INSTALLMENTS.c.due_at, INSTALLMENTS.c.schedule_id, INSTALLMENTS.c.seq)
                     > tuple_(literal(at, UTCDateTime()), literal(sid), literal(int(seq))))
     rows = (

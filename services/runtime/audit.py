@@ -42,6 +42,7 @@ from services.runtime.auth import Principal, authorize, caller_var
 from services.runtime.clock import Clock
 from services.runtime.db import BigId, UTCDateTime, runtime_metadata
 from services.runtime.problems import validation_problem
+from services.runtime.texts import text
 
 log = logging.getLogger("vbp.audit")
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -248,7 +249,7 @@ async def list_audit(
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise validation_problem([{"loc": ("query", name),
-                                       "msg": "needs a UTC offset (RFC 3339)"}])
+                                       "msg": text("needs a UTC offset (RFC 3339)")}])
     runtime = request.app.state.runtime
     limit = min(limit, runtime.settings.max_page_size)
     a = audit_log.c

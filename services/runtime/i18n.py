@@ -152,7 +152,6 @@ MATCHED_ZH: list[tuple[str, str]] = [
     ("Invalid issuer", "令牌的 issuer 无效"),
     ("Not enough segments", "令牌格式错误"),
     ('Token is missing the "{claim}" claim', "令牌缺少 \"{claim}\" 声明"),
-    ("invalid 'cursor'", "'cursor' 无效"),
 ]
 """The details composed without a template (a library's message, or one not yet made with
 ``texts.text``): their English template and Chinese, found by matching the words."""
@@ -161,6 +160,10 @@ DETAILS_ZH: list[tuple[str, str]] = [
     # runtime: every service — the limits, the token checks and the Idempotency-Key
     ("at most {limit} bytes", "请求体最多 {limit} 字节"),
     ("required", "必填"),
+    ("invalid 'cursor'", "'cursor' 无效"),
+    ("unknown listing", "未知的挂网产品"),
+    ("unknown preset", "未知的预设方案"),
+    ("needs a UTC offset (RFC 3339)", "需要带 UTC 偏移（RFC 3339）"),
     ("NUL characters are not allowed", "不允许包含 NUL 字符"),
     ("duplicate enterprise", "企业重复"),
     ("send 'Authorization: Bearer <token>'", "请发送 'Authorization: Bearer <令牌>'"),
