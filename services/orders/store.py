@@ -43,7 +43,7 @@ from services.orders.domain import (
     NOT_ORDERED,
     OrderStatus,
 )
-from services.runtime.db import Fen, UTCDateTime, new_metadata
+from services.runtime.db import Fen, UTCDateTime, is_postgres, new_metadata
 from services.runtime.history import history_row, history_table, write_history
 
 metadata = new_metadata()
@@ -529,7 +529,11 @@ SAVE_SUPPLY_MOVES = update(orders).where(orders.c.order_id == bindparam("b_order
 
 
 async def lock_orders(conn: AsyncConnection, order_ids: Sequence[str]) -> list[Row[Any]]:
-    return list((await conn.execute(LOCK_ORDERS, {"order_ids": list(order_ids)})).all())
+    if is_postgres(conn):
+        return list((await conn.execute(LOCK_ORDERS, {"order_ids": list(order_ids)})).all())
+    # SQLite: no arrays (nor row locks: one writer at a time)
+    return list((await conn.execute(select(orders).where(orders.c.order_id.in_(order_ids))
+                                    .order_by(orders.c.order_id))).all())
 
 
 async def save_supply_moves(conn: AsyncConnection, changed: Iterable[dict[str, Any]]) -> None:
