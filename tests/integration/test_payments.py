@@ -318,6 +318,14 @@ async def test_disbursement_retried_with_the_same_key_posts_once_and_overdisburs
 # --- R-PAY-4: offsets ---------------------------------------------------------------------------
 
 
+async def insert_open_payables(engine: Any, rows: list[dict[str, Any]]) -> None:
+    """Payables written straight into the tables, each with its deadline queued."""
+    async with engine.begin() as conn:
+        await conn.execute(store.payables.insert(), rows)
+        await conn.execute(store.payable_deadlines.insert(), [
+            {"payable_id": r["payable_id"], "due_at": r["due_at"]} for r in rows])
+
+
 async def assert_reconciles(app: App) -> None:
     """R-PAY-6: every balance recomputed from the transfers equals the stored one."""
     engine = make_engine(app.url)
@@ -771,10 +779,7 @@ async def test_overdue_events_written_by_the_database_are_the_contracts_dump(app
              "due_at": due[i], "status": "open"} for i in range(2)]
     engine = make_engine(app.url)
     try:
-        async with engine.begin() as conn:
-            await conn.execute(store.payables.insert(), rows)
-            await conn.execute(store.payable_deadlines.insert(), [
-                {"payable_id": r["payable_id"], "due_at": r["due_at"]} for r in rows])
+        await insert_open_payables(engine, rows)
         runtime = app.client.app.state.runtime  # type: ignore[attr-defined]
         now = datetime(2020, 6, 1, 8, 30, 15, 5, tzinfo=SHANGHAI)
         assert await overdue.scan_payables(runtime.uow, now) == 2
@@ -832,10 +837,7 @@ async def test_overdue_scan_in_parallel_chunks_flags_each_payable_once(
              "due_at": due + timedelta(minutes=i)} for i in range(24)]
     engine = make_engine(app.url)
     try:
-        async with engine.begin() as conn:
-            await conn.execute(store.payables.insert(), rows)
-            await conn.execute(store.payable_deadlines.insert(), [
-                {"payable_id": r["payable_id"], "due_at": r["due_at"]} for r in rows])
+        await insert_open_payables(engine, rows)
         runtime = app.client.app.state.runtime  # type: ignore[attr-defined]
         now = due + timedelta(minutes=22, seconds=30)
         assert await overdue.scan_payables(runtime.uow, now) == 23
