@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from contracts.base import CloudEvent, Event
 from services.monitoring import store
 from services.monitoring.readmodels import PROJECTORS, fold_all, groups
+from services.runtime import replay
 from services.runtime.db import is_postgres, make_engine
 from services.runtime.envelope import decode_as
 
@@ -189,34 +190,18 @@ def _worker(url: str, bootstrap: str, shares: list[list[TopicPartition]],
 async def _replay_share(engine: AsyncEngine, bootstrap: str, share: list[TopicPartition],
                         first: dict[TopicPartition, int], end: dict[TopicPartition, int],
                         schema: str | None, advance: Callable[[int], None]) -> None:
-    """One consumer's partitions, from ``first`` to ``end``, a fetch per transaction."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, isolation_level="read_committed",
-                                max_poll_records=CHUNK, fetch_max_bytes=64 * 1024 * 1024)
-    await consumer.start()
-    try:
-        consumer.assign(share)
-        for tp in share:
-            consumer.seek(tp, first[tp])
-        remaining = set(share)
-        options: dict[str, Any] = {"schema_translate_map": {None: schema}} if schema else {}
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=CHUNK)
-            fetched: list[Any] = []
-            for tp, records in batches.items():
-                wanted = [r for r in records if r.offset < end[tp]]
-                fetched.extend(wanted)
-                if not wanted or wanted[-1].offset + 1 >= end[tp]:
-                    remaining.discard(tp)
-            if not fetched:
-                continue
-            async with engine.connect() as conn:
-                conn = await conn.execution_options(**options)
-                async with conn.begin():
-                    await _apply(conn, fetched)
-            advance(len(fetched))
-    finally:
-        await consumer.stop()
+    """One reader's partitions, from ``first`` to ``end`` (``runtime.replay``: librdkafka,
+    batches of ``CHUNK``), a batch per transaction."""
+    options: dict[str, Any] = {"schema_translate_map": {None: schema}} if schema else {}
+    async for records in replay.read(bootstrap, {(tp.topic, tp.partition): first[tp]
+                                                 for tp in share},
+                                     {(tp.topic, tp.partition): end.get(tp, 0)
+                                      for tp in share}, CHUNK):
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(**options)
+            async with conn.begin():
+                await _apply(conn, records)
+        advance(len(records))
 
 
 async def _apply(conn: AsyncConnection, records: Sequence[Any]) -> None:
