@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from queue import Empty
 from typing import Any
 
@@ -39,7 +40,7 @@ from services.monitoring import store
 from services.monitoring.readmodels import PROJECTORS, fold_all, groups
 from services.runtime import replay
 from services.runtime.db import is_postgres, make_engine
-from services.runtime.envelope import decode_as
+from services.runtime.envelope import CONTENT_TYPE, _attributes
 
 FRESH = "monitoring_rebuild"
 OLD = "monitoring_old"
@@ -214,13 +215,27 @@ async def _apply(conn: AsyncConnection, records: Sequence[Any]) -> None:
 
 
 def _read(record: Any) -> tuple[Event, CloudEvent] | None:
-    """A record's event and envelope (``envelope.decode_as``, as the live consumers read it),
-    or None for one the projectors do not take or the live consumer dead-lettered as
-    unreadable."""
+    """A record's event and envelope, or None for one the projectors do not take or the live
+    consumer dead-letters as unreadable. The same checks as the live consumers'
+    (``envelope.decode_as``: the attributes, the event validated from the JSON value in one
+    step), but the envelope, whose attributes are then known to be strings and an aware time,
+    is built without validating it again (``model_construct``: a third of the decoding's CPU
+    otherwise)."""
     try:
-        return decode_as(record.value, record.headers, BY_TYPE)
+        attrs = _attributes(record.headers)
+        cls = BY_TYPE.get(attrs["ce_type"])
+        if cls is None or record.value is None:
+            return None
+        event = cls.model_validate_json(record.value)
+        at = datetime.fromisoformat(attrs["ce_time"])
     except ValueError:  # EnvelopeError and ValidationError
         return None
+    if at.utcoffset() is None:  # not an AwareDatetime: the envelope's validation refuses it
+        return None
+    return event, CloudEvent.model_construct(
+        id=attrs["ce_id"], source=attrs["ce_source"], type=attrs["ce_type"], time=at,
+        subject=attrs.get("ce_subject", ""), specversion=attrs["ce_specversion"],
+        datacontenttype=CONTENT_TYPE, traceparent=attrs.get("traceparent"), data={})
 
 
 DEFERRED: tuple[Table, ...] = (store.facts, store.orders, store.agreements,
