@@ -3,11 +3,13 @@ ones keep serving.
 
 1. Fresh copies of the read-model tables (``store.READ_MODELS``) are created in a schema of
    their own (``monitoring_rebuild``), the large ones without their secondary indexes
-   (``DEFERRED``: built once after step 2).
+   (``DEFERRED``: built once after step 2), and the largest also without their primary keys
+   (``KEYED_AFTER``: filled by COPY, keyed after step 2, an event's rows kept once).
 2. Every topic the read models are built from is replayed from its start up to the end
    offsets seen when the rebuild began, through the same projectors as the live consumers
    (``readmodels.PROJECTORS``), into the fresh tables — with a progress line; the partitions
-   are shared among ``PARALLEL`` consumers replaying at once.
+   are shared among ``PARALLEL`` readers (``runtime.replay``: librdkafka) replaying at once,
+   in ``WORKERS`` processes.
 3. In one transaction the live tables are locked, moved aside and the fresh ones moved into
    their place; the old ones are dropped.
 4. The tail (events that arrived after step 2's end offsets, which the live consumers may have
@@ -33,11 +35,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import Index, Table, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.base import CloudEvent, Event
 from services.monitoring import store
-from services.monitoring.readmodels import PROJECTORS, fold_all, groups
+from services.monitoring.readmodels import COPIED, PROJECTORS, fold_all, groups
 from services.runtime import replay
 from services.runtime.db import is_postgres, make_engine
 from services.runtime.envelope import CONTENT_TYPE, _attributes
@@ -193,7 +196,8 @@ async def _replay_share(engine: AsyncEngine, bootstrap: str, share: list[TopicPa
                         schema: str | None, advance: Callable[[int], None]) -> None:
     """One reader's partitions, from ``first`` to ``end`` (``runtime.replay``: librdkafka,
     batches of ``CHUNK``), a batch per transaction."""
-    options: dict[str, Any] = {"schema_translate_map": {None: schema}} if schema else {}
+    options: dict[str, Any] = {"schema_translate_map": {None: schema},
+                               COPIED: frozenset(t.name for t in KEYED_AFTER)} if schema else {}
     async for records in replay.read(bootstrap, {(tp.topic, tp.partition): first[tp]
                                                  for tp in share},
                                      {(tp.topic, tp.partition): end.get(tp, 0)
@@ -244,6 +248,13 @@ DEFERRED: tuple[Table, ...] = (store.facts, store.orders, store.agreements,
 indexes are built once after it, not kept up row by row (the live tables keep theirs)."""
 
 
+KEYED_AFTER: tuple[Table, ...] = (store.facts, store.orders, store.agreements)
+"""Of ``DEFERRED``, those filled by COPY (``readmodels.COPIED``) without their primary key,
+which is added after the replay, once the rows of an event seen twice (an at-least-once
+redelivery: the same row) are kept once (``_keys``). Not ``payment_facts``: of an outcome's
+two events the earlier type is kept (``readmodels.COMMUTING``), which its insert decides."""
+
+
 def _deferred_indexes() -> list[Index]:
     return [index for table in DEFERRED for index in sorted(table.indexes,
                                                             key=lambda i: str(i.name))]
@@ -258,9 +269,34 @@ async def _fresh_tables(engine: AsyncEngine) -> None:
             c, tables=list(store.READ_MODELS)))
         for index in _deferred_indexes():
             await conn.execute(text(f"DROP INDEX {FRESH}.{index.name}"))
+        for table in KEYED_AFTER:
+            await conn.execute(text(f"ALTER TABLE {FRESH}.{table.name} DROP CONSTRAINT "
+                                    f"{table.primary_key.name}"))
         # facts replayed count as summed: ``fold_all`` sums them once, with no update of each
         await conn.execute(text(f"ALTER TABLE {FRESH}.facts ALTER COLUMN counted "
                                 "SET DEFAULT true"))
+
+
+async def _keys(engine: AsyncEngine) -> None:
+    """The primary keys of the tables filled by COPY (``KEYED_AFTER``), each row of an event
+    replayed twice kept once first."""
+    for table in KEYED_AFTER:
+        key = ", ".join(c.name for c in table.primary_key.columns)
+        add = (f"ALTER TABLE {FRESH}.{table.name} ADD CONSTRAINT {table.primary_key.name} "
+               f"PRIMARY KEY ({key})")
+        async with engine.begin() as conn:
+            try:
+                async with conn.begin_nested():
+                    await conn.execute(text(add))
+                continue
+            except IntegrityError:  # duplicates: an event delivered twice
+                pass
+            await conn.execute(text(f"""
+                DELETE FROM {FRESH}.{table.name} WHERE ctid IN (
+                    SELECT ctid FROM (SELECT ctid, row_number() OVER (PARTITION BY {key})
+                                      FROM {FRESH}.{table.name}) AS d
+                    WHERE row_number > 1)"""))
+            await conn.execute(text(add))
 
 
 async def _build_indexes(engine: AsyncEngine) -> None:
@@ -296,6 +332,7 @@ async def rebuild(engine: AsyncEngine, bootstrap: str, *, progress: Progress | N
     await _fresh_tables(engine)
     events, end = await _replay(engine, bootstrap, None, None, FRESH, progress,
                                 workers=workers)
+    await _keys(engine)
     async with engine.begin() as conn:  # the fresh facts summed into month_activity at once
         await fold_all(await conn.execution_options(schema_translate_map={None: FRESH}), FRESH)
         await conn.execute(text(f"ALTER TABLE {FRESH}.facts ALTER COLUMN counted "
