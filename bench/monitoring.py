@@ -9,7 +9,8 @@ runs the monitoring service in-process (its real lifespan: migrations, relay, co
 1. ``--events × scale`` events of mixed types (one program; an agreement per institution ×
    product; orders placed, delivered, accepted, some cancelled) over ``--institutions``
    institutions of one region (not scaled: the report's target is for 5,000) are put on the
-   catalog, orders and supply topics *before* the service starts; measured: from start-up
+   catalog, orders and supply topics *before* the service starts (generated as they are
+   produced, with librdkafka: millions are not held in memory); measured: from start-up
    until every event is applied (``processed_events`` rows), as events per second — the rate
    at which the read models catch up (target: keep up with 3,000 events/s), and the CPU
    seconds of this process (the service runs in it) per event.
