@@ -57,8 +57,12 @@ from contracts.supply import DELIVERIES_TOPIC, OrderDelivered, OrderRouted, Supp
 from services.monitoring import programs, store
 from services.monitoring.domain import repayment
 from services.monitoring.domain.repayment import Outcome
-from services.runtime.db import insert_ignoring_duplicates, is_postgres
+from services.runtime.db import copy_rows, insert_ignoring_duplicates, is_postgres
 
+COPIED = "monitoring_copied"
+"""Execution option: names of tables ``insert_new`` fills by COPY, every row (a rebuild's fresh
+tables, without their keys while it replays: it removes the duplicates and adds the keys
+after)."""
 Batch = Sequence[tuple[Any, CloudEvent]]
 Projector = Callable[[AsyncConnection, Batch], Awaitable[None]]
 
@@ -69,6 +73,9 @@ async def insert_new(conn: AsyncConnection, table: Table, rows: list[dict[str, A
     (``INSERT … SELECT unnest(…), unnest(…) … ON CONFLICT DO NOTHING``), so no statement or
     bind processing per row; elsewhere as an executemany."""
     if not rows:
+        return
+    if table.name in _options(conn).get(COPIED, ()):
+        await copy_rows(conn, table, rows, schema=_schema(conn))
         return
     if len(rows) == 1 or not is_postgres(conn):
         await conn.execute(insert_ignoring_duplicates(conn, table), rows)
@@ -391,10 +398,13 @@ ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET {adds}
 """)
 
 
+def _options(conn: AsyncConnection) -> Any:
+    return conn.sync_connection.get_execution_options()  # type: ignore[union-attr]
+
+
 def _schema(conn: AsyncConnection) -> str | None:
     """The schema the read models are written to: a rebuild's fresh one, or None (live)."""
-    translate = conn.sync_connection.get_execution_options().get(  # type: ignore[union-attr]
-        "schema_translate_map") or {}
+    translate = _options(conn).get("schema_translate_map") or {}
     return translate.get(None)
 
 

@@ -3,11 +3,13 @@ ones keep serving.
 
 1. Fresh copies of the read-model tables (``store.READ_MODELS``) are created in a schema of
    their own (``monitoring_rebuild``), the large ones without their secondary indexes
-   (``DEFERRED``: built once after step 2).
+   (``DEFERRED``: built once after step 2), and the largest also without their primary keys
+   (``KEYED_AFTER``: filled by COPY, keyed after step 2, an event's rows kept once).
 2. Every topic the read models are built from is replayed from its start up to the end
    offsets seen when the rebuild began, through the same projectors as the live consumers
    (``readmodels.PROJECTORS``), into the fresh tables — with a progress line; the partitions
-   are shared among ``PARALLEL`` consumers replaying at once.
+   are shared among ``PARALLEL`` readers (``runtime.replay``: librdkafka) replaying at once,
+   in ``WORKERS`` processes.
 3. In one transaction the live tables are locked, moved aside and the fresh ones moved into
    their place; the old ones are dropped.
 4. The tail (events that arrived after step 2's end offsets, which the live consumers may have
@@ -21,28 +23,35 @@ PostgreSQL only (schemas); on SQLite drop the database file and let the consumer
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from queue import Empty
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import Index, Table, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.base import CloudEvent, Event
 from services.monitoring import store
-from services.monitoring.readmodels import PROJECTORS, fold_all, groups
+from services.monitoring.readmodels import COPIED, PROJECTORS, fold_all, groups
+from services.runtime import replay
 from services.runtime.db import is_postgres, make_engine
-from services.runtime.envelope import decode_as
+from services.runtime.envelope import CONTENT_TYPE, _attributes
 
 FRESH = "monitoring_rebuild"
 OLD = "monitoring_old"
 CHUNK = 20_000
+GC_THRESHOLD = 50_000
+"""Allocations between the worker processes' youngest-generation collections (700 by
+default)."""
 Progress = Callable[[int, int, float], None]
 BY_TYPE: dict[str, type[Event]] = {cls.TYPE: cls for cls in PROJECTORS}
 TOPICS: list[str] = sorted({cls.TOPIC for cls in PROJECTORS})
@@ -178,6 +187,11 @@ def _worker(url: str, bootstrap: str, shares: list[list[TopicPartition]],
         finally:
             await engine.dispose()
 
+    # A fetch's tens of thousands of events are alive at once: with the default thresholds
+    # the collector scans them again and again (half of decoding's CPU); the replay makes no
+    # reference cycles worth collecting sooner.
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 20, 100)
     try:
         asyncio.run(run())
     except BaseException as exc:  # reported to the parent, which fails the rebuild
@@ -189,34 +203,19 @@ def _worker(url: str, bootstrap: str, shares: list[list[TopicPartition]],
 async def _replay_share(engine: AsyncEngine, bootstrap: str, share: list[TopicPartition],
                         first: dict[TopicPartition, int], end: dict[TopicPartition, int],
                         schema: str | None, advance: Callable[[int], None]) -> None:
-    """One consumer's partitions, from ``first`` to ``end``, a fetch per transaction."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, isolation_level="read_committed",
-                                max_poll_records=CHUNK, fetch_max_bytes=64 * 1024 * 1024)
-    await consumer.start()
-    try:
-        consumer.assign(share)
-        for tp in share:
-            consumer.seek(tp, first[tp])
-        remaining = set(share)
-        options: dict[str, Any] = {"schema_translate_map": {None: schema}} if schema else {}
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=CHUNK)
-            fetched: list[Any] = []
-            for tp, records in batches.items():
-                wanted = [r for r in records if r.offset < end[tp]]
-                fetched.extend(wanted)
-                if not wanted or wanted[-1].offset + 1 >= end[tp]:
-                    remaining.discard(tp)
-            if not fetched:
-                continue
-            async with engine.connect() as conn:
-                conn = await conn.execution_options(**options)
-                async with conn.begin():
-                    await _apply(conn, fetched)
-            advance(len(fetched))
-    finally:
-        await consumer.stop()
+    """One reader's partitions, from ``first`` to ``end`` (``runtime.replay``: librdkafka,
+    batches of ``CHUNK``), a batch per transaction."""
+    options: dict[str, Any] = {"schema_translate_map": {None: schema},
+                               COPIED: frozenset(t.name for t in KEYED_AFTER)} if schema else {}
+    async for records in replay.read(bootstrap, {(tp.topic, tp.partition): first[tp]
+                                                 for tp in share},
+                                     {(tp.topic, tp.partition): end.get(tp, 0)
+                                      for tp in share}, CHUNK):
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(**options)
+            async with conn.begin():
+                await _apply(conn, records)
+        advance(len(records))
 
 
 async def _apply(conn: AsyncConnection, records: Sequence[Any]) -> None:
@@ -229,19 +228,40 @@ async def _apply(conn: AsyncConnection, records: Sequence[Any]) -> None:
 
 
 def _read(record: Any) -> tuple[Event, CloudEvent] | None:
-    """A record's event and envelope (``envelope.decode_as``, as the live consumers read it),
-    or None for one the projectors do not take or the live consumer dead-lettered as
-    unreadable."""
+    """A record's event and envelope, or None for one the projectors do not take or the live
+    consumer dead-letters as unreadable. The same checks as the live consumers'
+    (``envelope.decode_as``: the attributes, the event validated from the JSON value in one
+    step), but the envelope, whose attributes are then known to be strings and an aware time,
+    is built without validating it again (``model_construct``: a third of the decoding's CPU
+    otherwise)."""
     try:
-        return decode_as(record.value, record.headers, BY_TYPE)
+        attrs = _attributes(record.headers)
+        cls = BY_TYPE.get(attrs["ce_type"])
+        if cls is None or record.value is None:
+            return None
+        event = cls.model_validate_json(record.value)
+        at = datetime.fromisoformat(attrs["ce_time"])
     except ValueError:  # EnvelopeError and ValidationError
         return None
+    if at.utcoffset() is None:  # not an AwareDatetime: the envelope's validation refuses it
+        return None
+    return event, CloudEvent.model_construct(
+        id=attrs["ce_id"], source=attrs["ce_source"], type=attrs["ce_type"], time=at,
+        subject=attrs.get("ce_subject", ""), specversion=attrs["ce_specversion"],
+        datacontenttype=CONTENT_TYPE, traceparent=attrs.get("traceparent"), data={})
 
 
 DEFERRED: tuple[Table, ...] = (store.facts, store.orders, store.agreements,
                                store.payment_facts)
 """Tables only inserted into during the replay (keyed by their primary key): their other
 indexes are built once after it, not kept up row by row (the live tables keep theirs)."""
+
+
+KEYED_AFTER: tuple[Table, ...] = (store.facts, store.orders, store.agreements)
+"""Of ``DEFERRED``, those filled by COPY (``readmodels.COPIED``) without their primary key,
+which is added after the replay, once the rows of an event seen twice (an at-least-once
+redelivery: the same row) are kept once (``_keys``). Not ``payment_facts``: of an outcome's
+two events the earlier type is kept (``readmodels.COMMUTING``), which its insert decides."""
 
 
 def _deferred_indexes() -> list[Index]:
@@ -258,9 +278,34 @@ async def _fresh_tables(engine: AsyncEngine) -> None:
             c, tables=list(store.READ_MODELS)))
         for index in _deferred_indexes():
             await conn.execute(text(f"DROP INDEX {FRESH}.{index.name}"))
+        for table in KEYED_AFTER:
+            await conn.execute(text(f"ALTER TABLE {FRESH}.{table.name} DROP CONSTRAINT "
+                                    f"{table.primary_key.name}"))
         # facts replayed count as summed: ``fold_all`` sums them once, with no update of each
         await conn.execute(text(f"ALTER TABLE {FRESH}.facts ALTER COLUMN counted "
                                 "SET DEFAULT true"))
+
+
+async def _keys(engine: AsyncEngine) -> None:
+    """The primary keys of the tables filled by COPY (``KEYED_AFTER``), each row of an event
+    replayed twice kept once first."""
+    for table in KEYED_AFTER:
+        key = ", ".join(c.name for c in table.primary_key.columns)
+        add = (f"ALTER TABLE {FRESH}.{table.name} ADD CONSTRAINT {table.primary_key.name} "
+               f"PRIMARY KEY ({key})")
+        async with engine.begin() as conn:
+            try:
+                async with conn.begin_nested():
+                    await conn.execute(text(add))
+                continue
+            except IntegrityError:  # duplicates: an event delivered twice
+                pass
+            await conn.execute(text(f"""
+                DELETE FROM {FRESH}.{table.name} WHERE ctid IN (
+                    SELECT ctid FROM (SELECT ctid, row_number() OVER (PARTITION BY {key})
+                                      FROM {FRESH}.{table.name}) AS d
+                    WHERE row_number > 1)"""))
+            await conn.execute(text(add))
 
 
 async def _build_indexes(engine: AsyncEngine) -> None:
@@ -296,6 +341,7 @@ async def rebuild(engine: AsyncEngine, bootstrap: str, *, progress: Progress | N
     await _fresh_tables(engine)
     events, end = await _replay(engine, bootstrap, None, None, FRESH, progress,
                                 workers=workers)
+    await _keys(engine)
     async with engine.begin() as conn:  # the fresh facts summed into month_activity at once
         await fold_all(await conn.execution_options(schema_translate_map={None: FRESH}), FRESH)
         await conn.execute(text(f"ALTER TABLE {FRESH}.facts ALTER COLUMN counted "

@@ -147,10 +147,11 @@ COPY_OVER = 1_000
 """More outbox rows than this in one transaction (an import's events) go in with COPY."""
 
 
-async def copy_rows(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+async def copy_rows(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]],
+                    *, schema: str | None = None) -> None:
     """Insert many rows in the connection's transaction with PostgreSQL's COPY (an order of
     magnitude faster than INSERTs for hundreds of thousands of rows); money and instants are
-    converted as their column types would."""
+    converted as their column types would. Into ``schema``'s table of that name if given."""
     if not rows:
         return
     names = [c.name for c in table.c if c.name in rows[0]]
@@ -164,7 +165,8 @@ async def copy_rows(conn: AsyncConnection, table: Table, rows: Sequence[dict[str
         records.append(record)
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection  # asyncpg: aware datetimes go in as timestamptz
-    await driver.copy_records_to_table(table.name, records=records, columns=names)
+    await driver.copy_records_to_table(table.name, records=records, columns=names,
+                                       schema_name=schema)
 
 
 async def bulk_insert(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]],

@@ -526,10 +526,14 @@ async def test_rebuild_from_the_topics_gives_the_live_figures(database_url: str,
         await w.bus.send(agreement(w, h2, ent, 60, recorded_at=START))
         mar = datetime(2025, 3, 3, 9, tzinfo=SHANGHAI)
         orders = [uid("O") for _ in range(4)]
-        for i, o in enumerate(orders):
-            await w.bus.send(placed(w, o, (h1, h2)[i % 2], ent, mar + timedelta(days=i), i + 1))
-        await w.bus.send(delivered(orders[0], ent, mar + timedelta(hours=90), 90))
+        sent = [await w.bus.send(placed(w, o, (h1, h2)[i % 2], ent, mar + timedelta(days=i),
+                                        i + 1)) for i, o in enumerate(orders)]
+        d = await w.bus.send(delivered(orders[0], ent, mar + timedelta(hours=90), 90))
         await w.bus.send(accepted(w, orders[0], h1, ent, mar + timedelta(days=4), 1))
+        # redelivered (at least once): the same events again, counted once live and rebuilt
+        await w.bus.send(placed(w, orders[1], h2, ent, mar + timedelta(days=1), 2),
+                         ce_id=sent[1].id)
+        await w.bus.send(delivered(orders[0], ent, mar + timedelta(hours=90), 90), ce_id=d.id)
 
         async def live() -> dict[str, Any]:
             rep = await report(w, "2025-03")

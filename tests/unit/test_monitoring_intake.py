@@ -6,14 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from bench.monitoring import START, events
 from contracts.base import CloudEvent, Event
 from contracts.catalog import ListingReinstated, ListingSuspended
 from contracts.orders import OrderAccepted, OrderCancelled, OrderPlaced
 from contracts.supply import OrderDelivered
 from services.monitoring.readmodels import groups
-from services.monitoring.rebuild import _read
-from services.runtime.envelope import encode
+from services.monitoring.rebuild import BY_TYPE, _read
+from services.runtime.envelope import decode_as, encode
 
 
 def pair(event: Event) -> tuple[Event, CloudEvent]:
@@ -60,3 +62,23 @@ def test_rebuild_reads_the_event_and_its_id_and_skips_what_the_consumer_dead_let
                       Record(None, headers), Record(value, without_id),
                       Record(value, unknown)]
     assert [_read(r) for r in bad] == [None] * len(bad)
+
+
+def test_rebuild_reads_what_the_live_consumer_reads_and_refuses_what_it_refuses() -> None:
+    """``_read`` builds the envelope without validating it again: the same event and envelope
+    as ``envelope.decode_as`` (the live consumers'), and None where that raises."""
+    for event in events(60, 10)[40:]:
+        _, value, headers = encode(CloudEvent.of(event, source="/t", time=START,
+                                                 traceparent="00-" + "1" * 32 + "-" + "2" * 16
+                                                 + "-01"))
+        live = decode_as(value, headers, BY_TYPE)
+        read = _read(Record(value, headers))
+        assert live is not None and read is not None
+        assert read[0] == live[0] and read[1] == live[1]
+        assert read[1].model_dump() == live[1].model_dump()
+    naive = [(k, b"2025-03-01T08:00:00" if k == "ce_time" else v) for k, v in headers]
+    wrong = [(k, b"0.3" if k == "ce_specversion" else v) for k, v in headers]
+    for refused in (naive, wrong):
+        with pytest.raises(ValueError):
+            decode_as(value, refused, BY_TYPE)
+        assert _read(Record(value, refused)) is None
