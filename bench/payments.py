@@ -20,8 +20,9 @@ prints:
 3. overdue scan: ``--overdue N`` more open payables are written straight into the tables
    (faster than through acceptances; say ``--scale 0 --overdue 1000000``), then the clock
    moves past every deadline and the scheduler's payables job runs
-   once over the open payables (flag, one ``PayableOverdue`` each into the outbox; target:
-   1,000,000 in under 10 s).
+   once over the open payables (flag, and into the outbox in ``PayablesOverdue`` events of up
+   to 500 payables of a program; target: 1,000,000 in under 10 s), then waits until the relay
+   has put every one of those events on Kafka.
 4. reconcile: ``10,000,000 × scale`` transfers (the acceptances' plus generated ones between
    10,000 accounts, with consistent balances) are recomputed and compared (target: 10,000,000
    in under 2 minutes).
@@ -58,6 +59,7 @@ from bench.common import SECRET, infrastructure
 from contracts.base import CloudEvent
 from contracts.catalog import ProgramPublished
 from contracts.orders import ORDERS_TOPIC, OrderAccepted
+from contracts.payments import PayablesOverdue
 from services.catalog.presets import PRESETS
 from services.payments import fund_payments, overdue, store
 from services.payments.app import create_app
@@ -375,6 +377,18 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str,
               f"{scan:.2f} s (database CPU {results['overdue_scan_db_cpu_s']} s, service CPU "
               f"{results['overdue_scan_service_cpu_s']} s: the relay publishing meanwhile)",
               flush=True)
+        batches = outbox.c.ce_type == PayablesOverdue.TYPE
+        async with engine.connect() as conn:
+            row = (await conn.execute(select(
+                func.count(), func.max(func.octet_length(outbox.c.payload))).where(batches))).one()
+        batched, largest = int(row[0]), int(row[1] or 0)
+        await wait_for(engine, select(func.count()).select_from(outbox).where(
+            batches, outbox.c.published_at.is_not(None)), batched, "PayablesOverdue published")
+        results["overdue_events"] = batched
+        results["overdue_event_largest_bytes"] = largest
+        results["overdue_scan_to_kafka_s"] = round(time.perf_counter() - t, 2)
+        print(f"  {batched} PayablesOverdue events (the largest {largest:,} bytes), all on "
+              f"Kafka {results['overdue_scan_to_kafka_s']} s after the scan began", flush=True)
 
     async with engine.begin() as conn:
         existing = int(await conn.scalar(select(func.count()).select_from(store.transfers)))

@@ -4,7 +4,8 @@ offsets against monthly fund payments (R-PAY-2/3/4/6/7), and settlements of acce
 
 Keys: every prepayment event is keyed by the institution (its prepayment ledger is the
 aggregate: schedules, disbursements and offsets of one institution stay in order); every
-settlement event by the payable id (the accepted order's id: one payable per acceptance).
+settlement event of one payable by the payable id (the accepted order's id: one payable per
+acceptance); the overdue payables, published in batches (``PayablesOverdue``), by the program.
 """
 
 from __future__ import annotations
@@ -183,8 +184,10 @@ class PayablePaid(Event):
 
 
 class PayableOverdue(Event):
-    """A payable still (partly) unpaid at its deadline (R-PAY-1); published once, by the
-    clock. Days overdue are counted from ``due_at`` (a day started counts)."""
+    """A payable unpaid at its deadline (R-PAY-1); superseded by PayablesOverdue.
+
+    No longer published: kept so that those already on the topic are still read (a rebuild
+    of monitoring replays them)."""
 
     TYPE: ClassVar[str] = "vbp.payments.payable.overdue.v1"
     TOPIC: ClassVar[str] = SETTLEMENTS_TOPIC
@@ -198,6 +201,42 @@ class PayableOverdue(Event):
     outstanding: Money
     due_at: AwareDatetime
     detected_at: AwareDatetime
+
+
+OVERDUE_ITEMS_MAX = 500
+"""Payables in one ``PayablesOverdue`` at most. An item is at most about 1.3 kB (three ids of
+64 characters, each escaped to six bytes in JSON), so an event stays under 700 kB, within
+Kafka's 1 MB message whatever the ids; with ordinary ids an item is about 200 bytes."""
+
+
+class OverduePayable(BaseModel):
+    """One payable of a ``PayablesOverdue``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    payable_id: str = Field(description="the accepted order's id")
+    institution_id: str
+    enterprise_id: str
+    payer: Payer
+    outstanding: Money = Field(description="unpaid at the deadline")
+    due_at: AwareDatetime = Field(description="exclusive bound, Asia/Shanghai (R-PAY-1)")
+
+
+class PayablesOverdue(Event):
+    """Payables of one program still (partly) unpaid at their deadline (R-PAY-1).
+
+    Found by the clock; each payable is in one such event, once. Days overdue are counted
+    from each item's ``due_at`` (a day started counts). Published in batches of at most
+    ``OVERDUE_ITEMS_MAX`` payables (the payables whose deadline passed at one instant are a
+    few events, not one each), keyed by the program."""
+
+    TYPE: ClassVar[str] = "vbp.payments.payables.overdue.v1"
+    TOPIC: ClassVar[str] = SETTLEMENTS_TOPIC
+    KEY: ClassVar[str] = "program_id"
+
+    program_id: str
+    detected_at: AwareDatetime
+    items: list[OverduePayable] = Field(min_length=1, max_length=OVERDUE_ITEMS_MAX)
 
 
 # --- requests and responses --------------------------------------------------------------------

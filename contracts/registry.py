@@ -92,7 +92,8 @@ TOPICS: tuple[Topic, ...] = (
         payments.SETTLEMENTS_TOPIC,
         "payments",
         "Settlements due, paid, overdue",
-        (payments.PayableOpened, payments.PayablePaid, payments.PayableOverdue),
+        (payments.PayableOpened, payments.PayablePaid, payments.PayablesOverdue,
+         payments.PayableOverdue),
     ),
     Topic(
         monitoring.CREDIT_TOPIC,

@@ -26,6 +26,7 @@ from contracts.payments import (
     InstallmentOverdue,
     PayableOverdue,
     PayablePaid,
+    PayablesOverdue,
 )
 from contracts.supply import OrderDelivered, OrderRouted, SupplyRiskOpened
 from services.monitoring.intake import apply
@@ -56,6 +57,7 @@ CONSUMERS = [
     ), apply)),
     ConsumerSpec(name="payments", routes={}, chunk_routes=dict.fromkeys((
         PayablePaid,
+        PayablesOverdue,
         PayableOverdue,
         InstallmentDisbursed,
         InstallmentOverdue,

@@ -52,6 +52,7 @@ from contracts.payments import (
     InstallmentOverdue,
     PayableOverdue,
     PayablePaid,
+    PayablesOverdue,
 )
 from contracts.supply import DELIVERIES_TOPIC, OrderDelivered, OrderRouted, SupplyRiskOpened
 from services.monitoring import programs, store
@@ -285,9 +286,12 @@ async def project_paid(conn: AsyncConnection, batch: Batch) -> None:
 
 
 async def project_payable_overdue(conn: AsyncConnection, batch: Batch) -> None:
-    await insert_new(conn, store.payment_facts, [row for e, _ in batch for row in _outcome(
-        repayment.payable_overdue(e.payable_id, due_at=e.due_at),
-        e.program_id, e.institution_id, e.enterprise_id, e.payer)])
+    """R-PAY-1: each payable of a ``PayablesOverdue`` (or of a ``PayableOverdue``, the one
+    payable of the events published before them) is overdue from its deadline."""
+    await insert_new(conn, store.payment_facts, [
+        row for e, _ in batch for p in (e.items if isinstance(e, PayablesOverdue) else (e,))
+        for row in _outcome(repayment.payable_overdue(p.payable_id, due_at=p.due_at),
+                            e.program_id, p.institution_id, p.enterprise_id, p.payer)])
 
 
 async def project_disbursed(conn: AsyncConnection, batch: Batch) -> None:
@@ -512,6 +516,7 @@ PROJECTORS: dict[type[Event], Projector] = {
     SupplyRiskOpened: project_risk_opened,
     OrderRouted: project_routed,
     PayablePaid: project_paid,
+    PayablesOverdue: project_payable_overdue,
     PayableOverdue: project_payable_overdue,
     InstallmentDisbursed: project_disbursed,
     InstallmentOverdue: project_installment_overdue,

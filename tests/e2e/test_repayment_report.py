@@ -3,9 +3,10 @@
 payments opens a payable for each; the hospital pays one in full before its deadline; the
 other is still unpaid when payments' overdue job runs at an instant past its deadline (the
 services keep the real clock, so the test runs the payments scheduler's job itself, on
-payments' database, as the scheduler would then: ``PayableOverdue`` leaves through payments'
-own outbox and relay). Monitoring's report for the hospital shows the payment on time in the
-month it was paid and the overdue one in the month its deadline passed, and nothing else."""
+payments' database, as the scheduler would then: ``PayablesOverdue``, keyed by the program,
+leaves through payments' own outbox and relay). Monitoring's report for the hospital shows the
+payment on time in the month it was paid and the overdue one in the month its deadline passed,
+and nothing else."""
 
 from __future__ import annotations
 
@@ -103,8 +104,9 @@ def test_a_payable_paid_on_time_and_another_overdue_in_the_monthly_report(
     # payments' overdue job, run a minute past the second one's deadline, flags it (once)
     assert asyncio.run(run_overdue_job(due + timedelta(minutes=1))) == 1
     assert asyncio.run(run_overdue_job(due + timedelta(minutes=2))) == 0
-    flagged = asyncio.run(settlement_events(kafka.bootstrap_servers, late, 2))[1]
-    assert flagged[0] == "vbp.payments.payable.overdue.v1"
+    (flagged,) = asyncio.run(settlement_events(kafka.bootstrap_servers, PROGRAM, 1))
+    assert flagged[0] == "vbp.payments.payables.overdue.v1"
+    assert [i["payable_id"] for i in flagged[1]["items"]] == [late]
     still = payable(late)
     assert still is not None and still["days_overdue"] == 0  # by payments' own (real) clock
 

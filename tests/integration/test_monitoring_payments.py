@@ -9,6 +9,7 @@ app runs in-process with its real lifespan and a fixed clock (``test_monitoring.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,8 +19,10 @@ import pytest
 from contracts.payments import (
     InstallmentDisbursed,
     InstallmentOverdue,
+    OverduePayable,
     PayableOverdue,
     PayablePaid,
+    PayablesOverdue,
     Payer,
 )
 from services.payments.domain.deadlines import settlement_due
@@ -51,13 +54,19 @@ def paid(w: World, payable: str, institution: str, enterprise: str, *, accepted:
                        paid_at=at)
 
 
+def overdue_item(payable: str, institution: str, enterprise: str, *,
+                 accepted: datetime) -> OverduePayable:
+    return OverduePayable(payable_id=payable, institution_id=institution,
+                          enterprise_id=enterprise, payer="institution", outstanding=AMOUNT,
+                          due_at=settlement_due(accepted))
+
+
 def overdue(w: World, payable: str, institution: str, enterprise: str, *,
-            accepted: datetime) -> PayableOverdue:
-    due = settlement_due(accepted)
-    return PayableOverdue(payable_id=payable, program_id=w.program_id,
-                          institution_id=institution, enterprise_id=enterprise,
-                          payer="institution", outstanding=AMOUNT, due_at=due,
-                          detected_at=due.replace(minute=1))
+            accepted: datetime, also: Sequence[OverduePayable] = ()) -> PayablesOverdue:
+    """Payments' batch of overdue payables of the program (R-PAY-1): this one, and ``also``."""
+    first = overdue_item(payable, institution, enterprise, accepted=accepted)
+    return PayablesOverdue(program_id=w.program_id, items=[first, *also],
+                           detected_at=first.due_at.replace(minute=1))
 
 
 def disbursed(w: World, schedule: str, institution: str, seq: int, *, due: datetime,
@@ -92,8 +101,15 @@ async def test_r_mon_1_repayment_and_disbursement_columns_from_payments_events(
                               at=datetime(2025, 3, 20, tzinfo=SHANGHAI)))
         await w.bus.send(paid(w, a, h1, ent, accepted=march, amount=Decimal("4300.00"),
                               at=datetime(2025, 4, 10, tzinfo=SHANGHAI)))
-        # B: unpaid at its deadline: overdue from 2025-05-01 00:00, May
-        await w.bus.send(overdue(w, b, h1, ent, accepted=march))
+        # B: unpaid at its deadline: overdue from 2025-05-01 00:00, May; in the same batch
+        # F of h3 (another enterprise's); G of h3 in an event of the per-payable kind
+        # published before the batches (still read)
+        h3, ent2 = uid("H"), uid("E")
+        await w.bus.send(overdue(w, b, h1, ent, accepted=march, also=[
+            overdue_item(uid("O"), h3, ent2, accepted=march)]))
+        g = overdue_item(uid("O"), h3, ent2, accepted=march)
+        await w.bus.send(PayableOverdue(
+            program_id=w.program_id, detected_at=g.due_at, **g.model_dump()))
         # C: paid on time by the fund (direct settlement, R-PAY-5): in h2's report line
         await w.bus.send(paid(w, c, h2, ent, accepted=march, payer="fund",
                               at=datetime(2025, 4, 28, tzinfo=SHANGHAI)))
@@ -111,6 +127,7 @@ async def test_r_mon_1_repayment_and_disbursement_columns_from_payments_events(
         async def may_seen() -> dict[str, Any]:
             rep = await report(w, "2025-05")
             assert columns(rep, "institution", h1) == (0, 1, 0, 1), rep
+            assert columns(rep, "institution", h3) == (0, 2, 0, 0), rep
             return rep
 
         may = await eventually(may_seen)

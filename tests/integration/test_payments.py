@@ -33,7 +33,7 @@ from sqlalchemy import func, select, text
 from contracts.base import CloudEvent, Event
 from contracts.catalog import ProgramPublished
 from contracts.orders import AgreementRecorded, OrderAccepted
-from contracts.payments import PayableOverdue
+from contracts.payments import OVERDUE_ITEMS_MAX, OverduePayable, PayablesOverdue
 from contracts.profiles import PolicyProfile, PrepaymentPolicy
 from services.catalog.presets import PRESETS
 from services.devstack.postgres import PostgresCluster
@@ -181,6 +181,13 @@ async def outbox(app: App, ce_type: str, key: str) -> list[dict[str, Any]]:
     finally:
         await engine.dispose()
     return [json.loads(r) for r in rows]
+
+
+async def overdue_items(app: App, program_id: str, payable_id: str) -> list[dict[str, Any]]:
+    """R-PAY-1: the payable's items in its program's ``PayablesOverdue`` events (key: the
+    program) in the outbox."""
+    return [item for e in await outbox(app, PayablesOverdue.TYPE, program_id)
+            for item in e["items"] if item["payable_id"] == payable_id]
 
 
 async def disburse(app: App, p: Program, sid: str, seq: int, amount: str,
@@ -593,18 +600,18 @@ async def test_partial_payments_retries_and_overdue_by_the_clock(app: App) -> No
     app.clock.set(datetime(2023, 4, 30, 23, 59, 59, tzinfo=SHANGHAI))
     runtime = app.client.app.state.runtime  # type: ignore[attr-defined]
     await runtime.scheduler.tick()
-    assert await outbox(app, "vbp.payments.payable.overdue.v1", pid) == []
+    assert await overdue_items(app, p.program_id, pid) == []
     app.clock.set(datetime(2023, 6, 15, 10, tzinfo=SHANGHAI))  # day 46
 
     async def flagged() -> None:
-        events = await outbox(app, "vbp.payments.payable.overdue.v1", pid)
-        assert [(e["outstanding"]) for e in events] == ["600.00"]
+        items = await overdue_items(app, p.program_id, pid)
+        assert [(i["outstanding"]) for i in items] == ["600.00"]
 
     await eventually(flagged)
     for _ in range(2):  # later runs of the job find it flagged already: published once
         app.clock.advance(timedelta(hours=12))
         assert (await runtime.scheduler.tick()).get("payables-overdue", 0) == 0
-    assert len(await outbox(app, "vbp.payments.payable.overdue.v1", pid)) == 1
+    assert len(await overdue_items(app, p.program_id, pid)) == 1
     app.clock.set(datetime(2023, 6, 15, 10, tzinfo=SHANGHAI))
     (item,) = await payables(app, bearer("enterprise", "E1"), program_id=p.program_id,
                              overdue="true")
@@ -656,9 +663,9 @@ async def test_a_payable_paid_in_full_before_its_deadline_is_never_overdue(app: 
     app.clock.set(datetime(2023, 6, 15, 10, tzinfo=SHANGHAI))
     runtime = app.client.app.state.runtime  # type: ignore[attr-defined]
     await runtime.scheduler.tick()
-    assert await outbox(app, "vbp.payments.payable.overdue.v1", f"PF-{p.tag}") == []
-    assert [e["outstanding"] for e in await outbox(
-        app, "vbp.payments.payable.overdue.v1", f"PO-{p.tag}")] == ["500.00"]
+    assert await overdue_items(app, p.program_id, f"PF-{p.tag}") == []
+    assert [i["outstanding"] for i in await overdue_items(
+        app, p.program_id, f"PO-{p.tag}")] == ["500.00"]
 
 
 async def test_installment_overdue_for_the_agency_by_the_clock(app: App) -> None:
@@ -763,58 +770,116 @@ async def test_reconcile_command_prints_the_result(app: App) -> None:
     assert process.returncode == 0
 
 
-async def test_overdue_events_written_by_the_database_are_the_contracts_dump(app: App) -> None:
-    """R-PAY-1, the set-based overdue scan (issue #14: the database flags a chunk and writes its
-    ``PayableOverdue`` events to the outbox in one statement): each payload is exactly what the
-    contract dumps (decimal strings, instants in UTC, microseconds kept, non-ASCII ids), with an
-    event id (UUIDv7) and span of its own in the scan's trace, flagged and written once (its
-    deadline leaves the queue), and the relay publishes it."""
+async def overdue_events(engine: Any, program_id: str) -> list[Any]:
+    """The outbox rows of a program's ``PayablesOverdue`` events, in id order."""
+    async with engine.connect() as conn:
+        return list((await conn.execute(select(outbox_table).where(
+            outbox_table.c.ce_type == PayablesOverdue.TYPE, outbox_table.c.key == program_id)
+            .order_by(outbox_table.c.id))).all())
+
+
+async def test_overdue_events_written_by_the_database_are_the_contracts_dump(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """R-PAY-1, the set-based overdue scan (issue #14: the database flags a chunk and writes
+    its payables to the outbox as ``PayablesOverdue`` events in one statement): one event per
+    program and per ``OVERDUE_ITEMS_MAX`` of its payables (2 here: a program of three
+    payables gives two events), keyed by the program; each payload is exactly what the
+    contract dumps (decimal strings, instants in UTC, microseconds kept, non-ASCII ids), with
+    an event id (UUIDv7) and span of its own in the scan's trace; each payable flagged and
+    written once (its deadline leaves the queue), and the relay publishes them."""
+    monkeypatch.setattr(overdue, "OVERDUE_ITEMS_MAX", 2)
     tag = uuid.uuid4().hex[:8]
-    due = [datetime(2020, 5, 1, 0, 0, 0, 120, tzinfo=UTC),
-           datetime(2020, 4, 30, 16, tzinfo=UTC)]
-    rows = [{"payable_id": f"OV{i}-{tag}", "program_id": f"CQ-{tag}", "region": "重庆",
-             "institution_id": f"医院{i}-{tag}", "enterprise_id": "企业E1",
-             "distributor_id": None, "payer": "institution", "payer_id": f"医院{i}-{tag}",
-             "amount": D("1000.50"), "paid": D("0.25") * i, "accepted_at": due[i],
-             "due_at": due[i], "status": "open"} for i in range(2)]
+    due = [datetime(2020, 5, 1, 0, 0, 0, 120, tzinfo=UTC), datetime(2020, 4, 30, 16, tzinfo=UTC)]
+    programs = [f"CQ-{tag}", f"重庆-{tag}"]
+    rows = [{"payable_id": f"OV{i}-{tag}", "program_id": programs[i // 3],
+             "region": "重庆", "institution_id": f"医院{i}-{tag}", "enterprise_id": "企业E1",
+             "distributor_id": None, "payer": "institution" if i else "fund",
+             "payer_id": f"医院{i}-{tag}", "amount": D("1000.50"), "paid": D("0.25") * i,
+             "accepted_at": due[i % 2], "due_at": due[i % 2], "status": "open"}
+            for i in range(4)]
     engine = make_engine(app.url)
     try:
         await insert_open_payables(engine, rows)
         runtime = app.client.app.state.runtime  # type: ignore[attr-defined]
         now = datetime(2020, 6, 1, 8, 30, 15, 5, tzinfo=SHANGHAI)
-        assert await overdue.scan_payables(runtime.uow, now) == 2
+        assert await overdue.scan_payables(runtime.uow, now) == 4
         assert await overdue.scan_payables(runtime.uow, now) == 0
-        events = []
-        for row in rows:
-            expected = PayableOverdue(
-                payable_id=row["payable_id"], program_id=row["program_id"],
-                institution_id=row["institution_id"], enterprise_id=row["enterprise_id"],
-                payer=row["payer"], outstanding=row["amount"] - row["paid"],
-                due_at=row["due_at"], detected_at=now)
-            async with engine.connect() as conn:
-                (written,) = (await conn.execute(select(outbox_table).where(
-                    outbox_table.c.key == row["payable_id"]))).all()
-            assert json.loads(written.payload) == expected.model_dump(mode="json")
-            assert (written.topic, written.ce_type) == (PayableOverdue.TOPIC,
-                                                       PayableOverdue.TYPE)
-            assert valid_traceparent(written.traceparent), written.traceparent
-            assert str(uuid.UUID(written.event_id)) == written.event_id
-            assert uuid.UUID(written.event_id).version == 7  # time-ordered (RFC 9562)
-            events.append(written)
-        # one scan, one trace; each event a span of its own, an id of its own
+        expected = {row["payable_id"]: OverduePayable(
+            payable_id=row["payable_id"], institution_id=row["institution_id"],
+            enterprise_id=row["enterprise_id"], payer=row["payer"],
+            outstanding=row["amount"] - row["paid"], due_at=row["due_at"]
+        ).model_dump(mode="json") for row in rows}
+        events, found = [], []
+        for program in programs:
+            written = await overdue_events(engine, program)
+            for w in written:
+                assert (w.topic, w.key) == (PayablesOverdue.TOPIC, program)
+                payload = json.loads(w.payload)
+                assert {k: v for k, v in payload.items() if k != "items"} == {
+                    "program_id": program, "detected_at": "2020-06-01T08:30:15.000005+08:00"}
+                assert payload == PayablesOverdue.model_validate(payload).model_dump(mode="json")
+                for item in payload["items"]:
+                    assert item == expected[item["payable_id"]]
+                    found.append(item["payable_id"])
+                assert valid_traceparent(w.traceparent), w.traceparent
+                assert str(uuid.UUID(w.event_id)) == w.event_id
+                assert uuid.UUID(w.event_id).version == 7  # time-ordered (RFC 9562)
+            assert sorted(len(json.loads(w.payload)["items"]) for w in written) == (
+                [1, 2] if program == programs[0] else [1])
+            events += written
+        assert sorted(found) == sorted(expected)  # each payable once
+        # one scan (one chunk), one trace; each event a span of its own, an id of its own
         assert len({e.traceparent.split("-")[1] for e in events}) == 1
-        assert len({e.traceparent.split("-")[2] for e in events}) == 2
-        assert len({e.event_id for e in events}) == 2
+        assert len({e.traceparent.split("-")[2] for e in events}) == 3
+        assert len({e.event_id for e in events}) == 3
         async with engine.connect() as conn:
             assert await conn.scalar(select(func.count()).select_from(store.payable_deadlines)
                                      .where(store.payable_deadlines.c.payable_id.in_(
-                                         [r["payable_id"] for r in rows]))) == 0
+                                         expected))) == 0
 
         async def published() -> None:
             async with engine.connect() as conn:
                 left = await conn.scalar(select(func.count()).select_from(outbox_table).where(
-                    outbox_table.c.key.in_([r["payable_id"] for r in rows]),
-                    outbox_table.c.published_at.is_(None)))
+                    outbox_table.c.key.in_(programs), outbox_table.c.published_at.is_(None)))
+            assert left == 0
+
+        await eventually(published)
+    finally:
+        await engine.dispose()
+
+
+async def test_an_overdue_event_holds_at_most_its_bound_and_stays_under_a_megabyte(
+        app: App) -> None:
+    """R-PAY-1: ``OVERDUE_ITEMS_MAX`` + 1 payables of one program overdue at once are two
+    events, of ``OVERDUE_ITEMS_MAX`` and of one; with the longest ids the database allows
+    (64 characters), each escaped to six bytes in JSON, the full event is still under 1 MB
+    and Kafka takes it (the relay publishes it)."""
+    tag = uuid.uuid4().hex[:8]
+    program = f"CQ-{tag}"
+    worst = "\x01" * 64  # a control character: ``\u0001`` in JSON
+    due = datetime(2018, 5, 1, tzinfo=UTC)
+    rows = [{"payable_id": "\x01" * 52 + f"{i:04d}{tag}", "program_id": program,
+             "region": "R", "institution_id": worst, "enterprise_id": worst,
+             "distributor_id": None, "payer": "institution", "payer_id": "H",
+             "amount": D("92233720368547758.07"), "paid": D("0.00"), "accepted_at": due,
+             "due_at": due, "status": "open"} for i in range(OVERDUE_ITEMS_MAX + 1)]
+    engine = make_engine(app.url)
+    try:
+        await insert_open_payables(engine, rows)
+        runtime = app.client.app.state.runtime  # type: ignore[attr-defined]
+        assert await overdue.scan_payables(runtime.uow, due) == OVERDUE_ITEMS_MAX + 1
+        written = await overdue_events(engine, program)
+        payloads = [json.loads(w.payload) for w in written]
+        assert sorted(len(p["items"]) for p in payloads) == [1, OVERDUE_ITEMS_MAX]
+        assert {i["payable_id"] for p in payloads for i in p["items"]} == {
+            r["payable_id"] for r in rows}
+        largest = max(len(w.payload.encode()) for w in written)
+        assert 550_000 < largest < 1_000_000, largest
+
+        async def published() -> None:
+            async with engine.connect() as conn:
+                left = await conn.scalar(select(func.count()).select_from(outbox_table).where(
+                    outbox_table.c.key == program, outbox_table.c.published_at.is_(None)))
             assert left == 0
 
         await eventually(published)
@@ -842,14 +907,13 @@ async def test_overdue_scan_in_parallel_chunks_flags_each_payable_once(
         now = due + timedelta(minutes=22, seconds=30)
         assert await overdue.scan_payables(runtime.uow, now) == 23
         assert await overdue.scan_payables(runtime.uow, now) == 0
+        flagged = [item["payable_id"] for w in await overdue_events(engine, f"CQ-{tag}")
+                   for item in json.loads(w.payload)["items"]]
         async with engine.connect() as conn:
-            keys = list((await conn.execute(select(outbox_table.c.key).where(
-                outbox_table.c.ce_type == PayableOverdue.TYPE,
-                outbox_table.c.key.in_([r["payable_id"] for r in rows])))).scalars())
             left = list((await conn.execute(select(store.payable_deadlines.c.payable_id).where(
                 store.payable_deadlines.c.payable_id.in_([r["payable_id"] for r in rows]))
             )).scalars())
-        assert sorted(keys) == sorted(r["payable_id"] for r in rows[:23])
+        assert sorted(flagged) == sorted(r["payable_id"] for r in rows[:23])
         assert left == [rows[23]["payable_id"]]
     finally:
         await engine.dispose()
