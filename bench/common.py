@@ -4,8 +4,10 @@ generator, and percentiles. Everything listens on 127.0.0.1 only."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import math
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -16,7 +18,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any, cast
 
 import aiohttp
 
@@ -169,7 +173,7 @@ async def open_loop(
     timeline: list[tuple[float, float]] = []
     errors = 0
     total = int(rate * duration_s)
-    loop = asyncio.get_running_loop()
+    now = time.monotonic  # asyncio's clock; uvloop's loop.time() is cached, in milliseconds
 
     async def one(i: int, scheduled: float) -> None:
         nonlocal errors
@@ -178,7 +182,7 @@ async def open_loop(
             ok = await request(session, i)
         except (aiohttp.ClientError, TimeoutError):
             ok = False
-        ms = (loop.time() - scheduled) * 1000
+        ms = (now() - scheduled) * 1000
         latencies.append(ms)
         timeline.append((scheduled - start, ms))
         if not ok:
@@ -188,7 +192,7 @@ async def open_loop(
         running: set[asyncio.Task[None]] = set()
         for i in range(total):
             scheduled = start + i / rate
-            if (delay := scheduled - loop.time()) > 0:
+            if (delay := scheduled - now()) > 0:
                 await asyncio.sleep(delay)
             task = asyncio.create_task(one(i, scheduled))
             running.add(task)
@@ -201,9 +205,9 @@ async def open_loop(
                                         timeout=aiohttp.ClientTimeout(total=30))
     try:
         with collector_paused():
-            start = loop.time()
+            start = now()
             await fire()
-            elapsed = loop.time() - start
+            elapsed = now() - start
     finally:
         if owned:
             await session.close()
@@ -329,18 +333,18 @@ async def closed_loop(
     timeline: list[tuple[float, float]] = []
     errors = 0
     sent = 0
-    loop = asyncio.get_running_loop()
+    now = time.monotonic
 
     async def client() -> None:
         nonlocal errors, sent
         assert session is not None
-        while (began := loop.time()) < stop:
+        while (began := now()) < stop:
             i, sent = sent, sent + 1
             try:
                 ok = await request(session, i)
             except (aiohttp.ClientError, TimeoutError):
                 ok = False
-            ms = (loop.time() - began) * 1000
+            ms = (now() - began) * 1000
             latencies.append(ms)
             timeline.append((began - start, ms))
             if not ok:
@@ -352,11 +356,88 @@ async def closed_loop(
                                         timeout=aiohttp.ClientTimeout(total=30))
     try:
         with collector_paused():
-            start = loop.time()
+            start = now()
             stop = start + duration_s
             await asyncio.gather(*(client() for _ in range(concurrency)))
-            elapsed = loop.time() - start
+            elapsed = now() - start
     finally:
         if owned:
             await session.close()
     return LoadResult(sent, errors, elapsed, latencies, timeline, start)
+
+
+Request = Callable[[aiohttp.ClientSession, int], Awaitable[bool]]
+
+
+class Generator:
+    """The load generator in a process of its own (uvloop when installed), so that what the
+    benchmark's process does meanwhile (reading Kafka, a raw loop) does not delay its sends or
+    its clock. ``request`` (picklable, e.g. ``bench/orders.py``'s ``Placer``) lives in that
+    process; each run sends it back with the result (``self.request``), and a run may change
+    it first (``prepare``). The same generator serves a service and its raw baseline, and it
+    still schedules each open-loop request on its own and measures it from that time
+    (``open_loop``): a late send counts as latency. Times are ``time.monotonic()``, one clock
+    for every process of the machine."""
+
+    def __init__(self, request: Request, connections: int) -> None:
+        self.request = request
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=_generate, args=(child, request, connections),
+                                    name="bench-load-generator", daemon=True)
+
+    async def __aenter__(self) -> Generator:
+        self._process.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self._conn.send(None)
+        await asyncio.to_thread(self._process.join, 30)
+        if self._process.is_alive():
+            self._process.kill()
+
+    async def _run(self, kind: str, n: float, duration_s: float,
+                   prepare: Callable[[Any], None] | None) -> LoadResult:
+        self._conn.send((kind, n, duration_s, prepare))
+        outcome = await asyncio.to_thread(self._conn.recv)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        result, self.request = outcome
+        return cast(LoadResult, result)
+
+    async def open_loop(self, rate: float, duration_s: float,
+                        prepare: Callable[[Any], None] | None = None) -> LoadResult:
+        """``open_loop`` in the generator's process, after ``prepare(request)`` there."""
+        return await self._run("open", rate, duration_s, prepare)
+
+    async def closed_loop(self, concurrency: int, duration_s: float,
+                          prepare: Callable[[Any], None] | None = None) -> LoadResult:
+        """``closed_loop`` in the generator's process."""
+        return await self._run("closed", concurrency, duration_s, prepare)
+
+
+def _generate(conn: Connection, request: Request, connections: int) -> None:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    asyncio.run(_serve(conn, request, connections))
+
+
+async def _serve(conn: Connection, request: Request, connections: int) -> None:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections),
+                                     timeout=aiohttp.ClientTimeout(total=30)) as session:
+        while (order := await asyncio.to_thread(conn.recv)) is not None:
+            kind, n, duration_s, prepare = order
+            try:
+                if prepare is not None:
+                    prepare(request)
+                if kind == "open":
+                    result = await open_loop(n, duration_s, request, session=session)
+                else:
+                    result = await closed_loop(int(n), duration_s, request, session=session)
+            except Exception as exc:  # to the benchmark's process, which raises it
+                conn.send(exc)
+                continue
+            conn.send((result, request))

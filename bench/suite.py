@@ -46,18 +46,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import aiohttp
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench import baselines
 from bench import orders as orders_bench
 from bench import supply as supply_bench
-from bench.common import Infra, LoadResult, closed_loop, infrastructure, open_loop, pct, summary
+from bench.common import Generator, Infra, LoadResult, infrastructure, pct, summary
 from contracts.orders import AGREEMENTS_TOPIC, ORDERS_TOPIC
 from contracts.registry import TOPIC_BY_NAME
 from contracts.supply import DELIVERIES_TOPIC
@@ -181,30 +180,33 @@ async def import_agreements(s: Infra, url: str, program_id: str,
 
 
 async def closed(url: str, listings: list[dict[str, Any]], plan: Plan) -> LoadResult:
-    placer = orders_bench.Placer(url, listings)
-    async with aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=plan.concurrency),
-            timeout=aiohttp.ClientTimeout(total=30)) as session:
-        await closed_loop(plan.concurrency, plan.warm_s, placer, session=session)
-        result = await closed_loop(plan.concurrency, plan.closed_s, placer, session=session)
+    async with Generator(orders_bench.Placer(url, listings), plan.concurrency) as generator:
+        await generator.closed_loop(plan.concurrency, plan.warm_s)
+        result = await generator.closed_loop(plan.concurrency, plan.closed_s)
+    placer = cast(orders_bench.Placer, generator.request)
     print(f"  {result.report(f'closed loop, {plan.concurrency} clients, {url}')}; "
           f"errors by kind {placer.errors or 0}", flush=True)
     return result
 
 
+def recording(placer: orders_bench.Placer) -> None:
+    """After the warm-up: record the orders of the measured run only."""
+    placer.record = True
+    placer.responded.clear()
+    placer.index.clear()
+    placer.errors.clear()
+
+
 async def opened(url: str, listings: list[dict[str, Any]], plan: Plan,
                  watcher: Routed | None = None) -> tuple[LoadResult, orders_bench.Placer]:
     placer = orders_bench.Placer(url, listings, seed=13, record=watcher is not None)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256),
-                                     timeout=aiohttp.ClientTimeout(total=30)) as session:
-        await open_loop(plan.rate / 2, plan.warm_s, placer, session=session)
+    async with Generator(placer, 256) as generator:
+        await generator.open_loop(plan.rate / 2, plan.warm_s)
         if watcher is not None:  # the warm-up's orders routed first: supply has caught up
-            await watcher.wait(set(placer.index), timeout=120)
-        placer.record = True
-        placer.responded.clear()
-        placer.index.clear()
-        placer.errors.clear()
-        result = await open_loop(plan.rate, plan.open_s, placer, session=session)
+            warm = cast(orders_bench.Placer, generator.request)
+            await watcher.wait(set(warm.index), timeout=120)
+        result = await generator.open_loop(plan.rate, plan.open_s, recording)
+    placer = cast(orders_bench.Placer, generator.request)
     print(f"  {result.report(f'open loop at {plan.rate:.0f}/s, {url}')}; errors by kind "
           f"{placer.errors or 0}", flush=True)
     return result, placer
@@ -213,7 +215,7 @@ async def opened(url: str, listings: list[dict[str, Any]], plan: Plan,
 class Routed:
     """Reads ``topic`` (the deliveries topic) from its end: order id (the record's key) → when
     its ``OrderRouted`` or ``SupplyRiskOpened`` (any record when ``types`` is None) reached
-    this consumer, on the event loop's clock (``open_loop``'s)."""
+    this consumer, on ``time.monotonic()`` (``open_loop``'s clock)."""
 
     def __init__(self, bootstrap: str, topic: str = DELIVERIES_TOPIC,
                  types: tuple[bytes, ...] | None = OUTCOMES) -> None:
@@ -237,10 +239,9 @@ class Routed:
 
     async def _run(self) -> None:
         assert self._consumer is not None
-        loop = asyncio.get_running_loop()
         while True:
             batch = await self._consumer.getmany(timeout_ms=100)
-            now = loop.time()
+            now = time.monotonic()
             for records in batch.values():
                 for r in records:
                     if r.key is not None and (self.types is None

@@ -85,12 +85,12 @@ _CLAIM = {
 _CLAIM_PG = text("""
 INSERT INTO processed_events (consumer, event_id, topic, processed_at)
 SELECT CAST(:consumer AS text), event_id, topic, CAST(:now AS timestamptz)
-FROM unnest(CAST(:event_id AS text[]), CAST(:topic AS text[])) AS e(event_id, topic)
+FROM json_to_recordset(CAST(:events AS json)) AS e(event_id text, topic text)
 ON CONFLICT (consumer, event_id) DO NOTHING
 RETURNING event_id
 """)
-"""The same on PostgreSQL with the chunk's ids bound as two arrays: no statement built and no
-bind processing per event (issue #14)."""
+"""The same on PostgreSQL with the chunk's ids bound as one JSON text: no statement built and
+no bind processing per event (issue #14), nor asyncpg's per-element type checks of arrays."""
 
 
 @dataclass(frozen=True)
@@ -581,8 +581,9 @@ class EventConsumer:
             now = self._clock.now()
             if uow.conn.dialect.name == "postgresql":
                 claimed = set((await uow.conn.execute(_CLAIM_PG, {
-                    "consumer": self.spec.name, "now": now, "event_id": list(unique),
-                    "topic": [item.record.topic for item in unique.values()]})).scalars())
+                    "consumer": self.spec.name, "now": now, "events": json.dumps([
+                        {"event_id": event_id, "topic": item.record.topic}
+                        for event_id, item in unique.items()])})).scalars())
             else:
                 claimed = set((await uow.conn.execute(_CLAIM[uow.conn.dialect.name], [
                     {"consumer": self.spec.name, "event_id": event_id,

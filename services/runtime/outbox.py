@@ -25,7 +25,9 @@
   relay whose round timed out while another took over, may still send twice).
 - It runs a round when woken (a commit of its own process calls ``wake``; with ``listen``, a
   PostgreSQL notification on ``OUTBOX_CHANNEL`` from an ``api`` process's commit does), and
-  every ``interval`` seconds anyway, so a lost wake-up only delays.
+  every ``interval`` seconds anyway, so a lost wake-up only delays. Woken, it starts a round
+  no sooner than ``gather_s`` after the previous round started: after a quiet moment at once,
+  while commits keep coming at most one round per ``gather_s`` (the commits meanwhile share it).
 - A round waits at most ``send_timeout`` seconds for Kafka's acknowledgements. The idempotent
   producer never gives up on a batch (it retries until the broker takes it, without
   duplicates), so a round that times out does not send its rows again: it keeps their
@@ -133,6 +135,7 @@ class OutboxRelay:
         self._in_flight: _InFlight | None = None
         self._wake = asyncio.Event()
         self._stopping = False
+        self._stopped = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listen = listen
         self._listener: AsyncConnection | None = None
@@ -176,6 +179,7 @@ class OutboxRelay:
             await self._listener.close()
             self._listener = None
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
         if self._task is not None:
             try:
@@ -187,7 +191,9 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         backoff = self._interval
+        loop = asyncio.get_running_loop()
         while True:
+            began = loop.time()
             try:
                 published = await self.publish_batch()
                 backoff = self._interval
@@ -211,8 +217,10 @@ class OutboxRelay:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), backoff)
-                # woken by a commit: let the commits of the next moment join this round
-                await asyncio.sleep(self._gather_s)
+                # woken by a commit: rounds start at most every gather_s, so the commits of a
+                # busy moment share a round; after a quiet moment the round starts at once
+                if (gather := began + self._gather_s - loop.time()) > 0 and not self._stopping:
+                    await asyncio.wait_for(self._stopped.wait(), gather)
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -316,3 +316,27 @@ async def test_a_fresh_app_exports_every_runtime_counter_at_zero(database_url: s
                      for outcome in ("processed", "duplicate", "ignored", "retried",
                                      "dead_lettered")]
     assert {k: samples.get(k) for k in expected} == dict.fromkeys(expected, 0.0)
+
+
+async def test_a_relay_woken_after_a_quiet_moment_publishes_at_once_and_gathers_while_busy(
+        harness: Harness) -> None:
+    """Woken by a commit, the relay starts a round at once when none started within
+    ``gather_s``; a commit right after waits until ``gather_s`` after that round's start."""
+    relay = OutboxRelay(harness.engine, await harness.producer(), service="test",
+                        clock=harness.clock, interval=3600, gather_s=3.0)
+    harness.relays.append(relay)
+    await relay.start()
+    await asyncio.sleep(3.3)  # its first round (nothing to publish) is more than gather_s ago
+    await harness.record(1)
+    relay.wake()
+
+    async def drained() -> None:
+        assert await unpublished_count(harness.engine) == 0
+
+    await eventually(drained, timeout=2.5)  # at once, not gather_s later
+    await harness.record(1)
+    relay.wake()
+    await asyncio.sleep(0.3)
+    assert await unpublished_count(harness.engine) == 1  # gathered: waits for gather_s
+    await eventually(drained, timeout=10)
+    await relay.stop()
