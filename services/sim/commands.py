@@ -87,6 +87,7 @@ def _attach(spec: str) -> tuple[dict[str, str], Path | None]:
 def _simulate(args: argparse.Namespace) -> int:
     from services.runtime.clock import AcceleratedClock, clock_from_settings
     from services.runtime.settings import Settings
+    from services.sim.cpu import per_unit_rows as cpu_rows
     from services.sim.platform import Platform
     from services.sim.province import generate
     from services.sim.simulate import Driver, make_clock, print_summary, summary_rows
@@ -117,13 +118,17 @@ def _simulate(args: argparse.Namespace) -> int:
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    cpu_before = platform.cpu() if platform is not None else {}
     try:
         driver = Driver(province, urls, clock, secret, days=args.days,
                         concurrency=args.concurrency, out_dir=out_dir,
                         progress=not args.no_progress)
         stats = asyncio.run(driver.run())
         wall = time.monotonic() - started
-        print_summary(summary_rows(stats, province, wall, driver.start, clock.now()))
+        rows = summary_rows(stats, province, wall, driver.start, clock.now())
+        if platform is not None:
+            rows += cpu_rows(cpu_before, platform.cpu(), stats.counts["orders placed"])
+        print_summary(rows)
         for error in driver.errors[:10]:
             print(f"  error: {error}")
         ok = True

@@ -83,6 +83,21 @@ class Platform:
     def databases(self) -> dict[str, str]:
         return {name: self.env[f"VBP_{name.upper()}_DATABASE_URL"] for name in launcher.SERVICES}
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each service, PostgreSQL and the broker (their process
+        trees, from /proc) and by this process (the simulator)."""
+        from services.sim import cpu
+
+        roots: dict[str, int | None] = {name: p.process.pid for name, p in self.procs.items()}
+        if self.postgres is not None:
+            pid_file = self.postgres.pgdata / "postmaster.pid"
+            try:
+                roots["postgresql"] = int(pid_file.read_text().split("\n", 1)[0])
+            except (OSError, ValueError):
+                roots["postgresql"] = None
+        roots["kafka"] = self.broker.pid if self.broker is not None else None
+        return {**cpu.tree_cpu(roots), "simulator": cpu.self_cpu()}
+
     def describe(self) -> Path:
         """``run.json`` in the root: what ``vbp check --run DIR`` reads."""
         assert self.root is not None and self.broker is not None
